@@ -1,0 +1,114 @@
+"""Builds the core from settings. Everything opened here is closed by the same AsyncExitStack."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from config import Settings
+from core.clock import utc_now
+from core.commands import MemoryCommands
+from core.llm import ChatModel, OpenAIChatModel
+from core.memory import Mem0Memory, Mem0Options, MemoryService
+from core.memory_writer import MemoryWriter
+from core.orchestrator import Orchestrator, OrchestratorOptions
+from core.storage import Store
+from core.storage_sqlite import SQLiteStore
+
+log = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 40
+
+
+@dataclass
+class Core:
+    settings: Settings
+    store: Store
+    memory: MemoryService
+    model: ChatModel
+    writer: MemoryWriter
+    orchestrator: Orchestrator
+    commands: MemoryCommands
+    clock: Callable[[], datetime]
+
+    async def shutdown(self, grace_seconds: float) -> None:
+        """Stop taking messages, let in-flight replies finish, then flush memory writes (bounded)."""
+        self.orchestrator.stop_accepting()
+        if not await self.orchestrator.wait_idle(grace_seconds):
+            log.warning("replies still in flight after %.1fs", grace_seconds)
+        await self.writer.drain(timeout=grace_seconds)
+
+
+async def open_store(settings: Settings) -> Store:
+    if settings.supabase_enabled:
+        from core.storage_supabase import SupabaseStore
+
+        return await SupabaseStore.open(settings)
+    return await SQLiteStore.open(settings.data_dir / "mnemo.db")
+
+
+def mem0_options(settings: Settings) -> Mem0Options:
+    return Mem0Options(
+        data_dir=settings.data_dir,
+        base_url=settings.openai_base_url,
+        api_key=_api_key(settings),
+        llm_model=settings.effective_memory_model,
+        embedding_model=settings.embedding_model,
+        embedding_dims=settings.embedding_dims,
+        timeout_seconds=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+    )
+
+
+def _api_key(settings: Settings) -> str:
+    # Local OpenAI-compatible servers (Ollama, vLLM) accept any key; the SDK insists on one.
+    return settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+
+
+@asynccontextmanager
+async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> AsyncIterator[Core]:
+    async with AsyncExitStack() as stack:
+        store = await open_store(settings)
+        stack.push_async_callback(store.close)
+        memory = await asyncio.to_thread(Mem0Memory.build, mem0_options(settings))
+        stack.push_async_callback(memory.close)
+        model = OpenAIChatModel(
+            base_url=settings.openai_base_url,
+            api_key=_api_key(settings),
+            model=settings.chat_model,
+            max_tokens=settings.max_reply_tokens,
+            timeout_seconds=settings.llm_timeout_seconds,
+            max_retries=settings.llm_max_retries,
+        )
+        stack.push_async_callback(model.close)
+        writer = MemoryWriter(
+            memory=memory,
+            store=store,
+            clock=clock,
+            queue_size=settings.memory_write_queue_size,
+            workers=settings.memory_write_workers,
+        )
+        writer.start()
+        stack.push_async_callback(writer.drain, settings.shutdown_grace_seconds)
+        orchestrator = Orchestrator(
+            store=store,
+            memory=memory,
+            model=model,
+            writer=writer,
+            options=OrchestratorOptions(
+                bot_name=settings.bot_name,
+                idle_timeout=timedelta(minutes=settings.session_idle_minutes),
+                recall_limit=settings.memory_recall_limit,
+                history_limit=HISTORY_LIMIT,
+                prompt_token_budget=settings.prompt_token_budget,
+                reply_tokens=settings.max_reply_tokens,
+                system_prompt=settings.system_prompt,
+            ),
+            clock=clock,
+        )
+        commands = MemoryCommands(store=store, memory=memory, writer=writer)
+        yield Core(settings, store, memory, model, writer, orchestrator, commands, clock)

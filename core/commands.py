@@ -1,0 +1,200 @@
+"""The `/memory` commands, platform-neutral: Slack, Discord, the console and the HTTP API share them.
+
+`parse_memory_command` turns the text after `/memory` into a `Command` (or raises UserFacingError
+with a clear answer). `MemoryCommands.run` executes it for the person behind an identity and returns
+a `CommandResult` that each adapter renders its own way (Block Kit, embeds, plain text).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+from dataclasses import dataclass, field
+
+from core.errors import UserFacingError
+from core.memory import MemoryService
+from core.memory_writer import MemoryWriter
+from core.models import IdentityKey, MemoryItem, MemoryPage
+from core.orchestrator import short_hash
+from core.storage import Store
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 10
+
+
+class CommandName(enum.StrEnum):
+    SHOW = "show"
+    FORGET = "forget"
+    FORGET_ALL = "forget-all"
+    PAUSE = "pause"
+    RESUME = "resume"
+    EXPORT = "export"
+    HELP = "help"
+
+
+HELP_TEXT = """\
+/memory show [words] [--page N]   what I remember about you (newest first, or matching the words)
+/memory forget <id>    forget one thing
+/memory forget all     forget everything about you (asks to confirm)
+/memory pause          stop remembering new things (I still answer)
+/memory resume         start remembering again
+/memory export         your memories as a JSON file
+/memory help           this help"""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: CommandName
+    argument: str = ""
+    page: int = 0
+    confirmed: bool = False
+
+
+def parse_memory_command(text: str) -> Command:
+    """Parse what follows `/memory`. Unknown subcommands raise UserFacingError naming the valid ones."""
+    words = text.strip().split()
+    if not words:
+        return Command(CommandName.SHOW)
+    head, rest = words[0].lower(), words[1:]
+    if head in {"show", "list"}:
+        page = 0
+        if len(rest) >= 2 and rest[-2] == "--page":
+            if not rest[-1].isdigit() or int(rest[-1]) < 1:
+                raise UserFacingError("--page takes a page number: 1, 2, 3...")
+            page, rest = int(rest[-1]) - 1, rest[:-2]
+        return Command(CommandName.SHOW, argument=" ".join(rest), page=page)
+    if head in {"forget-all", "clear"} or (head == "forget" and [w.lower() for w in rest[:1]] == ["all"]):
+        tail = rest[1:] if head == "forget" else rest
+        return Command(CommandName.FORGET_ALL, confirmed=[w.lower() for w in tail] == ["confirm"])
+    if head in {"forget", "delete"}:
+        if len(rest) != 1:
+            raise UserFacingError("Usage: /memory forget <id> (the id is shown by /memory show)")
+        return Command(CommandName.FORGET, argument=rest[0])
+    if head in {"pause", "resume", "export", "help"} and not rest:
+        return Command(CommandName(head))
+    if head in {"pause", "resume", "export", "help"}:
+        raise UserFacingError(f"/memory {head} takes no arguments.")
+    raise UserFacingError(f"Unknown command '{words[0][:40]}'. Try one of:\n{HELP_TEXT}")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What happened, for the adapter to render. `text` alone is always a complete answer."""
+
+    text: str
+    page: MemoryPage | None = None
+    query: str = ""
+    needs_confirmation: bool = False
+    export_json: str | None = None
+    items: list[MemoryItem] = field(default_factory=list)
+
+
+def format_item(item: MemoryItem) -> str:
+    where = "private" if item.is_private else f"#{item.channel}" if item.channel else "public"
+    source = f"{item.platform}, {where}" if item.platform else where
+    date = (item.created_at or "")[:10]
+    return f"{item.text}  ({source}{', ' + date if date else ''}; id {item.id})"
+
+
+class MemoryCommands:
+    def __init__(self, *, store: Store, memory: MemoryService, writer: MemoryWriter) -> None:
+        self._store = store
+        self._memory = memory
+        self._writer = writer
+
+    async def run(
+        self,
+        identity: IdentityKey,
+        command: Command,
+        *,
+        display_name: str | None = None,
+    ) -> CommandResult:
+        """Raises UserFacingError (bad id...) and DependencyError subclasses (backend down)."""
+        account = await self._store.resolve_account(identity, display_name=display_name)
+        if command.name is CommandName.SHOW:
+            page = await self._memory.page(
+                account.id,
+                offset=command.page * PAGE_SIZE,
+                limit=PAGE_SIZE,
+                query=command.argument or None,
+            )
+            return CommandResult(
+                self._show_text(page, command.argument),
+                page=page,
+                query=command.argument,
+            )
+        if command.name is CommandName.FORGET:
+            item = await self._memory.forget(account.id, command.argument)
+            return CommandResult(f"Forgotten: {item.text}", items=[item])
+        if command.name is CommandName.FORGET_ALL:
+            if not command.confirmed:
+                return CommandResult(
+                    "This erases everything I remember about you and our stored conversations. "
+                    "It cannot be undone. Confirm to go ahead.",
+                    needs_confirmation=True,
+                )
+            self._writer.forget_account(account.id)
+            removed = await self._memory.clear(account.id)
+            messages = await self._store.erase_account(account.id)
+            log.info(
+                "erased account=%s memories=%d messages=%d",
+                short_hash(account.id),
+                removed,
+                messages,
+            )
+            return CommandResult(
+                f"Done. I erased {removed} memor{'y' if removed == 1 else 'ies'} and "
+                f"{messages} stored message{'' if messages == 1 else 's'}."
+            )
+        if command.name in (CommandName.PAUSE, CommandName.RESUME):
+            paused = command.name is CommandName.PAUSE
+            await self._store.set_memory_paused(account.id, paused)
+            return CommandResult(
+                "Paused: I won't remember anything new until you /memory resume."
+                if paused
+                else "Resumed: I'll remember what you tell me again."
+            )
+        if command.name is CommandName.EXPORT:
+            items = await self._memory.export(account.id)
+            document = {
+                "account_id": str(account.id),
+                "memories": [
+                    {
+                        "id": i.id,
+                        "text": i.text,
+                        "created_at": i.created_at,
+                        "learned_on": i.platform,
+                        "channel": i.channel,
+                        "private": i.is_private,
+                    }
+                    for i in items
+                ],
+            }
+            return CommandResult(
+                f"Here are your {len(items)} memories as JSON.",
+                export_json=json.dumps(document, indent=2, ensure_ascii=False),
+                items=items,
+            )
+        return CommandResult(HELP_TEXT)
+
+    @staticmethod
+    def _show_text(page: MemoryPage, query: str) -> str:
+        if not page.items:
+            if page.offset:
+                return "No more memories."
+            return (
+                f"I don't remember anything about you matching '{query}'."
+                if query
+                else ("I don't remember anything about you yet.")
+            )
+        header = (
+            f"What I remember about you ({page.offset + 1}-{page.offset + len(page.items)} of {page.total}):"
+        )
+        lines = [header, *(f"- {format_item(item)}" for item in page.items)]
+        if page.has_more:
+            next_page = page.offset // PAGE_SIZE + 2
+            more = f"/memory show {query + ' ' if query else ''}--page {next_page}"
+            lines.append(f"(more: {more})")
+        return "\n".join(lines)

@@ -1,0 +1,170 @@
+"""Platform-neutral data: what adapters hand the core and what the core hands back."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Platform(enum.StrEnum):
+    SLACK = "slack"
+    DISCORD = "discord"
+    CONSOLE = "console"
+    WEB = "web"
+
+
+class Role(enum.StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityKey:
+    """A person on one platform. `workspace` is the Slack team/enterprise id, '' where ids are global."""
+
+    platform: Platform
+    workspace: str
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    """Where a message was said: one channel, DM or thread. Maps to at most one open session."""
+
+    platform: Platform
+    workspace: str
+    channel: str
+    thread: str = ""
+
+    def as_string(self) -> str:
+        return "|".join((self.platform.value, self.workspace, self.channel, self.thread))
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """One message from a person, already translated by an adapter.
+
+    `is_private` is true for DMs and private channels: memories learned there are only recalled
+    in private conversations. `raw` is the platform payload, for logging only; core never branches on it.
+    """
+
+    platform: Platform
+    workspace: str
+    user: str
+    channel: str
+    text: str
+    message_id: str
+    is_private: bool
+    thread: str = ""
+    is_direct: bool = False
+    mentions_bot: bool = False
+    user_name: str | None = None
+    received_at: datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def identity(self) -> IdentityKey:
+        return IdentityKey(self.platform, self.workspace, self.user)
+
+    @property
+    def conversation(self) -> ConversationKey:
+        return ConversationKey(self.platform, self.workspace, self.channel, self.thread)
+
+    @property
+    def event_key(self) -> str:
+        """Stable id of this delivery, for exactly-once handling across retries and processes."""
+        return f"msg:{self.platform.value}:{self.workspace}:{self.channel}:{self.message_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: uuid.UUID
+    created_at: datetime
+    display_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSettings:
+    memory_paused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: uuid.UUID
+    conversation: ConversationKey
+    opened_at: datetime
+    last_active_at: datetime
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: uuid.UUID
+    session_id: uuid.UUID
+    account_id: uuid.UUID
+    role: Role
+    text: str
+    created_at: datetime
+    author_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryOrigin:
+    """Where a memory was learned; decides where it may be recalled."""
+
+    platform: Platform
+    channel: str
+    is_private: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryItem:
+    id: str
+    text: str
+    created_at: str | None
+    platform: str | None
+    channel: str | None
+    is_private: bool
+    score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPage:
+    items: list[MemoryItem]
+    offset: int
+    total: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMemoryWrite:
+    """An exchange whose memory write failed or could not be queued; retried by a background job."""
+
+    id: uuid.UUID
+    account_id: uuid.UUID
+    messages: list[dict[str, str]]
+    origin: MemoryOrigin
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    last_error: str | None = None
+
+
+class ReplyKind(enum.StrEnum):
+    ANSWER = "answer"
+    APOLOGY = "apology"  # a dependency failed; the text is a friendly line
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    kind: ReplyKind
+    session_id: uuid.UUID | None
+    account_id: uuid.UUID | None

@@ -1,0 +1,475 @@
+"""Embedded SQLite implementation of the storage port (the default: no server needed).
+
+One worker thread owns the connection and runs each operation as one function in one transaction.
+That gives atomic operations without an asyncio lock and keeps SQLite's work off the event loop.
+(aiosqlite also uses a thread, but interleaves statements of concurrent coroutines inside one
+transaction, which is exactly what must not happen here.) Several processes may share the file:
+SQLite's own locking plus `BEGIN IMMEDIATE` keeps `claim_event` and account creation exactly-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+from core.errors import StorageError
+from core.models import (
+    Account,
+    AccountSettings,
+    ConversationKey,
+    IdentityKey,
+    MemoryOrigin,
+    PendingMemoryWrite,
+    Platform,
+    Role,
+    Session,
+    StoredMessage,
+)
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    display_name TEXT,
+    memory_paused INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS identities (
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (platform, workspace, user_id)
+);
+CREATE INDEX IF NOT EXISTS identities_account ON identities(account_id);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    conversation TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    thread TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    last_active_at TEXT NOT NULL,
+    closed_at TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS sessions_one_open ON sessions(conversation) WHERE closed_at IS NULL;
+CREATE INDEX IF NOT EXISTS sessions_open_idle ON sessions(last_active_at) WHERE closed_at IS NULL;
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    account_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    author_name TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_session ON messages(session_id, seq);
+CREATE INDEX IF NOT EXISTS messages_account ON messages(account_id);
+CREATE INDEX IF NOT EXISTS messages_created ON messages(created_at);
+CREATE TABLE IF NOT EXISTS processed_events (
+    key TEXT PRIMARY KEY,
+    processed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending_memory_writes (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    messages TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS pending_due ON pending_memory_writes(next_attempt_at);
+"""
+
+
+def _ts(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _session(row: sqlite3.Row) -> Session:
+    return Session(
+        id=uuid.UUID(row["id"]),
+        conversation=ConversationKey(
+            Platform(row["platform"]), row["workspace"], row["channel"], row["thread"]
+        ),
+        opened_at=_dt(row["opened_at"]),
+        last_active_at=_dt(row["last_active_at"]),
+        closed_at=_dt(row["closed_at"]) if row["closed_at"] else None,
+    )
+
+
+def _message(row: sqlite3.Row) -> StoredMessage:
+    return StoredMessage(
+        id=uuid.UUID(row["id"]),
+        session_id=uuid.UUID(row["session_id"]),
+        account_id=uuid.UUID(row["account_id"]),
+        role=Role(row["role"]),
+        text=row["text"],
+        created_at=_dt(row["created_at"]),
+        author_name=row["author_name"],
+    )
+
+
+class SQLiteStore:
+    """The embedded store. Use `await SQLiteStore.open(path)`; `close()` when done."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._conn: sqlite3.Connection | None = None
+
+    @classmethod
+    async def open(cls, path: Path) -> SQLiteStore:
+        store = cls(path)
+        await store._run(store._connect)
+        return store
+
+    def _connect(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self._path, isolation_level=None, timeout=30.0)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        # Erasure must really erase: overwrite deleted content instead of leaving it in free pages.
+        conn.execute("PRAGMA secure_delete=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.executescript(_SCHEMA)
+        self._conn = conn
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn)
+        except sqlite3.Error as exc:
+            raise StorageError(f"sqlite: {exc}") from exc
+
+    async def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def work() -> T:
+            conn = self._conn
+            if conn is None:
+                raise sqlite3.ProgrammingError("store is closed")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        return await self._run(work)
+
+    async def resolve_account(self, identity: IdentityKey, *, display_name: str | None = None) -> Account:
+        def work(conn: sqlite3.Connection) -> Account:
+            row = conn.execute(
+                "SELECT a.id, a.created_at, a.display_name FROM identities i "
+                "JOIN accounts a ON a.id = i.account_id "
+                "WHERE i.platform = ? AND i.workspace = ? AND i.user_id = ?",
+                (identity.platform.value, identity.workspace, identity.user),
+            ).fetchone()
+            if row is not None:
+                if display_name and display_name != row["display_name"]:
+                    conn.execute(
+                        "UPDATE accounts SET display_name = ? WHERE id = ?",
+                        (display_name, row["id"]),
+                    )
+                return Account(
+                    uuid.UUID(row["id"]),
+                    _dt(row["created_at"]),
+                    display_name or row["display_name"],
+                )
+            account_id = uuid.uuid4()
+            now = _ts(datetime.now(UTC))
+            conn.execute(
+                "INSERT INTO accounts (id, created_at, display_name) VALUES (?, ?, ?)",
+                (str(account_id), now, display_name),
+            )
+            conn.execute(
+                "INSERT INTO identities (platform, workspace, user_id, account_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    identity.platform.value,
+                    identity.workspace,
+                    identity.user,
+                    str(account_id),
+                    now,
+                ),
+            )
+            return Account(account_id, _dt(now), display_name)
+
+        return await self._tx(work)
+
+    async def touch_session(
+        self, conversation: ConversationKey, *, now: datetime, idle_timeout: timedelta
+    ) -> Session:
+        key = conversation.as_string()
+
+        def work(conn: sqlite3.Connection) -> Session:
+            row = conn.execute(
+                "SELECT * FROM sessions WHERE conversation = ? AND closed_at IS NULL",
+                (key,),
+            ).fetchone()
+            if row is not None:
+                if _dt(row["last_active_at"]) >= now - idle_timeout:
+                    conn.execute(
+                        "UPDATE sessions SET last_active_at = max(last_active_at, ?) WHERE id = ?",
+                        (_ts(now), row["id"]),
+                    )
+                    return _session(
+                        conn.execute("SELECT * FROM sessions WHERE id = ?", (row["id"],)).fetchone()
+                    )
+                conn.execute(
+                    "UPDATE sessions SET closed_at = ? WHERE id = ?",
+                    (_ts(now), row["id"]),
+                )
+            session_id = str(uuid.uuid4())
+            conn.execute(
+                "INSERT INTO sessions (id, conversation, platform, workspace, channel, thread, "
+                "opened_at, last_active_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    session_id,
+                    key,
+                    conversation.platform.value,
+                    conversation.workspace,
+                    conversation.channel,
+                    conversation.thread,
+                    _ts(now),
+                    _ts(now),
+                ),
+            )
+            return _session(conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone())
+
+        return await self._tx(work)
+
+    async def get_session(self, session_id: uuid.UUID) -> Session | None:
+        def work(conn: sqlite3.Connection) -> Session | None:
+            row = conn.execute("SELECT * FROM sessions WHERE id = ?", (str(session_id),)).fetchone()
+            return _session(row) if row is not None else None
+
+        return await self._tx(work)
+
+    async def append_message(
+        self,
+        *,
+        session_id: uuid.UUID,
+        account_id: uuid.UUID,
+        role: Role,
+        text: str,
+        now: datetime,
+        author_name: str | None = None,
+    ) -> StoredMessage:
+        message_id = uuid.uuid4()
+
+        def work(conn: sqlite3.Connection) -> StoredMessage:
+            seq = conn.execute(
+                "SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE session_id = ?",
+                (str(session_id),),
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO messages (id, seq, session_id, account_id, role, text, author_name, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    str(message_id),
+                    seq,
+                    str(session_id),
+                    str(account_id),
+                    role.value,
+                    text,
+                    author_name,
+                    _ts(now),
+                ),
+            )
+            return StoredMessage(message_id, session_id, account_id, role, text, now, author_name)
+
+        return await self._tx(work)
+
+    async def recent_messages(self, session_id: uuid.UUID, *, limit: int) -> list[StoredMessage]:
+        def work(conn: sqlite3.Connection) -> list[StoredMessage]:
+            rows = conn.execute(
+                "SELECT * FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
+                (str(session_id), limit),
+            ).fetchall()
+            return [_message(row) for row in reversed(rows)]
+
+        return await self._tx(work)
+
+    async def claim_event(self, key: str, *, now: datetime) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO processed_events (key, processed_at) VALUES (?, ?)",
+                (key, _ts(now)),
+            )
+            return cursor.rowcount == 1
+
+        return await self._tx(work)
+
+    async def get_settings(self, account_id: uuid.UUID) -> AccountSettings:
+        def work(conn: sqlite3.Connection) -> AccountSettings:
+            row = conn.execute(
+                "SELECT memory_paused FROM accounts WHERE id = ?", (str(account_id),)
+            ).fetchone()
+            return AccountSettings(memory_paused=bool(row["memory_paused"])) if row else AccountSettings()
+
+        return await self._tx(work)
+
+    async def set_memory_paused(self, account_id: uuid.UUID, paused: bool) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE accounts SET memory_paused = ? WHERE id = ?",
+                (int(paused), str(account_id)),
+            )
+
+        await self._tx(work)
+
+    async def close_idle_sessions(self, *, now: datetime, idle_timeout: timedelta) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "UPDATE sessions SET closed_at = ? WHERE closed_at IS NULL AND last_active_at < ?",
+                (_ts(now), _ts(now - idle_timeout)),
+            )
+            return cursor.rowcount
+
+        return await self._tx(work)
+
+    async def purge_messages(self, *, before: datetime) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM messages WHERE created_at < ?", (_ts(before),)).rowcount
+
+        return await self._tx(work)
+
+    async def erase_account(self, account_id: uuid.UUID) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            deleted = conn.execute("DELETE FROM messages WHERE account_id = ?", (str(account_id),)).rowcount
+            conn.execute(
+                "DELETE FROM pending_memory_writes WHERE account_id = ?",
+                (str(account_id),),
+            )
+            return deleted
+
+        deleted = await self._tx(work)
+        await self._run(self._compact)
+        return deleted
+
+    def _compact(self) -> None:
+        # WAL frames still hold the deleted rows until checkpointed; VACUUM rewrites the file.
+        conn = self._conn
+        if conn is None:
+            return
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def add_pending_write(
+        self,
+        *,
+        account_id: uuid.UUID,
+        messages: list[dict[str, str]],
+        origin: MemoryOrigin,
+        now: datetime,
+        error: str | None,
+    ) -> uuid.UUID:
+        write_id = uuid.uuid4()
+        origin_json = json.dumps(
+            {
+                "platform": origin.platform.value,
+                "channel": origin.channel,
+                "is_private": origin.is_private,
+            }
+        )
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO pending_memory_writes (id, account_id, messages, origin, attempts, "
+                "next_attempt_at, created_at, last_error) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+                (
+                    str(write_id),
+                    str(account_id),
+                    json.dumps(messages),
+                    origin_json,
+                    _ts(now),
+                    _ts(now),
+                    error,
+                ),
+            )
+
+        await self._tx(work)
+        return write_id
+
+    async def due_pending_writes(self, *, now: datetime, limit: int) -> list[PendingMemoryWrite]:
+        def work(conn: sqlite3.Connection) -> list[PendingMemoryWrite]:
+            rows = conn.execute(
+                "SELECT * FROM pending_memory_writes WHERE next_attempt_at <= ? "
+                "ORDER BY next_attempt_at LIMIT ?",
+                (_ts(now), limit),
+            ).fetchall()
+            result = []
+            for row in rows:
+                origin = json.loads(row["origin"])
+                result.append(
+                    PendingMemoryWrite(
+                        id=uuid.UUID(row["id"]),
+                        account_id=uuid.UUID(row["account_id"]),
+                        messages=json.loads(row["messages"]),
+                        origin=MemoryOrigin(
+                            Platform(origin["platform"]),
+                            origin["channel"],
+                            bool(origin["is_private"]),
+                        ),
+                        attempts=row["attempts"],
+                        next_attempt_at=_dt(row["next_attempt_at"]),
+                        created_at=_dt(row["created_at"]),
+                        last_error=row["last_error"],
+                    )
+                )
+            return result
+
+        return await self._tx(work)
+
+    async def complete_pending_write(self, write_id: uuid.UUID) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM pending_memory_writes WHERE id = ?", (str(write_id),))
+
+        await self._tx(work)
+
+    async def reschedule_pending_write(
+        self, write_id: uuid.UUID, *, next_attempt_at: datetime, error: str
+    ) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE pending_memory_writes SET attempts = attempts + 1, next_attempt_at = ?, "
+                "last_error = ? WHERE id = ?",
+                (_ts(next_attempt_at), error[:500], str(write_id)),
+            )
+
+        await self._tx(work)
+
+    async def ping(self) -> None:
+        await self._tx(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        def work() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await self._run(work)
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,260 @@
+"""A per-user partitioned vector store for mem0, on SQLite + numpy.
+
+Why hand-written: mem0's embedded options scale with *everyone's* memories. Embedded Qdrant scans
+every point on each search (~155 ms at 11k points even for a user with one memory) and is not
+thread-safe; mem0's FAISS adapter filters after a global top-k, so a user with few memories among
+many can get none back; sqlite-vec needs SQLite extension loading, which this Python build lacks.
+Every recall here is scoped to one account, so we index by (collection, user_id) and score only that
+account's vectors with one numpy matrix product: cost grows with the person's own memories, not the
+store's. A memory count per person in the thousands stays a few milliseconds.
+
+Filters: `user_id` is mandatory for search/list and matched exactly (so mem0's `"*"` wildcard is just
+a string that matches no one); other keys are matched for equality against the payload.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mem0.vector_stores.base import VectorStoreBase
+from pydantic import BaseModel, ConfigDict
+
+PROVIDER = "mnemo_sqlite"
+
+
+class SQLiteVectorConfig(BaseModel):
+    """Shape mem0 expects of a vector store config (it reads `collection_name` and deep-copies it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    collection_name: str = "mnemo"
+    path: str
+    embedding_model_dims: int
+
+
+@dataclass
+class OutputData:
+    id: str
+    score: float | None
+    payload: dict[str, Any]
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vectors (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    user_id TEXT,
+    created_at TEXT,
+    vector BLOB NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (collection, id)
+);
+CREATE INDEX IF NOT EXISTS vectors_user ON vectors(collection, user_id, created_at);
+"""
+
+
+def _matches(payload: dict[str, Any], filters: dict[str, Any]) -> bool:
+    for key, expected in filters.items():
+        if key == "user_id":
+            continue
+        if payload.get(key) != expected:
+            return False
+    return True
+
+
+class SQLiteVectorStore(VectorStoreBase):  # type: ignore[misc]  # mem0 ships no type information
+    def __init__(self, *, collection_name: str, path: str, embedding_model_dims: int) -> None:
+        self.collection_name = collection_name
+        self.embedding_model_dims = embedding_model_dims
+        self.path = path
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # mem0 calls us from several threads at once; one connection per store guarded by a lock.
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA secure_delete=ON")
+            self._conn.executescript(_SCHEMA)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _vector_blob(self, vector: Any) -> bytes:
+        arr = np.asarray(vector, dtype=np.float32)
+        if arr.shape != (self.embedding_model_dims,):
+            raise ValueError(f"expected a vector of {self.embedding_model_dims} dims, got {arr.shape}")
+        norm = float(np.linalg.norm(arr))
+        if norm > 0:
+            arr = arr / norm
+        return arr.tobytes()
+
+    @staticmethod
+    def _user(filters: dict[str, Any] | None) -> str:
+        user = (filters or {}).get("user_id")
+        if not isinstance(user, str) or not user:
+            raise ValueError("this vector store only serves queries scoped to one user_id")
+        return user
+
+    # -- VectorStoreBase -----------------------------------------------------------------------
+    def create_col(self, name: str, vector_size: int, distance: str) -> None:
+        return None  # one table serves every collection
+
+    def insert(
+        self,
+        vectors: list[Any],
+        payloads: list[dict[str, Any]] | None = None,
+        ids: list[str] | None = None,
+    ) -> None:
+        if ids is None:
+            raise ValueError("ids are required")
+        payloads = payloads or [{} for _ in vectors]
+        rows = [
+            (
+                self.collection_name,
+                str(vid),
+                payload.get("user_id"),
+                payload.get("created_at"),
+                self._vector_blob(vector),
+                json.dumps(payload),
+            )
+            for vid, vector, payload in zip(ids, vectors, payloads, strict=True)
+        ]
+        with self._lock:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO vectors (collection, id, user_id, created_at, vector, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def search(
+        self,
+        query: str,
+        vectors: Any,
+        top_k: int = 5,
+        filters: dict[str, Any] | None = None,
+    ) -> list[OutputData]:
+        user = self._user(filters)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, vector, payload FROM vectors WHERE collection = ? AND user_id = ?",
+                (self.collection_name, user),
+            ).fetchall()
+        candidates = []
+        for vid, blob, payload_json in rows:
+            payload = json.loads(payload_json)
+            if _matches(payload, filters or {}):
+                candidates.append((vid, blob, payload))
+        if not candidates:
+            return []
+        matrix = np.frombuffer(b"".join(c[1] for c in candidates), dtype=np.float32).reshape(
+            len(candidates), self.embedding_model_dims
+        )
+        query_vec = np.asarray(vectors, dtype=np.float32)
+        norm = float(np.linalg.norm(query_vec))
+        if norm > 0:
+            query_vec = query_vec / norm
+        scores = matrix @ query_vec
+        order = np.argsort(-scores)[:top_k]
+        # Cosine similarity in [-1, 1]; mem0 wants "higher is better", ideally in [0, 1].
+        return [OutputData(candidates[i][0], max(0.0, float(scores[i])), candidates[i][2]) for i in order]
+
+    def delete(self, vector_id: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "DELETE FROM vectors WHERE collection = ? AND id = ?",
+                (self.collection_name, str(vector_id)),
+            )
+
+    def update(self, vector_id: str, vector: Any = None, payload: dict[str, Any] | None = None) -> None:
+        with self._lock:
+            if vector is not None:
+                self._conn.execute(
+                    "UPDATE vectors SET vector = ? WHERE collection = ? AND id = ?",
+                    (self._vector_blob(vector), self.collection_name, str(vector_id)),
+                )
+            if payload is not None:
+                self._conn.execute(
+                    "UPDATE vectors SET payload = ?, user_id = ?, created_at = ? "
+                    "WHERE collection = ? AND id = ?",
+                    (
+                        json.dumps(payload),
+                        payload.get("user_id"),
+                        payload.get("created_at"),
+                        self.collection_name,
+                        str(vector_id),
+                    ),
+                )
+
+    def get(self, vector_id: str) -> OutputData | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT id, payload FROM vectors WHERE collection = ? AND id = ?",
+                (self.collection_name, str(vector_id)),
+            ).fetchone()
+        return OutputData(row[0], None, json.loads(row[1])) if row else None
+
+    def list_cols(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._conn.execute("SELECT DISTINCT collection FROM vectors")]
+
+    def delete_col(self) -> None:
+        with self._lock:
+            self._conn.execute("DELETE FROM vectors WHERE collection = ?", (self.collection_name,))
+
+    def col_info(self) -> dict[str, Any]:
+        with self._lock:
+            count = self._conn.execute(
+                "SELECT count(*) FROM vectors WHERE collection = ?",
+                (self.collection_name,),
+            ).fetchone()[0]
+        return {
+            "name": self.collection_name,
+            "count": count,
+            "dims": self.embedding_model_dims,
+        }
+
+    def list(self, filters: dict[str, Any] | None = None, top_k: int | None = None) -> list[list[OutputData]]:
+        """Newest first. Returned wrapped in a list, the shape mem0's delete_all indexes with [0]."""
+        user = self._user(filters)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, payload FROM vectors WHERE collection = ? AND user_id = ? "
+                "ORDER BY created_at DESC, id",
+                (self.collection_name, user),
+            ).fetchall()
+        out = []
+        for vid, payload_json in rows:
+            payload = json.loads(payload_json)
+            if _matches(payload, filters or {}):
+                out.append(OutputData(vid, None, payload))
+                if top_k is not None and len(out) >= top_k:
+                    break
+        return [out]
+
+    def reset(self) -> None:
+        self.delete_col()
+
+    # -- Mnemo extensions ----------------------------------------------------------------------
+    def erase_user(self, user_id: str) -> int:
+        """Delete every vector of one user in every collection, then rewrite the file so no deleted
+        text survives in free pages or the WAL."""
+        with self._lock:
+            deleted = self._conn.execute("DELETE FROM vectors WHERE user_id = ?", (user_id,)).rowcount
+            self.compact_locked()
+        return int(deleted)
+
+    def compact(self) -> None:
+        with self._lock:
+            self.compact_locked()
+
+    def compact_locked(self) -> None:
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.execute("VACUUM")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
