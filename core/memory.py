@@ -157,9 +157,6 @@ class Mem0Memory:
             embedding_model_dims=options.embedding_dims,
         )
         config = MemoryConfig(
-            # mem0 validates providers against a fixed list; ours is registered with the factory in
-            # _import_mem0, so this one model is built without that validation.
-            vector_store=VectorStoreConfig.model_construct(provider=PROVIDER, config=vector_config),
             llm={
                 "provider": "openai",
                 "config": {
@@ -180,6 +177,9 @@ class Mem0Memory:
             },
             history_db_path=str(options.data_dir / "memory_history.db"),
         )
+        # mem0 validates vector store providers against a fixed list; ours is registered with its
+        # factory in _import_mem0, so this one field is set after validation.
+        config.vector_store = VectorStoreConfig.model_construct(provider=PROVIDER, config=vector_config)
         try:
             memory = Memory(config)
         except Exception as exc:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mem0.vector_stores.base import VectorStoreBase
 from pydantic import BaseModel, ConfigDict
 
 PROVIDER = "mnemo_sqlite"
@@ -67,7 +66,10 @@ def _matches(payload: dict[str, Any], filters: dict[str, Any]) -> bool:
     return True
 
 
-class SQLiteVectorStore(VectorStoreBase):  # type: ignore[misc]  # mem0 ships no type information
+class SQLiteVectorStore:
+    """Implements mem0's VectorStoreBase interface by duck typing, so importing this module does not
+    import mem0 (which must only happen after its environment is set, see core.memory)."""
+
     def __init__(self, *, collection_name: str, path: str, embedding_model_dims: int) -> None:
         self.collection_name = collection_name
         self.embedding_model_dims = embedding_model_dims
@@ -236,6 +238,23 @@ class SQLiteVectorStore(VectorStoreBase):  # type: ignore[misc]  # mem0 ships no
 
     def reset(self) -> None:
         self.delete_col()
+
+    def keyword_search(
+        self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None
+    ) -> list[OutputData] | None:
+        return None  # no BM25 index: mem0 then ranks by semantic similarity alone
+
+    def search_batch(
+        self,
+        queries: list[str],
+        vectors_list: list[Any],
+        top_k: int = 1,
+        filters: dict[str, Any] | None = None,
+    ) -> list[list[OutputData]]:
+        return [
+            self.search(q, v, top_k=top_k, filters=filters)
+            for q, v in zip(queries, vectors_list, strict=True)
+        ]
 
     # -- Mnemo extensions ----------------------------------------------------------------------
     def erase_user(self, user_id: str) -> int:

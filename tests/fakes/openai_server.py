@@ -1,0 +1,290 @@
+"""A local OpenAI-compatible server on loopback, for tests and benchmarks.
+
+Speaks real HTTP (the openai SDK uses its own HTTP stack, so only a real server intercepts it):
+- POST /v1/chat/completions: plain or streamed (SSE). Default answer echoes the whole prompt, so a
+  test can assert what the model was shown. JSON-mode requests (mem0's memory extraction) get
+  `{"memory": [{"id", "text"}]}` with one fact per user line of the "New Messages" section.
+- POST /v1/embeddings: deterministic hashed bag-of-words vectors (similar text, similar vectors).
+- GET /v1/models.
+Faults on demand: `fail(status, times, endpoint)`, `delay_*` seconds, `invalid_json` extraction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def embed_text(text: str, dims: int) -> list[float]:
+    vec = [0.0] * dims
+    for word in _WORD.findall(text.lower()):
+        digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+        index = int.from_bytes(digest[:4], "big") % dims
+        sign = 1.0 if digest[4] & 1 else -1.0
+        vec[index] += sign
+    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+    return [v / norm for v in vec]
+
+
+def extract_facts(prompt: str) -> list[str]:
+    """What the fake 'remembers' from mem0's extraction prompt: each user line of New Messages."""
+    matches = re.findall(r"## New Messages\n(.*?)(?:\n## |\Z)", prompt, re.S)
+    section = matches[-1] if matches else prompt
+    facts = []
+    for line in section.splitlines():
+        line = line.strip()
+        if line.startswith("user:"):
+            fact = line.removeprefix("user:").strip()
+            if fact:
+                facts.append(fact)
+    return facts
+
+
+@dataclass
+class Fault:
+    status: int
+    remaining: int
+    endpoint: str  # "chat", "embeddings", "extract" or "any"
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    body: dict[str, Any]
+    at: float
+
+
+@dataclass
+class FakeOpenAIState:
+    reply: Callable[[list[dict[str, Any]]], str] | None = None
+    delay_chat: float = 0.0
+    delay_embeddings: float = 0.0
+    delay_extract: float = 0.0
+    invalid_json: bool = False
+    default_dims: int = 64
+    stream_chunk_chars: int = 12
+    faults: list[Fault] = field(default_factory=list)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+def echo_reply(messages: list[dict[str, Any]]) -> str:
+    return "ECHO:\n" + "\n".join(f"[{m.get('role')}] {m.get('content')}" for m in messages)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+    def _json(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _fault(self, endpoint: str) -> bool:
+        state = self.server.state
+        with self.server.lock:
+            for fault in state.faults:
+                if fault.remaining > 0 and fault.endpoint in (endpoint, "any"):
+                    fault.remaining -= 1
+                    status = fault.status
+                    break
+            else:
+                return False
+        headers = {"Retry-After": "0"} if status == 429 else {}
+        data = json.dumps({"error": {"message": f"injected {status}", "type": "fake"}}).encode()
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        return True
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/").endswith("/models"):
+            self._json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+        else:
+            self._json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        state = self.server.state
+        with self.server.lock:
+            state.requests.append(RecordedRequest(self.path, body, time.monotonic()))
+        if self.path.endswith("/embeddings"):
+            self._embeddings(body)
+        elif self.path.endswith("/chat/completions"):
+            if (body.get("response_format") or {}).get("type") == "json_object":
+                self._extract(body)
+            else:
+                self._chat(body)
+        else:
+            self._json(404, {"error": {"message": "not found"}})
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        state = self.server.state
+        with self.server.lock:
+            state.counts["embeddings"] += 1
+        if self._fault("embeddings"):
+            return
+        if state.delay_embeddings:
+            time.sleep(state.delay_embeddings)
+        inputs = body.get("input")
+        texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        dims = int(body.get("dimensions") or state.default_dims)
+        self._json(
+            200,
+            {
+                "object": "list",
+                "model": body.get("model", "fake-embed"),
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": embed_text(str(t), dims)}
+                    for i, t in enumerate(texts)
+                ],
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            },
+        )
+
+    def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "fake-model"),
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+
+    def _extract(self, body: dict[str, Any]) -> None:
+        state = self.server.state
+        with self.server.lock:
+            state.counts["extract"] += 1
+        if self._fault("extract"):
+            return
+        if state.delay_extract:
+            time.sleep(state.delay_extract)
+        # mem0's user message carries the conversation; its system prompt only describes the format.
+        user_parts = [str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"]
+        prompt = user_parts[-1] if user_parts else ""
+        if state.invalid_json:
+            content = "this is not json {"
+        else:
+            facts = extract_facts(prompt)
+            content = json.dumps({"memory": [{"id": str(i), "text": f} for i, f in enumerate(facts)]})
+        self._json(200, self._completion(body, content))
+
+    def _chat(self, body: dict[str, Any]) -> None:
+        state = self.server.state
+        with self.server.lock:
+            state.counts["chat"] += 1
+        if self._fault("chat"):
+            return
+        if state.delay_chat:
+            time.sleep(state.delay_chat)
+        messages = body.get("messages", [])
+        content = (state.reply or echo_reply)(messages)
+        if not body.get("stream"):
+            self._json(200, self._completion(body, content))
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        size = max(1, state.stream_chunk_chars)
+        for start in range(0, len(content), size):
+            chunk = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body.get("model", "fake-model"),
+                "choices": [
+                    {"index": 0, "delta": {"content": content[start : start + size]}, "finish_reason": None}
+                ],
+            }
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.flush()
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+        self.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    state: FakeOpenAIState
+    lock: threading.Lock
+
+
+class FakeOpenAI:
+    """`with FakeOpenAI() as fake:` then point OPENAI_BASE_URL at `fake.base_url`."""
+
+    def __init__(self) -> None:
+        self.state = FakeOpenAIState()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.state = self.state
+        self._server.lock = threading.Lock()
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> FakeOpenAI:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- controls ------------------------------------------------------------------------------
+    def fail(self, status: int, *, times: int = 1, endpoint: str = "any") -> None:
+        with self._server.lock:
+            self.state.faults.append(Fault(status, times, endpoint))
+
+    def heal(self) -> None:
+        with self._server.lock:
+            self.state.faults.clear()
+            self.state.invalid_json = False
+
+    def chat_prompts(self) -> list[list[dict[str, Any]]]:
+        """Prompts of every chat (not extraction) request so far, oldest first."""
+        with self._server.lock:
+            return [
+                r.body.get("messages", [])
+                for r in self.state.requests
+                if r.path.endswith("/chat/completions")
+                and (r.body.get("response_format") or {}).get("type") != "json_object"
+            ]
+
+    def count(self, kind: str) -> int:
+        with self._server.lock:
+            return self.state.counts[kind]
