@@ -198,6 +198,23 @@ class SQLiteVectorStore:
             ).fetchone()
         return OutputData(row[0], None, json.loads(row[1])) if row else None
 
+    def keyword_search(
+        self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None
+    ) -> list[OutputData] | None:
+        return None  # no BM25 index: mem0 then ranks by semantic similarity alone
+
+    def search_batch(
+        self,
+        queries: list[str],
+        vectors_list: list[Any],
+        top_k: int = 1,
+        filters: dict[str, Any] | None = None,
+    ) -> list[list[OutputData]]:
+        return [
+            self.search(q, v, top_k=top_k, filters=filters)
+            for q, v in zip(queries, vectors_list, strict=True)
+        ]
+
     def list_cols(self) -> list[str]:
         with self._lock:
             return [r[0] for r in self._conn.execute("SELECT DISTINCT collection FROM vectors")]
@@ -238,23 +255,6 @@ class SQLiteVectorStore:
 
     def reset(self) -> None:
         self.delete_col()
-
-    def keyword_search(
-        self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None
-    ) -> list[OutputData] | None:
-        return None  # no BM25 index: mem0 then ranks by semantic similarity alone
-
-    def search_batch(
-        self,
-        queries: list[str],
-        vectors_list: list[Any],
-        top_k: int = 1,
-        filters: dict[str, Any] | None = None,
-    ) -> list[list[OutputData]]:
-        return [
-            self.search(q, v, top_k=top_k, filters=filters)
-            for q, v in zip(queries, vectors_list, strict=True)
-        ]
 
     # -- Mnemo extensions ----------------------------------------------------------------------
     def erase_user(self, user_id: str) -> int:

@@ -42,8 +42,8 @@ def extract_facts(prompt: str) -> list[str]:
     matches = re.findall(r"## New Messages\n(.*?)(?:\n## |\Z)", prompt, re.S)
     section = matches[-1] if matches else prompt
     facts = []
-    for line in section.splitlines():
-        line = line.strip()
+    for raw_line in section.splitlines():
+        line = raw_line.strip()
         if line.startswith("user:"):
             fact = line.removeprefix("user:").strip()
             if fact:
