@@ -56,7 +56,11 @@ class Settings(BaseSettings):
     """Mnemo's configuration. Field names are the environment variable names (case-insensitive)."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
     )
 
     # Model endpoint (any OpenAI-compatible server).

@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack
 from typing import TextIO
 
 from adapters.console.adapter import ConsoleAdapter
-from bot.services import Service, build_services, chat_platforms_configured
+from bot.services import Service, build_services
 from bot.wiring import Core, build_core
 from config import Settings
 
@@ -80,4 +80,4 @@ async def run_console_mode(settings: Settings, *, user: str, channel: str | None
         return await run_console(core, user=user, channel=channel, is_dm=is_dm)
 
 
-__all__ = ["chat_platforms_configured", "run_bot", "run_console_mode"]
+__all__ = ["run_bot", "run_console_mode"]

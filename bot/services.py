@@ -1,12 +1,16 @@
 """The long-running parts besides the core: chat adapters, web server, scheduler.
 
 Each is a `Service` with start()/stop(). `build_services` decides from settings which run.
+Each front door adds itself in its own block below.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from fastapi import APIRouter
+
+from bot.web import WebServer, create_web_app
 from bot.wiring import Core
 from config import Settings
 
@@ -21,11 +25,24 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
 
-def chat_platforms_configured(settings: Settings) -> bool:
-    return settings.slack_enabled or settings.discord_enabled
+def front_doors_configured(settings: Settings) -> bool:
+    return settings.slack_enabled or settings.discord_enabled or settings.api_auth_enabled
 
 
 def build_services(settings: Settings, core: Core) -> list[Service]:
+    """Empty when no front door is configured (the caller then offers the console)."""
+    if not front_doors_configured(settings):
+        return []
     services: list[Service] = []
-    # Each front door adds itself here, in its own block.
-    return services
+    routers: list[APIRouter] = []
+
+    # --- Slack (adapters/slack) ---
+
+    # --- Discord (adapters/discord) ---
+
+    # --- HTTP API (adapters/http) ---
+
+    # --- Scheduler (core/jobs, bot/scheduler) ---
+
+    web = WebServer(create_web_app(core, routers=routers), host=settings.host, port=settings.port)
+    return [web, *services]
