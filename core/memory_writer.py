@@ -127,6 +127,16 @@ class MemoryWriter:
         except StorageError:
             log.exception("could not keep a failed memory write; it is lost")
 
+    async def flush(self, timeout: float) -> bool:
+        """Wait until every queued write is done (written or kept for retry); keep the workers."""
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout=timeout)
+            if self._spill:
+                await asyncio.wait_for(asyncio.gather(*self._spill, return_exceptions=True), timeout=timeout)
+        except TimeoutError:
+            return False
+        return True
+
     async def drain(self, timeout: float) -> None:
         """Finish queued writes within `timeout` seconds, then keep the rest durably and stop."""
         try:

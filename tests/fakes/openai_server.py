@@ -75,6 +75,8 @@ class FakeOpenAIState:
     default_dims: int = 64
     stream_chunk_chars: int = 12
     faults: list[Fault] = field(default_factory=list)
+    chat_in_flight: int = 0
+    max_chat_in_flight: int = 0
     requests: list[RecordedRequest] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
 
@@ -201,8 +203,15 @@ class _Handler(BaseHTTPRequestHandler):
             state.counts["chat"] += 1
         if self._fault("chat"):
             return
-        if state.delay_chat:
-            time.sleep(state.delay_chat)
+        with self.server.lock:
+            state.chat_in_flight += 1
+            state.max_chat_in_flight = max(state.max_chat_in_flight, state.chat_in_flight)
+        try:
+            if state.delay_chat:
+                time.sleep(state.delay_chat)
+        finally:
+            with self.server.lock:
+                state.chat_in_flight -= 1
         messages = body.get("messages", [])
         content = (state.reply or echo_reply)(messages)
         if not body.get("stream"):
