@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     message_retention_days: int = Field(default=0, ge=0, le=36500)
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
 
+    # Background jobs.
+    scheduler_enabled: bool = True
+    memory_retry_max_age_hours: float = Field(default=72.0, gt=0, le=24 * 365)
+    memory_merge_similarity: float = Field(default=0.9, ge=0.5, le=1.0)
+
     # Web server and logging.
     port: int = Field(default=8080, ge=1, le=65535)
     host: str = "0.0.0.0"  # noqa: S104  (a deployed web process must listen publicly)
