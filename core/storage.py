@@ -39,6 +39,11 @@ class Store(Protocol):
 
     async def get_session(self, session_id: uuid.UUID) -> Session | None: ...
 
+    async def has_session(self, conversation: ConversationKey) -> bool:
+        """True if the conversation ever had a session (open or closed): the bot has taken part in
+        it. Read-only; adapters use it to follow threads they joined, also after a restart."""
+        ...
+
     async def append_message(
         self,
         *,

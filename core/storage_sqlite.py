@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS sessions_one_open ON sessions(conversation) WHERE closed_at IS NULL;
 CREATE INDEX IF NOT EXISTS sessions_open_idle ON sessions(last_active_at) WHERE closed_at IS NULL;
+CREATE INDEX IF NOT EXISTS sessions_conversation ON sessions(conversation);
 CREATE TABLE IF NOT EXISTS messages (
     id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
@@ -266,6 +267,18 @@ class SQLiteStore:
             return _session(row) if row is not None else None
 
         return await self._tx(work)
+
+    async def has_session(self, conversation: ConversationKey) -> bool:
+        key = conversation.as_string()
+
+        def work() -> bool:
+            conn = self._conn
+            if conn is None:
+                raise sqlite3.ProgrammingError("store is closed")
+            row = conn.execute("SELECT 1 FROM sessions WHERE conversation = ? LIMIT 1", (key,)).fetchone()
+            return row is not None
+
+        return await self._run(work)
 
     async def append_message(
         self,
