@@ -135,7 +135,7 @@ class MemoryCommands:
                     "It cannot be undone. Confirm to go ahead.",
                     needs_confirmation=True,
                 )
-            self._writer.forget_account(account.id)
+            await self._writer.forget_account(account.id)
             removed = await self._memory.clear(account.id)
             messages = await self._store.erase_account(account.id)
             log.info(
@@ -182,7 +182,7 @@ class MemoryCommands:
     @staticmethod
     def _show_text(page: MemoryPage, query: str) -> str:
         if not page.items:
-            if page.offset:
+            if page.offset and page.total:
                 return "No more memories."
             return (
                 f"I don't remember anything about you matching '{query}'."

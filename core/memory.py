@@ -25,8 +25,11 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+import numpy as np
 
 from core.errors import MemoryBackendError, NotFoundError
 from core.models import MemoryItem, MemoryOrigin, MemoryPage
@@ -80,6 +83,17 @@ class MemoryService(Protocol):
         """Re-home every memory of `source` to `target` (account linking); exact duplicates collapse."""
         ...
 
+    async def account_ids(self) -> list[uuid.UUID]:
+        """Every account that has at least one memory (for housekeeping jobs)."""
+        ...
+
+    async def consolidate(self, account_id: uuid.UUID, *, similarity: float) -> int:
+        """Merge the account's duplicate memories: exact repeats collapse to one (a public copy is
+        kept over a private one), and of memories at least `similarity` alike (cosine) only the
+        newest survives, which also resolves an updated fact ("lives in Paris" -> "lives in Berlin").
+        Deleted memories leave no history behind. Returns how many were deleted."""
+        ...
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -131,6 +145,48 @@ def _payload_item(vid: str, payload: dict[str, Any]) -> MemoryItem:
         channel=payload.get("channel"),
         is_private=bool(payload.get("is_private", True)),
     )
+
+
+def _normalized_text(text: str) -> str:
+    return " ".join(text.casefold().split()).rstrip(".!")
+
+
+def _recency(payload: dict[str, Any]) -> datetime:
+    for key in ("updated_at", "created_at"):
+        value = payload.get(key)
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return datetime.min.replace(tzinfo=UTC)
+
+
+def _consolidation_victims(records: list[tuple[Any, np.ndarray]], similarity: float) -> list[str]:
+    """Ids to delete so that no exact repeat and no pair at least `similarity` alike remains."""
+    newest_first = sorted(records, key=lambda r: (_recency(r[0].payload), r[0].id), reverse=True)
+    doomed: list[str] = []
+    # Exact repeats: the same words carry no newer information, so prefer the copy usable in
+    # public channels (is_private False), then the newest.
+    by_text: dict[str, list[tuple[Any, np.ndarray]]] = {}
+    for record in newest_first:
+        by_text.setdefault(_normalized_text(str(record[0].payload.get("data", ""))), []).append(record)
+    survivors: list[tuple[Any, np.ndarray]] = []
+    for group in by_text.values():
+        keep = next((r for r in group if r[0].payload.get("is_private") is False), group[0])
+        survivors.append(keep)
+        doomed.extend(r[0].id for r in group if r is not keep)
+    # Near repeats and superseded facts: the newest wins. Greedy over newest-first order, so every
+    # deleted memory is older than a kept one it resembles.
+    survivors.sort(key=lambda r: (_recency(r[0].payload), r[0].id), reverse=True)
+    kept: list[np.ndarray] = []
+    for record, vector in survivors:
+        if kept and float(np.max(np.stack(kept) @ vector)) >= similarity:
+            doomed.append(record.id)
+        else:
+            kept.append(vector)
+    return doomed
 
 
 class Mem0Memory:
@@ -347,6 +403,31 @@ class Mem0Memory:
                 moved += 1
             self._purge_history([], self._scopes(source))
             return moved
+
+        return await self._run(work)
+
+    async def account_ids(self) -> list[uuid.UUID]:
+        def work() -> list[uuid.UUID]:
+            ids = []
+            for raw in self._store.user_ids():
+                try:
+                    ids.append(uuid.UUID(raw))
+                except ValueError:
+                    continue  # not one of our accounts (written by something else); never touch it
+            return ids
+
+        return await self._run(work)
+
+    async def consolidate(self, account_id: uuid.UUID, *, similarity: float) -> int:
+        def work() -> int:
+            doomed = _consolidation_victims(self._store.user_vectors(str(account_id)), similarity)
+            for memory_id in doomed:
+                self._memory.delete(memory_id)
+            if doomed:
+                # mem0 copied each deleted text into `history`; "forget all" later purges history by
+                # the ids that still exist, so these rows must go now or they would outlive it.
+                self._purge_history(doomed)
+            return len(doomed)
 
         return await self._run(work)
 

@@ -50,6 +50,7 @@ class MemoryWriter:
         self._workers: list[asyncio.Task[None]] = []
         self._spill: set[asyncio.Task[None]] = set()
         self._in_flight: list[_Job] = []
+        self._job_done = asyncio.Condition()
         # Bumped when an account's memory is cleared, so writes queued before that are dropped.
         self._generations: dict[uuid.UUID, int] = {}
         self.written = 0
@@ -82,9 +83,19 @@ class MemoryWriter:
             self._spill.add(task)
             task.add_done_callback(self._spill.discard)
 
-    def forget_account(self, account_id: uuid.UUID) -> None:
-        """Drop writes queued for this account (its memory was just cleared)."""
+    async def forget_account(self, account_id: uuid.UUID, *, timeout: float = 60.0) -> None:
+        """Drop writes queued for this account and wait for its in-flight ones to finish, so that an
+        erasure that follows cannot be undone by a write landing after it."""
         self._generations[account_id] = self._generations.get(account_id, 0) + 1
+
+        def idle() -> bool:
+            return all(job.account_id != account_id for job in self._in_flight)
+
+        async with self._job_done:
+            try:
+                await asyncio.wait_for(self._job_done.wait_for(idle), timeout=timeout)
+            except TimeoutError:
+                log.warning("a memory write for an account being erased is still running")
 
     def _stale(self, job: _Job) -> bool:
         return job.generation != self._generations.get(job.account_id, 0)
@@ -99,6 +110,8 @@ class MemoryWriter:
             finally:
                 self._in_flight.remove(job)
                 self._queue.task_done()
+                async with self._job_done:
+                    self._job_done.notify_all()
 
     async def _write(self, job: _Job) -> None:
         try:

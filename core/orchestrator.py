@@ -106,6 +106,11 @@ class Orchestrator:
     def in_flight(self) -> int:
         return self._in_flight
 
+    @property
+    def accepting(self) -> bool:
+        """False once shutdown began (readiness reports "draining")."""
+        return self._accepting
+
     def stop_accepting(self) -> None:
         self._accepting = False
 

@@ -14,6 +14,7 @@ a string that matches no one); other keys are matched for equality against the p
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -257,6 +258,30 @@ class SQLiteVectorStore:
         self.delete_col()
 
     # -- Mnemo extensions ----------------------------------------------------------------------
+    # `list` below is this class's method, hence builtins.list in these annotations.
+    def user_ids(self) -> builtins.list[str]:
+        """Every user with at least one vector in this collection (for per-account housekeeping)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT user_id FROM vectors WHERE collection = ? AND user_id IS NOT NULL "
+                "ORDER BY user_id",
+                (self.collection_name,),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def user_vectors(self, user_id: str) -> builtins.list[tuple[OutputData, np.ndarray]]:
+        """One user's records with their (normalized) vectors, newest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, vector, payload FROM vectors WHERE collection = ? AND user_id = ? "
+                "ORDER BY created_at DESC, id",
+                (self.collection_name, user_id),
+            ).fetchall()
+        return [
+            (OutputData(vid, None, json.loads(payload)), np.frombuffer(blob, dtype=np.float32))
+            for vid, blob, payload in rows
+        ]
+
     def erase_user(self, user_id: str) -> int:
         """Delete every vector of one user in every collection, then rewrite the file so no deleted
         text survives in free pages or the WAL."""

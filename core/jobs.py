@@ -1,0 +1,285 @@
+"""Background jobs, platform-neutral: what runs on a schedule and how one run is claimed.
+
+Jobs:
+- close-idle-sessions: close sessions idle past the idle timeout (the next message starts fresh).
+- purge-old-messages: delete stored messages older than MESSAGE_RETENTION_DAYS (0 keeps them).
+- retry-memory-writes: work through the store's pending memory writes (exchanges whose memory write
+  failed, overflowed the queue or was interrupted by a shutdown) with exponential backoff, until
+  they succeed or expire; writes of paused accounts are dropped, as the person asked.
+- memory-housekeeping: per account, merge duplicate memories and keep the newest of superseded
+  facts (mem0 only ever adds), never touching paused accounts.
+
+Exactly one runner per run: every process's scheduler fires at the same epoch-aligned instants, and
+a run first claims `job:<name>:<slot>` through the store's `claim_event`, which is exactly-once
+across processes sharing the database (SQLite file locks; a primary key in Postgres). The loser
+skips. Long jobs also stop at a deadline well inside their interval, so a run in one process does
+not overlap the next slot's run in another.
+
+The scheduling itself (APScheduler) lives in bot/scheduler.py; this module has no timer of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from core.errors import BotError, UserFacingError
+from core.memory import MemoryService
+from core.models import PendingMemoryWrite
+from core.orchestrator import short_hash
+from core.storage import Store
+
+log = logging.getLogger(__name__)
+
+ShouldStop = Callable[[], bool]
+
+CLOSE_IDLE_SESSIONS = "close-idle-sessions"
+PURGE_OLD_MESSAGES = "purge-old-messages"
+RETRY_MEMORY_WRITES = "retry-memory-writes"
+MEMORY_HOUSEKEEPING = "memory-housekeeping"
+
+
+class RunClaimer(Protocol):
+    """What a run slot is claimed through; `core.storage.Store` satisfies it."""
+
+    async def claim_event(self, key: str, *, now: datetime) -> bool: ...
+
+
+class UnknownJobError(UserFacingError):
+    """`jobs run NAME` with a name that is not a job."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """What one run did, as counts (for logs and `python -m bot jobs run`)."""
+
+    counts: Mapping[str, int] = field(default_factory=dict)
+    stopped_early: bool = False
+
+    @property
+    def did_something(self) -> bool:
+        return any(self.counts.values())
+
+    def summary(self) -> str:
+        parts = [f"{key}={value}" for key, value in self.counts.items()]
+        if self.stopped_early:
+            parts.append("stopped_early=true")
+        return " ".join(parts) or "nothing to do"
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    name: str
+    every: timedelta
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledJob:
+    """A job as the scheduler sees it: when, and what to call (with a should-stop probe)."""
+
+    spec: JobSpec
+    run: Callable[[ShouldStop], Awaitable[JobResult]]
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    idle_timeout: timedelta
+    retention: timedelta | None  # None keeps messages forever
+    retry_max_age: timedelta
+    merge_similarity: float
+    retry_batch: int = 100
+    retry_base_delay: timedelta = timedelta(minutes=1)
+    retry_max_delay: timedelta = timedelta(hours=1)
+    # A backend that fails this many writes in a row is down: stop hammering it until the next run.
+    retry_failure_streak: int = 3
+
+
+DEFAULT_SPECS: tuple[JobSpec, ...] = (
+    JobSpec(CLOSE_IDLE_SESSIONS, timedelta(minutes=5), "close sessions idle past SESSION_IDLE_MINUTES"),
+    JobSpec(PURGE_OLD_MESSAGES, timedelta(hours=1), "delete messages older than MESSAGE_RETENTION_DAYS"),
+    JobSpec(RETRY_MEMORY_WRITES, timedelta(minutes=1), "retry failed memory writes with backoff"),
+    JobSpec(MEMORY_HOUSEKEEPING, timedelta(hours=6), "merge duplicate and superseded memories"),
+)
+
+
+def run_slot(now: datetime, every: timedelta) -> int:
+    """The number of the interval `now` falls in, counted from the Unix epoch. Schedulers fire at
+    slot boundaries, so every process computes the same slot for the same run."""
+    return math.floor(now.timestamp() / every.total_seconds())
+
+
+def run_key(name: str, slot: int) -> str:
+    return f"job:{name}:{slot}"
+
+
+def retry_delay(attempts: int, *, base: timedelta, cap: timedelta) -> timedelta:
+    """Exponential backoff: base, 2*base, 4*base... capped. `attempts` = failures so far."""
+    return min(base * (1 << min(max(attempts, 0), 30)), cap)
+
+
+def _never_stop() -> bool:
+    return False
+
+
+class Jobs:
+    """The job functions over the core's store and memory. Every method returns a JobResult and
+    raises BotError only when it could not run at all (e.g. the store is down)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        memory: MemoryService,
+        clock: Callable[[], datetime],
+        options: JobOptions,
+        specs: tuple[JobSpec, ...] = DEFAULT_SPECS,
+    ) -> None:
+        self._store = store
+        self._memory = memory
+        self._clock = clock
+        self._options = options
+        self.specs = specs
+        self._functions: dict[str, Callable[[ShouldStop], Awaitable[JobResult]]] = {
+            CLOSE_IDLE_SESSIONS: self.close_idle_sessions,
+            PURGE_OLD_MESSAGES: self.purge_old_messages,
+            RETRY_MEMORY_WRITES: self.retry_memory_writes,
+            MEMORY_HOUSEKEEPING: self.memory_housekeeping,
+        }
+        unknown = {spec.name for spec in specs} - set(self._functions)
+        if unknown:
+            raise ValueError(f"no job function for {sorted(unknown)}")
+
+    @property
+    def names(self) -> list[str]:
+        return [spec.name for spec in self.specs]
+
+    def scheduled(self) -> list[ScheduledJob]:
+        return [ScheduledJob(spec, self._functions[spec.name]) for spec in self.specs]
+
+    async def run(self, name: str, should_stop: ShouldStop = _never_stop) -> JobResult:
+        """Run one job now (no slot claim). UnknownJobError names the valid jobs."""
+        function = self._functions.get(name)
+        if function is None or name not in self.names:
+            raise UnknownJobError(f"No job called '{name[:60]}'. Jobs: {', '.join(self.names)}.")
+        return await function(should_stop)
+
+    # -- the jobs ------------------------------------------------------------------------------
+    async def close_idle_sessions(self, should_stop: ShouldStop = _never_stop) -> JobResult:
+        closed = await self._store.close_idle_sessions(
+            now=self._clock(), idle_timeout=self._options.idle_timeout
+        )
+        return JobResult({"closed": closed})
+
+    async def purge_old_messages(self, should_stop: ShouldStop = _never_stop) -> JobResult:
+        if self._options.retention is None:
+            return JobResult({"deleted": 0})
+        deleted = await self._store.purge_messages(before=self._clock() - self._options.retention)
+        return JobResult({"deleted": deleted})
+
+    async def retry_memory_writes(self, should_stop: ShouldStop = _never_stop) -> JobResult:
+        options = self._options
+        counts = {"written": 0, "failed": 0, "expired": 0, "dropped_paused": 0}
+        due = await self._store.due_pending_writes(now=self._clock(), limit=options.retry_batch)
+        paused: dict[uuid.UUID, bool] = {}
+        streak = 0
+        for write in due:
+            if should_stop():
+                return JobResult(counts, stopped_early=True)
+            now = self._clock()
+            if now - write.created_at > options.retry_max_age:
+                log.warning(
+                    "memory write expired after %d attempts; dropping it account=%s",
+                    write.attempts,
+                    short_hash(write.account_id),
+                )
+                await self._store.complete_pending_write(write.id)
+                counts["expired"] += 1
+                continue
+            if write.account_id not in paused:
+                paused[write.account_id] = (await self._store.get_settings(write.account_id)).memory_paused
+            if paused[write.account_id]:
+                await self._store.complete_pending_write(write.id)
+                counts["dropped_paused"] += 1
+                continue
+            if await self._retry_one(write, now):
+                counts["written"] += 1
+                streak = 0
+                continue
+            counts["failed"] += 1
+            streak += 1
+            if streak >= options.retry_failure_streak:
+                log.warning("memory backend still failing; leaving the rest for the next run")
+                return JobResult(counts, stopped_early=True)
+        return JobResult(counts)
+
+    async def _retry_one(self, write: PendingMemoryWrite, now: datetime) -> bool:
+        try:
+            await self._memory.remember(write.account_id, write.messages, origin=write.origin)
+        except Exception as exc:
+            error = str(exc) if isinstance(exc, BotError) else f"unexpected {type(exc).__name__}"
+            if not isinstance(exc, BotError):
+                log.exception("memory write retry crashed account=%s", short_hash(write.account_id))
+            delay = retry_delay(
+                write.attempts, base=self._options.retry_base_delay, cap=self._options.retry_max_delay
+            )
+            await self._store.reschedule_pending_write(write.id, next_attempt_at=now + delay, error=error)
+            log.info(
+                "memory write retry failed attempt=%d next_in_s=%d account=%s",
+                write.attempts + 1,
+                int(delay.total_seconds()),
+                short_hash(write.account_id),
+            )
+            return False
+        await self._store.complete_pending_write(write.id)
+        return True
+
+    async def memory_housekeeping(self, should_stop: ShouldStop = _never_stop) -> JobResult:
+        counts = {"accounts": 0, "merged": 0, "skipped_paused": 0, "failed": 0}
+        accounts = await self._memory.account_ids()
+        # A run cut short by its deadline must not always favour the same accounts.
+        random.shuffle(accounts)
+        for account_id in accounts:
+            if should_stop():
+                return JobResult(counts, stopped_early=True)
+            # Read right before touching the account: a pause must win over a run already underway.
+            if (await self._store.get_settings(account_id)).memory_paused:
+                counts["skipped_paused"] += 1
+                continue
+            try:
+                merged = await self._memory.consolidate(account_id, similarity=self._options.merge_similarity)
+            except BotError as exc:
+                counts["failed"] += 1
+                log.warning("housekeeping failed account=%s (%s)", short_hash(account_id), exc)
+                continue
+            counts["accounts"] += 1
+            counts["merged"] += merged
+            if merged:
+                log.info("merged %d memories account=%s", merged, short_hash(account_id))
+        return JobResult(counts)
+
+
+__all__ = [
+    "CLOSE_IDLE_SESSIONS",
+    "DEFAULT_SPECS",
+    "MEMORY_HOUSEKEEPING",
+    "PURGE_OLD_MESSAGES",
+    "RETRY_MEMORY_WRITES",
+    "JobOptions",
+    "JobResult",
+    "JobSpec",
+    "Jobs",
+    "RunClaimer",
+    "ScheduledJob",
+    "ShouldStop",
+    "UnknownJobError",
+    "retry_delay",
+    "run_key",
+    "run_slot",
+]

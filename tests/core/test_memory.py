@@ -1,0 +1,194 @@
+"""Long-term memory: scoping, forgetting, complete erasure, export, and mem0's quirks handled."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bot.wiring import Core
+from core.commands import Command, CommandName
+from core.errors import MemoryBackendError, NotFoundError
+from core.models import IdentityKey, MemoryOrigin, Platform
+from core.vector_store import SQLiteVectorStore
+from tests.core.helpers import message
+from tests.fakes.openai_server import FakeOpenAI
+
+PRIVATE = MemoryOrigin(Platform.CONSOLE, "dm", True)
+PUBLIC = MemoryOrigin(Platform.CONSOLE, "general", False)
+
+
+def files_containing(root: Path, needle: bytes) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+async def say(core: Core, account: uuid.UUID, text: str, origin: MemoryOrigin = PRIVATE) -> None:
+    await core.memory.remember(
+        account, [{"role": "user", "content": text}, {"role": "assistant", "content": "noted"}], origin=origin
+    )
+
+
+async def test_forget_all_leaves_no_trace_in_any_file(core: Core, fake_openai: FakeOpenAI) -> None:
+    canary = "zebracanary8812"
+    identity = IdentityKey(Platform.CONSOLE, "w1", "alice")
+    other = IdentityKey(Platform.CONSOLE, "w1", "bob")
+    # Through the real front door: stored messages, mem0 vectors, mem0 history and mem0 messages.
+    for i, text in enumerate([f"my secret word is {canary}", f"remember {canary} again", "I like tea"]):
+        reply = await core.orchestrator.handle(message(text, user="alice", dm=True, message_id=f"a{i}"))
+        assert reply is not None
+    await core.orchestrator.handle(message("bob likes coffee", user="bob", dm=True, message_id="b1"))
+    assert await core.writer.flush(10)
+    account = await core.store.resolve_account(identity)
+    page = await core.memory.page(account.id, offset=0, limit=10)
+    assert page.total == 3
+    # Forget one of them first: mem0 records the deleted text in its history table.
+    await core.commands.run(identity, Command(CommandName.FORGET, argument=page.items[-1].id))
+    data_dir = core.settings.data_dir
+    assert files_containing(data_dir, canary.encode()), "the canary should be stored before erasure"
+
+    result = await core.commands.run(identity, Command(CommandName.FORGET_ALL, confirmed=True))
+    assert "erased" in result.text
+
+    assert files_containing(data_dir, canary.encode()) == []
+    assert files_containing(data_dir, b"I like tea") == []
+    # Bob is untouched.
+    bob = await core.store.resolve_account(other)
+    assert [i.text for i in (await core.memory.page(bob.id, offset=0, limit=10)).items] == [
+        "bob likes coffee"
+    ]
+    assert files_containing(data_dir, b"bob likes coffee")
+
+
+async def test_forget_all_needs_confirmation(core: Core) -> None:
+    identity = IdentityKey(Platform.CONSOLE, "w1", "carol")
+    account = await core.store.resolve_account(identity)
+    await say(core, account.id, "my bike is red")
+    result = await core.commands.run(identity, Command(CommandName.FORGET_ALL))
+    assert result.needs_confirmation is True
+    assert (await core.memory.page(account.id, offset=0, limit=5)).total == 1
+
+
+async def test_writes_queued_before_forget_all_are_dropped(core: Core, fake_openai: FakeOpenAI) -> None:
+    fake_openai.state.delay_extract = 0.3
+    identity = IdentityKey(Platform.CONSOLE, "w1", "dave")
+    for i in range(3):
+        await core.orchestrator.handle(message(f"fact {i} about dave", user="dave", dm=True))
+    await core.commands.run(identity, Command(CommandName.FORGET_ALL, confirmed=True))
+    assert await core.writer.flush(10)
+    account = await core.store.resolve_account(identity)
+    # Writes in flight when the erasure ran finished before it; queued ones were dropped.
+    assert (await core.memory.page(account.id, offset=0, limit=10)).total == 0
+    assert fake_openai.count("extract") < 3
+
+
+async def test_cannot_forget_someone_elses_memory(core: Core) -> None:
+    alice = uuid.uuid4()
+    bob = uuid.uuid4()
+    await say(core, alice, "alice has a boat")
+    alice_item = (await core.memory.page(alice, offset=0, limit=5)).items[0]
+    with pytest.raises(NotFoundError):
+        await core.memory.forget(bob, alice_item.id)
+    with pytest.raises(NotFoundError):
+        await core.memory.forget(bob, "not-a-real-id")
+    assert (await core.memory.page(alice, offset=0, limit=5)).total == 1
+
+
+async def test_wildcard_user_id_matches_nobody(core: Core, tmp_path: Path) -> None:
+    alice = uuid.uuid4()
+    await say(core, alice, "alice plays chess")
+    store = SQLiteVectorStore(
+        collection_name="mnemo",
+        path=str(core.settings.data_dir / "memory_vectors.db"),
+        embedding_model_dims=64,
+    )
+    try:
+        assert store.list(filters={"user_id": "*"})[0] == []
+        assert store.search("chess", [0.1] * 64, filters={"user_id": "*"}) == []
+        with pytest.raises(ValueError, match="scoped to one user_id"):
+            store.list(filters={})
+    finally:
+        store.close()
+
+
+async def test_recall_is_scoped_and_private_filtered(core: Core) -> None:
+    alice = uuid.uuid4()
+    bob = uuid.uuid4()
+    await say(core, alice, "alice lives in Porto", PUBLIC)
+    await say(core, alice, "alice earns 70000", PRIVATE)
+    await say(core, bob, "bob lives in Porto too", PUBLIC)
+    public = await core.memory.recall(
+        alice, "where does alice live and earn", include_private=False, limit=10
+    )
+    private = await core.memory.recall(
+        alice, "where does alice live and earn", include_private=True, limit=10
+    )
+    assert {m.text for m in public} == {"alice lives in Porto"}
+    assert {m.text for m in private} == {"alice lives in Porto", "alice earns 70000"}
+
+
+async def test_list_pages_newest_first_and_search(core: Core) -> None:
+    account = uuid.uuid4()
+    for i in range(12):
+        await say(core, account, f"fact number {i} is about topic{i}")
+    first = await core.memory.page(account, offset=0, limit=10)
+    second = await core.memory.page(account, offset=10, limit=10)
+    assert first.total == 12
+    assert first.has_more is True
+    assert second.has_more is False
+    assert len(second.items) == 2
+    assert first.items[0].text == "fact number 11 is about topic11"
+    found = await core.memory.page(account, offset=0, limit=3, query="topic7")
+    assert found.items[0].text == "fact number 7 is about topic7"
+
+
+async def test_export_is_json_of_only_this_account(core: Core) -> None:
+    identity = IdentityKey(Platform.CONSOLE, "w1", "erin")
+    account = await core.store.resolve_account(identity)
+    await say(core, account.id, "erin collects stamps", PUBLIC)
+    await say(core, uuid.uuid4(), "someone else entirely")
+    result = await core.commands.run(identity, Command(CommandName.EXPORT))
+    assert result.export_json is not None
+    document = json.loads(result.export_json)
+    assert document["account_id"] == str(account.id)
+    assert [m["text"] for m in document["memories"]] == ["erin collects stamps"]
+    assert document["memories"][0]["private"] is False
+
+
+async def test_memory_backend_errors_are_ours(core: Core, fake_openai: FakeOpenAI) -> None:
+    fake_openai.fail(500, times=10, endpoint="embeddings")
+    with pytest.raises(MemoryBackendError):
+        await core.memory.recall(uuid.uuid4(), "anything", include_private=True, limit=3)
+
+
+def test_mem0_clients_use_our_limits_and_ignore_openrouter(core: Core) -> None:
+    inner = core.memory._memory  # type: ignore[attr-defined]
+    assert inner.llm.client.timeout == core.settings.llm_timeout_seconds
+    assert inner.llm.client.max_retries == core.settings.llm_max_retries
+    assert str(inner.llm.client.base_url).rstrip("/") == core.settings.openai_base_url
+    assert inner.embedding_model.client.max_retries == core.settings.llm_max_retries
+
+
+def test_mem0_telemetry_is_off_and_files_stay_in_data_dir(core: Core) -> None:
+    from mem0.memory import telemetry
+
+    assert telemetry.MEM0_TELEMETRY is False
+    assert "posthog" not in {t.name for t in __import__("threading").enumerate()}
+    assert os.environ["MEM0_TELEMETRY"] == "False"
+    assert "mem0" in sys.modules
+
+
+async def test_link_move_collapses_duplicates(core: Core) -> None:
+    source = uuid.uuid4()
+    target = uuid.uuid4()
+    await say(core, source, "likes green tea")
+    await say(core, source, "works at a bakery")
+    await say(core, target, "likes green tea")
+    moved = await core.memory.move(source, target)
+    assert moved == 1
+    texts = sorted(i.text for i in (await core.memory.page(target, offset=0, limit=10)).items)
+    assert texts == ["likes green tea", "works at a bakery"]
+    assert (await core.memory.page(source, offset=0, limit=10)).total == 0
