@@ -97,9 +97,25 @@ CREATE INDEX IF NOT EXISTS pending_due ON pending_memory_writes(next_attempt_at)
 
 
 def _ts(value: datetime) -> str:
-    if value.tzinfo is None:
-        raise ValueError("naive datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"datetimes must be timezone-aware (got naive {value.isoformat()})")
     return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 0:  # SQLite reads LIMIT -1 as "no limit"
+        raise ValueError(f"limit must be >= 0 (got {limit})")
+
+
+def _check_idle_timeout(idle_timeout: timedelta) -> None:
+    if idle_timeout < timedelta(0):
+        raise ValueError(f"idle_timeout must be >= 0 (got {idle_timeout})")
+
+
+def _require_account(conn: sqlite3.Connection, account_id: uuid.UUID) -> None:
+    # messages/pending writes have no foreign key to accounts here (the Supabase schema does).
+    if conn.execute("SELECT 1 FROM accounts WHERE id = ?", (str(account_id),)).fetchone() is None:
+        raise StorageError(f"unknown account {account_id}")
 
 
 def _dt(value: str) -> datetime:
@@ -223,6 +239,8 @@ class SQLiteStore:
         self, conversation: ConversationKey, *, now: datetime, idle_timeout: timedelta
     ) -> Session:
         key = conversation.as_string()
+        _ts(now)
+        _check_idle_timeout(idle_timeout)
 
         def work(conn: sqlite3.Connection) -> Session:
             row = conn.execute(
@@ -291,8 +309,10 @@ class SQLiteStore:
         author_name: str | None = None,
     ) -> StoredMessage:
         message_id = uuid.uuid4()
+        _ts(now)
 
         def work(conn: sqlite3.Connection) -> StoredMessage:
+            _require_account(conn, account_id)
             seq = conn.execute(
                 "SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE session_id = ?",
                 (str(session_id),),
@@ -316,6 +336,8 @@ class SQLiteStore:
         return await self._tx(work)
 
     async def recent_messages(self, session_id: uuid.UUID, *, limit: int) -> list[StoredMessage]:
+        _check_limit(limit)
+
         def work(conn: sqlite3.Connection) -> list[StoredMessage]:
             rows = conn.execute(
                 "SELECT * FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
@@ -326,6 +348,9 @@ class SQLiteStore:
         return await self._tx(work)
 
     async def claim_event(self, key: str, *, now: datetime) -> bool:
+        if not key:
+            raise ValueError("event key must not be empty")
+
         def work(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO processed_events (key, processed_at) VALUES (?, ?)",
@@ -346,14 +371,18 @@ class SQLiteStore:
 
     async def set_memory_paused(self, account_id: uuid.UUID, paused: bool) -> None:
         def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
+            cursor = conn.execute(
                 "UPDATE accounts SET memory_paused = ? WHERE id = ?",
                 (int(paused), str(account_id)),
             )
+            if cursor.rowcount == 0:
+                raise StorageError(f"unknown account {account_id}")
 
         await self._tx(work)
 
     async def close_idle_sessions(self, *, now: datetime, idle_timeout: timedelta) -> int:
+        _check_idle_timeout(idle_timeout)
+
         def work(conn: sqlite3.Connection) -> int:
             cursor = conn.execute(
                 "UPDATE sessions SET closed_at = ? WHERE closed_at IS NULL AND last_active_at < ?",
@@ -410,6 +439,7 @@ class SQLiteStore:
         )
 
         def work(conn: sqlite3.Connection) -> None:
+            _require_account(conn, account_id)
             conn.execute(
                 "INSERT INTO pending_memory_writes (id, account_id, messages, origin, attempts, "
                 "next_attempt_at, created_at, last_error) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
@@ -428,6 +458,8 @@ class SQLiteStore:
         return write_id
 
     async def due_pending_writes(self, *, now: datetime, limit: int) -> list[PendingMemoryWrite]:
+        _check_limit(limit)
+
         def work(conn: sqlite3.Connection) -> list[PendingMemoryWrite]:
             rows = conn.execute(
                 "SELECT * FROM pending_memory_writes WHERE next_attempt_at <= ? "
