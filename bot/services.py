@@ -37,6 +37,13 @@ def build_services(settings: Settings, core: Core) -> list[Service]:
     routers: list[APIRouter] = []
 
     # --- Slack (adapters/slack) ---
+    if settings.slack_enabled:
+        from adapters.slack.service import SlackService
+
+        slack = SlackService(settings, core)
+        services.append(slack)
+        if not settings.slack_socket_mode:
+            routers.append(slack.router())  # POST /slack/events on PORT
 
     # --- Discord (adapters/discord) ---
 

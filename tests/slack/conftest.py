@@ -1,0 +1,112 @@
+"""A real Mnemo core and the real Slack adapter (bolt AsyncApp) against a fake Slack Web API.
+
+`slack_http` serves POST /slack/events through the real FastAPI app and bolt's FastAPI handler on
+an in-process ASGI transport; requests are signed like Slack signs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters.slack.service import SlackService
+from bot.web import create_web_app
+from bot.wiring import Core, build_core
+from config import Settings
+from tests.conftest import make_settings
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.slack import payloads as p
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack(team_id=p.TEAM, bot_user_id=p.BOT_USER, bot_id=p.BOT_ID) as slack:
+        slack.add_user(p.ALICE, "Alice")
+        slack.add_user(p.BOB, "Bob")
+        slack.add_channel(p.GENERAL, name="general")
+        slack.add_channel(p.SECRET_CHANNEL, private=True, name="secret")
+        yield slack
+
+
+def slack_settings(
+    data_dir: Path, fake_openai: FakeOpenAI, fake_slack: FakeSlack, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": p.SIGNING_SECRET,
+        "slack_api_url": fake_slack.base_url,
+        "scheduler_enabled": False,
+    }
+    values.update(overrides)
+    return make_settings(data_dir, fake_openai, **values)
+
+
+@dataclass
+class SlackHarness:
+    core: Core
+    service: SlackService
+    slack: FakeSlack
+    model: FakeOpenAI
+    http: httpx.AsyncClient
+
+    async def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return await self.http.post("/slack/events", content=body, headers=headers)
+
+    async def event(self, event: dict[str, Any], *, retry: int | None = None, **kw: Any) -> httpx.Response:
+        body, headers = p.json_request(p.envelope(event, **kw))
+        if retry is not None:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        return await self.post(body, headers)
+
+    async def command(self, text: str, *, name: str, user: str = p.ALICE) -> httpx.Response:
+        fields = p.slash_command(text, user=user, response_url=self.slack.response_url(name))
+        return await self.post(*p.form_request(fields))
+
+    async def click(self, action_id: str, value: str, *, name: str, user: str = p.ALICE) -> httpx.Response:
+        payload = p.block_action(action_id, value, user=user, response_url=self.slack.response_url(name))
+        return await self.post(*p.interactive_request(payload))
+
+    async def settle(self) -> None:
+        """Wait until every reply the adapter started has been posted. Bolt starts listeners in
+        tasks after the ack, so "nothing in flight" must hold across a few loop turns."""
+        assert self.service.bot is not None
+        quiet = 0
+        while quiet < 3:
+            await asyncio.sleep(0.02)
+            if self.service.bot.in_flight:
+                quiet = 0
+                await self.service.bot.drain(10)
+            else:
+                quiet += 1
+
+    async def response(self, name: str, *, count: int = 1) -> dict[str, Any]:
+        await self.slack.wait_for(lambda: len(self.slack.responses(name)) >= count)
+        return self.slack.responses(name)[count - 1]
+
+
+def blocks_text(response: dict[str, Any]) -> str:
+    """Every piece of text in a Block Kit message, for assertions."""
+    return json.dumps(response.get("blocks", []), ensure_ascii=False) + response.get("text", "")
+
+
+@pytest.fixture
+async def slack_http(
+    tmp_path: Path, fake_openai: FakeOpenAI, fake_slack: FakeSlack
+) -> AsyncIterator[SlackHarness]:
+    settings = slack_settings(tmp_path / "data", fake_openai, fake_slack)
+    async with build_core(settings) as core:
+        service = SlackService(settings, core, stream_interval=0.0)
+        app = create_web_app(core, routers=[service.router()])
+        await service.start()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://mnemo.test") as http:
+            yield SlackHarness(core, service, fake_slack, fake_openai, http)
+        await service.stop()
