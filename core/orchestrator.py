@@ -158,7 +158,7 @@ class Orchestrator:
                 now=self._clock(),
                 idle_timeout=self._options.idle_timeout,
             )
-            history, _, settings, memories = await asyncio.gather(
+            history, stored, settings, memories = await asyncio.gather(
                 self._store.recent_messages(session.id, limit=self._options.history_limit),
                 self._store.append_message(
                     session_id=session.id,
@@ -174,6 +174,8 @@ class Orchestrator:
         except StorageError:
             log.exception("storage failed platform=%s", message.platform.value)
             return Reply(STORAGE_DOWN_REPLY, ReplyKind.APOLOGY, None, None)
+        # With a remote store the two calls race: history may already hold the message being answered.
+        history = [turn for turn in history if turn.id != stored.id]
 
         person = message.user_name or account.display_name or "this person"
         prompt = build_prompt(

@@ -1,0 +1,234 @@
+"""The migrations, on a real PostgreSQL database: re-runnable, locked down, and every SQL function
+called directly (the contract suite calls them again through supabase-py)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from tests.supabase import pg
+
+
+@pytest.fixture
+def fresh_db() -> Iterator[str]:
+    """A database of this test's own, bootstrapped like a Supabase project, no migrations yet."""
+    name = pg.create_database()
+    try:
+        dsn = pg.database_dsn(name)
+        pg.bootstrap(dsn)
+        yield dsn
+    finally:
+        pg.drop_database(name)
+
+
+def as_service_role(dsn: str) -> psycopg.Connection[Any]:
+    conn = psycopg.connect(dsn, autocommit=True)
+    conn.execute("set role service_role")
+    return conn
+
+
+def test_migration_files_follow_the_supabase_cli_layout() -> None:
+    files = pg.migration_files()
+    assert files, "no migrations found"
+    for path in files:
+        version, _, name = path.stem.partition("_")
+        assert len(version) == 14, path.name
+        assert version.isdigit(), path.name
+        assert name, path.name
+
+
+def test_applying_the_migrations_twice_changes_nothing(fresh_db: str) -> None:
+    pg.apply_migrations(fresh_db)
+    first = pg.catalog_snapshot(fresh_db)
+    pg.apply_migrations(fresh_db)
+    second = pg.catalog_snapshot(fresh_db)
+
+    assert second == first
+    # The snapshot is not vacuous: it saw every table, function and the row-level security flags.
+    assert {row[1] for row in first["relations"] if row[2] == "r"} == set(pg.MNEMO_TABLES)
+    assert len([row for row in first["functions"] if row[1].startswith("mnemo_")]) >= 17
+
+
+def test_reapplying_keeps_existing_data(fresh_db: str) -> None:
+    pg.apply_migrations(fresh_db)
+    with as_service_role(fresh_db) as conn:
+        account = conn.execute("select id from public.mnemo_resolve_account('slack', 'T1', 'U1')").fetchone()
+        assert account is not None
+        conn.execute("select public.mnemo_claim_event('k1', now())")
+    before = pg.catalog_snapshot(fresh_db)["rows"]
+
+    pg.apply_migrations(fresh_db)
+
+    assert pg.catalog_snapshot(fresh_db)["rows"] == before
+    with as_service_role(fresh_db) as conn:
+        again = conn.execute("select id from public.mnemo_resolve_account('slack', 'T1', 'U1')").fetchone()
+    assert again == account
+
+
+def test_every_table_has_rls_and_no_policy_and_only_service_role_may_touch_it(supabase_dsn: str) -> None:
+    with psycopg.connect(supabase_dsn) as conn:
+        tables = conn.execute(
+            "select c.relname, c.relrowsecurity "
+            "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = 'mnemo' and c.relkind = 'r' order by 1"
+        ).fetchall()
+        policies = conn.execute("select count(*) from pg_policies where schemaname = 'mnemo'").fetchone()
+        privileges = conn.execute(
+            "select r.rolname, c.relname, "
+            "has_table_privilege(r.oid, c.oid, 'select, insert, update, delete') "
+            "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "cross join pg_roles r "
+            "where n.nspname = 'mnemo' and c.relkind = 'r' "
+            "and r.rolname in ('anon', 'authenticated', 'service_role')"
+        ).fetchall()
+        schema_usage = dict(
+            conn.execute(
+                "select rolname, has_schema_privilege(oid, 'mnemo', 'usage') from pg_roles "
+                "where rolname in ('anon', 'authenticated', 'service_role')"
+            ).fetchall()
+        )
+
+    assert {name for name, _ in tables} == set(pg.MNEMO_TABLES)
+    assert all(rls for _, rls in tables)
+    assert policies == (0,)
+    for role, table, allowed in privileges:
+        assert allowed == (role == "service_role"), (role, table)
+    assert schema_usage == {"anon": False, "authenticated": False, "service_role": True}
+
+
+def test_functions_pin_search_path_run_as_invoker_and_only_service_role_may_execute(
+    supabase_dsn: str,
+) -> None:
+    with psycopg.connect(supabase_dsn) as conn:
+        functions = conn.execute(
+            "select p.proname, p.proconfig, p.prosecdef, "
+            "has_function_privilege('anon', p.oid, 'execute'), "
+            "has_function_privilege('authenticated', p.oid, 'execute'), "
+            "has_function_privilege('service_role', p.oid, 'execute') "
+            "from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+            "where n.nspname = 'public' and p.proname like 'mnemo\\_%'"
+        ).fetchall()
+
+    assert functions
+    for name, config, security_definer, anon, authenticated, service_role in functions:
+        assert config == ['search_path=""'], name
+        assert security_definer is False, name
+        assert (anon, authenticated, service_role) == (False, False, True), name
+
+
+def test_anon_and_authenticated_cannot_call_or_read_anything(supabase_dsn: str) -> None:
+    for role in ("anon", "authenticated"):
+        with psycopg.connect(supabase_dsn, autocommit=True) as conn:
+            conn.execute(f"set role {role}")
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute("select public.mnemo_ping()")
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute("select * from mnemo.messages")
+
+
+def test_the_database_itself_enforces_the_invariants(postgrest_shim: object, supabase_dsn: str) -> None:
+    with as_service_role(supabase_dsn) as conn:
+        (account_id,) = conn.execute(
+            "select id from public.mnemo_resolve_account('slack', 'T1', 'U1')"
+        ).fetchone() or (None,)
+        with pytest.raises(errors.UniqueViolation):
+            conn.execute(
+                "insert into mnemo.identities (platform, workspace, user_id, account_id) "
+                "values ('slack', 'T1', 'U1', gen_random_uuid())"
+            )
+        conn.execute("select public.mnemo_touch_session('slack', 'T1', 'C1', '', now(), 3600)")
+        with pytest.raises(errors.UniqueViolation):
+            conn.execute(
+                "insert into mnemo.sessions "
+                "(platform, workspace, channel, thread, opened_at, last_active_at) "
+                "values ('slack', 'T1', 'C1', '', now(), now())"
+            )
+        conn.execute("select public.mnemo_claim_event('once', now())")
+        with pytest.raises(errors.UniqueViolation):
+            conn.execute("insert into mnemo.processed_events (key, processed_at) values ('once', now())")
+        (session_id,) = conn.execute(
+            "select id from public.mnemo_touch_session('slack', 'T1', 'C1', '', now(), 3600)"
+        ).fetchone() or (None,)
+        with pytest.raises(errors.CheckViolation):
+            conn.execute(
+                "select public.mnemo_append_message(%s, %s, 'system', 'x', now())", (session_id, account_id)
+            )
+        with pytest.raises(errors.ForeignKeyViolation):
+            conn.execute(
+                "select public.mnemo_append_message(%s, %s, 'user', 'x', now())", (session_id, uuid.uuid4())
+            )
+        with pytest.raises(errors.InvalidParameterValue):
+            conn.execute("select public.mnemo_resolve_account('slack', 'T1', '')")
+
+
+def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn: str) -> None:
+    called: set[str] = set()
+
+    def call(
+        conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()
+    ) -> list[tuple[Any, ...]]:
+        called.add(query.split("public.", 1)[1].split("(", 1)[0])
+        return conn.execute(query, params).fetchall()
+
+    with as_service_role(supabase_dsn) as conn:
+        assert call(conn, "select public.mnemo_ping()") == [(1,)]
+        [(account_id, _, name)] = call(
+            conn, "select * from public.mnemo_resolve_account('discord', '', '42', 'Al')"
+        )
+        assert name == "Al"
+        [(session_id, *_)] = call(
+            conn,
+            "select * from public.mnemo_touch_session('discord', '', 'D1', '', '2026-11-01T12:00Z', 3600)",
+        )
+        assert call(conn, "select id from public.mnemo_get_session(%s)", (session_id,)) == [(session_id,)]
+        call(
+            conn,
+            "select * from public.mnemo_append_message(%s, %s, 'user', 'one', '2026-11-01T12:00Z', 'Al')",
+            (session_id, account_id),
+        )
+        rows = call(
+            conn,
+            "select text from public.mnemo_append_message_and_recent(%s, %s, 'assistant', 'two', "
+            "'2026-11-01T12:00:01Z', 5)",
+            (session_id, account_id),
+        )
+        assert rows == [("one",), ("two",)]
+        assert call(conn, "select text from public.mnemo_recent_messages(%s, 1)", (session_id,)) == [("two",)]
+        assert call(conn, "select public.mnemo_claim_event('e1', now())") == [(True,)]
+        call(conn, "select public.mnemo_set_memory_paused(%s, true)", (account_id,))
+        paused = call(conn, "select memory_paused from public.mnemo_get_settings(%s)", (account_id,))
+        assert paused == [(True,)]
+        [(write_id,)] = call(
+            conn,
+            "select public.mnemo_add_pending_write(%s, %s::jsonb, 'discord', 'D1', true, "
+            "'2026-11-01T12:00Z', 'down')",
+            (account_id, json.dumps([{"role": "user", "content": "one"}])),
+        )
+        due = call(conn, "select id from public.mnemo_due_pending_writes('2026-11-01T12:00Z', 10)")
+        assert due == [(write_id,)]
+        call(
+            conn,
+            "select public.mnemo_reschedule_pending_write(%s, '2026-11-01T13:00Z', 'again')",
+            (write_id,),
+        )
+        assert call(conn, "select id from public.mnemo_due_pending_writes('2026-11-01T12:30Z', 10)") == []
+        call(conn, "select public.mnemo_complete_pending_write(%s)", (write_id,))
+        assert call(conn, "select public.mnemo_close_idle_sessions('2026-11-01T14:00Z', 3600)") == [(1,)]
+        assert call(conn, "select public.mnemo_purge_messages('2026-11-01T12:00:01Z')") == [(1,)]
+        assert call(conn, "select public.mnemo_erase_account(%s)", (account_id,)) == [(1,)]
+
+    with psycopg.connect(supabase_dsn) as conn:
+        every = {
+            row[0]
+            for row in conn.execute(
+                "select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+                "where n.nspname = 'public' and p.proname like 'mnemo\\_%'"
+            )
+        }
+    assert called == every
