@@ -1,0 +1,1 @@
+"""Discord front door: discord.py client, pure translation, and the Service that runs it."""

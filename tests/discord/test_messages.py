@@ -1,0 +1,293 @@
+"""Conversations end to end: the real discord.py client, the real core, fake Discord + fake model."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.discord.conftest import RunBot, assert_no_pings, new_user, prompt_text
+from tests.fakes.openai_server import FakeOpenAI
+
+
+def is_post_to(channel_id: int) -> Any:
+    return lambda r: r.method == "POST" and r.path == f"/channels/{channel_id}/messages"
+
+
+async def settle(seconds: float = 0.3) -> None:
+    """Let anything that would (wrongly) happen after an event happen before asserting it did not."""
+    await asyncio.sleep(seconds)
+
+
+async def test_mention_in_a_channel_gets_one_reply_quoting_the_question(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        question = await bot.say("what's the capital of Peru?", user_id=new_user())
+        [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))
+        await settle()
+        assert len(bot.fake.channel_posts(bot.channel_id)) == 1
+        body = post.body
+        assert "what's the capital of Peru?" in body["content"]  # the fake model echoes its prompt
+        assert f"<@{bot.bot_id}>" not in prompt_text(bot)  # the mention is not part of the question
+        assert body["message_reference"]["message_id"] == int(question["id"])
+        assert body["message_reference"]["fail_if_not_exists"] is False
+        assert body["enforce_nonce"] is True
+        assert body["nonce"] == f"{question['id']}.0"
+        # Typing first, then the answer; a fast answer is posted once and never edited.
+        paths = [r.path for r in bot.fake.requests if r.method == "POST" and "/channels/" in r.path]
+        assert paths.index(f"/channels/{bot.channel_id}/typing") < paths.index(post.path)
+        assert bot.fake.find("PATCH", "/channels/") == []
+        assert_no_pings(bot.fake)
+
+
+async def test_channel_chatter_without_a_mention_is_ignored(run_bot: RunBot, fake_openai: FakeOpenAI) -> None:
+    async with run_bot() as bot:
+        await bot.say("lunch anyone?", user_id=new_user(), mention=False)
+        await settle()
+        assert bot.fake.channel_posts(bot.channel_id) == []
+        assert fake_openai.count("chat") == 0
+
+
+async def test_dm_gets_a_direct_reply(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        user = new_user()
+        dm = bot.fake.add_dm_channel(user)
+        await bot.dm("hi, remember me?", user_id=user, channel_id=dm)
+        [post] = await bot.fake.wait_for(is_post_to(dm))
+        assert "hi, remember me?" in post.body["content"]
+        assert "message_reference" not in post.body
+        assert_no_pings(bot.fake)
+
+
+async def test_bots_webhooks_system_messages_and_its_own_messages_are_ignored(
+    run_bot: RunBot, fake_openai: FakeOpenAI
+) -> None:
+    async with run_bot() as bot:
+        await bot.say("bot talking", user_id=new_user(), bot=True)
+        await bot.say("webhook talking", user_id=new_user(), webhook_id=new_user())
+        await bot.say("joined", user_id=new_user(), message_type=7)  # member join notice
+        await bot.say("itself", user_id=bot.bot_id)
+        await settle()
+        assert bot.fake.channel_posts(bot.channel_id) == []
+        assert fake_openai.count("chat") == 0
+        # A real answer is echoed back by Discord as a MESSAGE_CREATE; it must not start a loop.
+        await bot.say("one question", user_id=new_user())
+        await bot.fake.wait_for(is_post_to(bot.channel_id))
+        await settle(0.5)
+        assert len(bot.fake.channel_posts(bot.channel_id)) == 1
+        assert fake_openai.count("chat") == 1
+
+
+async def test_model_output_can_never_ping_anyone(run_bot: RunBot, fake_openai: FakeOpenAI) -> None:
+    fake_openai.state.reply = lambda messages: "@everyone @here <@&123456789012345678> <@123456789012345678>"
+    async with run_bot() as bot:
+        await bot.say("ping them all", user_id=new_user())
+        [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))
+        assert "@everyone" in post.body["content"]
+        assert post.body["allowed_mentions"] == {"parse": [], "replied_user": False}
+        assert_no_pings(bot.fake)
+
+
+async def test_long_answer_is_split_with_code_blocks_intact(run_bot: RunBot, fake_openai: FakeOpenAI) -> None:
+    code = "\n".join(f"print('line {i}')  # {'x' * 40}" for i in range(80))
+    answer = "Here you go:\n```python\n" + code + "\n```\nDone."
+    fake_openai.state.reply = lambda messages: answer
+    async with run_bot() as bot:
+        question = await bot.say("write me a script", user_id=new_user())
+        posts = await bot.fake.wait_for(is_post_to(bot.channel_id), count=3)
+        await settle()
+        posts = bot.fake.channel_posts(bot.channel_id)
+        assert len(posts) == 3
+        contents = [p.body["content"] for p in posts]
+        assert all(len(c) <= 2000 for c in contents)
+        assert all(c.count("```") % 2 == 0 for c in contents)
+        assert contents[1].startswith("```python\n")
+        assert all(f"print('line {i}')" in "\n".join(contents) for i in range(80))
+        # Only the first quotes the question; each chunk has its own stable nonce.
+        assert "message_reference" in posts[0].body
+        assert all("message_reference" not in p.body for p in posts[1:])
+        assert [p.body["nonce"] for p in posts] == [f"{question['id']}.{i}" for i in range(3)]
+        assert_no_pings(bot.fake)
+
+
+async def test_duplicate_delivery_gets_one_reply(run_bot: RunBot, fake_openai: FakeOpenAI) -> None:
+    async with run_bot() as bot:
+        payload = bot.fake.message(
+            channel_id=bot.channel_id,
+            guild_id=bot.guild_id,
+            author_id=new_user(),
+            content="only once please",
+            mention_bot=True,
+        )
+        await bot.fake.dispatch("MESSAGE_CREATE", payload)
+        await bot.fake.dispatch("MESSAGE_CREATE", payload)  # a gateway resume replays it
+        await bot.fake.wait_for(is_post_to(bot.channel_id))
+        await settle(0.5)
+        assert len(bot.fake.channel_posts(bot.channel_id)) == 1
+        assert fake_openai.count("chat") == 1
+
+
+async def test_two_gateway_connections_seeing_one_message_reply_once(run_bot: RunBot) -> None:
+    """Two processes (or overlapping shards) sharing the store both receive the message."""
+    async with run_bot() as bot:
+        second = type(bot.service)(core=bot.core, options=bot.client.options, ready_timeout=10)
+        await second.start()
+        try:
+            await bot.fake.wait_connected(2)
+            payload = bot.fake.message(
+                channel_id=bot.channel_id,
+                guild_id=bot.guild_id,
+                author_id=new_user(),
+                content="seen twice",
+                mention_bot=True,
+            )
+            assert await bot.fake.dispatch("MESSAGE_CREATE", payload, broadcast=True) == 2
+            await bot.fake.wait_for(is_post_to(bot.channel_id))
+            await settle(0.5)
+            assert len(bot.fake.channel_posts(bot.channel_id)) == 1
+        finally:
+            await second.stop()
+
+
+async def test_follow_ups_in_a_thread_mnemo_answered_need_no_mention(
+    run_bot: RunBot, fake_openai: FakeOpenAI
+) -> None:
+    async with run_bot() as bot:
+        user = new_user()
+        thread = bot.fake.add_thread(guild_id=bot.guild_id, parent_id=bot.channel_id, owner_id=user)
+        # Mnemo is not part of the thread yet: no mention, no answer.
+        await bot.say("anyone?", user_id=user, mention=False, channel_id=thread)
+        await settle()
+        assert bot.fake.channel_posts(thread) == []
+        await bot.say("first question", user_id=user, channel_id=thread)
+        await bot.fake.wait_for(is_post_to(thread))
+        await bot.say("and a follow-up", user_id=user, mention=False, channel_id=thread)
+        posts = await bot.fake.wait_for(is_post_to(thread), count=2)
+        # Same session: the follow-up's prompt carries the first exchange.
+        assert "first question" in posts[1].body["content"]
+        assert "and a follow-up" in posts[1].body["content"]
+        assert fake_openai.count("chat") == 2
+
+
+async def test_thread_follow_up_survives_a_restart(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        user = new_user()
+        thread = bot.fake.add_thread(guild_id=bot.guild_id, parent_id=bot.channel_id, owner_id=user)
+        await bot.say("first question", user_id=user, channel_id=thread)
+        await bot.fake.wait_for(is_post_to(thread))
+    # A new process (same data dir) has no memory of the thread but the store does.
+    async with run_bot() as bot:
+        await bot.say("still there?", user_id=user, mention=False, channel_id=thread)
+        posts = await bot.fake.wait_for(is_post_to(thread), count=2)
+        assert "still there?" in posts[1].body["content"]
+
+
+async def test_thread_mode_opens_a_thread_and_follows_it(run_bot: RunBot) -> None:
+    async with run_bot(discord_reply_mode="thread") as bot:
+        user = new_user()
+        question = await bot.say("plan my trip\nto Lisbon please", user_id=user)
+        [created] = await bot.fake.wait_for(
+            lambda r: r.method == "POST" and r.path.endswith(f"/messages/{question['id']}/threads")
+        )
+        assert created.body["name"] == "plan my trip"
+        thread_id = int(question["id"])  # Discord gives the thread its starter message's id
+        [answer] = await bot.fake.wait_for(is_post_to(thread_id))
+        assert "plan my trip" in answer.body["content"]
+        assert "message_reference" not in answer.body
+        assert bot.fake.channel_posts(bot.channel_id) == []
+        await bot.say("what about food?", user_id=user, mention=False, channel_id=thread_id)
+        posts = await bot.fake.wait_for(is_post_to(thread_id), count=2)
+        assert "plan my trip" in posts[1].body["content"]  # the thread is the session
+        assert len(bot.fake.find("POST", "/threads")) == 1
+        assert_no_pings(bot.fake)
+
+
+async def test_two_users_never_see_each_others_memories(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        alice, bob = new_user(), new_user()
+        alice_dm, bob_dm = bot.fake.add_dm_channel(alice), bot.fake.add_dm_channel(bob)
+        await bot.dm("my locker code is 4417-kumquat", user_id=alice, channel_id=alice_dm)
+        await bot.fake.wait_for(is_post_to(alice_dm))
+        assert await bot.core.writer.flush(10)
+        await bot.dm("what is my locker code?", user_id=bob, channel_id=bob_dm)
+        [bob_answer] = await bot.fake.wait_for(is_post_to(bob_dm))
+        assert "kumquat" not in bob_answer.body["content"]
+        # Positive control: Alice's own memory is recalled for her.
+        await bot.dm("what is my locker code?", user_id=alice, channel_id=alice_dm)
+        alice_answers = await bot.fake.wait_for(is_post_to(alice_dm), count=2)
+        assert "kumquat" in alice_answers[1].body["content"]
+
+
+async def test_memory_learned_in_a_dm_is_not_recalled_in_a_server_channel(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        alice = new_user()
+        dm = bot.fake.add_dm_channel(alice)
+        await bot.dm("my diagnosis is chickenpox-zeta", user_id=alice, channel_id=dm)
+        await bot.fake.wait_for(is_post_to(dm))
+        assert await bot.core.writer.flush(10)
+        await bot.say("what do you know about my health?", user_id=alice)
+        [public] = await bot.fake.wait_for(is_post_to(bot.channel_id))
+        assert "chickenpox-zeta" not in public.body["content"]
+        await bot.dm("what do you know about my health?", user_id=alice, channel_id=dm)
+        private = await bot.fake.wait_for(is_post_to(dm), count=2)
+        assert "chickenpox-zeta" in private[1].body["content"]
+
+
+async def test_rate_limited_send_is_retried_and_posted_once(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        bot.fake.fail_next("POST", f"/channels/{bot.channel_id}/messages", status=429, retry_after=0.2)
+        await bot.say("hello under load", user_id=new_user())
+        attempts = await bot.fake.wait_for(is_post_to(bot.channel_id), count=2)
+        assert attempts[1].at - attempts[0].at >= 0.15  # discord.py waited retry_after
+        await settle()
+        created = [m for m in bot.fake.messages.values() if m["channel_id"] == str(bot.channel_id)]
+        assert len(created) == 1
+
+
+async def test_model_down_gets_a_short_apology(run_bot: RunBot, fake_openai: FakeOpenAI) -> None:
+    fake_openai.fail(500, times=5, endpoint="chat")
+    async with run_bot() as bot:
+        await bot.say("are you there?", user_id=new_user())
+        [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))
+        assert "can't think right now" in post.body["content"]
+
+
+async def test_no_permission_to_send_is_logged_and_the_bot_keeps_going(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        bot.fake.fail_next("POST", f"/channels/{bot.channel_id}/messages", status=403)
+        await bot.say("first", user_id=new_user())
+        await bot.fake.wait_for(is_post_to(bot.channel_id))
+        await bot.say("second", user_id=new_user())
+        posts = await bot.fake.wait_for(is_post_to(bot.channel_id), count=2)
+        assert "second" in posts[1].body["content"]
+
+
+async def test_malformed_payloads_are_skipped_and_the_client_keeps_running(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        client = bot.client
+        await bot.fake.dispatch("MESSAGE_CREATE", {"id": "not-a-number"})
+        await bot.fake.dispatch("MESSAGE_CREATE", "garbage")
+        await bot.fake.dispatch("INTERACTION_CREATE", {"type": 2})
+        await bot.fake.dispatch("GUILD_CREATE", None, guild_id=bot.guild_id)
+        await bot.fake.send_raw("this is not json")
+        await bot.fake.send_raw("[1, 2, 3]")
+        await bot.fake.dispatch("SOMETHING_NEW", {"x": 1})  # unknown events are ignored quietly
+        await bot.say("still alive?", user_id=new_user())
+        [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))
+        assert "still alive?" in post.body["content"]
+        assert client.skipped_payloads >= 6
+        assert bot.client is client  # no restart was needed
+        assert not client.is_closed()
+
+
+async def test_a_crashed_connection_is_replaced_and_answers_again(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        first = bot.client
+        # A corrupt compressed frame breaks the zlib stream: discord.py gives up on the client.
+        await bot.fake.send_raw(b"corrupt" + b"\x00\x00\xff\xff")
+        async with asyncio.timeout(10):
+            while bot.service.restarts < 1 or not bot.client.is_ready():
+                await asyncio.sleep(0.05)
+        assert bot.client is not first
+        assert first.is_closed()
+        await bot.say("back again?", user_id=new_user())
+        [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))
+        assert "back again?" in post.body["content"]
