@@ -1,4 +1,4 @@
-"""`python -m bot [run|console|jobs]`."""
+"""`python -m bot [run|worker|console|jobs]`."""
 
 from __future__ import annotations
 
@@ -6,15 +6,29 @@ import argparse
 import asyncio
 import sys
 
-from bot.app import run_bot, run_console_mode
+from bot.app import format_schedule, run_bot, run_console_mode, run_job_now, run_worker
 from bot.logging_setup import configure_logging
+from bot.web import WebStartError
 from config import ConfigError, load_settings
+from core.clock import utc_now
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Mnemo, the assistant that remembers.")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="run every configured front door (default)")
+    run = sub.add_parser(
+        "run",
+        help="run every configured front door, the web server (PORT) and the scheduler (default)",
+    )
+    run.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="do not run the background jobs here (a separate `worker` process runs them)",
+    )
+    sub.add_parser(
+        "worker",
+        help="run only the background jobs (with /healthz and /readyz on PORT)",
+    )
     console = sub.add_parser("console", help="chat in this terminal")
     console.add_argument("--user", default="you", help="who you are (default: you)")
     console.add_argument("--channel", default=None, help="talk in a shared channel instead of a DM")
@@ -23,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a private conversation (the default without --channel)",
     )
+    jobs = sub.add_parser("jobs", help="see the background jobs' schedule, or run one now")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command")
+    jobs_sub.add_parser("list", help="the jobs, their intervals and next run times (default)")
+    run_one = jobs_sub.add_parser("run", help="run one job now, in this process")
+    run_one.add_argument("name", help="the job's name, as `jobs list` shows it")
     return parser
 
 
@@ -33,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "run" and args.no_scheduler:
+        settings = settings.model_copy(update={"scheduler_enabled": False})
     configure_logging(settings)
     try:
         if args.command == "console":
@@ -44,9 +65,19 @@ def main(argv: list[str] | None = None) -> int:
                     is_dm=args.dm or not args.channel,
                 )
             )
+        if args.command == "jobs":
+            if args.jobs_command == "run":
+                return asyncio.run(run_job_now(settings, args.name))
+            print(format_schedule(settings, now=utc_now()))
+            return 0
+        if args.command == "worker":
+            return asyncio.run(run_worker(settings))
         return asyncio.run(run_bot(settings))
     except KeyboardInterrupt:
         return 130
+    except WebStartError as exc:
+        print(f"Could not start: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

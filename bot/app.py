@@ -1,4 +1,12 @@
-"""Process lifecycle: build the core, run the services together, stop cleanly on SIGINT/SIGTERM."""
+"""Process lifecycle: build the core, run the services together, stop cleanly on SIGINT/SIGTERM.
+
+Shutdown order on the first SIGTERM/SIGINT: /readyz turns 503 "draining" and the orchestrator stops
+taking new messages; in-flight replies finish (their adapters are still connected, so they are
+delivered) and queued memory writes are flushed, each within SHUTDOWN_GRACE_SECONDS (what does not
+fit is kept in the store for the retry job); then the services stop in reverse start order (the
+scheduler lets a running job finish, the web server its requests); then the memory store, the model
+client and the database close. A second signal skips the waiting.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +16,17 @@ import logging
 import signal
 import sys
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from adapters.console.adapter import ConsoleAdapter
+from bot.scheduler import SchedulerService, build_jobs, job_options
 from bot.services import Service, build_services
+from bot.web import WebServer, create_web_app
 from bot.wiring import Core, build_core
 from config import Settings
+from core.errors import BotError, UserFacingError
+from core.jobs import DEFAULT_SPECS, JobSpec
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +42,21 @@ or run `python -m bot console` in a terminal. See .env.example for every setting
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            log.info("received %s: shutting down", sig.name)
+            stop.set()
+        elif main_task is not None:
+            # A second signal: the operator does not want to wait for the grace period.
+            log.warning("received %s again: skipping the grace period", sig.name)
+            main_task.cancel()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         # Not available off the main thread or on Windows; Ctrl-C still raises KeyboardInterrupt there.
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
 
 
 async def run_services(core: Core, services: list[Service], stop: asyncio.Event) -> None:
@@ -46,6 +70,17 @@ async def run_services(core: Core, services: list[Service], stop: asyncio.Event)
         await core.shutdown(core.settings.shutdown_grace_seconds)
 
 
+async def _serve(core: Core, services: list[Service]) -> int:
+    stop = asyncio.Event()
+    _install_signal_handlers(stop)
+    try:
+        await run_services(core, services, stop)
+    except asyncio.CancelledError:
+        log.warning("stopped without waiting for the grace period")
+        return 1
+    return 0
+
+
 async def run_bot(settings: Settings, *, stdin: TextIO = sys.stdin) -> int:
     async with build_core(settings) as core:
         services = build_services(settings, core)
@@ -54,11 +89,29 @@ async def run_bot(settings: Settings, *, stdin: TextIO = sys.stdin) -> int:
                 print(NOTHING_TO_RUN, file=sys.stderr)
                 return 2
             return await run_console(core, user="you", channel=None, is_dm=True)
-        stop = asyncio.Event()
-        _install_signal_handlers(stop)
-        await run_services(core, services, stop)
-    log.info("stopped cleanly")
-    return 0
+        code = await _serve(core, services)
+    log.info("stopped cleanly" if code == 0 else "stopped")
+    return code
+
+
+def worker_services(core: Core) -> list[Service]:
+    """A scheduler-only process: the jobs, plus /healthz and /readyz on PORT for the platform's
+    health checks. No chat front door runs here."""
+    settings = core.settings
+    web = WebServer(
+        create_web_app(core),
+        host=settings.host,
+        port=settings.port,
+        graceful_seconds=settings.shutdown_grace_seconds,
+    )
+    return [web, SchedulerService.for_core(core)]
+
+
+async def run_worker(settings: Settings) -> int:
+    async with build_core(settings) as core:
+        code = await _serve(core, worker_services(core))
+    log.info("worker stopped cleanly" if code == 0 else "worker stopped")
+    return code
 
 
 async def run_console(core: Core, *, user: str, channel: str | None, is_dm: bool) -> int:
@@ -80,4 +133,68 @@ async def run_console_mode(settings: Settings, *, user: str, channel: str | None
         return await run_console(core, user=user, channel=channel, is_dm=is_dm)
 
 
-__all__ = ["run_bot", "run_console_mode"]
+# -- python -m bot jobs [list|run NAME] ---------------------------------------------------------
+def _next_run(spec: JobSpec, now: datetime) -> datetime:
+    every = spec.every.total_seconds()
+    return datetime.fromtimestamp((int(now.timestamp() // every) + 1) * every, UTC)
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def format_schedule(settings: Settings, *, now: datetime) -> str:
+    """The table `python -m bot jobs list` prints."""
+    options = job_options(settings)
+    lines = [f"{'job':<22} {'every':<7} {'next run (UTC)':<20} what"]
+    for spec in DEFAULT_SPECS:
+        lines.append(
+            f"{spec.name:<22} {_human(spec.every):<7} "
+            f"{_next_run(spec, now):%Y-%m-%d %H:%M:%S}  {spec.description}"
+        )
+    retention = f"{settings.message_retention_days} days" if options.retention else "keep forever"
+    scheduler = "on" if settings.scheduler_enabled else "off (SCHEDULER_ENABLED=false)"
+    lines += [
+        "",
+        f"scheduler in `python -m bot run`: {scheduler}",
+        f"session idle timeout: {_human(options.idle_timeout)}; message retention: {retention}",
+        f"failed memory writes retried for {settings.memory_retry_max_age_hours:g}h; "
+        f"memories merged at similarity >= {options.merge_similarity:g}",
+        "Every process runs the same schedule; each run is claimed in the database, so one runs it.",
+    ]
+    return "\n".join(lines)
+
+
+async def run_job_now(settings: Settings, name: str, *, out: TextIO = sys.stdout) -> int:
+    """`python -m bot jobs run NAME`: run one job immediately in this process (no slot claim)."""
+    names = [spec.name for spec in DEFAULT_SPECS]
+    if name not in names:
+        print(f"No job called '{name[:60]}'. Jobs: {', '.join(names)}.", file=sys.stderr)
+        return 2
+    async with build_core(settings) as core:
+        try:
+            result = await build_jobs(core).run(name)
+        except UserFacingError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        except BotError as exc:
+            log.warning("job failed job=%s (%s)", name, exc)
+            print(f"{name} failed: {type(exc).__name__} (see the log above)", file=sys.stderr)
+            return 1
+        await core.shutdown(settings.shutdown_grace_seconds)
+    print(f"{name}: {result.summary()}", file=out)
+    return 0
+
+
+__all__ = [
+    "format_schedule",
+    "run_bot",
+    "run_console_mode",
+    "run_job_now",
+    "run_worker",
+    "worker_services",
+]

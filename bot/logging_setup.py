@@ -1,51 +1,111 @@
-"""Logging: one line per event, text or JSON (LOG_FORMAT=json). Message text is never logged at INFO."""
+"""Logging: one line per event, text or JSON (LOG_FORMAT=json). Message text is never logged at INFO.
+
+Every line passes through a redactor that removes the configured secret values (API keys, bot
+tokens, signing and JWT secrets, database URLs) and the password part of any URL, wherever they
+come from: our messages, a third-party library's, or an exception's text.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any, TextIO
 
 from config import LogFormat, Settings
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# scheme://user:password@host -> scheme://user:***@host
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)[^\s@/]+(?P<tail>@)")
+REDACTED = "***"
+# Shorter values are not treated as secrets: replacing "1" everywhere would garble every line.
+_MIN_SECRET_LENGTH = 6
+
+_SECRET_FIELDS = (
+    "openai_api_key",
+    "slack_bot_token",
+    "slack_app_token",
+    "slack_signing_secret",
+    "discord_bot_token",
+    "supabase_service_role_key",
+    "supabase_db_url",
+    "supabase_jwt_secret",
+)
+
+
+def secret_values(settings: Settings) -> list[str]:
+    values = []
+    for name in _SECRET_FIELDS:
+        secret = getattr(settings, name, None)
+        if secret is not None:
+            raw = secret.get_secret_value()
+            if len(raw) >= _MIN_SECRET_LENGTH:
+                values.append(raw)
+    return values
+
+
+class Redactor:
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Longest first, so a secret containing another is removed whole.
+        self._secrets = sorted({s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return _URL_PASSWORD.sub(rf"\g<head>{REDACTED}\g<tail>", text)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._redact(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, any `extra=` fields, and exc."""
+
+    def __init__(self, redact: Redactor | None = None) -> None:
+        super().__init__()
+        self._redact = redact or Redactor(())
+
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": self._redact(record.getMessage()),
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+                entry[key] = self._redact(value) if isinstance(value, str) else value
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+            entry["exc"] = self._redact(self.formatException(record.exc_info))
+        # Redact the encoded line too: a secret inside an `extra` structure or a str() of an object.
+        return self._redact(json.dumps(entry, default=str))
 
 
-def configure_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+_NOISY = ("httpx", "httpcore", "openai", "mem0", "slack_bolt", "slack_sdk", "discord", "apscheduler")
+
+
+def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    redact = Redactor(secret_values(settings))
     if settings.log_format is LogFormat.JSON:
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter(redact))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter(redact))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     # Third-party chatter that would log request bodies or URLs with tokens at INFO/DEBUG.
-    for noisy in (
-        "httpx",
-        "httpcore",
-        "openai",
-        "mem0",
-        "slack_bolt",
-        "slack_sdk",
-        "discord",
-        "apscheduler",
-    ):
+    for noisy in _NOISY:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # uvicorn's own loggers propagate to ours (log_config=None); its access log stays off.
+    logging.getLogger("uvicorn.error").setLevel(max(logging.INFO, root.level))

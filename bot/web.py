@@ -1,29 +1,106 @@
 """The one ASGI app (FastAPI) on PORT, served by uvicorn inside the bot's event loop.
 
 Front doors contribute routers (Slack's /slack/events, the HTTP API's /v1); this module owns the
-server lifecycle and the health endpoints.
+server lifecycle and the health endpoints:
+- GET /healthz: the process is up and serving (liveness; never touches a dependency).
+- GET /readyz: storage, memory store and model endpoint each answer within a short timeout
+  (readiness). 200 when all do, 503 otherwise or while shutting down, with one JSON entry per
+  dependency. Error entries say only "timeout" or the error's class, never its text: exception
+  messages can carry URLs, hosts or keys.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
 
 from bot.wiring import Core
 
 log = logging.getLogger(__name__)
 
+READINESS_TIMEOUT_SECONDS = 3.0
+# Load balancers poll /readyz every few seconds; one check shared by the requests of a short
+# window keeps that from becoming a stream of model API calls (and a way to amplify traffic).
+READINESS_CACHE_SECONDS = 5.0
 
-def create_web_app(core: Core, *, routers: Sequence[APIRouter] = ()) -> FastAPI:
+
+class Readiness:
+    """Checks each dependency concurrently with a timeout; caches the verdict briefly."""
+
+    def __init__(self, core: Core, *, timeout: float, cache_seconds: float) -> None:
+        self._core = core
+        self._timeout = timeout
+        self._cache_seconds = cache_seconds
+        self._lock = asyncio.Lock()
+        self._cached: tuple[float, bool, dict[str, Any]] | None = None
+
+    def _checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        return {
+            "storage": self._core.store.ping,
+            "memory": self._core.memory.ping,
+            "model": self._core.model.ping,
+        }
+
+    async def _one(self, name: str, check: Callable[[], Awaitable[None]]) -> dict[str, Any]:
+        begin = time.perf_counter()
+        try:
+            await asyncio.wait_for(check(), timeout=self._timeout)
+        except TimeoutError:
+            log.warning("readiness: %s did not answer within %.1fs", name, self._timeout)
+            return {"status": "fail", "error": "timeout"}
+        except Exception as exc:
+            # The class name only: the text may hold a URL with credentials (the log line is
+            # redacted by bot.logging_setup, the response is public).
+            log.warning("readiness: %s failed (%s: %s)", name, type(exc).__name__, exc)
+            return {"status": "fail", "error": type(exc).__name__}
+        return {"status": "ok", "latency_ms": round((time.perf_counter() - begin) * 1000, 1)}
+
+    async def check(self) -> tuple[bool, dict[str, Any]]:
+        async with self._lock:
+            now = time.monotonic()
+            if self._cached is not None and now - self._cached[0] < self._cache_seconds:
+                return self._cached[1], self._cached[2]
+            names = list(self._checks())
+            results = await asyncio.gather(*(self._one(n, c) for n, c in self._checks().items()))
+            checks = dict(zip(names, results, strict=True))
+            ok = all(r["status"] == "ok" for r in results)
+            self._cached = (time.monotonic(), ok, checks)
+            return ok, checks
+
+
+def create_web_app(
+    core: Core,
+    *,
+    routers: Sequence[APIRouter] = (),
+    readiness_timeout: float = READINESS_TIMEOUT_SECONDS,
+    readiness_cache_seconds: float = READINESS_CACHE_SECONDS,
+) -> FastAPI:
     app = FastAPI(title="Mnemo", version="0.1.0")
+    readiness = Readiness(core, timeout=readiness_timeout, cache_seconds=readiness_cache_seconds)
 
-    @app.get("/healthz", tags=["health"])
+    # HEAD too: some uptime checkers and platforms probe with HEAD.
+    @app.api_route("/healthz", methods=["GET", "HEAD"], tags=["health"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.api_route("/readyz", methods=["GET", "HEAD"], tags=["health"])
+    async def readyz() -> JSONResponse:
+        if not core.orchestrator.accepting:
+            # Shutting down: tell the load balancer to send new traffic elsewhere.
+            return JSONResponse({"status": "draining", "checks": {}}, status_code=503)
+        ok, checks = await readiness.check()
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
 
     for router in routers:
         app.include_router(router)
@@ -31,16 +108,35 @@ def create_web_app(core: Core, *, routers: Sequence[APIRouter] = ()) -> FastAPI:
     return app
 
 
+class WebStartError(RuntimeError):
+    """The web server could not start (the port is in use, the host is not ours...)."""
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The process owns SIGINT/SIGTERM (bot.app): it drains replies before the server stops.
+        # uvicorn's default would take both signals over and shut the server down first.
+        yield
+
+
 class WebServer:
-    """uvicorn as a Service: start() returns once the socket listens; stop() lets requests finish."""
+    """uvicorn as a Service: start() returns once the socket listens; stop() lets requests finish
+    (up to `graceful_seconds`, then open connections such as streams are closed)."""
 
     name = "web"
 
-    def __init__(self, app: FastAPI, *, host: str, port: int) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        # The process installs its own SIGINT/SIGTERM handling (bot.app); uvicorn must not.
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    def __init__(self, app: FastAPI, *, host: str, port: int, graceful_seconds: float = 10.0) -> None:
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=max(1, int(graceful_seconds)),
+        )
+        self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -51,12 +147,23 @@ class WebServer:
                 return int(sock.getsockname()[1])
         return int(self._server.config.port)
 
+    async def _serve(self) -> None:
+        try:
+            await self._server.serve()
+        except SystemExit:
+            # uvicorn calls sys.exit() when it cannot bind; out of a task that would end the
+            # whole process with a traceback instead of one clear line.
+            config = self._server.config
+            raise WebStartError(
+                f"could not listen on {config.host}:{config.port} (is another process using PORT?)"
+            ) from None
+
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._server.serve(), name="web-server")
+        self._task = asyncio.create_task(self._serve(), name="web-server")
         while not self._server.started:
             if self._task.done():
                 await self._task  # re-raise the start-up failure (port in use...)
-                raise RuntimeError("web server stopped during start-up")
+                raise WebStartError("the web server stopped during start-up")
             await asyncio.sleep(0.01)
         log.info("web server listening on port %d", self.port)
 

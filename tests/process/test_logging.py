@@ -1,0 +1,117 @@
+"""Logging: one line per event, JSON on request, secrets and message text kept out."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.logging_setup import REDACTED, Redactor, configure_logging, secret_values
+from bot.wiring import build_core
+from config import LogFormat
+from tests.conftest import make_settings
+from tests.fakes.openai_server import FakeOpenAI
+from tests.jobs.helpers import message
+
+OPENAI_KEY = "sk-live-abcdef0123456789"
+SLACK_TOKEN = "xoxb-1234-5678-supersecret"
+SIGNING = "signing-secret-0a1b2c3d4e5f"
+DB_URL = "postgresql://postgres:db-password-42@db.example.com:5432/postgres"
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_redactor_removes_configured_secrets_and_url_passwords() -> None:
+    redact = Redactor([OPENAI_KEY, SLACK_TOKEN, "tiny"])
+    line = f"calling with key={OPENAI_KEY} token {SLACK_TOKEN} via {DB_URL} tiny"
+    out = redact(line)
+    assert OPENAI_KEY not in out
+    assert SLACK_TOKEN not in out
+    assert "db-password-42" not in out
+    assert "postgresql://postgres:***@db.example.com:5432/postgres" in out
+    assert out.endswith(" tiny")  # too short to be treated as a secret: left alone
+    assert redact("http://127.0.0.1:8080/v1/models") == "http://127.0.0.1:8080/v1/models"
+
+
+def test_secret_values_come_from_every_secret_setting(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    settings = make_settings(
+        tmp_path,
+        fake_openai,
+        openai_api_key=OPENAI_KEY,
+        slack_bot_token=SLACK_TOKEN,
+        slack_signing_secret=SIGNING,
+        supabase_db_url=DB_URL,
+    )
+    assert set(secret_values(settings)) == {OPENAI_KEY, SLACK_TOKEN, SIGNING, DB_URL}
+
+
+def test_json_lines_carry_level_logger_and_fields_and_never_a_secret(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    settings = make_settings(
+        tmp_path, fake_openai, openai_api_key=OPENAI_KEY, slack_bot_token=SLACK_TOKEN,
+        slack_signing_secret=SIGNING, log_format=LogFormat.JSON,
+    )  # fmt: skip
+    stream = io.StringIO()
+    configure_logging(settings, stream=stream)
+    log = logging.getLogger("mnemo.test")
+    log.info("answering platform=%s account=%s", "slack", "ab12cd34ef", extra={"session": "s-1"})
+    try:
+        raise ValueError(f"request to https://x.example/?token={SLACK_TOKEN} failed")
+    except ValueError:
+        log.exception("call failed with key %s", OPENAI_KEY)
+    logging.getLogger("openai").info("noisy library line")  # below WARNING: dropped
+
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2  # one line per event, the traceback included in its line
+    first, second = (json.loads(line) for line in lines)
+    assert first["level"] == "INFO"
+    assert first["logger"] == "mnemo.test"
+    assert first["msg"] == "answering platform=slack account=ab12cd34ef"
+    assert first["session"] == "s-1"
+    assert second["level"] == "ERROR"
+    assert REDACTED in second["msg"]
+    assert "ValueError" in second["exc"]
+    for secret in (OPENAI_KEY, SLACK_TOKEN, SIGNING):
+        assert secret not in stream.getvalue()
+
+
+def test_text_lines_are_redacted_too(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    settings = make_settings(tmp_path, fake_openai, openai_api_key=OPENAI_KEY)
+    stream = io.StringIO()
+    configure_logging(settings, stream=stream)
+    logging.getLogger("mnemo.test").warning("bad key %s at %s", OPENAI_KEY, DB_URL)
+    out = stream.getvalue()
+    assert " WARNING mnemo.test: bad key *** at postgresql://postgres:***@db.example.com" in out
+    assert OPENAI_KEY not in out
+
+
+async def test_a_conversation_logs_ids_but_never_the_message_text_at_info(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    settings = make_settings(tmp_path / "data", fake_openai, openai_api_key=OPENAI_KEY, log_format="json")
+    stream = io.StringIO()
+    configure_logging(settings, stream=stream)
+    secret_text = "my bank PIN is 4417 and my diagnosis is private"
+    async with build_core(settings) as core:
+        reply = await core.orchestrator.handle(message(secret_text))
+        assert reply is not None
+        await core.writer.flush(10)
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    answering = [e for e in entries if e["msg"].startswith("answering")]
+    assert answering, entries
+    assert "platform=console" in answering[0]["msg"]
+    assert "account=" in answering[0]["msg"]
+    assert "4417" not in stream.getvalue()
+    assert OPENAI_KEY not in stream.getvalue()
