@@ -50,6 +50,15 @@ def build_services(settings: Settings, core: Core) -> list[Service]:
     # --- HTTP API (adapters/http) ---
 
     # --- Scheduler (core/jobs, bot/scheduler) ---
+    if settings.scheduler_enabled:
+        from bot.scheduler import SchedulerService
 
-    web = WebServer(create_web_app(core, routers=routers), host=settings.host, port=settings.port)
+        services.append(SchedulerService.for_core(core))
+
+    web = WebServer(
+        create_web_app(core, routers=routers),
+        host=settings.host,
+        port=settings.port,
+        graceful_seconds=settings.shutdown_grace_seconds,
+    )
     return [web, *services]
