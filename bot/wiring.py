@@ -21,7 +21,9 @@ from core.storage_sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
 
-HISTORY_LIMIT = 40
+# Recent turns in each prompt: 8 exchanges. Older context comes back through recalled memories, which
+# keeps prompts flat over long sessions (bench/prompt_growth.py).
+HISTORY_LIMIT = 16
 
 
 @dataclass

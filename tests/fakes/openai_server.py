@@ -88,6 +88,7 @@ def echo_reply(messages: list[dict[str, Any]]) -> str:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # small header/body writes would otherwise wait ~40 ms for delayed ACKs
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return
