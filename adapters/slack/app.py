@@ -170,7 +170,7 @@ class ReplyStream:
             await self._flush(text, streaming=True)
         except SlackClientError as exc:
             # The final flush retries everything; a lost intermediate edit only costs freshness.
-            log.warning("streaming edit failed channel=%s: %s", self._channel, _slack_error(exc))
+            log.warning("streaming edit failed channel=%s: %s", self._channel, slack_error(exc))
 
     async def _flush(self, text: str, *, streaming: bool) -> None:
         rendered = to_mrkdwn(text)
@@ -195,9 +195,12 @@ class ReplyStream:
             del self._posted[len(chunks) :]
 
 
-def _slack_error(exc: BaseException) -> str:
+def slack_error(exc: BaseException) -> str:
+    """Slack's error code (`channel_not_found`...) or the exception's class: never a token or URL."""
     if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error", "unknown_error"))
+        response = exc.response
+        error = response.get("error") if isinstance(response, Mapping) or hasattr(response, "data") else None
+        return str(error or "unknown_error")
     return type(exc).__name__
 
 
@@ -348,7 +351,7 @@ class SlackBot:
                     "could not post the reply channel=%s session=%s: %s",
                     message.channel,
                     reply.session_id,
-                    _slack_error(exc),
+                    slack_error(exc),
                 )
                 return
             if message.thread:
@@ -379,7 +382,7 @@ class SlackBot:
             response = await self._client.conversations_info(channel=message.channel)
         except SlackClientError as exc:
             # Unknown privacy counts as private: the memory is then never recalled in public.
-            log.warning("conversations.info failed channel=%s: %s", message.channel, _slack_error(exc))
+            log.warning("conversations.info failed channel=%s: %s", message.channel, slack_error(exc))
             return True
         info = response.get("channel")
         channel_type = channel_type_from_info(info if isinstance(info, Mapping) else {})
@@ -403,7 +406,7 @@ class SlackBot:
         try:
             response = await self._client.users_info(user=key[1])
         except SlackClientError as exc:
-            log.warning("users.info failed user=%s: %s", short_hash(key[1]), _slack_error(exc))
+            log.warning("users.info failed user=%s: %s", short_hash(key[1]), slack_error(exc))
             self._names.put(key, None, ttl=300)  # try again later, not on every message
             return None
         user = response.get("user")
@@ -463,7 +466,7 @@ class SlackBot:
                 initial_comment=f"Here is your export: {count} {plural}.",
             )
         except (SlackClientError, KeyError, TypeError) as exc:
-            log.warning("export upload failed: %s", _slack_error(exc))
+            log.warning("export upload failed: %s", slack_error(exc))
             if len(document) <= EXPORT_INLINE_LIMIT:
                 # Ephemeral: still only visible to the person who asked.
                 return {
@@ -480,7 +483,7 @@ class SlackBot:
                     ],
                 }
             return render_text(
-                f"I couldn't send your export file (Slack said: {_slack_error(exc)}). "
+                f"I couldn't send your export file (Slack said: {slack_error(exc)}). "
                 "Please try again later; nothing was lost."
             )
         return render_text(f"I sent your {count} {plural} as a JSON file to our direct messages.")

@@ -35,7 +35,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.app import BotIdentity, SlackBot, build_app
+from adapters.slack.app import BotIdentity, SlackBot, build_app, slack_error
 from bot.wiring import Core
 from config import Settings
 
@@ -159,9 +159,7 @@ class SlackService:
         try:
             auth = await client.auth_test()
         except SlackApiError as exc:
-            raise SlackStartError(
-                f"Slack refused SLACK_BOT_TOKEN ({exc.response.get('error', 'unknown error')})"
-            ) from None
+            raise SlackStartError(f"Slack refused SLACK_BOT_TOKEN ({slack_error(exc)})") from None
         except (SlackClientError, aiohttp.ClientError, OSError) as exc:
             raise SlackStartError(f"could not reach the Slack Web API at {base_url} ({exc})") from None
         user_id = str(auth.get("user_id") or "")
@@ -194,7 +192,7 @@ class SlackService:
             opened = await app_client.apps_connections_open(app_token=app_token)
         except SlackApiError as exc:
             raise SlackStartError(
-                f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error', 'unknown error')}); "
+                f"Slack refused SLACK_APP_TOKEN ({slack_error(exc)}); "
                 "it must be an app-level token with the connections:write scope"
             ) from None
         except (SlackClientError, aiohttp.ClientError, OSError) as exc:

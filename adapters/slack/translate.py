@@ -310,7 +310,7 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     if limit < 64:
         raise ValueError("limit must be at least 64 characters")
     chunks: list[str] = []
-    rest = text.strip("\n")
+    rest = text.strip()
     in_fence = False
     while rest:
         prefix = "```\n" if in_fence else ""

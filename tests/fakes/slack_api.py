@@ -96,9 +96,11 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        # Like Slack: the Web API answers JSON, upload URLs and response_urls answer plain text.
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        content_type = "text/plain" if isinstance(body, bytes) else "application/json; charset=utf-8"
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(data)))
@@ -354,6 +356,10 @@ class FakeSlack:
     def fail(self, method: str, error: str, *, times: int = 1, status: int = 200) -> None:
         with self.lock:
             self.state.faults.append(_Fault(method, times, status, error, 0))
+
+    def heal(self) -> None:
+        with self.lock:
+            self.state.faults.clear()
 
     # -- inspection --------------------------------------------------------------------------------
     def count(self, method: str) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,16 +98,27 @@ def blocks_text(response: dict[str, Any]) -> str:
     return json.dumps(response.get("blocks", []), ensure_ascii=False) + response.get("text", "")
 
 
+@asynccontextmanager
+async def running_slack(
+    settings: Settings, fake_openai: FakeOpenAI, fake_slack: FakeSlack, *, stream_interval: float = 0.0
+) -> AsyncIterator[SlackHarness]:
+    """One Mnemo process: a core, the Slack service in HTTP mode, and the web app serving it."""
+    async with build_core(settings) as core:
+        service = SlackService(settings, core, stream_interval=stream_interval)
+        app = create_web_app(core, routers=[service.router()])
+        await service.start()
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://mnemo.test") as http:
+                yield SlackHarness(core, service, fake_slack, fake_openai, http)
+        finally:
+            await service.stop()
+
+
 @pytest.fixture
 async def slack_http(
     tmp_path: Path, fake_openai: FakeOpenAI, fake_slack: FakeSlack
 ) -> AsyncIterator[SlackHarness]:
     settings = slack_settings(tmp_path / "data", fake_openai, fake_slack)
-    async with build_core(settings) as core:
-        service = SlackService(settings, core, stream_interval=0.0)
-        app = create_web_app(core, routers=[service.router()])
-        await service.start()
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://mnemo.test") as http:
-            yield SlackHarness(core, service, fake_slack, fake_openai, http)
-        await service.stop()
+    async with running_slack(settings, fake_openai, fake_slack) as harness:
+        yield harness

@@ -1,0 +1,125 @@
+"""HTTP mode's front gate, through the real FastAPI app and bolt's FastAPI handler: every bad
+request gets a 4xx, nothing is stored or posted, and the process keeps serving."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters.slack.service import SlackService
+from bot.web import create_web_app
+from bot.wiring import build_core
+from core.models import ConversationKey, Platform
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
+from tests.slack import payloads as p
+from tests.slack.conftest import SlackHarness, slack_settings
+
+MENTION = p.app_mention("this must never be answered")
+BODY = json.dumps(p.envelope(MENTION)).encode()
+JSON = {"Content-Type": "application/json"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _signed(body: bytes, content_type: dict[str, str] = JSON, **kwargs: Any) -> tuple[bytes, dict[str, str]]:
+    return body, content_type | p.sign(body, **kwargs)
+
+
+BAD_REQUESTS: dict[str, tuple[bytes, dict[str, str], int]] = {
+    "wrong secret": (*_signed(BODY, secret="not-the-signing-secret"), 401),
+    "body changed after signing": (
+        BODY.replace(b"never", b"surely"),
+        JSON | p.sign(BODY),
+        401,
+    ),
+    "stale timestamp": (*_signed(BODY, timestamp=int(time.time()) - 600), 401),
+    "timestamp from the future": (*_signed(BODY, timestamp=int(time.time()) + 600), 401),
+    "no signature header": (BODY, JSON | {"X-Slack-Request-Timestamp": str(int(time.time()))}, 401),
+    "no timestamp header": (BODY, JSON | {"X-Slack-Signature": p.sign(BODY)["X-Slack-Signature"]}, 401),
+    "no headers at all": (BODY, JSON, 401),
+    "non-integer timestamp": (
+        BODY,
+        JSON | {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=abc"},
+        400,
+    ),
+    "fractional timestamp": (
+        BODY,
+        JSON | {"X-Slack-Request-Timestamp": "1750000000.5", "X-Slack-Signature": "v0=abc"},
+        400,
+    ),
+    "malformed signature": (BODY, JSON | {**p.sign(BODY), "X-Slack-Signature": "garbage"}, 401),
+    "signed malformed JSON": (*_signed(b'{"type": "event_callback", "event": {'), 400),
+    "signed JSON array": (*_signed(b"[1, 2, 3]"), 400),
+    "signed non-UTF-8 body": (*_signed(b'{"type": "\xff\xfe"}'), 400),
+    "signed empty body": (*_signed(b""), 400),
+    "signed malformed form payload": (*_signed(b"payload=%7Bnot-json", FORM), 400),
+    "signed form payload that is a list": (*_signed(b"payload=%5B1%5D", FORM), 400),
+    "signed form without a command": (*_signed(b"foo=bar", FORM), 404),
+}
+
+
+@pytest.mark.parametrize(("body", "headers", "status"), BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
+async def test_bad_requests_are_refused_and_change_nothing(
+    slack_http: SlackHarness, body: bytes, headers: dict[str, str], status: int
+) -> None:
+    response = await slack_http.post(body, headers)
+    await slack_http.settle()
+
+    assert response.status_code == status
+    assert slack_http.slack.count("chat.postMessage") == 0
+    assert slack_http.model.count("chat") == 0
+    conversation = ConversationKey(Platform.SLACK, p.TEAM, p.GENERAL, MENTION["ts"])
+    assert not await slack_http.core.store.has_session(conversation)
+    # The event was never claimed: the first claim of its key still succeeds.
+    assert await slack_http.core.store.claim_event(
+        f"msg:slack:{p.TEAM}:{p.GENERAL}:{MENTION['ts']}", now=slack_http.core.clock()
+    )
+
+    # ...and the process keeps serving.
+    ok = await slack_http.event(p.app_mention("and now a real one"))
+    await slack_http.settle()
+    assert ok.status_code == 200
+    assert slack_http.slack.count("chat.postMessage") == 1
+
+
+async def test_oversized_body_is_refused(slack_http: SlackHarness) -> None:
+    body = b'{"pad": "' + b"x" * 1_100_000 + b'"}'
+    response = await slack_http.post(*_signed(body))
+
+    assert response.status_code == 413
+
+
+async def test_url_verification_challenge(slack_http: SlackHarness) -> None:
+    challenge = {"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+    body, headers = p.json_request({**challenge, "type": "url_verification"})
+
+    response = await slack_http.post(body, headers)
+
+    assert response.status_code == 200
+    assert challenge["challenge"] in response.text
+
+
+async def test_requests_before_start_get_503_so_slack_retries(
+    tmp_path: Path, fake_openai: FakeOpenAI, fake_slack: FakeSlack
+) -> None:
+    settings = slack_settings(tmp_path / "data", fake_openai, fake_slack)
+    async with build_core(settings) as core:
+        service = SlackService(settings, core)
+        app = create_web_app(core, routers=[service.router()])
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            body, headers = p.json_request(p.envelope(p.app_mention("too early")))
+            response = await http.post("/slack/events", content=body, headers=headers)
+
+    assert response.status_code == 503
+    assert fake_slack.count("chat.postMessage") == 0
+
+
+async def test_only_post_is_served(slack_http: SlackHarness) -> None:
+    response = await slack_http.http.get("/slack/events")
+
+    assert response.status_code == 405
