@@ -19,6 +19,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Final, TypeVar
 
@@ -45,13 +46,27 @@ from supabase import AsyncClient, AsyncClientOptions
 log = logging.getLogger(__name__)
 
 # The schema version `mnemo_ping()` must report at least; bump with a migration that changes the API.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
 _CONNECT_TIMEOUT_SECONDS: Final = 5.0
 _KEY_REJECTED_CODES: Final = frozenset({"PGRST301", "PGRST302", "PGRST303", "42501", "401", "403"})
 
 _Json = JSON
 T = TypeVar("T")
+
+# The HTTP status of the last response in this task: APIError does not carry it, and an error body
+# without PostgREST's fields (a gateway's {"message": ...}, a foreign server's 404) says little else.
+_last_status: ContextVar[int | None] = ContextVar("supabase_last_status", default=None)
+
+
+async def _remember_status(response: httpx.Response) -> None:
+    _last_status.set(response.status_code)
+
+
+def _describe(exc: APIError) -> str:
+    status = _last_status.get()
+    parts = [f"HTTP {status}" if status is not None else None, exc.code, exc.message]
+    return ": ".join(part for part in parts if part) or "no detail"
 
 
 class _MalformedResponseError(Exception):
@@ -243,6 +258,7 @@ class SupabaseStore:
             timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, _CONNECT_TIMEOUT_SECONDS)),
             http2=True,
             follow_redirects=True,
+            event_hooks={"response": [_remember_status]},
         )
         try:
             client = await AsyncClient.create(
@@ -270,6 +286,7 @@ class SupabaseStore:
         return store
 
     async def _check_schema(self) -> None:
+        _last_status.set(None)
         try:
             response = await self._client.rpc("mnemo_ping", {}).execute()
         except httpx.HTTPError as exc:
@@ -278,19 +295,19 @@ class SupabaseStore:
             ) from None
         except APIError as exc:
             code = exc.code or ""
-            message = exc.message or "no message"
+            message = exc.message or ""
+            status = _last_status.get()
             if code == "PGRST202":
                 raise ConfigError(
                     f"Supabase at {self._url} answers, but Mnemo's database functions are missing: "
                     "apply supabase/migrations (supabase db push)"
                 ) from None
-            if code in _KEY_REJECTED_CODES or "api key" in message.lower():
+            if code in _KEY_REJECTED_CODES or status in (401, 403) or "api key" in message.lower():
                 raise ConfigError(
-                    f"SUPABASE_SERVICE_ROLE_KEY was rejected by {self._url} ({code or 'no code'}: {message})"
+                    f"SUPABASE_SERVICE_ROLE_KEY was rejected by {self._url} ({_describe(exc)})"
                 ) from None
             raise ConfigError(
-                f"SUPABASE_URL {self._url} did not answer like a Supabase project "
-                f"({code or 'no code'}: {message})"
+                f"SUPABASE_URL {self._url} did not answer like a Supabase project ({_describe(exc)})"
             ) from None
         version = response.data
         if not isinstance(version, int) or isinstance(version, bool):
@@ -304,14 +321,20 @@ class SupabaseStore:
             )
 
     async def _rpc(self, fn: str, params: Mapping[str, object]) -> _Json:
+        _last_status.set(None)
         try:
             response = await self._client.rpc(fn, dict(params)).execute()
         except APIError as exc:
             # `details` can echo row contents (message text), so it stays out of the log.
-            log.warning("supabase %s failed: code=%s message=%s hint=%s", fn, exc.code, exc.message, exc.hint)
-            raise StorageError(
-                f"supabase {fn}: {exc.code or 'error'}: {exc.message or 'no message'}"
-            ) from exc
+            log.warning(
+                "supabase %s failed: code=%s status=%s message=%s hint=%s",
+                fn,
+                exc.code,
+                _last_status.get(),
+                exc.message,
+                exc.hint,
+            )
+            raise StorageError(f"supabase {fn}: {_describe(exc)}") from exc
         except httpx.HTTPError as exc:
             log.warning("supabase %s failed: %s: %s", fn, type(exc).__name__, exc)
             raise StorageError(f"supabase {fn}: {type(exc).__name__}: {exc or 'no detail'}") from exc
@@ -362,6 +385,18 @@ class SupabaseStore:
             return _session(rows[0]) if rows else None
 
         return await self._call("mnemo_get_session", {"p_session_id": str(session_id)}, parse)
+
+    async def has_session(self, conversation: ConversationKey) -> bool:
+        return await self._call(
+            "mnemo_has_session",
+            {
+                "p_platform": conversation.platform.value,
+                "p_workspace": conversation.workspace,
+                "p_channel": conversation.channel,
+                "p_thread": conversation.thread,
+            },
+            lambda data: _bool(data, "has_session"),
+        )
 
     async def append_message(
         self,

@@ -165,6 +165,20 @@ async def test_get_session_of_an_unknown_id_is_none(store: Store) -> None:
     assert await store.get_session(uuid.uuid4()) is None
 
 
+async def test_has_session_remembers_every_conversation_the_bot_took_part_in(store: Store) -> None:
+    thread = conversation("C1", thread="1700000000.0001")
+    assert await store.has_session(thread) is False
+
+    await store.touch_session(thread, now=T0, idle_timeout=IDLE)
+    assert await store.has_session(thread) is True
+    assert await store.has_session(conversation("C1")) is False  # the channel is not the thread
+    assert await store.has_session(conversation("C1", thread="1700000000.0002")) is False
+    assert await store.has_session(conversation("C1", thread="1700000000.0001", workspace="T2")) is False
+
+    await store.close_idle_sessions(now=T0 + 2 * IDLE, idle_timeout=IDLE)
+    assert await store.has_session(thread) is True  # closed still counts
+
+
 async def test_close_idle_sessions_closes_only_idle_open_sessions(store: Store) -> None:
     idle = await new_session(store, "C-idle", now=T0)
     busy = await new_session(store, "C-busy", now=T0 + timedelta(minutes=50))

@@ -52,7 +52,7 @@ def test_applying_the_migrations_twice_changes_nothing(fresh_db: str) -> None:
     assert second == first
     # The snapshot is not vacuous: it saw every table, function and the row-level security flags.
     assert {row[1] for row in first["relations"] if row[2] == "r"} == set(pg.MNEMO_TABLES)
-    assert len([row for row in first["functions"] if row[1].startswith("mnemo_")]) >= 17
+    assert len([row for row in first["functions"] if row[1].startswith("mnemo_")]) >= 18
 
 
 def test_reapplying_keeps_existing_data(fresh_db: str) -> None:
@@ -177,7 +177,7 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
         return conn.execute(query, params).fetchall()
 
     with as_service_role(supabase_dsn) as conn:
-        assert call(conn, "select public.mnemo_ping()") == [(1,)]
+        assert call(conn, "select public.mnemo_ping()") == [(2,)]
         [(account_id, _, name)] = call(
             conn, "select * from public.mnemo_resolve_account('discord', '', '42', 'Al')"
         )
@@ -187,6 +187,8 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
             "select * from public.mnemo_touch_session('discord', '', 'D1', '', '2026-11-01T12:00Z', 3600)",
         )
         assert call(conn, "select id from public.mnemo_get_session(%s)", (session_id,)) == [(session_id,)]
+        has = call(conn, "select public.mnemo_has_session('discord', '', 'D1', '')")
+        assert has == [(True,)]
         call(
             conn,
             "select * from public.mnemo_append_message(%s, %s, 'user', 'one', '2026-11-01T12:00Z', 'Al')",

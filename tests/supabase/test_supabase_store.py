@@ -1,0 +1,374 @@
+"""What only the Supabase store has: start-up checks, error translation, round trips, and the whole
+bot running on it (build_core -> Orchestrator.handle -> supabase-py -> shim -> PostgreSQL)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import psycopg
+import pytest
+
+from bot.wiring import build_core
+from config import ConfigError
+from core.errors import StorageError
+from core.models import (
+    ConversationKey,
+    IdentityKey,
+    IncomingMessage,
+    MemoryOrigin,
+    Platform,
+    ReplyKind,
+    Role,
+    StoredMessage,
+)
+from core.orchestrator import STORAGE_DOWN_REPLY
+from core.storage_supabase import SupabaseStore
+from tests.conftest import make_settings
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.postgrest import PostgrestShim, make_key
+from tests.supabase import pg
+
+T = TypeVar("T")
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+IDLE = timedelta(minutes=60)
+
+
+def message(text: str, message_id: str, *, user: str = "U1", channel: str = "C1") -> IncomingMessage:
+    return IncomingMessage(
+        platform=Platform.SLACK,
+        workspace="T1",
+        user=user,
+        channel=channel,
+        text=text,
+        message_id=message_id,
+        is_private=False,
+        user_name="Alice",
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+async def store(postgrest_shim: PostgrestShim) -> AsyncIterator[SupabaseStore]:
+    opened = await SupabaseStore.connect(url=postgrest_shim.url, key=postgrest_shim.key())
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+# -- the whole bot on Supabase ---------------------------------------------------------------------------
+
+
+async def test_the_bot_answers_and_keeps_its_records_in_supabase(
+    tmp_path: Path, fake_openai: FakeOpenAI, postgrest_shim: PostgrestShim, supabase_dsn: str
+) -> None:
+    settings = make_settings(
+        tmp_path / "data",
+        fake_openai,
+        supabase_url=postgrest_shim.url,
+        supabase_service_role_key=postgrest_shim.key(),
+    )
+    async with build_core(settings) as core:
+        assert isinstance(core.store, SupabaseStore)
+        first = await core.orchestrator.handle(message("my cat is called Miso", "1"))
+        again = await core.orchestrator.handle(message("my cat is called Miso", "1"))  # a retry
+        second = await core.orchestrator.handle(message("what is my cat called?", "2"))
+
+    assert first is not None
+    assert first.kind is ReplyKind.ANSWER
+    assert again is None
+    assert second is not None
+    assert second.session_id == first.session_id
+    assert "my cat is called Miso" in second.text  # the fake echoes the prompt: history came back
+    with psycopg.connect(supabase_dsn) as conn:
+        rows = conn.execute("select role, text, author_name from mnemo.messages order by seq").fetchall()
+        accounts = conn.execute("select count(*), max(display_name) from mnemo.accounts").fetchone()
+        events = conn.execute("select count(*) from mnemo.processed_events").fetchone()
+    assert [(role, text) for role, text, _ in rows][0::2] == [
+        ("user", "my cat is called Miso"),
+        ("user", "what is my cat called?"),
+    ]
+    assert [role for role, _, _ in rows] == ["user", "assistant", "user", "assistant"]
+    assert rows[0][2] == "Alice"
+    assert accounts == (1, "Alice")
+    assert events == (2,)
+    assert not (tmp_path / "data" / "mnemo.db").exists()  # nothing went to the embedded store
+
+
+async def test_history_never_repeats_the_message_being_answered(
+    tmp_path: Path, fake_openai: FakeOpenAI, postgrest_shim: PostgrestShim
+) -> None:
+    # recent_messages and append_message run in parallel; over HTTP either may land first.
+    settings = make_settings(
+        tmp_path / "data",
+        fake_openai,
+        supabase_url=postgrest_shim.url,
+        supabase_service_role_key=postgrest_shim.key(),
+    )
+    async with build_core(settings) as core:
+        for i in range(25):
+            reply = await core.orchestrator.handle(message(f"note-{i}-xyz", str(i)))
+            assert reply is not None
+            assert reply.text.count(f"note-{i}-xyz") == 1, i
+
+
+async def test_storage_down_means_an_apology_and_the_bot_recovers(
+    tmp_path: Path,
+    fake_openai: FakeOpenAI,
+    private_shim: PostgrestShim,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = make_settings(
+        tmp_path / "data",
+        fake_openai,
+        supabase_url=private_shim.url,
+        supabase_service_role_key=private_shim.key(),
+    )
+    async with build_core(settings) as core:
+        before = await core.orchestrator.handle(message("hello", "1"))
+        private_shim.stop()
+        with caplog.at_level(logging.WARNING):
+            with pytest.raises(StorageError, match="mnemo_ping"):
+                await core.store.ping()
+            down = await core.orchestrator.handle(message("are you there?", "2"))
+        private_shim.start()
+        after = await core.orchestrator.handle(message("are you back?", "3"))
+
+    assert before is not None
+    assert before.kind is ReplyKind.ANSWER
+    assert down is not None
+    assert down.kind is ReplyKind.APOLOGY
+    assert down.text == STORAGE_DOWN_REPLY
+    assert after is not None
+    assert after.kind is ReplyKind.ANSWER
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "supabase mnemo_claim_event failed: ConnectError" in logged  # the cause, logged
+
+
+async def test_a_postgrest_error_is_a_storage_error_with_its_code_logged_but_not_its_details(
+    store: SupabaseStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    account = await store.resolve_account(IdentityKey(Platform.SLACK, "T1", "U1"))
+    missing = uuid.uuid4()
+    with caplog.at_level(logging.WARNING), pytest.raises(StorageError, match="23503") as caught:
+        await store.append_message(
+            session_id=missing, account_id=account.id, role=Role.USER, text="secret words", now=T0
+        )
+    assert isinstance(caught.value.__cause__, Exception)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "mnemo_append_message failed: code=23503" in logged
+    assert str(missing) not in logged  # PostgREST's `details` names the row; it stays out of logs
+    assert "secret words" not in logged
+
+
+async def test_a_slow_backend_times_out_as_a_storage_error(private_shim: PostgrestShim) -> None:
+    store = await SupabaseStore.connect(url=private_shim.url, key=private_shim.key(), timeout_seconds=0.3)
+    try:
+        private_shim.delay_seconds = 1.0
+        with pytest.raises(StorageError, match="Timeout"):
+            await store.claim_event("slow", now=T0)
+        private_shim.delay_seconds = 0.0
+        await store.ping()
+    finally:
+        await store.close()
+
+
+async def test_every_operation_is_one_round_trip(store: SupabaseStore, postgrest_shim: PostgrestShim) -> None:
+    calls = postgrest_shim.calls
+
+    async def one_call(fn: str, awaitable: Awaitable[T]) -> T:
+        before = sum(calls.values())
+        result = await awaitable
+        assert sum(calls.values()) == before + 1, fn
+        assert calls[fn] >= 1, fn
+        return result
+
+    account = await one_call(
+        "mnemo_resolve_account", store.resolve_account(IdentityKey(Platform.WEB, "", "a"))
+    )
+    session = await one_call(
+        "mnemo_touch_session",
+        store.touch_session(ConversationKey(Platform.WEB, "", "c"), now=T0, idle_timeout=IDLE),
+    )
+    account_id, session_id = account.id, session.id
+    await one_call("mnemo_get_session", store.get_session(session_id))
+    await one_call("mnemo_has_session", store.has_session(ConversationKey(Platform.WEB, "", "c")))
+    await one_call(
+        "mnemo_append_message",
+        store.append_message(session_id=session_id, account_id=account_id, role=Role.USER, text="a", now=T0),
+    )
+    await one_call("mnemo_recent_messages", store.recent_messages(session_id, limit=5))
+    await one_call(
+        "mnemo_append_message_and_recent",
+        store.append_and_recent(
+            session_id=session_id, account_id=account_id, role=Role.USER, text="b", now=T0, limit=5
+        ),
+    )
+    await one_call("mnemo_claim_event", store.claim_event("e", now=T0))
+    await one_call("mnemo_get_settings", store.get_settings(account_id))
+    await one_call("mnemo_set_memory_paused", store.set_memory_paused(account_id, True))
+    await one_call("mnemo_close_idle_sessions", store.close_idle_sessions(now=T0, idle_timeout=IDLE))
+    await one_call("mnemo_purge_messages", store.purge_messages(before=T0 - IDLE))
+    write_id = await one_call(
+        "mnemo_add_pending_write",
+        store.add_pending_write(
+            account_id=account_id,
+            messages=[{"role": "user", "content": "a"}],
+            origin=MemoryOrigin(Platform.WEB, "c", is_private=True),
+            now=T0,
+            error=None,
+        ),
+    )
+    await one_call("mnemo_due_pending_writes", store.due_pending_writes(now=T0, limit=5))
+    await one_call(
+        "mnemo_reschedule_pending_write",
+        store.reschedule_pending_write(write_id, next_attempt_at=T0 + IDLE, error="x"),
+    )
+    await one_call("mnemo_complete_pending_write", store.complete_pending_write(write_id))
+    await one_call("mnemo_erase_account", store.erase_account(account_id))
+    await one_call("mnemo_ping", store.ping())
+
+
+async def test_append_and_recent_returns_the_turns_before_the_new_message(store: SupabaseStore) -> None:
+    account = await store.resolve_account(IdentityKey(Platform.SLACK, "T1", "U1"))
+    where = ConversationKey(Platform.SLACK, "T1", "C1")
+    session = await store.touch_session(where, now=T0, idle_timeout=IDLE)
+
+    async def append_and_recent(text: str, limit: int) -> tuple[StoredMessage, list[StoredMessage]]:
+        return await store.append_and_recent(
+            session_id=session.id, account_id=account.id, role=Role.USER, text=text, now=T0, limit=limit
+        )
+
+    first, before_first = await append_and_recent("one", 5)
+    for text in ("two", "three"):
+        await store.append_message(
+            session_id=session.id, account_id=account.id, role=Role.ASSISTANT, text=text, now=T0
+        )
+    last, before_last = await append_and_recent("four", 2)
+
+    assert before_first == []
+    assert first.text == "one"
+    assert [m.text for m in before_last] == ["two", "three"]
+    assert last.text == "four"
+    recent = await store.recent_messages(session.id, limit=10)
+    assert [m.text for m in recent] == ["one", "two", "three", "four"]
+    assert recent[0] == first
+    with pytest.raises(ValueError, match="limit"):
+        await append_and_recent("x", -1)
+
+
+# -- start-up checks: one clear line, never the key ------------------------------------------------------
+
+
+def assert_one_clear_line(error: ConfigError, *must_contain: str, secret: str | None = None) -> None:
+    text = str(error)
+    assert "\n" not in text
+    for part in must_contain:
+        assert part in text, text
+    if secret is not None:
+        assert secret not in text
+
+
+async def test_a_wrong_key_fails_at_start_up(postgrest_shim: PostgrestShim) -> None:
+    wrong = make_key("some-other-projects-secret-0123456789", "service_role")
+    with pytest.raises(ConfigError) as caught:
+        await SupabaseStore.connect(url=postgrest_shim.url, key=wrong)
+    assert_one_clear_line(
+        caught.value, "SUPABASE_SERVICE_ROLE_KEY was rejected", "HTTP 401: Invalid API key", secret=wrong
+    )
+
+
+@pytest.mark.parametrize(
+    ("key_of", "expected"),
+    [
+        ("anon", "'anon' role"),
+        ("authenticated", "'authenticated' role"),
+        ("publishable", "publishable key"),
+    ],
+)
+async def test_a_non_service_role_key_is_refused_before_any_request(
+    postgrest_shim: PostgrestShim, key_of: str, expected: str
+) -> None:
+    key = "sb_publishable_abc123" if key_of == "publishable" else postgrest_shim.key(key_of)
+    with pytest.raises(ConfigError) as caught:
+        await SupabaseStore.connect(url=postgrest_shim.url, key=key)
+    assert_one_clear_line(caught.value, expected, secret=key)
+    assert sum(postgrest_shim.calls.values()) == 0
+
+
+async def test_an_unreachable_url_fails_at_start_up() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ConfigError) as caught:
+        await SupabaseStore.connect(url=url, key=make_key("x" * 32, "service_role"))
+    assert_one_clear_line(caught.value, f"cannot reach SUPABASE_URL {url}", "ConnectError")
+
+
+async def test_a_url_that_is_not_supabase_fails_at_start_up(fake_openai: FakeOpenAI) -> None:
+    url = fake_openai.base_url.removesuffix("/v1")
+    with pytest.raises(ConfigError) as caught:
+        await SupabaseStore.connect(url=url, key=make_key("x" * 32, "service_role"))
+    assert_one_clear_line(
+        caught.value, f"SUPABASE_URL {url} did not answer like a Supabase project (HTTP 404)"
+    )
+
+
+async def test_missing_migrations_fail_at_start_up_with_the_fix(jwt_secret: str) -> None:
+    name = pg.create_database()
+    try:
+        dsn = pg.database_dsn(name)
+        pg.bootstrap(dsn)
+        with (
+            PostgrestShim(dsn, jwt_secret=jwt_secret, pool_size=1) as shim,
+            pytest.raises(ConfigError) as caught,
+        ):
+            await SupabaseStore.connect(url=shim.url, key=shim.key())
+    finally:
+        pg.drop_database(name)
+    assert_one_clear_line(caught.value, "apply supabase/migrations")
+
+
+async def test_open_reads_url_and_key_from_settings(
+    tmp_path: Path, fake_openai: FakeOpenAI, postgrest_shim: PostgrestShim
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        fake_openai,
+        supabase_url=postgrest_shim.url + "/",
+        supabase_service_role_key=postgrest_shim.key(),
+    )
+    store = await SupabaseStore.open(settings)
+    try:
+        await store.ping()
+    finally:
+        await store.close()
+    assert postgrest_shim.calls["mnemo_ping"] == 2
+    with pytest.raises(ConfigError, match="SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY"):
+        await SupabaseStore.open(make_settings(tmp_path, fake_openai))
+
+
+async def test_an_older_schema_fails_at_start_up_with_the_fix(jwt_secret: str) -> None:
+    name = pg.create_database()
+    try:
+        dsn = pg.database_dsn(name)
+        pg.bootstrap(dsn)
+        pg.run_sql_file(dsn, pg.migration_files()[0])  # a project that missed the later migrations
+        with (
+            PostgrestShim(dsn, jwt_secret=jwt_secret, pool_size=1) as shim,
+            pytest.raises(ConfigError) as caught,
+        ):
+            await SupabaseStore.connect(url=shim.url, key=shim.key())
+    finally:
+        pg.drop_database(name)
+    assert_one_clear_line(caught.value, "is version 1, this Mnemo needs 2", "apply supabase/migrations")
