@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_bot(settings))
     except KeyboardInterrupt:
         return 130
+    except ConfigError as exc:  # found at start-up, e.g. a Supabase URL or key the server rejects
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
     except WebStartError as exc:
         print(f"Could not start: {exc}", file=sys.stderr)
         return 1
