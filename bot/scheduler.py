@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # Every process aligns its interval triggers on this instant, so they fire together and agree on slots.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEADLINE_FRACTION = 0.8
+SCHEDULER_STOP_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,9 @@ class SchedulerService:
             jobs=build_jobs(core).scheduled(),
             claimer=core.store,
             clock=core.clock,
-            stop_timeout=core.settings.shutdown_grace_seconds,
+            # Jobs see should_stop() and end between items; a few seconds is plenty, and the
+            # platform's kill timer is already running (SIGTERM -> SIGKILL, 30 s on Heroku).
+            stop_timeout=min(core.settings.shutdown_grace_seconds, SCHEDULER_STOP_SECONDS),
         )
 
     def next_run_times(self) -> dict[str, datetime | None]:

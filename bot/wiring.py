@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from config import Settings
 from core.clock import utc_now
 from core.commands import MemoryCommands
+from core.linking import LinkService
 from core.llm import ChatModel, OpenAIChatModel
 from core.memory import Mem0Memory, Mem0Options, MemoryService
 from core.memory_writer import MemoryWriter
@@ -38,11 +39,16 @@ class Core:
     clock: Callable[[], datetime]
 
     async def shutdown(self, grace_seconds: float) -> None:
-        """Stop taking messages, let in-flight replies finish, then flush memory writes (bounded)."""
+        """Stop taking messages, let in-flight replies finish, then flush memory writes, all within
+        `grace_seconds` in total (platforms kill a process soon after SIGTERM; writes that do not
+        fit are kept in the store for the retry job)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_seconds
         self.orchestrator.stop_accepting()
         if not await self.orchestrator.wait_idle(grace_seconds):
             log.warning("replies still in flight after %.1fs", grace_seconds)
-        await self.writer.drain(timeout=grace_seconds)
+        # A floor, so the writes queued by the very last replies still get a moment.
+        await self.writer.drain(timeout=max(1.0, deadline - loop.time()))
 
 
 async def open_store(settings: Settings) -> Store:
@@ -112,5 +118,6 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             ),
             clock=clock,
         )
-        commands = MemoryCommands(store=store, memory=memory, writer=writer)
+        links = LinkService(store=store, memory=memory, writer=writer, clock=clock)
+        commands = MemoryCommands(store=store, memory=memory, writer=writer, links=links)
         yield Core(settings, store, memory, model, writer, orchestrator, commands, clock)
