@@ -137,6 +137,10 @@ class FakeDiscord:
         self.guild_commands: dict[int, list[dict[str, Any]]] = {}
         self.interactions: dict[int, FakeInteraction] = {}
         self.echo_own_messages = True
+        # What GET /gateway/bot advertises (None: this fake's own gateway).
+        self.gateway_bot_url: str | None = None
+        # Close the socket with this code on IDENTIFY (4014: privileged intent not enabled).
+        self.identify_close_code: int | None = None
         self.interaction_window = INTERACTION_WINDOW_SECONDS
         self._nonces: dict[tuple[int, str], int] = {}
         self._sessions: list[_Session] = []
@@ -468,6 +472,11 @@ class FakeDiscord:
     def shard_for(self, guild_id: int | None, shard_count: int) -> int:
         return 0 if guild_id is None else (guild_id >> 22) % shard_count
 
+    @property
+    def open_sessions(self) -> list[tuple[int, int]]:
+        """(shard id, shard count) of every identified, open gateway connection."""
+        return [s.shard for s in self._sessions if s.identified.is_set() and not s.ws.closed]
+
     async def wait_connected(self, count: int = 1, timeout: float = 10.0) -> None:
         """Until `count` gateway sessions have IDENTIFYed."""
         async with asyncio.timeout(timeout):
@@ -535,6 +544,9 @@ class FakeDiscord:
 
     async def _identify(self, session: _Session, data: dict[str, Any]) -> None:
         self.identifies.append(data)
+        if self.identify_close_code is not None:
+            await session.ws.close(code=self.identify_close_code, message=b"Disallowed intent(s).")
+            return
         if data.get("token") != self.token:
             await session.ws.close(code=4004, message=b"Authentication failed.")
             return
@@ -693,7 +705,7 @@ class FakeDiscord:
                 return self._json(
                     200,
                     {
-                        "url": self.gateway_url,
+                        "url": self.gateway_bot_url or self.gateway_url,
                         "shards": 1,
                         "session_start_limit": {
                             "total": 1000,
