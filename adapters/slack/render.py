@@ -107,7 +107,7 @@ def _item_blocks(item: MemoryItem, *, index: int, state: ShowState) -> list[dict
 def _show_blocks(result: CommandResult, page: MemoryPage, state: ShowState) -> list[dict[str, Any]]:
     if not page.items:
         empty: list[dict[str, Any]] = [_section(escape_text(result.text))]
-        if page.offset > 0:  # e.g. the last item of a later page was just deleted
+        if page.offset > 0 and page.total > 0:  # e.g. the last item of a later page was deleted
             back = _button(
                 "← Newer", ACTION_NEWER, encode_state(ShowState(max(state.page - 1, 0), state.query))
             )

@@ -270,10 +270,11 @@ _BULLET = re.compile(r"(?m)^(?P<indent>[ \t]*)[*-][ \t]+")
 
 def _markdown_to_mrkdwn(part: str) -> str:
     part = _LINK.sub(lambda m: f"<{m.group('url')}|{m.group('label')}>", part)
-    part = _HEADING.sub(lambda m: f"*{m.group('title')}*", part)
+    # Italics first: the bold and heading conversions below produce `*x*`, which is bold in mrkdwn.
     part = _ITALIC_STAR.sub(lambda m: f"_{m.group('t')}_", part)
     part = _BOLD.sub(lambda m: f"*{m.group('t')}*", part)
     part = _STRIKE.sub(lambda m: f"~{m.group('t')}~", part)
+    part = _HEADING.sub(lambda m: f"*{m.group('title').strip('*_ ')}*", part)
     return _BULLET.sub(lambda m: f"{m.group('indent')}• ", part)
 
 

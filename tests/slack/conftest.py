@@ -37,6 +37,20 @@ def fake_slack() -> Iterator[FakeSlack]:
         yield slack
 
 
+async def settle(service: SlackService) -> None:
+    """Wait until every reply the adapter started has been posted. Bolt starts listeners in tasks
+    after the ack, so "nothing in flight" must hold across a few loop turns."""
+    assert service.bot is not None
+    quiet = 0
+    while quiet < 3:
+        await asyncio.sleep(0.02)
+        if service.bot.in_flight:
+            quiet = 0
+            await service.bot.drain(10)
+        else:
+            quiet += 1
+
+
 def slack_settings(
     data_dir: Path, fake_openai: FakeOpenAI, fake_slack: FakeSlack, **overrides: Any
 ) -> Settings:
@@ -76,17 +90,7 @@ class SlackHarness:
         return await self.post(*p.interactive_request(payload))
 
     async def settle(self) -> None:
-        """Wait until every reply the adapter started has been posted. Bolt starts listeners in
-        tasks after the ack, so "nothing in flight" must hold across a few loop turns."""
-        assert self.service.bot is not None
-        quiet = 0
-        while quiet < 3:
-            await asyncio.sleep(0.02)
-            if self.service.bot.in_flight:
-                quiet = 0
-                await self.service.bot.drain(10)
-            else:
-                quiet += 1
+        await settle(self.service)
 
     async def response(self, name: str, *, count: int = 1) -> dict[str, Any]:
         await self.slack.wait_for(lambda: len(self.slack.responses(name)) >= count)
