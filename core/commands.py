@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 
 from core.errors import UserFacingError
+from core.linking import LinkService, describe_identity, display_code
 from core.memory import MemoryService
 from core.memory_writer import MemoryWriter
 from core.models import IdentityKey, MemoryItem, MemoryPage
@@ -32,6 +33,9 @@ class CommandName(enum.StrEnum):
     RESUME = "resume"
     EXPORT = "export"
     HELP = "help"
+    LINK = "link"
+    LINKS = "links"
+    UNLINK = "unlink"
 
 
 HELP_TEXT = """\
@@ -41,6 +45,9 @@ HELP_TEXT = """\
 /memory pause          stop remembering new things (I still answer)
 /memory resume         start remembering again
 /memory export         your memories as a JSON file
+/memory link [code]    link your accounts on other platforms (no code: get one; with a code: use it)
+/memory links          which platforms are linked to your memory
+/memory unlink <platform>   detach a platform (slack, discord, web)
 /memory help           this help"""
 
 
@@ -72,6 +79,14 @@ def parse_memory_command(text: str) -> Command:
         if len(rest) != 1:
             raise UserFacingError("Usage: /memory forget <id> (the id is shown by /memory show)")
         return Command(CommandName.FORGET, argument=rest[0])
+    if head == "link":
+        return Command(CommandName.LINK, argument="".join(rest))
+    if head == "links" and not rest:
+        return Command(CommandName.LINKS)
+    if head == "unlink":
+        if len(rest) != 1:
+            raise UserFacingError("Usage: /memory unlink <platform> (see /memory links)")
+        return Command(CommandName.UNLINK, argument=rest[0])
     if head in {"pause", "resume", "export", "help"} and not rest:
         return Command(CommandName(head))
     if head in {"pause", "resume", "export", "help"}:
@@ -91,6 +106,11 @@ class CommandResult:
     items: list[MemoryItem] = field(default_factory=list)
 
 
+def _platform_list(identities: list[IdentityKey]) -> str:
+    names = sorted({describe_identity(i) for i in identities})
+    return ", ".join(names)
+
+
 def format_item(item: MemoryItem) -> str:
     where = "private" if item.is_private else f"#{item.channel}" if item.channel else "public"
     source = f"{item.platform}, {where}" if item.platform else where
@@ -99,10 +119,13 @@ def format_item(item: MemoryItem) -> str:
 
 
 class MemoryCommands:
-    def __init__(self, *, store: Store, memory: MemoryService, writer: MemoryWriter) -> None:
+    def __init__(
+        self, *, store: Store, memory: MemoryService, writer: MemoryWriter, links: LinkService
+    ) -> None:
         self._store = store
         self._memory = memory
         self._writer = writer
+        self._links = links
 
     async def run(
         self,
@@ -112,6 +135,8 @@ class MemoryCommands:
         display_name: str | None = None,
     ) -> CommandResult:
         """Raises UserFacingError (bad id...) and DependencyError subclasses (backend down)."""
+        if command.name in (CommandName.LINK, CommandName.LINKS, CommandName.UNLINK):
+            return await self._link_command(identity, command)
         account = await self._store.resolve_account(identity, display_name=display_name)
         if command.name is CommandName.SHOW:
             page = await self._memory.page(
@@ -178,6 +203,34 @@ class MemoryCommands:
                 items=items,
             )
         return CommandResult(HELP_TEXT)
+
+    async def _link_command(self, identity: IdentityKey, command: Command) -> CommandResult:
+        if command.name is CommandName.LINK and not command.argument:
+            issued = await self._links.issue_code(identity)
+            code = display_code(issued.code)
+            return CommandResult(
+                f"Your link code is {code} (only you can see this). It works once, for 10 minutes.\n"
+                f"On your other platform, send Mnemo: /memory link {code}\n"
+                "Then what you tell me in either place is remembered in both "
+                "(private things are still only recalled in private chats)."
+            )
+        if command.name is CommandName.LINK:
+            outcome = await self._links.redeem(identity, command.argument)
+            return CommandResult(
+                f"Linked. Your memory now spans: {_platform_list(outcome.identities)}. "
+                f"{outcome.memories_moved} memor{'y' if outcome.memories_moved == 1 else 'ies'} "
+                "joined from this account."
+            )
+        if command.name is CommandName.LINKS:
+            linked = await self._links.identities(identity)
+            if len(linked) <= 1:
+                return CommandResult("Only this platform is linked. Use /memory link to add another.")
+            return CommandResult(f"Linked to your memory: {_platform_list(linked)}.")
+        detached = await self._links.unlink(identity, command.argument)
+        return CommandResult(
+            f"Unlinked {_platform_list(detached)}. It starts with a fresh, empty memory; "
+            "what I remembered stays with your other platforms."
+        )
 
     @staticmethod
     def _show_text(page: MemoryPage, query: str) -> str:

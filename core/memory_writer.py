@@ -53,6 +53,8 @@ class MemoryWriter:
         self._job_done = asyncio.Condition()
         # Bumped when an account's memory is cleared, so writes queued before that are dropped.
         self._generations: dict[uuid.UUID, int] = {}
+        # Merged accounts: writes queued for the old account land on the one it merged into.
+        self._redirects: dict[uuid.UUID, uuid.UUID] = {}
         self.written = 0
         self.failed = 0
 
@@ -87,7 +89,22 @@ class MemoryWriter:
         """Drop writes queued for this account and wait for its in-flight ones to finish, so that an
         erasure that follows cannot be undone by a write landing after it."""
         self._generations[account_id] = self._generations.get(account_id, 0) + 1
+        await self._wait_in_flight(account_id, timeout)
 
+    async def retarget(self, source: uuid.UUID, target: uuid.UUID, *, timeout: float = 60.0) -> None:
+        """Accounts are being merged: queued writes for `source` go to `target` from now on, and
+        writes for `source` already in flight finish before this returns (so a move after it sees them)."""
+        self._redirects[source] = target
+        await self._wait_in_flight(source, timeout)
+
+    def _account(self, account_id: uuid.UUID) -> uuid.UUID:
+        seen = set()
+        while account_id in self._redirects and account_id not in seen:
+            seen.add(account_id)
+            account_id = self._redirects[account_id]
+        return account_id
+
+    async def _wait_in_flight(self, account_id: uuid.UUID, timeout: float) -> None:
         def idle() -> bool:
             return all(job.account_id != account_id for job in self._in_flight)
 
@@ -95,7 +112,7 @@ class MemoryWriter:
             try:
                 await asyncio.wait_for(self._job_done.wait_for(idle), timeout=timeout)
             except TimeoutError:
-                log.warning("a memory write for an account being erased is still running")
+                log.warning("a memory write is still running for an account being erased or merged")
 
     def _stale(self, job: _Job) -> bool:
         return job.generation != self._generations.get(job.account_id, 0)
@@ -115,7 +132,7 @@ class MemoryWriter:
 
     async def _write(self, job: _Job) -> None:
         try:
-            await self._memory.remember(job.account_id, job.messages, origin=job.origin)
+            await self._memory.remember(self._account(job.account_id), job.messages, origin=job.origin)
             self.written += 1
         except BotError as exc:
             self.failed += 1
@@ -131,7 +148,7 @@ class MemoryWriter:
             return
         try:
             await self._store.add_pending_write(
-                account_id=job.account_id,
+                account_id=self._account(job.account_id),
                 messages=job.messages,
                 origin=job.origin,
                 now=self._clock(),

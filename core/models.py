@@ -157,6 +157,17 @@ class PendingMemoryWrite:
     last_error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LinkCode:
+    """A one-time code that lets another identity of the same person join `account_id`."""
+
+    code_hash: str
+    account_id: uuid.UUID
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
 class ReplyKind(enum.StrEnum):
     ANSWER = "answer"
     APOLOGY = "apology"  # a dependency failed; the text is a friendly line

@@ -16,6 +16,7 @@ from core.models import (
     AccountSettings,
     ConversationKey,
     IdentityKey,
+    LinkCode,
     MemoryOrigin,
     PendingMemoryWrite,
     Role,
@@ -99,6 +100,34 @@ class Store(Protocol):
     async def reschedule_pending_write(
         self, write_id: uuid.UUID, *, next_attempt_at: datetime, error: str
     ) -> None: ...
+
+    # -- account linking (one person, one memory across platforms) ------------------------------
+    async def add_link_code(
+        self, *, account_id: uuid.UUID, code_hash: str, now: datetime, expires_at: datetime
+    ) -> None:
+        """Store a link code (hashed) for the account."""
+        ...
+
+    async def find_link_code(self, code_hash: str) -> LinkCode | None: ...
+
+    async def record_link_failure(self, identity: IdentityKey, *, now: datetime) -> None: ...
+
+    async def count_link_failures(self, identity: IdentityKey, *, since: datetime) -> int: ...
+
+    async def merge_accounts(
+        self, *, source: uuid.UUID, target: uuid.UUID, code_hash: str, now: datetime
+    ) -> bool:
+        """In one transaction: mark the code used (False, and nothing changes, if it is used already),
+        then move the identities, messages and pending memory writes of `source` to `target`, keep
+        the stricter settings (paused stays paused) and delete `source`."""
+        ...
+
+    async def list_identities(self, account_id: uuid.UUID) -> list[IdentityKey]: ...
+
+    async def detach_identity(self, identity: IdentityKey, *, now: datetime) -> Account:
+        """Move the identity to a fresh, empty account (with the old account's settings) and
+        return it. Its memories and messages stay with the account it leaves."""
+        ...
 
     async def ping(self) -> None:
         """Raise StorageError unless the backend answers."""

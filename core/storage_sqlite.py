@@ -25,6 +25,7 @@ from core.models import (
     AccountSettings,
     ConversationKey,
     IdentityKey,
+    LinkCode,
     MemoryOrigin,
     PendingMemoryWrite,
     Platform,
@@ -93,6 +94,18 @@ CREATE TABLE IF NOT EXISTS pending_memory_writes (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS pending_due ON pending_memory_writes(next_attempt_at);
+CREATE TABLE IF NOT EXISTS link_codes (
+    code_hash TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+);
+CREATE TABLE IF NOT EXISTS link_failures (
+    identity TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS link_failures_identity ON link_failures(identity, at);
 """
 
 
@@ -506,6 +519,119 @@ class SQLiteStore:
             )
 
         await self._tx(work)
+
+    # -- account linking ---------------------------------------------------------------------
+    async def add_link_code(
+        self, *, account_id: uuid.UUID, code_hash: str, now: datetime, expires_at: datetime
+    ) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            _require_account(conn, account_id)
+            conn.execute(
+                "INSERT INTO link_codes (code_hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (code_hash, str(account_id), _ts(now), _ts(expires_at)),
+            )
+
+        await self._tx(work)
+
+    async def find_link_code(self, code_hash: str) -> LinkCode | None:
+        def work(conn: sqlite3.Connection) -> LinkCode | None:
+            row = conn.execute("SELECT * FROM link_codes WHERE code_hash = ?", (code_hash,)).fetchone()
+            if row is None:
+                return None
+            return LinkCode(
+                code_hash=row["code_hash"],
+                account_id=uuid.UUID(row["account_id"]),
+                created_at=_dt(row["created_at"]),
+                expires_at=_dt(row["expires_at"]),
+                used_at=_dt(row["used_at"]) if row["used_at"] else None,
+            )
+
+        return await self._tx(work)
+
+    @staticmethod
+    def _identity_key(identity: IdentityKey) -> str:
+        return json.dumps([identity.platform.value, identity.workspace, identity.user])
+
+    async def record_link_failure(self, identity: IdentityKey, *, now: datetime) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO link_failures (identity, at) VALUES (?, ?)",
+                (self._identity_key(identity), _ts(now)),
+            )
+
+        await self._tx(work)
+
+    async def count_link_failures(self, identity: IdentityKey, *, since: datetime) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT count(*) FROM link_failures WHERE identity = ? AND at >= ?",
+                (self._identity_key(identity), _ts(since)),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._tx(work)
+
+    async def merge_accounts(
+        self, *, source: uuid.UUID, target: uuid.UUID, code_hash: str, now: datetime
+    ) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            _require_account(conn, source)
+            _require_account(conn, target)
+            claimed = conn.execute(
+                "UPDATE link_codes SET used_at = ? "
+                "WHERE code_hash = ? AND used_at IS NULL AND account_id = ?",
+                (_ts(now), code_hash, str(target)),
+            ).rowcount
+            if claimed != 1:
+                return False
+            src, dst = str(source), str(target)
+            conn.execute("UPDATE identities SET account_id = ? WHERE account_id = ?", (dst, src))
+            conn.execute("UPDATE messages SET account_id = ? WHERE account_id = ?", (dst, src))
+            conn.execute("UPDATE pending_memory_writes SET account_id = ? WHERE account_id = ?", (dst, src))
+            conn.execute(
+                "UPDATE accounts SET memory_paused = max(memory_paused, "
+                "(SELECT memory_paused FROM accounts WHERE id = ?)) WHERE id = ?",
+                (src, dst),
+            )
+            conn.execute("DELETE FROM link_codes WHERE account_id = ? ", (src,))
+            conn.execute("DELETE FROM accounts WHERE id = ?", (src,))
+            return True
+
+        return await self._tx(work)
+
+    async def list_identities(self, account_id: uuid.UUID) -> list[IdentityKey]:
+        def work(conn: sqlite3.Connection) -> list[IdentityKey]:
+            rows = conn.execute(
+                "SELECT platform, workspace, user_id FROM identities WHERE account_id = ? "
+                "ORDER BY created_at, platform",
+                (str(account_id),),
+            ).fetchall()
+            return [IdentityKey(Platform(r["platform"]), r["workspace"], r["user_id"]) for r in rows]
+
+        return await self._tx(work)
+
+    async def detach_identity(self, identity: IdentityKey, *, now: datetime) -> Account:
+        def work(conn: sqlite3.Connection) -> Account:
+            row = conn.execute(
+                "SELECT a.memory_paused, a.display_name FROM identities i "
+                "JOIN accounts a ON a.id = i.account_id "
+                "WHERE i.platform = ? AND i.workspace = ? AND i.user_id = ?",
+                (identity.platform.value, identity.workspace, identity.user),
+            ).fetchone()
+            if row is None:
+                raise sqlite3.IntegrityError("unknown identity")
+            account_id = uuid.uuid4()
+            conn.execute(
+                "INSERT INTO accounts (id, created_at, display_name, memory_paused) VALUES (?, ?, ?, ?)",
+                (str(account_id), _ts(now), row["display_name"], row["memory_paused"]),
+            )
+            conn.execute(
+                "UPDATE identities SET account_id = ? WHERE platform = ? AND workspace = ? AND user_id = ?",
+                (str(account_id), identity.platform.value, identity.workspace, identity.user),
+            )
+            return Account(account_id, now, row["display_name"])
+
+        return await self._tx(work)
 
     async def ping(self) -> None:
         await self._tx(lambda conn: conn.execute("SELECT 1").fetchone())

@@ -1,0 +1,158 @@
+"""One person, one memory: link a person's Slack, Discord and web identities to one account.
+
+Flow: `/memory link` in one place gives a one-time code (only that person sees it); `/memory link
+CODE` in another place merges the second identity's account into the first. Merge order matters for
+"atomic from the person's point of view": memories move first (idempotent: re-homes vectors,
+collapses exact duplicates), then one store transaction consumes the code and moves identities,
+messages, pending writes and settings. A failure in the first step leaves the code unused and the
+accounts usable; redeeming again finishes the move.
+
+Codes: 8 characters from an alphabet without look-alikes (0/O, 1/I/L), ~40 bits, valid 10 minutes,
+single use, stored as SHA-256 (a fast hash is enough for a secret this short-lived that is also
+rate limited; the database never holds a usable code).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.errors import UserFacingError
+from core.memory import MemoryService
+from core.memory_writer import MemoryWriter
+from core.models import IdentityKey, Platform
+from core.orchestrator import short_hash
+from core.storage import Store
+
+log = logging.getLogger(__name__)
+
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+CODE_TTL = timedelta(minutes=10)
+MAX_FAILURES_PER_HOUR = 5
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def normalize_code(raw: str) -> str | None:
+    """Upper-case, drop spaces and dashes; None if it cannot be a code at all."""
+    code = "".join(ch for ch in raw.upper() if ch not in " -")
+    if len(code) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in code):
+        return None
+    return code
+
+
+def display_code(code: str) -> str:
+    return f"{code[:4]}-{code[4:]}"
+
+
+def describe_identity(identity: IdentityKey) -> str:
+    return identity.platform.value.capitalize()
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCode:
+    code: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LinkOutcome:
+    account_id: uuid.UUID
+    identities: list[IdentityKey]
+    memories_moved: int
+
+
+class LinkService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        memory: MemoryService,
+        writer: MemoryWriter,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._memory = memory
+        self._writer = writer
+        self._clock = clock
+
+    async def issue_code(self, identity: IdentityKey) -> IssuedCode:
+        account = await self._store.resolve_account(identity)
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        now = self._clock()
+        await self._store.add_link_code(
+            account_id=account.id, code_hash=hash_code(code), now=now, expires_at=now + CODE_TTL
+        )
+        log.info("link code issued account=%s", short_hash(account.id))
+        return IssuedCode(code, now + CODE_TTL)
+
+    async def redeem(self, identity: IdentityKey, raw_code: str) -> LinkOutcome:
+        """Link `identity` to the account that issued the code. UserFacingError for every refusal."""
+        now = self._clock()
+        failures = await self._store.count_link_failures(identity, since=now - timedelta(hours=1))
+        if failures >= MAX_FAILURES_PER_HOUR:
+            raise UserFacingError("Too many wrong codes. Linking is paused for you for an hour.")
+        code = normalize_code(raw_code)
+        link = await self._store.find_link_code(hash_code(code)) if code else None
+        problem = None
+        if link is None:
+            problem = "That code is not valid. Check it, or ask for a new one with /memory link."
+        elif link.used_at is not None:
+            problem = "That code was already used. Ask for a new one with /memory link."
+        elif link.expires_at <= now:
+            problem = "That code has expired (codes last 10 minutes). Ask for a new one with /memory link."
+        if problem is not None or link is None:
+            await self._store.record_link_failure(identity, now=now)
+            raise UserFacingError(problem or "That code is not valid.")
+        account = await self._store.resolve_account(identity)
+        if account.id == link.account_id:
+            raise UserFacingError(
+                "That code is yours: redeem it from your account on the other platform to link them."
+            )
+        source, target = account.id, link.account_id
+        # Writes for the source account that are queued or in flight now land on the target.
+        await self._writer.retarget(source, target)
+        moved = await self._memory.move(source, target)
+        if not await self._store.merge_accounts(
+            source=source, target=target, code_hash=link.code_hash, now=now
+        ):
+            raise UserFacingError("That code was already used. Ask for a new one with /memory link.")
+        identities = await self._store.list_identities(target)
+        log.info(
+            "accounts linked source=%s target=%s memories_moved=%d",
+            short_hash(source),
+            short_hash(target),
+            moved,
+        )
+        return LinkOutcome(target, identities, moved)
+
+    async def identities(self, identity: IdentityKey) -> list[IdentityKey]:
+        account = await self._store.resolve_account(identity)
+        return await self._store.list_identities(account.id)
+
+    async def unlink(self, identity: IdentityKey, platform_name: str) -> list[IdentityKey]:
+        """Detach the account's identities on `platform_name`; returns the identities detached."""
+        try:
+            platform = Platform(platform_name.strip().lower())
+        except ValueError:
+            names = ", ".join(p.value for p in Platform)
+            raise UserFacingError(f"Unknown platform '{platform_name[:20]}'. Use one of: {names}.") from None
+        account = await self._store.resolve_account(identity)
+        linked = await self._store.list_identities(account.id)
+        detach = [i for i in linked if i.platform is platform]
+        if not detach:
+            raise UserFacingError(f"No {platform.value.capitalize()} identity is linked to your account.")
+        if len(detach) == len(linked):
+            raise UserFacingError("That is the only identity on this account: there is nothing to unlink.")
+        for item in detach:
+            await self._store.detach_identity(item, now=self._clock())
+        log.info("identities unlinked account=%s count=%d", short_hash(account.id), len(detach))
+        return detach
