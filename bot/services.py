@@ -46,6 +46,10 @@ def build_services(settings: Settings, core: Core) -> list[Service]:
             routers.append(slack.router())  # POST /slack/events on PORT
 
     # --- Discord (adapters/discord) ---
+    if settings.discord_enabled:
+        from adapters.discord.service import DiscordService
+
+        services.append(DiscordService(core=core))
 
     # --- HTTP API (adapters/http) ---
 

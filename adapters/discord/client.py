@@ -106,6 +106,26 @@ class DiscordOptions:
         return replace(base, **overrides)
 
 
+# What Mnemo does in channels: read them, answer (also in threads), quote the question it answers
+# (a reply needs Read Message History) and open a thread in DISCORD_REPLY_MODE=thread. Interaction
+# answers (/memory, the export file) need no channel permission.
+REQUIRED_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    create_public_threads=True,
+    read_message_history=True,
+)
+
+
+def invite_url(application_id: int) -> str:
+    """The OAuth2 link that adds Mnemo to a server with exactly the permissions it uses."""
+    return (
+        f"https://discord.com/oauth2/authorize?client_id={application_id}"
+        f"&scope=bot+applications.commands&permissions={REQUIRED_PERMISSIONS.value}"
+    )
+
+
 def required_intents() -> discord.Intents:
     """Servers, server messages, DMs and message content (privileged: enable it in the portal)."""
     intents = discord.Intents.none()
@@ -438,15 +458,17 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         # Mnemo has no voice features; without this discord.py warns about missing voice libraries.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
+        sharding: dict[str, Any] = {"shard_count": options.shard_count}
+        if options.shard_ids:
+            sharding["shard_ids"] = options.shard_ids
         super().__init__(
             intents=required_intents(),
             allowed_mentions=NO_MENTIONS,
-            shard_count=options.shard_count,
-            shard_ids=options.shard_ids,
             guild_ready_timeout=options.guild_ready_timeout,
             chunk_guilds_at_startup=False,
             # Waits longer than this fail the one send (logged) instead of stalling a conversation.
             max_ratelimit_timeout=30.0,
+            **sharding,
         )
         self.orchestrator = orchestrator
         self.memory_commands = commands
@@ -455,7 +477,9 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         self._locks = _KeyedLocks()
         self._followed: OrderedDict[int, None] = OrderedDict()  # threads Mnemo takes part in
         self._thread_parents: OrderedDict[int, int | None] = OrderedDict()  # uncached channel -> parent
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._answering = 0
+        self._all_sent = asyncio.Event()
+        self._all_sent.set()
         self.skipped_payloads = 0
         self.tree = _Tree(self)
         self.tree.add_command(MemoryGroup(self))
@@ -505,7 +529,18 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         log.info("registered /memory commands %s", where)
         return True
 
+    async def wait_replies_sent(self, timeout: float) -> bool:
+        """Until every answer being written is posted (shutdown: answers already computed are
+        delivered before the connection closes). False if some were still going at `timeout`."""
+        try:
+            await asyncio.wait_for(self._all_sent.wait(), timeout=timeout)
+        except TimeoutError:
+            return False
+        return True
+
     async def on_ready(self) -> None:
+        if self.application_id is not None:
+            log.info("invite Mnemo to a server: %s", invite_url(self.application_id))
         log.info(
             "connected to Discord as bot %s in %d servers",
             self.user.id if self.user else "?",
@@ -637,6 +672,18 @@ class MnemoDiscordClient(discord.AutoShardedClient):
             self._followed.popitem(last=False)
 
     async def _answer(self, message: discord.Message, facts: MessageFacts, incoming: IncomingMessage) -> None:
+        self._answering += 1
+        self._all_sent.clear()
+        try:
+            await self._write_answer(message, facts, incoming)
+        finally:
+            self._answering -= 1
+            if self._answering == 0:
+                self._all_sent.set()
+
+    async def _write_answer(
+        self, message: discord.Message, facts: MessageFacts, incoming: IncomingMessage
+    ) -> None:
         open_thread = opens_thread(facts, reply_mode=self.options.reply_mode)
         typing = _Typing(message.channel, interval=self.options.typing_interval)
         writer = ReplyWriter(

@@ -165,6 +165,8 @@ class DiscordService:
     async def stop(self) -> None:
         self._stopping = True
         if self._client is not None:
+            if not await self._client.wait_replies_sent(self._core.settings.shutdown_grace_seconds):
+                log.warning("closing Discord with answers still being posted")
             await self._client.close()
         if self._task is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):

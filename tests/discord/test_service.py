@@ -10,7 +10,13 @@ import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.discord.client import DEFAULT_API_URL, DEFAULT_GATEWAY_URL, apply_endpoint_overrides
+from adapters.discord.client import (
+    DEFAULT_API_URL,
+    DEFAULT_GATEWAY_URL,
+    REQUIRED_PERMISSIONS,
+    apply_endpoint_overrides,
+    invite_url,
+)
 from adapters.discord.service import (
     LOGIN_REJECTED_HELP,
     PRIVILEGED_INTENT_HELP,
@@ -161,3 +167,41 @@ def test_intents_are_not_the_library_defaults() -> None:
     assert intents.message_content
     assert not intents.members
     assert intents != discord.Intents.default()
+
+
+async def test_stop_delivers_an_answer_already_being_written(
+    tmp_path: Path, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    _, [channel] = fake_discord.add_guild()
+    guild_id = int(fake_discord.channels[channel]["guild_id"])
+    fake_openai.state.delay_chat = 1.0
+    settings = discord_settings(tmp_path, fake_openai, fake_discord)
+    async with build_core(settings) as core:
+        service = DiscordService(core=core, ready_timeout=10)
+        await service.start()
+        await fake_discord.dispatch(
+            "MESSAGE_CREATE",
+            fake_discord.message(
+                channel_id=channel,
+                guild_id=guild_id,
+                author_id=new_user(),
+                content="slow one",
+                mention_bot=True,
+            ),
+        )
+        async with asyncio.timeout(5):
+            while fake_openai.count("chat") == 0:
+                await asyncio.sleep(0.02)
+        core.orchestrator.stop_accepting()  # what shutdown does first
+        await service.stop()
+        [post] = fake_discord.channel_posts(channel)
+        assert "slow one" in post.body["content"]
+
+
+def test_readme_invite_link_has_the_permissions_the_code_needs() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"permissions={REQUIRED_PERMISSIONS.value}" in readme
+    assert "scope=bot+applications.commands" in readme
+    assert invite_url(42).endswith(
+        f"client_id=42&scope=bot+applications.commands&permissions={REQUIRED_PERMISSIONS.value}"
+    )

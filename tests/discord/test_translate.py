@@ -27,7 +27,7 @@ from adapters.discord.translate import (
 from config import DiscordReplyMode
 from core.commands import CommandName, CommandResult
 from core.errors import UserFacingError
-from core.models import MemoryItem, MemoryPage, Platform
+from core.models import IncomingMessage, MemoryItem, MemoryPage, Platform
 
 BOT = 1_000_000_000_000_000_001
 ALICE = 1_000_000_000_000_000_002
@@ -56,7 +56,9 @@ def facts(**overrides: object) -> MessageFacts:
     return MessageFacts(**values)  # type: ignore[arg-type]
 
 
-def incoming(f: MessageFacts, *, mode: DiscordReplyMode = DiscordReplyMode.REPLY, follows: bool = False):  # type: ignore[no-untyped-def]
+def incoming(
+    f: MessageFacts, *, mode: DiscordReplyMode = DiscordReplyMode.REPLY, follows: bool = False
+) -> IncomingMessage | None:
     return to_incoming(f, bot_user_id=BOT, reply_mode=mode, follows_thread=follows)
 
 
