@@ -1,5 +1,6 @@
 """One "bot process" worth of scheduler, for the multi-process tests: run as
-`python -m tests.jobs.scheduler_process --claims sqlite:PATH|pg:DSN --seconds S --out FILE`.
+`python -m tests.jobs.scheduler_process --claims sqlite:PATH|pg:DSN|supabase:URL|KEY --seconds S
+--out FILE`.
 
 It runs the real SchedulerService (real APScheduler) with jobs that only record their runs, claims
 each run through the given database, and writes what it ran as JSON lines to FILE on exit.
@@ -90,6 +91,12 @@ async def main(claims: str, seconds: float, every: float, out: Path, start_at: f
     elif kind == "pg":
         pg = await PostgresClaims.connect(target)
         claimer, closer = pg, pg.close
+    elif kind == "supabase":  # supabase:URL|SERVICE_ROLE_KEY, the production path for Postgres
+        from core.storage_supabase import SupabaseStore
+
+        url, _, key = target.partition("|")
+        supabase = await SupabaseStore.connect(url=url, key=key)
+        claimer, closer = supabase, supabase.close
     else:
         raise SystemExit(f"unknown claims backend {kind!r}")
     ran: list[dict[str, object]] = []

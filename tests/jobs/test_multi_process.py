@@ -1,9 +1,9 @@
 """Two bot processes, one database: every job runs exactly once per slot.
 
 Each process is a real OS process running the real SchedulerService (APScheduler) and claiming its
-runs through the database: the real PostgreSQL on 127.0.0.1:5432 (a database of our own, created
-and dropped here) or one shared SQLite file. A control run with two separate databases shows the
-check does catch double runs.
+runs through the database: the real PostgreSQL on 127.0.0.1:5432 (databases created and dropped
+here), directly and through the production Supabase store, or one shared SQLite file. A control
+run with two separate databases shows the check does catch double runs.
 """
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from tests.fakes.postgrest import PostgrestShim
 from tests.jobs.scheduler_process import CLAIMS_TABLE
+from tests.supabase import pg
+from tests.supabase.fixtures import jwt_secret, supabase_dsn
+
+__all__ = ["jwt_secret", "supabase_dsn"]  # pytest fixtures, used by name below
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -110,6 +115,20 @@ def test_two_processes_on_one_postgres_database_run_each_job_once(tmp_path: Path
         keys = [row[0] for row in conn.execute("select key from processed_events order by key")]
     # Every run that happened holds exactly one claim row, and no claim was made without a run.
     assert sorted(f"job:{r['name']}:{r['slot']}" for r in runs) == keys
+
+
+def test_two_processes_through_the_supabase_store_run_each_job_once(
+    tmp_path: Path, supabase_dsn: str, jwt_secret: str
+) -> None:
+    """The production path on Postgres: SupabaseStore.claim_event -> PostgREST (our loopback shim)
+    -> the migrations' mnemo_claim_event SQL function on the real database."""
+    pg.truncate_all(supabase_dsn)
+    with PostgrestShim(supabase_dsn, jwt_secret=jwt_secret) as shim:
+        target = f"supabase:{shim.url}|{shim.key()}"
+        runs = run_processes(tmp_path, [target, target])
+        claimed = shim.calls["mnemo_claim_event"]
+    assert_each_slot_ran_once(runs)
+    assert claimed >= 2 * 2 * (int(SECONDS / EVERY) - 1)  # both processes claimed every slot
 
 
 def test_two_processes_on_one_sqlite_file_run_each_job_once(tmp_path: Path) -> None:
