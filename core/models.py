@@ -113,6 +113,31 @@ class StoredMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """One conversation (all its sessions, open or closed), for listings such as the HTTP API's."""
+
+    conversation: ConversationKey
+    opened_at: datetime
+    last_active_at: datetime
+    message_count: int
+    preview: str | None  # the start of its first message
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPage:
+    items: list[ConversationSummary]
+    offset: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    items: list[StoredMessage]
+    offset: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class MemoryOrigin:
     """Where a memory was learned; decides where it may be recalled."""
 

@@ -15,10 +15,13 @@ from core.models import (
     Account,
     AccountSettings,
     ConversationKey,
+    ConversationPage,
     IdentityKey,
     LinkCode,
     MemoryOrigin,
+    MessagePage,
     PendingMemoryWrite,
+    Platform,
     Role,
     Session,
     StoredMessage,
@@ -43,6 +46,24 @@ class Store(Protocol):
     async def has_session(self, conversation: ConversationKey) -> bool:
         """True if the conversation ever had a session (open or closed): the bot has taken part in
         it. Read-only; adapters use it to follow threads they joined, also after a restart."""
+        ...
+
+    async def list_conversations(
+        self, *, platform: Platform, workspace: str, channel: str, offset: int, limit: int
+    ) -> ConversationPage:
+        """The conversations (one per thread) of one channel, most recently active first, with
+        their message counts. A conversation whose sessions were all deleted is gone from here."""
+        ...
+
+    async def conversation_messages(
+        self, conversation: ConversationKey, *, offset: int, limit: int
+    ) -> MessagePage:
+        """Every stored message of the conversation across all its sessions, oldest first."""
+        ...
+
+    async def delete_conversation(self, conversation: ConversationKey) -> int:
+        """Delete every session of the conversation and their messages; returns the number of
+        sessions deleted (0: there was no such conversation)."""
         ...
 
     async def append_message(

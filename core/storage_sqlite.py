@@ -24,9 +24,12 @@ from core.models import (
     Account,
     AccountSettings,
     ConversationKey,
+    ConversationPage,
+    ConversationSummary,
     IdentityKey,
     LinkCode,
     MemoryOrigin,
+    MessagePage,
     PendingMemoryWrite,
     Platform,
     Role,
@@ -35,6 +38,9 @@ from core.models import (
 )
 
 T = TypeVar("T")
+
+# Characters of a conversation's first message shown in listings.
+PREVIEW_CHARS = 120
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -118,6 +124,11 @@ def _ts(value: datetime) -> str:
 def _check_limit(limit: int) -> None:
     if limit < 0:  # SQLite reads LIMIT -1 as "no limit"
         raise ValueError(f"limit must be >= 0 (got {limit})")
+
+
+def _check_offset(offset: int) -> None:
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0 (got {offset})")
 
 
 def _check_idle_timeout(idle_timeout: timedelta) -> None:
@@ -310,6 +321,91 @@ class SQLiteStore:
             return row is not None
 
         return await self._run(work)
+
+    async def list_conversations(
+        self, *, platform: Platform, workspace: str, channel: str, offset: int, limit: int
+    ) -> ConversationPage:
+        _check_limit(limit)
+        _check_offset(offset)
+        scope = (platform.value, workspace, channel)
+
+        def work(conn: sqlite3.Connection) -> ConversationPage:
+            total = conn.execute(
+                "SELECT count(DISTINCT thread) FROM sessions WHERE platform = ? AND workspace = ? "
+                "AND channel = ?",
+                scope,
+            ).fetchone()[0]
+            rows = conn.execute(
+                "SELECT c.thread, c.opened_at, c.last_active_at, "
+                "  (SELECT count(*) FROM messages m JOIN sessions s ON s.id = m.session_id "
+                "    WHERE s.conversation = c.conversation) AS message_count, "
+                "  (SELECT substr(m.text, 1, ?) FROM messages m JOIN sessions s ON s.id = m.session_id "
+                "    WHERE s.conversation = c.conversation "
+                "    ORDER BY s.opened_at, s.id, m.seq LIMIT 1) AS preview "
+                "FROM (SELECT conversation, thread, min(opened_at) AS opened_at, "
+                "        max(last_active_at) AS last_active_at "
+                "      FROM sessions WHERE platform = ? AND workspace = ? AND channel = ? "
+                "      GROUP BY conversation, thread) c "
+                "ORDER BY c.last_active_at DESC, c.thread LIMIT ? OFFSET ?",
+                (PREVIEW_CHARS, *scope, limit, offset),
+            ).fetchall()
+            items = [
+                ConversationSummary(
+                    conversation=ConversationKey(platform, workspace, channel, row["thread"]),
+                    opened_at=_dt(row["opened_at"]),
+                    last_active_at=_dt(row["last_active_at"]),
+                    message_count=row["message_count"],
+                    preview=row["preview"],
+                )
+                for row in rows
+            ]
+            return ConversationPage(items, offset, total)
+
+        return await self._tx(work)
+
+    async def conversation_messages(
+        self, conversation: ConversationKey, *, offset: int, limit: int
+    ) -> MessagePage:
+        _check_limit(limit)
+        _check_offset(offset)
+        key = conversation.as_string()
+
+        def work(conn: sqlite3.Connection) -> MessagePage:
+            total = conn.execute(
+                "SELECT count(*) FROM messages m JOIN sessions s ON s.id = m.session_id "
+                "WHERE s.conversation = ?",
+                (key,),
+            ).fetchone()[0]
+            rows = conn.execute(
+                "SELECT m.* FROM messages m JOIN sessions s ON s.id = m.session_id "
+                "WHERE s.conversation = ? ORDER BY s.opened_at, s.id, m.seq LIMIT ? OFFSET ?",
+                (key, limit, offset),
+            ).fetchall()
+            return MessagePage([_message(row) for row in rows], offset, total)
+
+        return await self._tx(work)
+
+    async def delete_conversation(self, conversation: ConversationKey) -> int:
+        key = conversation.as_string()
+
+        def work(conn: sqlite3.Connection) -> int:
+            conn.execute(
+                "DELETE FROM messages WHERE session_id IN (SELECT id FROM sessions WHERE conversation = ?)",
+                (key,),
+            )
+            return conn.execute("DELETE FROM sessions WHERE conversation = ?", (key,)).rowcount
+
+        deleted = await self._tx(work)
+        if deleted:
+            # secure_delete overwrote the rows in the database pages; the WAL still holds the old
+            # pages until a checkpoint. (No VACUUM: that rewrites the whole file, per request.)
+            await self._run(self._checkpoint)
+        return deleted
+
+    def _checkpoint(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def append_message(
         self,

@@ -33,8 +33,11 @@ from core.models import (
     Account,
     AccountSettings,
     ConversationKey,
+    ConversationPage,
+    ConversationSummary,
     IdentityKey,
     MemoryOrigin,
+    MessagePage,
     PendingMemoryWrite,
     Platform,
     Role,
@@ -46,7 +49,7 @@ from supabase import AsyncClient, AsyncClientOptions
 log = logging.getLogger(__name__)
 
 # The schema version `mnemo_ping()` must report at least; bump with a migration that changes the API.
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
 _CONNECT_TIMEOUT_SECONDS: Final = 5.0
 _KEY_REJECTED_CODES: Final = frozenset({"PGRST301", "PGRST302", "PGRST303", "42501", "401", "403"})
@@ -396,6 +399,69 @@ class SupabaseStore:
                 "p_thread": conversation.thread,
             },
             lambda data: _bool(data, "has_session"),
+        )
+
+    async def list_conversations(
+        self, *, platform: Platform, workspace: str, channel: str, offset: int, limit: int
+    ) -> ConversationPage:
+        def parse(data: _Json) -> ConversationPage:
+            page = _row(data)
+            items = [
+                ConversationSummary(
+                    conversation=ConversationKey(platform, workspace, channel, _str(row, "thread")),
+                    opened_at=_time(row, "opened_at"),
+                    last_active_at=_time(row, "last_active_at"),
+                    message_count=_int(row.get("message_count"), "message_count"),
+                    preview=_opt_str(row, "preview"),
+                )
+                for row in _rows(page.get("items"))
+            ]
+            return ConversationPage(items, offset, _int(page.get("total"), "total"))
+
+        return await self._call(
+            "mnemo_list_conversations",
+            {
+                "p_platform": platform.value,
+                "p_workspace": workspace,
+                "p_channel": channel,
+                "p_offset": _non_negative(offset, "offset"),
+                "p_limit": _non_negative(limit, "limit"),
+            },
+            parse,
+        )
+
+    async def conversation_messages(
+        self, conversation: ConversationKey, *, offset: int, limit: int
+    ) -> MessagePage:
+        def parse(data: _Json) -> MessagePage:
+            page = _row(data)
+            items = [_message(row) for row in _rows(page.get("items"))]
+            return MessagePage(items, offset, _int(page.get("total"), "total"))
+
+        return await self._call(
+            "mnemo_conversation_messages",
+            {
+                "p_platform": conversation.platform.value,
+                "p_workspace": conversation.workspace,
+                "p_channel": conversation.channel,
+                "p_thread": conversation.thread,
+                "p_offset": _non_negative(offset, "offset"),
+                "p_limit": _non_negative(limit, "limit"),
+            },
+            parse,
+        )
+
+    async def delete_conversation(self, conversation: ConversationKey) -> int:
+        # Like erase_account: the rows stay in PostgreSQL's files until VACUUM reclaims them.
+        return await self._call(
+            "mnemo_delete_conversation",
+            {
+                "p_platform": conversation.platform.value,
+                "p_workspace": conversation.workspace,
+                "p_channel": conversation.channel,
+                "p_thread": conversation.thread,
+            },
+            lambda data: _int(data, "deleted"),
         )
 
     async def append_message(

@@ -491,3 +491,141 @@ async def test_negative_limits_and_timeouts_and_empty_event_keys_are_refused(sto
         await store.claim_event("", now=T0)
     assert (await store.get_session(session_id)) is not None
     assert (await store.get_session(session_id)).closed_at is None  # type: ignore[union-attr]
+
+
+# -- conversations: listing, reading across sessions, deleting (the HTTP API's sessions) ------------
+
+
+def web_conversation(thread: str, *, channel: str = "sub-1") -> ConversationKey:
+    return ConversationKey(Platform.WEB, "", channel, thread)
+
+
+async def test_list_conversations_newest_activity_first_with_counts_and_previews(store: Store) -> None:
+    account = await store.resolve_account(identity("sub-1", workspace="", platform=Platform.WEB))
+    for minute, thread in enumerate(["a", "b", "c"]):
+        now = T0 + timedelta(minutes=minute)
+        session = await store.touch_session(web_conversation(thread), now=now, idle_timeout=IDLE)
+        await say(store, session.id, account.id, f"hello from {thread} " + "x" * 300, now=now)
+    await store.touch_session(web_conversation("a"), now=T0 + timedelta(minutes=10), idle_timeout=IDLE)
+    # Another channel of the same platform is not listed, nor another platform's same channel name.
+    await store.touch_session(web_conversation("z", channel="sub-2"), now=T0, idle_timeout=IDLE)
+    await store.touch_session(
+        ConversationKey(Platform.SLACK, "", "sub-1", "a"), now=T0 + timedelta(hours=1), idle_timeout=IDLE
+    )
+
+    page = await store.list_conversations(
+        platform=Platform.WEB, workspace="", channel="sub-1", offset=0, limit=10
+    )
+
+    assert page.total == 3
+    assert [item.conversation.thread for item in page.items] == ["a", "c", "b"]
+    first = page.items[0]
+    assert first.conversation == web_conversation("a")
+    assert first.message_count == 1
+    assert first.opened_at == T0
+    assert first.last_active_at == T0 + timedelta(minutes=10)
+    assert first.preview is not None
+    assert first.preview.startswith("hello from a x")
+    assert len(first.preview) == 120
+
+
+async def test_list_conversations_pages_and_counts_every_session_of_a_thread(store: Store) -> None:
+    account = await store.resolve_account(identity("sub-1", workspace="", platform=Platform.WEB))
+    first = await store.touch_session(web_conversation("a"), now=T0, idle_timeout=IDLE)
+    await say(store, first.id, account.id, "before the idle gap", now=T0)
+    later = T0 + IDLE * 3
+    second = await store.touch_session(web_conversation("a"), now=later, idle_timeout=IDLE)
+    await say(store, second.id, account.id, "after it", now=later)
+    assert second.id != first.id
+    for minute in range(1, 5):
+        await store.touch_session(
+            web_conversation(f"t{minute}"), now=T0 + timedelta(minutes=minute), idle_timeout=IDLE
+        )
+
+    whole = await store.list_conversations(
+        platform=Platform.WEB, workspace="", channel="sub-1", offset=0, limit=100
+    )
+    pages = [
+        await store.list_conversations(
+            platform=Platform.WEB, workspace="", channel="sub-1", offset=offset, limit=2
+        )
+        for offset in (0, 2, 4)
+    ]
+
+    assert whole.total == 5
+    assert whole.items[0].conversation.thread == "a"
+    assert whole.items[0].message_count == 2
+    assert whole.items[0].preview == "before the idle gap"
+    assert [len(p.items) for p in pages] == [2, 2, 1]
+    assert [i for p in pages for i in p.items] == whole.items
+    assert all(p.total == 5 for p in pages)
+    past_the_end = await store.list_conversations(
+        platform=Platform.WEB, workspace="", channel="sub-1", offset=50, limit=10
+    )
+    assert past_the_end.items == []
+    assert past_the_end.total == 5
+
+
+async def test_conversation_messages_span_its_sessions_oldest_first_and_page(store: Store) -> None:
+    account = await store.resolve_account(identity("sub-1", workspace="", platform=Platform.WEB))
+    first = await store.touch_session(web_conversation("a"), now=T0, idle_timeout=IDLE)
+    await say(store, first.id, account.id, "one", now=T0)
+    await say(store, first.id, account.id, "two", now=T0, role=Role.ASSISTANT)
+    later = T0 + IDLE * 2
+    second = await store.touch_session(web_conversation("a"), now=later, idle_timeout=IDLE)
+    await say(store, second.id, account.id, "three", now=later)
+    other = await store.touch_session(web_conversation("b"), now=T0, idle_timeout=IDLE)
+    await say(store, other.id, account.id, "elsewhere", now=T0)
+
+    whole = await store.conversation_messages(web_conversation("a"), offset=0, limit=10)
+    tail = await store.conversation_messages(web_conversation("a"), offset=1, limit=1)
+    nothing = await store.conversation_messages(web_conversation("missing"), offset=0, limit=10)
+
+    assert [m.text for m in whole.items] == ["one", "two", "three"]
+    assert [m.role for m in whole.items] == [Role.USER, Role.ASSISTANT, Role.USER]
+    assert {m.session_id for m in whole.items} == {first.id, second.id}
+    assert whole.items[2].created_at == later
+    assert whole.items[0].account_id == account.id
+    assert whole.total == 3
+    assert [m.text for m in tail.items] == ["two"]
+    assert tail.total == 3
+    assert tail.offset == 1
+    assert nothing.items == []
+    assert nothing.total == 0
+
+
+async def test_delete_conversation_removes_its_sessions_and_messages_only(store: Store) -> None:
+    account = await store.resolve_account(identity("sub-1", workspace="", platform=Platform.WEB))
+    first = await store.touch_session(web_conversation("a"), now=T0, idle_timeout=IDLE)
+    await say(store, first.id, account.id, "secret one", now=T0)
+    second = await store.touch_session(web_conversation("a"), now=T0 + IDLE * 2, idle_timeout=IDLE)
+    await say(store, second.id, account.id, "secret two", now=T0 + IDLE * 2)
+    kept = await store.touch_session(web_conversation("b"), now=T0, idle_timeout=IDLE)
+    await say(store, kept.id, account.id, "kept", now=T0)
+
+    deleted = await store.delete_conversation(web_conversation("a"))
+    again = await store.delete_conversation(web_conversation("a"))
+
+    assert deleted == 2
+    assert again == 0
+    assert await store.get_session(first.id) is None
+    assert await store.get_session(second.id) is None
+    assert not await store.has_session(web_conversation("a"))
+    assert await store.recent_messages(first.id, limit=10) == []
+    assert (await store.conversation_messages(web_conversation("a"), offset=0, limit=10)).total == 0
+    assert [m.text for m in await store.recent_messages(kept.id, limit=10)] == ["kept"]
+    listed = await store.list_conversations(
+        platform=Platform.WEB, workspace="", channel="sub-1", offset=0, limit=10
+    )
+    assert [c.conversation.thread for c in listed.items] == ["b"]
+
+
+async def test_conversation_paging_refuses_negative_offsets_and_limits(store: Store) -> None:
+    with pytest.raises(ValueError, match="offset"):
+        await store.list_conversations(platform=Platform.WEB, workspace="", channel="c", offset=-1, limit=1)
+    with pytest.raises(ValueError, match="limit"):
+        await store.list_conversations(platform=Platform.WEB, workspace="", channel="c", offset=0, limit=-1)
+    with pytest.raises(ValueError, match="offset"):
+        await store.conversation_messages(web_conversation("a"), offset=-1, limit=1)
+    with pytest.raises(ValueError, match="limit"):
+        await store.conversation_messages(web_conversation("a"), offset=0, limit=-1)

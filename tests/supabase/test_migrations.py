@@ -177,7 +177,7 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
         return conn.execute(query, params).fetchall()
 
     with as_service_role(supabase_dsn) as conn:
-        assert call(conn, "select public.mnemo_ping()") == [(2,)]
+        assert call(conn, "select public.mnemo_ping()") == [(3,)]
         [(account_id, _, name)] = call(
             conn, "select * from public.mnemo_resolve_account('discord', '', '42', 'Al')"
         )
@@ -224,6 +224,12 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
         assert call(conn, "select public.mnemo_close_idle_sessions('2026-11-01T14:00Z', 3600)") == [(1,)]
         assert call(conn, "select public.mnemo_purge_messages('2026-11-01T12:00:01Z')") == [(1,)]
         assert call(conn, "select public.mnemo_erase_account(%s)", (account_id,)) == [(1,)]
+        listed = call(conn, "select public.mnemo_list_conversations('discord', '', 'D1', 0, 10)")
+        assert listed[0][0]["total"] == 1
+        assert [item["thread"] for item in listed[0][0]["items"]] == [""]
+        read = call(conn, "select public.mnemo_conversation_messages('discord', '', 'D1', '', 0, 10)")
+        assert read == [({"total": 0, "items": []},)]  # erased just above; the session remains
+        assert call(conn, "select public.mnemo_delete_conversation('discord', '', 'D1', '')") == [(1,)]
 
     with psycopg.connect(supabase_dsn) as conn:
         every = {

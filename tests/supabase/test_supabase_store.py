@@ -28,7 +28,7 @@ from core.models import (
     StoredMessage,
 )
 from core.orchestrator import STORAGE_DOWN_REPLY
-from core.storage_supabase import SupabaseStore
+from core.storage_supabase import SCHEMA_VERSION, SupabaseStore
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.postgrest import PostgrestShim, make_key
@@ -371,4 +371,6 @@ async def test_an_older_schema_fails_at_start_up_with_the_fix(jwt_secret: str) -
             await SupabaseStore.connect(url=shim.url, key=shim.key())
     finally:
         pg.drop_database(name)
-    assert_one_clear_line(caught.value, "is version 1, this Mnemo needs 2", "apply supabase/migrations")
+    assert_one_clear_line(
+        caught.value, f"is version 1, this Mnemo needs {SCHEMA_VERSION}", "apply supabase/migrations"
+    )
