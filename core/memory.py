@@ -180,12 +180,16 @@ def _consolidation_victims(records: list[tuple[Any, np.ndarray]], similarity: fl
     # Near repeats and superseded facts: the newest wins. Greedy over newest-first order, so every
     # deleted memory is older than a kept one it resembles.
     survivors.sort(key=lambda r: (_recency(r[0].payload), r[0].id), reverse=True)
-    kept: list[np.ndarray] = []
+    if not survivors:
+        return doomed
+    kept = np.empty((len(survivors), survivors[0][1].shape[0]), dtype=np.float32)
+    count = 0
     for record, vector in survivors:
-        if kept and float(np.max(np.stack(kept) @ vector)) >= similarity:
+        if count and float(np.max(kept[:count] @ vector)) >= similarity:
             doomed.append(record.id)
         else:
-            kept.append(vector)
+            kept[count] = vector
+            count += 1
     return doomed
 
 
