@@ -427,6 +427,28 @@ class MemoryGroup(app_commands.Group):
     async def export(self, interaction: discord.Interaction[Any]) -> None:
         await self._client.run_memory_command(interaction, "export")
 
+    @app_commands.command(name="link", description="Share your memory with your other platforms")
+    @app_commands.describe(code="A code Mnemo gave you elsewhere (leave empty to get a code for elsewhere)")
+    async def link(self, interaction: discord.Interaction[Any], code: str | None = None) -> None:
+        await self._client.run_memory_command(interaction, "link", code=code)
+
+    @app_commands.command(name="links", description="Which platforms share your memory")
+    async def links(self, interaction: discord.Interaction[Any]) -> None:
+        await self._client.run_memory_command(interaction, "links")
+
+    @app_commands.command(name="unlink", description="Detach a platform from your memory")
+    @app_commands.describe(platform="The platform to detach")
+    @app_commands.choices(
+        platform=[
+            app_commands.Choice(name="Slack", value="slack"),
+            app_commands.Choice(name="Discord", value="discord"),
+            app_commands.Choice(name="Web", value="web"),
+            app_commands.Choice(name="Terminal", value="console"),
+        ]
+    )
+    async def unlink(self, interaction: discord.Interaction[Any], platform: app_commands.Choice[str]) -> None:
+        await self._client.run_memory_command(interaction, "unlink", platform=platform.value)
+
 
 class _Tree(app_commands.CommandTree["MnemoDiscordClient"]):
     async def on_error(
@@ -723,12 +745,16 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         query: str | None = None,
         page: int | None = None,
         memory_id: str | None = None,
+        code: str | None = None,
+        platform: str | None = None,
     ) -> None:
         user = interaction.user
 
         async def work() -> EphemeralAnswer:
             try:
-                command = memory_command(subcommand, query=query, page=page, memory_id=memory_id)
+                command = memory_command(
+                    subcommand, query=query, page=page, memory_id=memory_id, code=code, platform=platform
+                )
                 result = await self.memory_commands.run(
                     identity_of(user.id), command, display_name=user.display_name
                 )

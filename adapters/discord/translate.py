@@ -335,6 +335,8 @@ def memory_command(
     query: str | None = None,
     page: int | None = None,
     memory_id: str | None = None,
+    code: str | None = None,
+    platform: str | None = None,
     confirmed: bool = False,
 ) -> Command:
     """The core command for a `/memory` subcommand's options. Raises UserFacingError for bad input."""
@@ -357,6 +359,19 @@ def memory_command(
         return Command(CommandName.FORGET, argument=value)
     if subcommand == "forget-all":
         return Command(CommandName.FORGET_ALL, confirmed=confirmed)
+    if subcommand == "link":
+        typed = "".join((code or "").split())
+        if len(typed) > 40:
+            raise UserFacingError(
+                "That is not a link code. Get one with /memory link on your other platform."
+            )
+        return Command(CommandName.LINK, argument=typed)
+    if subcommand == "links":
+        return Command(CommandName.LINKS)
+    if subcommand == "unlink":
+        if not (platform or "").strip():
+            raise UserFacingError("Say which platform to unlink (see /memory links).")
+        return Command(CommandName.UNLINK, argument=(platform or "").strip().lower())
     names = {"pause": CommandName.PAUSE, "resume": CommandName.RESUME, "export": CommandName.EXPORT}
     if subcommand in names:
         return Command(names[subcommand])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
 from adapters.discord.translate import confirm_custom_id, identity_of
-from core.models import IdentityKey, MemoryItem
+from core.commands import Command, CommandName
+from core.models import IdentityKey, MemoryItem, Platform
 from tests.discord.conftest import Bot, RunBot, assert_no_pings, new_user
 from tests.fakes.discord_server import FakeDiscord, Recorded
 from tests.fakes.openai_server import FakeOpenAI
@@ -70,6 +72,9 @@ async def test_commands_are_synced_once_and_not_again_when_unchanged(run_bot: Ru
             "pause",
             "resume",
             "export",
+            "link",
+            "links",
+            "unlink",
         }
         assert memory["contexts"] == [0, 1]  # servers and DMs with the bot
     async with run_bot() as bot:
@@ -292,3 +297,30 @@ def _last_interaction_id(bot: Bot) -> int:
         i for i in bot.fake.interactions.values() if i.original is not None and i.original.get("components")
     ]
     return acked[-1].id
+
+
+async def test_link_discord_with_another_platform(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        user = new_user()
+        issued = await run_command(bot, user, "link")
+        assert flags(issued) & EPHEMERAL
+        match = re.search(r"link code is (\S+)", answer_text(issued))
+        assert match is not None
+        console = IdentityKey(Platform.CONSOLE, "local", "alice")
+        linked = await bot.core.commands.run(console, Command(CommandName.LINK, argument=match.group(1)))
+        assert "Discord" in linked.text
+        listed = await run_command(bot, user, "links")
+        assert "Console" in answer_text(listed)
+        assert "Discord" in answer_text(listed)
+        payload = bot.fake.slash_command(
+            user_id=user,
+            subcommand="unlink",
+            options={"platform": "console"},
+            guild_id=bot.guild_id,
+            channel_id=bot.channel_id,
+        )
+        await bot.fake.dispatch("INTERACTION_CREATE", payload)
+        [unlinked] = await bot.fake.wait_for(callback_of(payload))
+        assert "Unlinked Console" in answer_text(unlinked)
+        bad = await run_command(bot, user, "link", code="WRONG-CODE")
+        assert "not valid" in answer_text(bad)

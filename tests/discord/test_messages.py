@@ -291,3 +291,21 @@ async def test_a_crashed_connection_is_replaced_and_answers_again(run_bot: RunBo
         await bot.say("back again?", user_id=new_user())
         [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))
         assert "back again?" in post.body["content"]
+
+
+async def test_replying_to_mnemos_message_needs_no_mention(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        user = new_user()
+        await bot.say("first", user_id=user)
+        [first] = await bot.fake.wait_for(is_post_to(bot.channel_id))
+        mnemo_message = next(m for m in bot.fake.messages.values() if m["nonce"] == first.body["nonce"])
+        await bot.say("and what else?", user_id=user, mention=False, referenced=mnemo_message)
+        posts = await bot.fake.wait_for(is_post_to(bot.channel_id), count=2)
+        assert "and what else?" in posts[1].body["content"]
+        # Replying to someone else's message is not talking to Mnemo.
+        other = bot.fake.message(
+            channel_id=bot.channel_id, guild_id=bot.guild_id, author_id=user, content="hm"
+        )
+        await bot.say("agreed", user_id=new_user(), mention=False, referenced=other)
+        await settle()
+        assert len(bot.fake.channel_posts(bot.channel_id)) == 2

@@ -362,7 +362,7 @@ class FakeDiscord:
         interaction_type: int = 2,
     ) -> dict[str, Any]:
         """An INTERACTION_CREATE payload for `/memory <subcommand> [options]` (type 4 = autocomplete)."""
-        option_types = {"query": 3, "page": 4, "id": 3}
+        option_types = {"query": 3, "page": 4, "id": 3, "code": 3, "platform": 3}
         sub_options = []
         for key, value in (options or {}).items():
             option: dict[str, Any] = {"name": key, "type": option_types.get(key, 3), "value": value}
