@@ -415,3 +415,18 @@ class PostgrestShim:
             return web.Response(status=204)
         text = row[0] if row is not None and row[0] is not None else "null"
         return web.Response(status=200, text=text, content_type="application/json", charset="utf-8")
+
+
+def main() -> None:
+    """`python -m tests.fakes.postgrest DSN JWT_SECRET`: serve in this process (its own GIL, like a
+    real server) until stdin closes; prints the URL first."""
+    import sys
+
+    dsn, secret = sys.argv[1], sys.argv[2]
+    with PostgrestShim(dsn, jwt_secret=secret) as shim:
+        print(shim.url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
