@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from contextlib import AsyncExitStack
@@ -40,6 +41,15 @@ Set one of:
 or run `python -m bot console` in a terminal. See .env.example for every setting."""
 
 
+FORCED_EXIT_SECONDS = 5.0
+
+
+def _forced_exit() -> None:
+    log.error("still stopping %.0fs after the second signal; exiting now", FORCED_EXIT_SECONDS)
+    logging.shutdown()
+    os._exit(1)
+
+
 def _install_signal_handlers(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
@@ -49,9 +59,11 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
             log.info("received %s: shutting down", sig.name)
             stop.set()
         elif main_task is not None:
-            # A second signal: the operator does not want to wait for the grace period.
+            # A second signal: the operator does not want to wait for the grace period. Unwind
+            # (services stop, files close) but never for longer than a few seconds.
             log.warning("received %s again: skipping the grace period", sig.name)
             main_task.cancel()
+            loop.call_later(FORCED_EXIT_SECONDS, _forced_exit)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         # Not available off the main thread or on Windows; Ctrl-C still raises KeyboardInterrupt there.

@@ -91,7 +91,18 @@ class JsonFormatter(logging.Formatter):
         return self._redact(json.dumps(entry, default=str))
 
 
-_NOISY = ("httpx", "httpcore", "openai", "mem0", "slack_bolt", "slack_sdk", "discord", "apscheduler")
+# httpx2 is the openai SDK's HTTP stack; it logs every request URL at INFO.
+_NOISY = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "openai",
+    "mem0",
+    "slack_bolt",
+    "slack_sdk",
+    "discord",
+    "apscheduler",
+)
 
 
 def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
