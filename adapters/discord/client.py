@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -293,6 +294,12 @@ class ReplyWriter:
             log.warning(
                 "could not post an answer in channel %s: %s %s", self._source.channel.id, exc.status, exc.code
             )
+        except (discord.RateLimited, aiohttp.ClientError, OSError) as exc:
+            # A rate limit longer than max_ratelimit_timeout, or Discord unreachable after retries.
+            self._failed = True
+            log.warning(
+                "could not post an answer in channel %s: %s", self._source.channel.id, type(exc).__name__
+            )
 
     async def _where(self) -> discord.abc.Messageable:
         if self._destination is not None:
@@ -499,6 +506,7 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         self._locks = _KeyedLocks()
         self._followed: OrderedDict[int, None] = OrderedDict()  # threads Mnemo takes part in
         self._thread_parents: OrderedDict[int, int | None] = OrderedDict()  # uncached channel -> parent
+        self._invite_logged = False
         self._answering = 0
         self._all_sent = asyncio.Event()
         self._all_sent.set()
@@ -561,7 +569,8 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         return True
 
     async def on_ready(self) -> None:
-        if self.application_id is not None:
+        if self.application_id is not None and not self._invite_logged:
+            self._invite_logged = True
             log.info("invite Mnemo to a server: %s", invite_url(self.application_id))
         log.info(
             "connected to Discord as bot %s in %d servers",

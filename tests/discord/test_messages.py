@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from adapters.discord.translate import identity_of
 from tests.discord.conftest import RunBot, assert_no_pings, new_user, prompt_text
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -309,3 +310,47 @@ async def test_replying_to_mnemos_message_needs_no_mention(run_bot: RunBot) -> N
         await bot.say("agreed", user_id=new_user(), mention=False, referenced=other)
         await settle()
         assert len(bot.fake.channel_posts(bot.channel_id)) == 2
+
+
+async def test_the_persons_display_name_reaches_the_model_and_the_account(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        user = new_user()
+        await bot.say(
+            "hi, <@123456789012345678> says hello",
+            user_id=user,
+            author_name="Ada Lovelace",
+            mentions=[
+                {
+                    "id": "123456789012345678",
+                    "username": "grace",
+                    "global_name": "Grace",
+                    "discriminator": "0",
+                    "avatar": None,
+                }
+            ],
+        )
+        await bot.fake.wait_for(is_post_to(bot.channel_id))
+        prompt = prompt_text(bot)
+        assert "Ada Lovelace" in prompt
+        assert "@Grace says hello" in prompt  # other people appear by name, not as raw ids
+        account = await bot.core.store.resolve_account(identity_of(user))
+        assert account.display_name == "Ada Lovelace"
+
+
+async def test_gateway_disconnects_are_resumed_and_answering_continues(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        client = bot.client
+        await bot.fake.drop_connections(code=4000)  # a network blip
+        async with asyncio.timeout(10):
+            while len(bot.fake.resumes) < 1 or not bot.fake.open_sessions:
+                await asyncio.sleep(0.05)
+        await bot.fake.drop_connections(reconnect_op=True)  # Discord asks for a reconnect (op 7)
+        async with asyncio.timeout(10):
+            while len(bot.fake.resumes) < 2 or not bot.fake.open_sessions:
+                await asyncio.sleep(0.05)
+        await bot.say("after the blips", user_id=new_user())
+        [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))
+        assert "after the blips" in post.body["content"]
+        assert len(bot.fake.identifies) == 1  # resumed, never re-identified
+        assert bot.client is client
+        assert bot.service.restarts == 0

@@ -130,6 +130,7 @@ class FakeDiscord:
         self.bot_user = user_payload(self.bot_id, bot_name, bot=True)
         self.requests: list[Recorded] = []
         self.identifies: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []
         self.guilds: dict[int, dict[str, Any]] = {}
         self.channels: dict[int, dict[str, Any]] = {}  # every channel and thread by id
         self.messages: dict[int, dict[str, Any]] = {}  # every message the bot created
@@ -144,6 +145,7 @@ class FakeDiscord:
         self.interaction_window = INTERACTION_WINDOW_SECONDS
         self._nonces: dict[tuple[int, str], int] = {}
         self._sessions: list[_Session] = []
+        self._past_sessions: list[_Session] = []
         self._faults: list[_Fault] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._changed = asyncio.Condition()
@@ -509,6 +511,14 @@ class FakeDiscord:
                 self.interactions[int(data["id"])].created = time.monotonic()
         return sent
 
+    async def drop_connections(self, *, code: int = 4000, reconnect_op: bool = False) -> None:
+        """Close every gateway socket like a network blip (or ask for a reconnect with op 7)."""
+        for session in list(self._sessions):
+            if reconnect_op:
+                await session.send(7, None)
+            else:
+                await session.ws.close(code=code, message=b"fake disconnect")
+
     async def send_raw(self, frame: str | bytes) -> None:
         """Any text (or binary) frame, to every identified session (malformed-payload tests)."""
         for session in list(self._sessions):
@@ -536,10 +546,25 @@ class FakeDiscord:
                 elif op == 2:
                     await self._identify(session, payload["d"])
                 elif op == 6:
+                    self.resumes.append(payload["d"])
+                    previous = next(
+                        (p for p in self._past_sessions if p.session_id == payload["d"].get("session_id")),
+                        None,
+                    )
+                    if previous is None:
+                        await session.send(9, False)  # INVALID_SESSION: identify again
+                        continue
+                    session.shard, session.session_id, session.seq = (
+                        previous.shard,
+                        previous.session_id,
+                        previous.seq,
+                    )
                     session.identified.set()
                     await session.send(0, {}, "RESUMED")
         finally:
             self._sessions.remove(session)
+            if session.identified.is_set():
+                self._past_sessions.append(session)
         return ws
 
     async def _identify(self, session: _Session, data: dict[str, Any]) -> None:
