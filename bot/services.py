@@ -52,6 +52,10 @@ def build_services(settings: Settings, core: Core) -> list[Service]:
         services.append(DiscordService(core=core))
 
     # --- HTTP API (adapters/http) ---
+    if settings.api_auth_enabled:
+        from adapters.http.routes import build_api_router
+
+        routers.append(build_api_router(core, settings))  # /v1/... on PORT, docs at /docs
 
     # --- Scheduler (core/jobs, bot/scheduler) ---
     if settings.scheduler_enabled:

@@ -1,0 +1,106 @@
+"""The HTTP API in-process (httpx over ASGI) on the real core, with tokens minted in the test.
+
+`api` is the API as `python -m bot` mounts it (create_web_app + build_api_router), on the embedded
+store, the fake model server and mem0 with the fake embedder. Tokens: HS256 with a per-run secret;
+the JWKS tests add key pairs and a loopback JWKS endpoint (tests/fakes/jwks.py).
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters.http.auth import TokenVerifier
+from adapters.http.ratelimit import RateLimiter
+from adapters.http.routes import build_api_router
+from bot.web import create_web_app
+from bot.wiring import Core, build_core
+from config import Settings
+from tests.conftest import make_settings
+from tests.fakes.jwks import mint
+from tests.fakes.openai_server import FakeOpenAI
+
+ALICE = "aaaaaaaa-0000-4000-8000-000000000001"
+BOB = "bbbbbbbb-0000-4000-8000-000000000002"
+
+
+@pytest.fixture(scope="session")
+def jwt_secret() -> str:
+    return secrets.token_urlsafe(64)  # long enough for HS512 too (the wrong-alg test)
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    core: Core
+    settings: Settings
+    secret: str
+
+    def token(self, sub: str = ALICE, **claims: Any) -> str:
+        return mint(self.secret, sub=sub, **claims)
+
+    def auth(self, sub: str = ALICE, **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(sub, **claims)}"}
+
+    async def chat(self, message: str, *, sub: str = ALICE, session_id: str | None = None) -> httpx.Response:
+        body: dict[str, Any] = {"message": message}
+        if session_id is not None:
+            body["session_id"] = session_id
+        return await self.client.post("/v1/chat", json=body, headers=self.auth(sub))
+
+    def account_count(self) -> int:
+        return count_rows(self.settings, "accounts")
+
+    def message_count(self) -> int:
+        return count_rows(self.settings, "messages")
+
+
+def count_rows(settings: Settings, table: str) -> int:
+    """Read the embedded store's file directly: proves what was (not) written, independent of the API."""
+    path = Path(settings.data_dir) / "mnemo.db"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def api_settings(tmp_path: Path, fake: FakeOpenAI, secret: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "supabase_jwt_secret": secret,
+        "api_rate_limit_per_minute": 10_000,
+        "scheduler_enabled": False,
+        **overrides,
+    }
+    return make_settings(tmp_path / "data", fake, **values)
+
+
+@asynccontextmanager
+async def open_api(
+    settings: Settings,
+    secret: str,
+    *,
+    verifier: TokenVerifier | None = None,
+    limiter: RateLimiter | None = None,
+) -> AsyncIterator[Api]:
+    async with build_core(settings) as core:
+        app = create_web_app(
+            core, routers=[build_api_router(core, settings, verifier=verifier, limiter=limiter)]
+        )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Api(client, core, settings, secret)
+
+
+@pytest.fixture
+async def api(tmp_path: Path, fake_openai: FakeOpenAI, jwt_secret: str) -> AsyncIterator[Api]:
+    settings = api_settings(tmp_path, fake_openai, jwt_secret)
+    async with open_api(settings, jwt_secret) as opened:
+        yield opened
