@@ -91,6 +91,7 @@ class DiscordOptions:
     # Interactions must be answered within 3 s of Discord sending them; defer well before that.
     defer_after: float = 1.5
     typing_interval: float = 8.0
+    typing_delay: float = 0.3
     # discord.py waits this long after the last GUILD_CREATE before it calls the client ready.
     guild_ready_timeout: float = 2.0
     autocomplete_timeout: float = 2.0
@@ -159,17 +160,23 @@ class _KeyedLocks:
 
 
 class _Typing:
-    """The typing indicator while Mnemo thinks; it expires on its own ~10 s after the last trigger."""
+    """The typing indicator while Mnemo thinks; it expires on its own ~10 s after the last trigger.
 
-    def __init__(self, channel: discord.abc.Messageable, *, interval: float) -> None:
+    It starts after `delay`: a duplicate delivery is turned down by the core within milliseconds,
+    and must not make Mnemo look like it types again after it already answered.
+    """
+
+    def __init__(self, channel: discord.abc.Messageable, *, interval: float, delay: float) -> None:
         self._channel = channel
         self._interval = interval
+        self._delay = delay
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="discord-typing")
 
     async def _run(self) -> None:
+        await asyncio.sleep(self._delay)
         while True:
             try:
                 await self._channel.typing()
@@ -716,7 +723,9 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         self, message: discord.Message, facts: MessageFacts, incoming: IncomingMessage
     ) -> None:
         open_thread = opens_thread(facts, reply_mode=self.options.reply_mode)
-        typing = _Typing(message.channel, interval=self.options.typing_interval)
+        typing = _Typing(
+            message.channel, interval=self.options.typing_interval, delay=self.options.typing_delay
+        )
         writer = ReplyWriter(
             source=message,
             open_thread=open_thread,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from adapters.discord.client import DiscordOptions, MnemoDiscordClient
+from adapters.discord.client import DiscordOptions, MnemoDiscordClient, apply_endpoint_overrides
 from adapters.discord.service import DiscordService
 from bot.wiring import Core, build_core
 from config import Settings
@@ -98,6 +98,8 @@ def run_bot(tmp_path: Path, fake_openai: FakeOpenAI, fake_discord: FakeDiscord) 
                 yield Bot(fake_discord, core, service, guild_id, channels[0], fake_openai)
             finally:
                 await service.stop()
+                # discord.py keeps its base URLs process-wide: leave them pointing at Discord.
+                apply_endpoint_overrides(api_url=None, gateway_url=None)
 
     return run
 

@@ -32,11 +32,24 @@ async def test_mention_in_a_channel_gets_one_reply_quoting_the_question(run_bot:
         assert body["message_reference"]["fail_if_not_exists"] is False
         assert body["enforce_nonce"] is True
         assert body["nonce"] == f"{question['id']}.0"
-        # Typing first, then the answer; a fast answer is posted once and never edited.
-        paths = [r.path for r in bot.fake.requests if r.method == "POST" and "/channels/" in r.path]
-        assert paths.index(f"/channels/{bot.channel_id}/typing") < paths.index(post.path)
+        # A fast answer is posted once and never edited.
         assert bot.fake.find("PATCH", "/channels/") == []
         assert_no_pings(bot.fake)
+
+
+async def test_typing_shows_while_a_slow_answer_is_computed(run_bot: RunBot, fake_openai: FakeOpenAI) -> None:
+    fake_openai.state.delay_chat = 1.0
+    async with run_bot() as bot:
+        payload = await bot.say("think hard", user_id=new_user())
+        [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))
+        typing = bot.fake.find("POST", f"/channels/{bot.channel_id}/typing")
+        assert len(typing) == 1
+        assert typing[0].at < post.at
+        # A late duplicate of the same message neither answers nor shows typing again.
+        await bot.fake.dispatch("MESSAGE_CREATE", payload)
+        await settle(0.8)
+        assert len(bot.fake.find("POST", f"/channels/{bot.channel_id}/typing")) == 1
+        assert len(bot.fake.channel_posts(bot.channel_id)) == 1
 
 
 async def test_channel_chatter_without_a_mention_is_ignored(run_bot: RunBot, fake_openai: FakeOpenAI) -> None:
