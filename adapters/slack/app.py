@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 K = TypeVar("K")
 V = TypeVar("V")
 
+BUSY_REPLY = "I'm swamped right now and couldn't get to this. Please ask me again in a minute."
 COMMAND_FAILED = "Sorry, I couldn't do that right now. Please try again in a moment."
 EXPORT_INLINE_LIMIT = 2800
 Respond = Callable[..., Awaitable[Any]]
@@ -232,6 +233,8 @@ class SlackBot:
         name_ttl: float = 6 * 3600,
         channel_ttl: float = 600,
         cache_size: int = 10_000,
+        max_concurrent_answers: int = 8,
+        max_waiting_answers: int = 1000,
     ) -> None:
         self._orchestrator = orchestrator
         self._commands = commands
@@ -246,6 +249,9 @@ class SlackBot:
         self._channel_types: TTLCache[tuple[str, str], str] = TTLCache(max_size=cache_size, ttl=channel_ttl)
         self._threads: TTLCache[str, bool] = TTLCache(max_size=cache_size, ttl=7 * 24 * 3600)
         self._locks = KeyedLocks()
+        self._slots = asyncio.Semaphore(max_concurrent_answers)
+        self._max_waiting = max_waiting_answers
+        self._waiting = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- task bookkeeping ------------------------------------------------------------------------
@@ -319,43 +325,81 @@ class SlackBot:
     # -- conversations ---------------------------------------------------------------------------
     async def answer(self, message: SlackMessage, *, received_at: datetime) -> None:
         conversation = message.conversation
-        # One conversation at a time, in arrival order: replies keep their order, and a follow-up
-        # that arrives while the first answer is being written sees the thread as Mnemo's.
-        async with self._locks.hold(conversation.as_string()):
-            if message.needs_thread_check and not await self._in_thread(conversation):
-                return
-            is_private = await self._is_private(message)
-            user_name = await self.user_name(message.workspace, message.user)
-            incoming = to_incoming(
-                message,
-                is_private=is_private,
-                user_name=user_name,
-                bot_user_id=self.identity.user_id,
-                bot_name=self.identity.name,
-                received_at=received_at,
+        if self._waiting >= self._max_waiting:
+            await self._too_busy(message, received_at=received_at)
+            return
+        self._waiting += 1
+        waiting = True
+        try:
+            # One conversation at a time, in arrival order: replies keep their order, and a
+            # follow-up arriving while the first answer is written sees the thread as Mnemo's.
+            async with self._locks.hold(conversation.as_string()):
+                if message.needs_thread_check and not await self._in_thread(conversation):
+                    return
+                # At most `max_concurrent_answers` answers in progress: past that, more
+                # concurrency only adds work to the event loop that acks every request.
+                async with self._slots:
+                    self._waiting -= 1
+                    waiting = False
+                    await self._answer(message, received_at=received_at)
+        finally:
+            if waiting:
+                self._waiting -= 1
+
+    async def _answer(self, message: SlackMessage, *, received_at: datetime) -> None:
+        incoming = to_incoming(
+            message,
+            is_private=await self._is_private(message),
+            user_name=await self.user_name(message.workspace, message.user),
+            bot_user_id=self.identity.user_id,
+            bot_name=self.identity.name,
+            received_at=received_at,
+        )
+        stream = ReplyStream(
+            client=self._client,
+            channel=message.channel,
+            thread_ts=message.reply_thread_ts,
+            interval=self._stream_interval,
+            limit=self._message_limit,
+        )
+        reply = await self._orchestrator.handle(incoming, on_delta=stream.on_delta)
+        if reply is None:
+            return  # a duplicate delivery (retry, or the same message as another event type)
+        try:
+            await stream.finish(reply.text)
+        except SlackClientError as exc:
+            log.warning(
+                "could not post the reply channel=%s session=%s: %s",
+                message.channel,
+                reply.session_id,
+                slack_error(exc),
             )
-            stream = ReplyStream(
-                client=self._client,
-                channel=message.channel,
-                thread_ts=message.reply_thread_ts,
-                interval=self._stream_interval,
-                limit=self._message_limit,
-            )
-            reply = await self._orchestrator.handle(incoming, on_delta=stream.on_delta)
-            if reply is None:
-                return  # a duplicate delivery (retry, or the same message as another event type)
-            try:
-                await stream.finish(reply.text)
-            except SlackClientError as exc:
-                log.warning(
-                    "could not post the reply channel=%s session=%s: %s",
-                    message.channel,
-                    reply.session_id,
-                    slack_error(exc),
-                )
+            return
+        if message.thread:
+            self._threads.put(message.conversation.as_string(), True)
+
+    async def _too_busy(self, message: SlackMessage, *, received_at: datetime) -> None:
+        """Overloaded: say so at once instead of queueing without bound. The message is claimed,
+        so its other deliveries (the app_mention/message twin, retries) stay silent."""
+        if message.needs_thread_check and not await self._in_thread(message.conversation):
+            return
+        log.warning("too many answers waiting (%d); asking to retry later", self._waiting)
+        incoming = to_incoming(
+            message,
+            is_private=True,
+            user_name=None,
+            bot_user_id=self.identity.user_id,
+            bot_name=self.identity.name,
+            received_at=received_at,
+        )
+        try:
+            if not await self._store.claim_event(incoming.event_key, now=received_at):
                 return
-            if message.thread:
-                self._threads.put(conversation.as_string(), True)
+            await self._client.chat_postMessage(
+                **post_arguments(BUSY_REPLY, channel=message.channel, thread_ts=message.reply_thread_ts)
+            )
+        except (StorageError, SlackClientError) as exc:
+            log.warning("could not send the busy reply: %s", type(exc).__name__)
 
     async def _in_thread(self, conversation: ConversationKey) -> bool:
         key = conversation.as_string()

@@ -104,11 +104,11 @@ def blocks_text(response: dict[str, Any]) -> str:
 
 @asynccontextmanager
 async def running_slack(
-    settings: Settings, fake_openai: FakeOpenAI, fake_slack: FakeSlack, *, stream_interval: float = 0.0
+    settings: Settings, fake_openai: FakeOpenAI, fake_slack: FakeSlack, **service_options: Any
 ) -> AsyncIterator[SlackHarness]:
     """One Mnemo process: a core, the Slack service in HTTP mode, and the web app serving it."""
     async with build_core(settings) as core:
-        service = SlackService(settings, core, stream_interval=stream_interval)
+        service = SlackService(settings, core, **({"stream_interval": 0.0} | service_options))
         app = create_web_app(core, routers=[service.router()])
         await service.start()
         try:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
+from adapters.slack.app import BUSY_REPLY
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
 from tests.slack import payloads as p
-from tests.slack.conftest import SlackHarness
+from tests.slack.conftest import SlackHarness, running_slack, slack_settings
 
 
 async def test_mention_is_answered_in_the_thread_of_that_message(slack_http: SlackHarness) -> None:
@@ -79,3 +85,41 @@ async def test_threads_mnemo_is_not_in_and_channel_chatter_are_ignored(slack_htt
 
     assert slack_http.slack.count("chat.postMessage") == 0
     assert slack_http.model.count("chat") == 0
+
+
+async def test_replies_in_one_thread_keep_their_order(slack_http: SlackHarness) -> None:
+    mention = p.app_mention("first")
+    slack_http.model.state.reply = lambda messages: f"reply to: {str(messages[-1]['content']).split()[-1]}"
+    await slack_http.event(mention)
+    for word in ("second", "third", "fourth"):
+        await slack_http.event(p.message(f"message {word}", thread_ts=mention["ts"]))
+    await slack_http.settle()
+
+    texts = [m.text for m in slack_http.slack.posted(p.GENERAL)]
+    assert texts == [
+        "reply to: first",
+        "reply to: second",
+        "reply to: third",
+        "reply to: fourth",
+    ]
+
+
+async def test_overload_gets_a_busy_reply_instead_of_an_endless_queue(
+    tmp_path: Path, fake_openai: FakeOpenAI, fake_slack: FakeSlack
+) -> None:
+    settings = slack_settings(tmp_path / "data", fake_openai, fake_slack)
+    fake_openai.state.delay_chat = 0.5
+    async with running_slack(
+        settings, fake_openai, fake_slack, max_concurrent_answers=1, max_waiting_answers=1
+    ) as harness:
+        busy_dm = p.dm("third", user=p.BOB, channel="D0BOB")
+        for event in (p.dm("first"), p.app_mention("second"), busy_dm):
+            await harness.event(event)
+            await asyncio.sleep(0.05)
+        await harness.event(busy_dm, retry=1)  # a retry of the refused message stays silent
+        await harness.settle()
+
+    assert len(fake_slack.posted(p.ALICE_DM)) == 1
+    assert len(fake_slack.posted(p.GENERAL)) == 1  # waited its turn, then answered
+    assert [m.text for m in fake_slack.posted("D0BOB")] == [BUSY_REPLY]
+    assert fake_openai.count("chat") == 2

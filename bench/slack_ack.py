@@ -1,0 +1,298 @@
+"""Slack ack latency under 100 signed events/s: the full Mnemo app vs a bare bolt app that only acks.
+
+Three processes, all on loopback:
+- the remote services: the fake model (tests/fakes/openai_server.py) and the fake Slack Web API;
+- the app under test, served by uvicorn on a local port: either Mnemo (real core with mem0 memory
+  writes, the Slack adapter in HTTP mode, replies posted and streamed to the fake Slack) or a bare
+  bolt AsyncApp behind the same FastAPI handler whose listener does nothing;
+- this process, sending signed `app_mention` events at a fixed rate (open loop: a slow ack does
+  not slow the sender) and timing each HTTP response, i.e. the ack Slack would see.
+
+Prints p50/p99 per app and the ratio Mnemo/bare (target <= 1.2). Bounded: EVENTS events at RATE/s
+per run, after a short warm-up; nothing leaves the machine.
+Run: python bench/slack_ack.py [--events 1000] [--rate 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request, Response  # module level: FastAPI resolves the endpoint's annotations here
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ["MEM0_TELEMETRY"] = "False"
+
+SECRET = "bench-signing-secret-0123456789ab"
+BOT_TOKEN = "xoxb-1-test-bot-token"
+WARMUP = 50
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))]
+
+
+# -- process 1: the remote services ----------------------------------------------------------------
+def run_fakes(ready: Any, stop: Any) -> None:
+    from tests.fakes.openai_server import FakeOpenAI
+    from tests.fakes.slack_api import FakeSlack
+
+    with FakeOpenAI() as model, FakeSlack(team_id="T0BENCH", bot_user_id="UMNEMO") as slack:
+        model.state.reply = lambda messages: "A reply of ordinary length, streamed in a few pieces. " * 3
+        slack.add_user("UALICE", "Alice")
+        slack.add_channel("C0BENCH", name="bench")
+        ready.put({"model": model.base_url, "slack": slack.base_url})
+        stop.wait()
+        ready.put({"posted": slack.count("chat.postMessage"), "chat": model.count("chat")})
+
+
+# -- process 2: the app under test -----------------------------------------------------------------
+async def _serve_mnemo(port: int, urls: dict[str, str], ready: Any, stop: Any) -> None:
+    from adapters.slack.service import SlackService
+    from bot.web import WebServer, create_web_app
+    from bot.wiring import build_core
+    from config import Settings
+
+    with tempfile.TemporaryDirectory(prefix="mnemo-bench-slack-") as tmp:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            openai_base_url=urls["model"],
+            openai_api_key="bench",
+            embedding_dims=64,
+            data_dir=Path(tmp) / "data",
+            llm_max_retries=0,
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SECRET,
+            slack_api_url=urls["slack"],
+            log_level="WARNING",
+        )
+        async with build_core(settings) as core:
+            slack = SlackService(settings, core)
+            web = WebServer(create_web_app(core, routers=[slack.router()]), host="127.0.0.1", port=port)
+            await web.start()
+            await slack.start()
+            ready.put("ready")
+            await asyncio.to_thread(stop.wait)
+            await core.shutdown(5)
+            await slack.stop()
+            await web.stop()
+
+
+async def _serve_bare(port: int, ready: Any, stop: Any) -> None:
+    from fastapi import FastAPI
+    from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+    from slack_bolt.async_app import AsyncApp
+    from slack_bolt.authorization import AuthorizeResult
+
+    from bot.web import WebServer
+
+    result = AuthorizeResult(enterprise_id=None, team_id="T0BENCH", bot_user_id="UMNEMO", bot_token=BOT_TOKEN)
+
+    async def authorize(**_: Any) -> AuthorizeResult:
+        return result
+
+    app = AsyncApp(signing_secret=SECRET, authorize=authorize, name="bare")
+
+    @app.event("app_mention")
+    async def acknowledge_mention() -> None:
+        return None
+
+    @app.event("message")
+    async def acknowledge_message() -> None:
+        return None
+
+    handler = AsyncSlackRequestHandler(app)
+    api = FastAPI()
+
+    @api.post("/slack/events")
+    async def events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    web = WebServer(api, host="127.0.0.1", port=port)
+    await web.start()
+    ready.put("ready")
+    await asyncio.to_thread(stop.wait)
+    await web.stop()
+
+
+def run_app(kind: str, port: int, urls: dict[str, str], ready: Any, stop: Any) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    if kind == "mnemo":
+        asyncio.run(_serve_mnemo(port, urls, ready, stop))
+    else:
+        asyncio.run(_serve_bare(port, ready, stop))
+
+
+# -- this process: the load ------------------------------------------------------------------------
+def _event(index: int, share: float) -> dict[str, Any]:
+    """Event `index` of a stream where `share` of the events are for Mnemo (mentions) and the rest
+    is channel chatter Mnemo is subscribed to but must not answer (top-level messages, and replies
+    in threads it is not part of)."""
+    ts = f"{1_760_000_000 + index}.{index:06d}"
+    user = f"U{index % 20:04d}"  # 20 people
+    for_mnemo = int((index + 1) * share) != int(index * share)
+    if for_mnemo:
+        text = f"<@UMNEMO> message {index}: remember that my number is {index}"
+        return {
+            "type": "app_mention",
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "channel": "C0BENCH",
+            "event_ts": ts,
+        }
+    event = {
+        "type": "message",
+        "channel_type": "channel",
+        "user": user,
+        "text": f"chatter {index}",
+        "ts": ts,
+        "channel": "C0BENCH",
+        "event_ts": ts,
+    }
+    if index % 3 == 0:
+        event["thread_ts"] = f"{1_700_000_000 + index}.000001"
+    return event
+
+
+def _signed(index: int, share: float) -> tuple[bytes, dict[str, str]]:
+    import hashlib
+    import hmac
+
+    body = json.dumps(
+        {
+            "team_id": "T0BENCH",
+            "api_app_id": "A0BENCH",
+            "type": "event_callback",
+            "event_id": f"Ev{index:010d}",
+            "event_time": int(time.time()),
+            "event": _event(index, share),
+        }
+    ).encode()
+    now = str(int(time.time()))
+    digest = hmac.new(SECRET.encode(), f"v0:{now}:".encode() + body, hashlib.sha256).hexdigest()
+    return body, {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": now,
+        "X-Slack-Signature": f"v0={digest}",
+    }
+
+
+async def load(port: int, *, events: int, rate: float, offset: int, share: float) -> list[float]:
+    import aiohttp
+
+    url = f"http://127.0.0.1:{port}/slack/events"
+    latencies: list[float] = []
+    failures = 0
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(index: int) -> None:
+            nonlocal failures
+            body, headers = _signed(offset + index, share)
+            started = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    failures += 1
+            latencies.append((time.perf_counter() - started) * 1000)
+
+        start = time.perf_counter()
+        tasks = []
+        for index in range(events):
+            delay = start + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(index)))
+        await asyncio.gather(*tasks)
+    if failures:
+        raise SystemExit(f"{failures} requests were not acknowledged with 200")
+    return latencies
+
+
+def measure(
+    kind: str, urls: dict[str, str], *, events: int, rate: float, offset: int, share: float
+) -> list[float]:
+    ctx = mp.get_context("spawn")
+    ready, stop = ctx.Queue(), ctx.Event()
+    port = _free_port()
+    server = ctx.Process(target=run_app, args=(kind, port, urls, ready, stop), daemon=True)
+    server.start()
+    try:
+        if ready.get(timeout=60) != "ready":
+            raise SystemExit(f"{kind} app did not start")
+        asyncio.run(load(port, events=WARMUP, rate=rate, offset=offset, share=share))
+        time.sleep(1.0)
+        return asyncio.run(load(port, events=events, rate=rate, offset=offset + WARMUP, share=share))
+    finally:
+        stop.set()
+        server.join(60)
+
+
+def _line(label: str, latencies: list[float]) -> str:
+    return (
+        f"{label:<34} ack p50 {statistics.median(latencies):6.2f} ms   "
+        f"p99 {percentile(latencies, 99):6.2f} ms   max {max(latencies):7.2f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1000, help="events per run (default 1000)")
+    parser.add_argument("--rate", type=float, default=100.0, help="events per second (default 100)")
+    parser.add_argument(
+        "--shares",
+        default="0.1,1.0",
+        help="comma-separated shares of events that mention Mnemo, one Mnemo run each (default 0.1,1.0)",
+    )
+    args = parser.parse_args()
+    shares = [float(part) for part in args.shares.split(",") if part.strip()]
+    if not 1 <= args.events <= 20_000 or not 1 <= args.rate <= 1000 or not all(0 <= x <= 1 for x in shares):
+        raise SystemExit("--events must be 1..20000, --rate 1..1000 and every share 0..1")
+
+    ctx = mp.get_context("spawn")
+    fake_queue, fake_stop = ctx.Queue(), ctx.Event()
+    fakes = ctx.Process(target=run_fakes, args=(fake_queue, fake_stop), daemon=True)
+    fakes.start()
+    urls = fake_queue.get(timeout=60)
+    print(f"{args.events} signed events at {args.rate:g}/s per run, after {WARMUP} warm-up; loopback only")
+    try:
+        bare = measure("bare", urls, events=args.events, rate=args.rate, offset=0, share=1.0)
+        print(_line("bare bolt app (acks only)", bare))
+        for run, share in enumerate(shares, start=1):
+            mnemo = measure(
+                "mnemo", urls, events=args.events, rate=args.rate, offset=run * 1_000_000, share=share
+            )
+            print(_line(f"mnemo, {share:.0%} of events for Mnemo", mnemo))
+            print(
+                f"{'':<34} ratio to bare: p50 {statistics.median(mnemo) / statistics.median(bare):.2f}x   "
+                f"p99 {percentile(mnemo, 99) / percentile(bare, 99):.2f}x   (target <= 1.2)"
+            )
+    finally:
+        fake_stop.set()
+        counts = fake_queue.get(timeout=60)
+        fakes.join(30)
+    print(f"replies posted by Mnemo in all runs: {counts['posted']} (model calls: {counts['chat']})")
+
+
+if __name__ == "__main__":
+    main()

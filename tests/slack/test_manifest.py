@@ -1,0 +1,90 @@
+"""The Slack app manifests must grant exactly what the adapter uses, so one paste creates a
+working app."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFESTS = {"socket": ROOT / "slack-manifest.yaml", "http": ROOT / "slack-manifest.http.yaml"}
+
+# Web API methods the adapter calls -> the bot scopes they need (app-level token calls need none).
+METHOD_SCOPES: dict[str, set[str]] = {
+    "auth_test": set(),
+    "apps_connections_open": set(),  # app-level token, connections:write
+    "chat_postMessage": {"chat:write"},
+    "chat_update": {"chat:write"},
+    "chat_delete": {"chat:write"},
+    "users_info": {"users:read"},
+    "conversations_info": {"channels:read", "groups:read", "im:read", "mpim:read"},
+    "conversations_open": {"im:write"},
+    "files_upload_v2": {"files:write"},
+}
+EVENTS = {"app_mention", "message.channels", "message.groups", "message.im", "message.mpim"}
+HISTORY_SCOPES = {"channels:history", "groups:history", "im:history", "mpim:history", "app_mentions:read"}
+
+
+def load(kind: str) -> dict[str, Any]:
+    data = yaml.safe_load(MANIFESTS[kind].read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_every_web_api_call_of_the_adapter_is_known() -> None:
+    source = "\n".join(path.read_text() for path in (ROOT / "adapters" / "slack").glob("*.py"))
+    called = set(re.findall(r"client\.([a-z]+_[A-Za-z_0-9]+)\(", source))
+
+    assert called
+    assert called <= set(METHOD_SCOPES), f"add the scopes of {called - set(METHOD_SCOPES)} to the manifests"
+
+
+@pytest.mark.parametrize("kind", MANIFESTS)
+def test_manifest_grants_what_the_adapter_needs(kind: str) -> None:
+    manifest = load(kind)
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    settings = manifest["settings"]
+
+    assert set().union(*METHOD_SCOPES.values()) | HISTORY_SCOPES | {"commands"} == scopes
+    assert set(settings["event_subscriptions"]["bot_events"]) == EVENTS
+    assert settings["interactivity"]["is_enabled"] is True
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/memory"
+    assert manifest["features"]["bot_user"]["display_name"] == "Mnemo"
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+
+
+def test_socket_mode_manifest_needs_no_url() -> None:
+    manifest = load("socket")
+
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert "request_url" not in manifest["settings"]["event_subscriptions"]
+    assert "url" not in manifest["features"]["slash_commands"][0]
+
+
+def test_http_manifest_sends_everything_to_slack_events() -> None:
+    manifest = load("http")
+    settings = manifest["settings"]
+    urls = [
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+        manifest["features"]["slash_commands"][0]["url"],
+    ]
+
+    assert settings["socket_mode_enabled"] is False
+    assert urls == ["https://YOUR-HOST/slack/events"] * 3
+
+
+def test_both_manifests_differ_only_in_transport() -> None:
+    socket, http = load("socket"), load("http")
+    for manifest in (socket, http):
+        manifest["settings"].pop("socket_mode_enabled")
+        manifest["settings"]["event_subscriptions"].pop("request_url", None)
+        manifest["settings"]["interactivity"].pop("request_url", None)
+        manifest["features"]["slash_commands"][0].pop("url", None)
+
+    assert socket == http
