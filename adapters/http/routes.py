@@ -231,8 +231,9 @@ def build_api_router(
     limiter: RateLimiter | None = None,
 ) -> APIRouter:
     """The /v1 router. `verifier`/`limiter` default to the ones the settings describe."""
-    verifier = verifier or TokenVerifier.from_settings(settings)
-    limiter = limiter or RateLimiter(settings.api_rate_limit_per_minute)
+    verifier = verifier if verifier is not None else TokenVerifier.from_settings(settings)
+    # `is None`, not `or`: an empty RateLimiter is falsy (it has a length).
+    limiter = limiter if limiter is not None else RateLimiter(settings.api_rate_limit_per_minute)
     idempotency = IdempotencyCache()
     # Chat tasks outlive their request when a stream's client goes away: the reply is still
     # stored and remembered. Strong references keep them from being garbage-collected.
