@@ -278,10 +278,16 @@ class ReplyWriter:
                         self._shown[index] = chunk
                         self.edits += 1
                 else:
-                    self._posted.append(await self._send(chunk, index))
-                    self._shown.append(chunk)
+                    posted = await self._send(chunk, index)
+                    self._posted.append(posted)
+                    self._shown.append(posted.content)
                     if index == 0 and self._on_first_post is not None:
                         await self._on_first_post()
+                    if posted.content != chunk:
+                        # The nonce matched a message sent before (a retried send whose first try
+                        # did reach Discord): it holds older text, so bring it up to date.
+                        await posted.edit(content=chunk, allowed_mentions=NO_MENTIONS)
+                        self._shown[index] = chunk
             if final:
                 # The final text can be shorter than the stream (an apology after a model failure).
                 for extra in self._posted[len(chunks) :]:
@@ -296,16 +302,16 @@ class ReplyWriter:
                 self._source.channel.id,
                 ", Create Public Threads" if self._open_thread else "",
             )
-        except discord.HTTPException as exc:
-            self._failed = True
+        except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError) as exc:
+            # A server error, a rate limit longer than max_ratelimit_timeout, or Discord unreachable
+            # after discord.py's retries. Mid-stream the final render tries again: the nonce makes a
+            # repeated send safe (Discord returns the message it already created).
+            self._failed = final
             log.warning(
-                "could not post an answer in channel %s: %s %s", self._source.channel.id, exc.status, exc.code
-            )
-        except (discord.RateLimited, aiohttp.ClientError, OSError) as exc:
-            # A rate limit longer than max_ratelimit_timeout, or Discord unreachable after retries.
-            self._failed = True
-            log.warning(
-                "could not post an answer in channel %s: %s", self._source.channel.id, type(exc).__name__
+                "could not post an answer in channel %s (%s)%s",
+                self._source.channel.id,
+                getattr(exc, "status", type(exc).__name__),
+                "" if final else "; will retry with the final text",
             )
 
     async def _where(self) -> discord.abc.Messageable:

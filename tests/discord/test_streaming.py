@@ -91,3 +91,33 @@ async def test_an_apology_after_a_partial_stream_keeps_what_was_shown(run_bot: R
         await writer.finish(f"{writer.streamed_text}\n\nSorry, I can't think right now.")
         [edit] = bot.fake.find("PATCH", "/channels/")
         assert edit.body["content"] == "The answer starts like \n\nSorry, I can't think right now."
+
+
+async def test_a_failed_send_mid_stream_is_retried_with_the_final_text_once(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        source = await source_message(bot)
+        writer = writer_for(source)
+        bot.fake.fail_next("POST", f"/channels/{bot.channel_id}/messages", status=400)
+        await writer.feed("first part ")
+        await asyncio.sleep(INTERVAL * 1.5)  # the streamed post was refused
+        assert len(bot.fake.channel_posts(bot.channel_id)) == 1
+        await writer.finish("first part and the rest")
+        attempts = bot.fake.channel_posts(bot.channel_id)
+        assert len(attempts) == 2
+        assert attempts[1].body["nonce"] == f"{source.id}.0"
+        created = [m for m in bot.fake.messages.values() if m.get("nonce") == f"{source.id}.0"]
+        assert [m["content"] for m in created] == ["first part and the rest"]
+
+
+async def test_a_send_that_already_reached_discord_is_updated_not_duplicated(run_bot: RunBot) -> None:
+    async with run_bot() as bot:
+        source = await source_message(bot)
+        # An earlier attempt (whose response was lost) already created the first chunk.
+        await source.channel.send("first pa", nonce=f"{source.id}.0")
+        writer = writer_for(source)
+        await writer.finish("first part, complete")
+        created = [m for m in bot.fake.messages.values() if m.get("nonce") == f"{source.id}.0"]
+        assert len(created) == 1
+        assert created[0]["content"] == "first part, complete"
+        [edit] = bot.fake.find("PATCH", "/channels/")
+        assert edit.body["content"] == "first part, complete"
