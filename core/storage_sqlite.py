@@ -670,6 +670,9 @@ class SQLiteStore:
     async def merge_accounts(
         self, *, source: uuid.UUID, target: uuid.UUID, code_hash: str, now: datetime
     ) -> bool:
+        if source == target:  # the merge would end by deleting the account itself
+            raise ValueError("merge_accounts: source and target must be different accounts")
+
         def work(conn: sqlite3.Connection) -> bool:
             _require_account(conn, source)
             _require_account(conn, target)

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import httpx
 from postgrest import APIError
@@ -36,6 +36,7 @@ from core.models import (
     ConversationPage,
     ConversationSummary,
     IdentityKey,
+    LinkCode,
     MemoryOrigin,
     MessagePage,
     PendingMemoryWrite,
@@ -44,12 +45,13 @@ from core.models import (
     Session,
     StoredMessage,
 )
+from core.storage import Store
 from supabase import AsyncClient, AsyncClientOptions
 
 log = logging.getLogger(__name__)
 
 # The schema version `mnemo_ping()` must report at least; bump with a migration that changes the API.
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
 _CONNECT_TIMEOUT_SECONDS: Final = 5.0
 _KEY_REJECTED_CODES: Final = frozenset({"PGRST301", "PGRST302", "PGRST303", "42501", "401", "403"})
@@ -620,8 +622,105 @@ class SupabaseStore:
             },
         )
 
+    # -- account linking -------------------------------------------------------------------------
+    async def add_link_code(
+        self, *, account_id: uuid.UUID, code_hash: str, now: datetime, expires_at: datetime
+    ) -> None:
+        await self._rpc(
+            "mnemo_add_link_code",
+            {
+                "p_account_id": str(account_id),
+                "p_code_hash": code_hash,
+                "p_now": _aware(now, "now"),
+                "p_expires_at": _aware(expires_at, "expires_at"),
+            },
+        )
+
+    async def find_link_code(self, code_hash: str) -> LinkCode | None:
+        def parse(data: _Json) -> LinkCode | None:
+            rows = _rows(data)
+            if not rows:
+                return None
+            row = rows[0]
+            return LinkCode(
+                code_hash=_str(row, "code_hash"),
+                account_id=_id(row.get("account_id"), "account_id"),
+                created_at=_time(row, "created_at"),
+                expires_at=_time(row, "expires_at"),
+                used_at=_opt_time(row, "used_at"),
+            )
+
+        return await self._call("mnemo_find_link_code", {"p_code_hash": code_hash}, parse)
+
+    async def record_link_failure(self, identity: IdentityKey, *, now: datetime) -> None:
+        await self._rpc(
+            "mnemo_record_link_failure",
+            {
+                "p_platform": identity.platform.value,
+                "p_workspace": identity.workspace,
+                "p_user_id": identity.user,
+                "p_now": _aware(now, "now"),
+            },
+        )
+
+    async def count_link_failures(self, identity: IdentityKey, *, since: datetime) -> int:
+        return await self._call(
+            "mnemo_count_link_failures",
+            {
+                "p_platform": identity.platform.value,
+                "p_workspace": identity.workspace,
+                "p_user_id": identity.user,
+                "p_since": _aware(since, "since"),
+            },
+            lambda data: _int(data, "failures"),
+        )
+
+    async def merge_accounts(
+        self, *, source: uuid.UUID, target: uuid.UUID, code_hash: str, now: datetime
+    ) -> bool:
+        if source == target:
+            raise ValueError("merge_accounts: source and target must be different accounts")
+        return await self._call(
+            "mnemo_merge_accounts",
+            {
+                "p_source": str(source),
+                "p_target": str(target),
+                "p_code_hash": code_hash,
+                "p_now": _aware(now, "now"),
+            },
+            lambda data: _bool(data, "merged"),
+        )
+
+    async def list_identities(self, account_id: uuid.UUID) -> list[IdentityKey]:
+        return await self._call(
+            "mnemo_list_identities",
+            {"p_account_id": str(account_id)},
+            lambda data: [
+                IdentityKey(Platform(_str(row, "platform")), _str(row, "workspace"), _str(row, "user_id"))
+                for row in _rows(data)
+            ],
+        )
+
+    async def detach_identity(self, identity: IdentityKey, *, now: datetime) -> Account:
+        return await self._call(
+            "mnemo_detach_identity",
+            {
+                "p_platform": identity.platform.value,
+                "p_workspace": identity.workspace,
+                "p_user_id": identity.user,
+                "p_now": _aware(now, "now"),
+            },
+            lambda data: _account(_row(data)),
+        )
+
     async def ping(self) -> None:
         await self._call("mnemo_ping", {}, lambda data: _int(data, "schema version"))
 
     async def close(self) -> None:
         await self._http.aclose()
+
+
+if TYPE_CHECKING:
+    # mypy (strict on core/) fails here the day the Store port gains a method this class lacks.
+    def _implements_the_port(store: SupabaseStore) -> Store:
+        return store

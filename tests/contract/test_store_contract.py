@@ -10,6 +10,7 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from core.models import ConversationKey, IdentityKey, MemoryOrigin, Platform, Ro
 from core.storage import Store
 from tests.contract.conftest import Backend
 
+ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 IDLE = timedelta(minutes=60)
 NAIVE = datetime(2026, 11, 1, 12, 0)  # the bad input under test
@@ -312,6 +314,7 @@ async def test_two_processes_claiming_the_same_events_win_each_exactly_once(
         await asyncio.create_subprocess_exec(
             *backend.worker_argv,
             *keys,
+            cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -629,3 +632,58 @@ async def test_conversation_paging_refuses_negative_offsets_and_limits(store: St
         await store.conversation_messages(web_conversation("a"), offset=-1, limit=1)
     with pytest.raises(ValueError, match="limit"):
         await store.conversation_messages(web_conversation("a"), offset=0, limit=-1)
+
+
+# -- account linking: bad input (the behaviour itself: test_linking_contract.py) -----------------------
+
+
+async def test_linking_refuses_bad_input_and_changes_nothing(store: Store) -> None:
+    alice = await store.resolve_account(identity("U-alice"))
+    bob = await store.resolve_account(identity("U-bob"))
+    later = T0 + timedelta(minutes=10)
+    await store.add_link_code(account_id=alice.id, code_hash="h-ok", now=T0, expires_at=later)
+
+    with pytest.raises(ValueError, match="timezone"):
+        await store.add_link_code(account_id=alice.id, code_hash="h-naive", now=NAIVE, expires_at=later)
+    with pytest.raises(ValueError, match="timezone"):
+        await store.record_link_failure(identity("U-bob"), now=NAIVE)
+    with pytest.raises(ValueError, match="timezone"):
+        await store.count_link_failures(identity("U-bob"), since=NAIVE)
+    with pytest.raises(StorageError):
+        await store.add_link_code(account_id=uuid.uuid4(), code_hash="h-nobody", now=T0, expires_at=later)
+    with pytest.raises(StorageError):
+        await store.add_link_code(account_id=bob.id, code_hash="h-ok", now=T0, expires_at=later)  # taken
+    with pytest.raises(ValueError, match="different"):
+        await store.merge_accounts(source=alice.id, target=alice.id, code_hash="h-ok", now=T0)
+    with pytest.raises(StorageError):
+        await store.merge_accounts(source=uuid.uuid4(), target=alice.id, code_hash="h-ok", now=T0)
+    with pytest.raises(StorageError):
+        await store.detach_identity(identity("U-nobody"), now=T0)
+
+    code = await store.find_link_code("h-ok")
+    assert code is not None
+    assert code.account_id == alice.id
+    assert code.used_at is None
+    assert await store.find_link_code("h-naive") is None
+    assert await store.find_link_code("h-nobody") is None
+    assert await store.count_link_failures(identity("U-bob"), since=T0 - timedelta(days=1)) == 0
+    assert await store.list_identities(alice.id) == [identity("U-alice")]
+    assert await store.list_identities(uuid.uuid4()) == []
+    assert (await store.resolve_account(identity("U-alice"))).id == alice.id
+
+
+async def test_a_detached_identity_leaves_its_messages_behind(store: Store) -> None:
+    account = await store.resolve_account(identity("U1"), display_name="Alice")
+    await store.add_link_code(account_id=account.id, code_hash="h", now=T0, expires_at=T0 + IDLE)
+    other = await store.resolve_account(identity("42", workspace="", platform=Platform.DISCORD))
+    session_id = await new_session(store)
+    await say(store, session_id, other.id, "said on discord")
+    assert await store.merge_accounts(source=other.id, target=account.id, code_hash="h", now=T0)
+
+    fresh = await store.detach_identity(identity("42", workspace="", platform=Platform.DISCORD), now=T0)
+
+    assert fresh.display_name == "Alice"
+    assert fresh.created_at == T0
+    assert await store.list_identities(fresh.id) == [identity("42", workspace="", platform=Platform.DISCORD)]
+    assert [m.account_id for m in await store.recent_messages(session_id, limit=5)] == [account.id]
+    assert (await store.get_settings(fresh.id)).memory_paused is False

@@ -27,6 +27,8 @@ MNEMO_TABLES = (
     "messages",
     "processed_events",
     "pending_memory_writes",
+    "link_codes",
+    "link_failures",
 )
 
 
@@ -113,7 +115,9 @@ _SNAPSHOT_QUERIES = {
         select 'messages', count(*) from mnemo.messages union all
         select 'processed_events', count(*) from mnemo.processed_events union all
         select 'pending_memory_writes', count(*) from mnemo.pending_memory_writes union all
-        select 'account_settings', count(*) from mnemo.account_settings""",
+        select 'account_settings', count(*) from mnemo.account_settings union all
+        select 'link_codes', count(*) from mnemo.link_codes union all
+        select 'link_failures', count(*) from mnemo.link_failures""",
 }
 
 

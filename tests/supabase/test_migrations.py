@@ -177,7 +177,7 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
         return conn.execute(query, params).fetchall()
 
     with as_service_role(supabase_dsn) as conn:
-        assert call(conn, "select public.mnemo_ping()") == [(3,)]
+        assert call(conn, "select public.mnemo_ping()") == [(4,)]
         [(account_id, _, name)] = call(
             conn, "select * from public.mnemo_resolve_account('discord', '', '42', 'Al')"
         )
@@ -230,6 +230,33 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
         read = call(conn, "select public.mnemo_conversation_messages('discord', '', 'D1', '', 0, 10)")
         assert read == [({"total": 0, "items": []},)]  # erased just above; the session remains
         assert call(conn, "select public.mnemo_delete_conversation('discord', '', 'D1', '')") == [(1,)]
+
+        # Account linking: Slack's account takes over Discord's.
+        [(slack_id, *_)] = call(conn, "select * from public.mnemo_resolve_account('slack', 'T1', 'U1')")
+        call(
+            conn,
+            "select public.mnemo_add_link_code(%s, 'hash-1', '2026-11-01T12:00Z', '2026-11-01T12:10Z')",
+            (slack_id,),
+        )
+        found = call(conn, "select account_id, used_at from public.mnemo_find_link_code('hash-1')")
+        assert found == [(slack_id, None)]
+        call(conn, "select public.mnemo_record_link_failure('web', '', 'sub', '2026-11-01T12:00Z')")
+        failures = call(
+            conn, "select public.mnemo_count_link_failures('web', '', 'sub', '2026-11-01T11:00Z')"
+        )
+        assert failures == [(1,)]
+        merged = call(
+            conn,
+            "select public.mnemo_merge_accounts(%s, %s, 'hash-1', '2026-11-01T12:01Z')",
+            (account_id, slack_id),
+        )
+        assert merged == [(True,)]
+        listed_ids = call(conn, "select platform from public.mnemo_list_identities(%s)", (slack_id,))
+        assert sorted(listed_ids) == [("discord",), ("slack",)]
+        [(fresh_id, *_)] = call(
+            conn, "select * from public.mnemo_detach_identity('discord', '', '42', '2026-11-01T12:02Z')"
+        )
+        assert fresh_id not in (slack_id, account_id)
 
     with psycopg.connect(supabase_dsn) as conn:
         every = {

@@ -206,6 +206,14 @@ async def test_every_operation_is_one_round_trip(store: SupabaseStore, postgrest
     await one_call("mnemo_get_session", store.get_session(session_id))
     await one_call("mnemo_has_session", store.has_session(ConversationKey(Platform.WEB, "", "c")))
     await one_call(
+        "mnemo_list_conversations",
+        store.list_conversations(platform=Platform.WEB, workspace="", channel="c", offset=0, limit=5),
+    )
+    await one_call(
+        "mnemo_conversation_messages",
+        store.conversation_messages(ConversationKey(Platform.WEB, "", "c"), offset=0, limit=5),
+    )
+    await one_call(
         "mnemo_append_message",
         store.append_message(session_id=session_id, account_id=account_id, role=Role.USER, text="a", now=T0),
     )
@@ -238,6 +246,24 @@ async def test_every_operation_is_one_round_trip(store: SupabaseStore, postgrest
     )
     await one_call("mnemo_complete_pending_write", store.complete_pending_write(write_id))
     await one_call("mnemo_erase_account", store.erase_account(account_id))
+    await one_call(
+        "mnemo_add_link_code",
+        store.add_link_code(account_id=account_id, code_hash="h", now=T0, expires_at=T0 + IDLE),
+    )
+    await one_call("mnemo_find_link_code", store.find_link_code("h"))
+    other = IdentityKey(Platform.SLACK, "T1", "b")
+    await one_call("mnemo_record_link_failure", store.record_link_failure(other, now=T0))
+    await one_call("mnemo_count_link_failures", store.count_link_failures(other, since=T0))
+    source = await store.resolve_account(other)
+    await one_call(
+        "mnemo_merge_accounts",
+        store.merge_accounts(source=source.id, target=account_id, code_hash="h", now=T0),
+    )
+    await one_call("mnemo_list_identities", store.list_identities(account_id))
+    await one_call("mnemo_detach_identity", store.detach_identity(other, now=T0))
+    await one_call(
+        "mnemo_delete_conversation", store.delete_conversation(ConversationKey(Platform.WEB, "", "c"))
+    )
     await one_call("mnemo_ping", store.ping())
 
 
