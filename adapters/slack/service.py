@@ -17,7 +17,8 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import aiohttp
 from fastapi import APIRouter, Request, Response
@@ -74,6 +75,21 @@ def signature_of(secret: bytes, timestamp: str, body: bytes) -> str:
     """Slack's request signature: v0=HMAC-SHA256(secret, "v0:{timestamp}:{raw body}")."""
     digest = hmac.new(secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
     return f"v0={digest}"
+
+
+def _well_formed(body: Mapping[str, Any]) -> bool:
+    """The parts of a payload bolt indexes without checking their type (a 500 otherwise)."""
+    if "event" in body and not isinstance(body["event"], Mapping):
+        return False
+    actions = body.get("actions")
+    if actions is not None and not (
+        isinstance(actions, list) and all(isinstance(action, Mapping) for action in actions)
+    ):
+        return False
+    return all(
+        body.get(key) is None or isinstance(body[key], (Mapping, str))
+        for key in ("team", "user", "enterprise", "channel", "container", "view", "message")
+    )
 
 
 class SlackService:
@@ -262,6 +278,6 @@ class SlackService:
             parsed = AsyncBoltRequest(body=text, query=request.url.query, headers=dict(request.headers))
         except (ValueError, TypeError, AttributeError, KeyError, json.JSONDecodeError):
             return _reject(400, "malformed body")
-        if not isinstance(parsed.body, dict) or not parsed.body:
+        if not isinstance(parsed.body, dict) or not parsed.body or not _well_formed(parsed.body):
             return _reject(400, "malformed body")
         return await self._http.handle(request)

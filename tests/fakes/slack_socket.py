@@ -101,6 +101,11 @@ class FakeSocketMode:
         await self._connections[-1].send(json.dumps(envelope))
         return envelope_id
 
+    async def send_raw(self, text: str) -> None:
+        """Push any text frame (malformed input for robustness tests)."""
+        await asyncio.wait_for(self.connected.wait(), timeout=5)
+        await self._connections[-1].send(text)
+
     async def wait_ack(self, envelope_id: str, *, timeout: float = 5.0) -> dict[str, Any]:
         async with asyncio.timeout(timeout):
             while envelope_id not in self._acks:

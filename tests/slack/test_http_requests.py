@@ -60,6 +60,11 @@ BAD_REQUESTS: dict[str, tuple[bytes, dict[str, str], int]] = {
     "signed malformed form payload": (*_signed(b"payload=%7Bnot-json", FORM), 400),
     "signed form payload that is a list": (*_signed(b"payload=%5B1%5D", FORM), 400),
     "signed form without a command": (*_signed(b"foo=bar", FORM), 404),
+    "signed event that is not an object": (*_signed(b'{"type": "event_callback", "event": "x"}'), 400),
+    "signed actions that are not a list": (
+        *_signed(b"payload=" + b'{"type": "block_actions", "actions": "x"}'.replace(b'"', b"%22"), FORM),
+        400,
+    ),
 }
 
 

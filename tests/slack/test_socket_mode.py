@@ -159,3 +159,14 @@ async def test_unreachable_slack_stops_start_up_clearly(
     message = await _start(tmp_path / "d", fake_openai, fake_slack, slack_api_url=url)
 
     assert message.startswith(f"could not reach the Slack Web API at {url}")
+
+
+async def test_a_malformed_envelope_does_not_stop_the_connection(socket_mode: SocketHarness) -> None:
+    await socket_mode.socket.send("events_api", {"type": "event_callback", "event": "garbage"})
+    await socket_mode.socket.send_raw("this is not json")
+
+    envelope_id = await socket_mode.socket.send("events_api", p.envelope(p.dm("still there?")))
+    await socket_mode.socket.wait_ack(envelope_id)
+    await socket_mode.slack.wait_for(lambda: socket_mode.slack.count("chat.postMessage") == 1)
+
+    assert socket_mode.socket.connected.is_set()
