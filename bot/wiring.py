@@ -47,8 +47,7 @@ class Core:
         self.orchestrator.stop_accepting()
         if not await self.orchestrator.wait_idle(grace_seconds):
             log.warning("replies still in flight after %.1fs", grace_seconds)
-        # A floor, so the writes queued by the very last replies still get a moment.
-        await self.writer.drain(timeout=max(1.0, deadline - loop.time()))
+        await self.writer.drain(timeout=max(0.0, deadline - loop.time()))
 
 
 async def open_store(settings: Settings) -> Store:
