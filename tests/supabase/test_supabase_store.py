@@ -174,9 +174,9 @@ async def test_a_postgrest_error_is_a_storage_error_with_its_code_logged_but_not
 
 
 async def test_a_slow_backend_times_out_as_a_storage_error(private_shim: PostgrestShim) -> None:
-    store = await SupabaseStore.connect(url=private_shim.url, key=private_shim.key(), timeout_seconds=0.3)
+    store = await SupabaseStore.connect(url=private_shim.url, key=private_shim.key(), timeout_seconds=1.5)
     try:
-        private_shim.delay_seconds = 1.0
+        private_shim.delay_seconds = 4.0
         with pytest.raises(StorageError, match="Timeout"):
             await store.claim_event("slow", now=T0)
         private_shim.delay_seconds = 0.0
