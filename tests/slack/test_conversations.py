@@ -64,18 +64,22 @@ async def test_thread_follow_up_reaches_mnemo_without_a_mention(slack_http: Slac
     assert posted[1].thread_ts == mention["ts"]
 
 
-async def test_thread_follow_up_is_followed_after_a_restart(slack_http: SlackHarness) -> None:
-    """Thread membership comes from storage, not from this process's memory."""
+async def test_thread_follow_up_is_followed_after_a_restart(
+    tmp_path: Path, fake_openai: FakeOpenAI, fake_slack: FakeSlack
+) -> None:
+    """Thread membership comes from storage, not from the process's memory."""
+    settings = slack_settings(tmp_path / "data", fake_openai, fake_slack)
     mention = p.app_mention("hello")
-    await slack_http.event(mention)
-    await slack_http.settle()
-    assert slack_http.service.bot is not None
-    slack_http.service.bot._threads = type(slack_http.service.bot._threads)(max_size=10, ttl=60)
+    async with running_slack(settings, fake_openai, fake_slack) as before:
+        await before.event(mention)
+        await before.settle()
+    async with running_slack(settings, fake_openai, fake_slack) as after:
+        await after.event(p.message("and a follow-up", thread_ts=mention["ts"]))
+        await after.settle()
 
-    await slack_http.event(p.message("and a follow-up", thread_ts=mention["ts"]))
-    await slack_http.settle()
-
-    assert len(slack_http.slack.posted(p.GENERAL)) == 2
+    posted = fake_slack.posted(p.GENERAL)
+    assert len(posted) == 2
+    assert posted[1].thread_ts == mention["ts"]
 
 
 async def test_threads_mnemo_is_not_in_and_channel_chatter_are_ignored(slack_http: SlackHarness) -> None:
