@@ -14,6 +14,7 @@ rate limited; the database never holds a usable code).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
@@ -83,6 +84,11 @@ class LinkService:
         self._memory = memory
         self._writer = writer
         self._clock = clock
+        # One redemption at a time in this process. The memory move runs before the store claims the
+        # code, so two redemptions of one code must not interleave (the loser's memories would land
+        # on the winner's account), and wrong guesses fired all at once would each read a failure
+        # count of zero and get past the brute-force limit. Linking is rare and quick.
+        self._redeeming = asyncio.Lock()
 
     async def issue_code(self, identity: IdentityKey) -> IssuedCode:
         account = await self._store.resolve_account(identity)
@@ -96,6 +102,10 @@ class LinkService:
 
     async def redeem(self, identity: IdentityKey, raw_code: str) -> LinkOutcome:
         """Link `identity` to the account that issued the code. UserFacingError for every refusal."""
+        async with self._redeeming:
+            return await self._redeem(identity, raw_code)
+
+    async def _redeem(self, identity: IdentityKey, raw_code: str) -> LinkOutcome:
         now = self._clock()
         failures = await self._store.count_link_failures(identity, since=now - timedelta(hours=1))
         if failures >= MAX_FAILURES_PER_HOUR:
@@ -120,10 +130,18 @@ class LinkService:
         source, target = account.id, link.account_id
         # Writes for the source account that are queued or in flight now land on the target.
         await self._writer.retarget(source, target)
-        moved = await self._memory.move(source, target)
-        if not await self._store.merge_accounts(
-            source=source, target=target, code_hash=link.code_hash, now=now
-        ):
+        try:
+            moved = await self._memory.move(source, target)
+            merged = await self._store.merge_accounts(
+                source=source, target=target, code_hash=link.code_hash, now=now
+            )
+        except BaseException:
+            # Not merged: the source's new writes stay on the source until a retry finishes the move.
+            self._writer.release(source)
+            raise
+        if not merged:
+            self._writer.release(source)
+            log.error("link code claimed elsewhere during a merge source=%s", short_hash(source))
             raise UserFacingError("That code was already used. Ask for a new one with /memory link.")
         identities = await self._store.list_identities(target)
         log.info(

@@ -97,6 +97,10 @@ class MemoryWriter:
         self._redirects[source] = target
         await self._wait_in_flight(source, timeout)
 
+    def release(self, source: uuid.UUID) -> None:
+        """A merge did not happen after all: writes for `source` stay on `source` again."""
+        self._redirects.pop(source, None)
+
     def _account(self, account_id: uuid.UUID) -> uuid.UUID:
         seen = set()
         while account_id in self._redirects and account_id not in seen:
