@@ -134,6 +134,7 @@ def validation_error(exc: RequestValidationError) -> ApiError:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in {
+        400: "The body could not be read (not UTF-8 JSON, bad Content-Length)",
         401: "Missing, malformed, expired or otherwise invalid bearer token",
         413: "Request body too large",
         415: "The body is not JSON",

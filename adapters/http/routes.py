@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, Security
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
@@ -40,6 +42,7 @@ from adapters.http.errors import (
     ERROR_RESPONSES,
     ApiError,
     ErrorCode,
+    ErrorDetail,
     not_found,
     service_unavailable,
     validation_error,
@@ -134,6 +137,16 @@ def _error_for(exc: Exception) -> ApiError:
         return exc
     if isinstance(exc, RequestValidationError):
         return validation_error(exc)
+    if isinstance(exc, StarletteHTTPException):
+        # FastAPI's own refusals, e.g. a body that is not UTF-8/16/32 JSON ("error parsing the body").
+        if exc.status_code == 400:
+            return ApiError(
+                400, ErrorCode.BAD_REQUEST, "The body could not be read: send UTF-8 encoded JSON."
+            )
+        if exc.status_code == 413:
+            return _too_large()
+        code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.BAD_REQUEST
+        return ApiError(exc.status_code, code, str(exc.detail)[:200], headers=exc.headers)
     if isinstance(exc, NotFoundError):
         return ApiError(404, ErrorCode.NOT_FOUND, "No memory with this id.")
     if isinstance(exc, UserFacingError):
@@ -150,12 +163,37 @@ def _rate_headers(decision: Decision) -> dict[str, str]:
     return {"RateLimit-Limit": str(decision.limit), "RateLimit-Remaining": str(decision.remaining)}
 
 
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def _check_query(request: Request, allowed: set[str]) -> None:
+    # Like the bodies' extra="forbid": `?limt=5` is a typo the client should hear about.
+    unknown = sorted({name for name in request.query_params if name not in allowed})
+    if unknown:
+        names = ", ".join(repr(name[:40]) for name in unknown[:5])
+        known = ", ".join(sorted(allowed)) or "none"
+        raise ApiError(
+            422,
+            ErrorCode.VALIDATION_ERROR,
+            f"Unknown query parameter {names} (this endpoint takes: {known}).",
+            details=[
+                ErrorDetail(field=f"query.{name[:40]}", message="unknown query parameter") for name in unknown
+            ],
+        )
+
+
 class _ApiRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        allowed_query = _query_names(self.dependant)
 
         async def run(request: Request) -> Response:
             try:
+                _check_query(request, allowed_query)
                 await _read_body(request)
                 response = await handler(request)
             except Exception as exc:

@@ -145,3 +145,39 @@ async def test_the_openapi_document_describes_every_endpoint_and_the_error_shape
     assert any(p["name"] == "Idempotency-Key" for p in chat["parameters"])
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert schema["components"]["schemas"]["ChatRequest"]["additionalProperties"] is False
+
+
+async def test_unknown_query_parameters_are_refused_like_unknown_fields(api: Api) -> None:
+    typo = await api.client.get("/v1/sessions", params={"limt": 5}, headers=api.auth())
+    nameless = await api.client.get("/v1/sessions?=1", headers=api.auth())
+    fine = await api.client.get("/v1/sessions", params={"limit": 5, "offset": 0}, headers=api.auth())
+
+    assert typo.status_code == 422
+    assert "Unknown query parameter 'limt'" in typo.json()["error"]["message"]
+    assert "limit, offset" in typo.json()["error"]["message"]
+    assert typo.json()["error"]["details"] == [{"field": "query.limt", "message": "unknown query parameter"}]
+    assert nameless.status_code == 422
+    assert fine.status_code == 200
+
+
+async def test_a_body_that_is_not_utf8_is_a_400_not_a_crash(api: Api) -> None:
+    # Found by schemathesis: FastAPI's own "error parsing the body" used to escape as a 500.
+    response = await api.client.patch(
+        "/v1/memory-profiles/me", content=b"=\xa8", headers={**api.auth(), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "bad_request",
+        "message": "The body could not be read: send UTF-8 encoded JSON.",
+        "details": [],
+    }
+
+
+async def test_a_bad_content_length_is_a_400(api: Api) -> None:
+    response = await api.client.post(
+        "/v1/chat",
+        content=b'{"message": "hi"}',
+        headers={**api.auth(), "Content-Type": "application/json", "Content-Length": "abc"},
+    )
+    assert response.status_code == 400
+    assert "Content-Length" in response.json()["error"]["message"]
