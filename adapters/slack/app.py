@@ -24,6 +24,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.admission import AdaptiveLimit
 from adapters.slack.render import (
     ACTION_DELETE,
     ACTION_FORGET_ALL_CANCEL,
@@ -233,7 +234,7 @@ class SlackBot:
         name_ttl: float = 6 * 3600,
         channel_ttl: float = 600,
         cache_size: int = 10_000,
-        max_concurrent_answers: int = 8,
+        max_concurrent_answers: int = 64,
         max_waiting_answers: int = 1000,
     ) -> None:
         self._orchestrator = orchestrator
@@ -249,12 +250,24 @@ class SlackBot:
         self._channel_types: TTLCache[tuple[str, str], str] = TTLCache(max_size=cache_size, ttl=channel_ttl)
         self._threads: TTLCache[str, bool] = TTLCache(max_size=cache_size, ttl=7 * 24 * 3600)
         self._locks = KeyedLocks()
-        self._slots = asyncio.Semaphore(max_concurrent_answers)
+        self._admission = AdaptiveLimit(
+            minimum=min(2, max_concurrent_answers), maximum=max_concurrent_answers
+        )
         self._max_waiting = max_waiting_answers
         self._waiting = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    # -- task bookkeeping ------------------------------------------------------------------------
+    # -- lifecycle and task bookkeeping ----------------------------------------------------------
+    def start(self) -> None:
+        self._admission.start()
+
+    async def close(self, timeout: float) -> bool:
+        """Let in-flight work finish (bounded), then stop the admission monitor."""
+        try:
+            return await self.drain(timeout)
+        finally:
+            await self._admission.stop()
+
     @property
     def in_flight(self) -> int:
         return len(self._tasks)
@@ -336,9 +349,9 @@ class SlackBot:
             async with self._locks.hold(conversation.as_string()):
                 if message.needs_thread_check and not await self._in_thread(conversation):
                     return
-                # At most `max_concurrent_answers` answers in progress: past that, more
-                # concurrency only adds work to the event loop that acks every request.
-                async with self._slots:
+                # As many answers at once as the event loop can take without delaying acks
+                # (adapters/slack/admission.py), at most `max_concurrent_answers`.
+                async with self._admission:
                     self._waiting -= 1
                     waiting = False
                     await self._answer(message, received_at=received_at)

@@ -101,7 +101,7 @@ class SlackService:
         core: Core,
         *,
         stream_interval: float = 1.0,
-        max_concurrent_answers: int = 8,
+        max_concurrent_answers: int = 64,
         max_waiting_answers: int = 1000,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -149,6 +149,7 @@ class SlackService:
                 max_concurrent_answers=self._max_concurrent,
                 max_waiting_answers=self._max_waiting,
             )
+            self.bot.start()
             # Bolt copies this client's base URL, session and retry handlers into every request's
             # client; the token comes from `authorization`.
             app_client = AsyncWebClient(
@@ -165,6 +166,8 @@ class SlackService:
             else:
                 self._http = AsyncSlackRequestHandler(self.app)
         except BaseException:
+            if self.bot is not None:
+                await self.bot.close(0)
             await self._session.close()
             self._session = None
             raise
@@ -236,7 +239,7 @@ class SlackService:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
         if self.bot is not None:
-            await self.bot.drain(self._settings.shutdown_grace_seconds)
+            await self.bot.close(self._settings.shutdown_grace_seconds)
         if self._session is not None:
             await self._session.close()
             self._session = None
