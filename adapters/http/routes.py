@@ -47,6 +47,7 @@ from adapters.http.errors import (
     service_unavailable,
     validation_error,
 )
+from adapters.http.links import add_link_routes
 from adapters.http.ratelimit import Decision, RateLimiter
 from adapters.http.schemas import (
     DEFAULT_PAGE_SIZE,
@@ -586,10 +587,12 @@ def build_api_router(
                 offset=0,
                 limit=100,
             )
-            if not page.items:
-                break
+            removed = 0
             for summary in page.items:
-                sessions += await core.store.delete_conversation(summary.conversation)
+                removed += await core.store.delete_conversation(summary.conversation)
+            if not removed:  # nothing left (or nothing deletable): never loop forever
+                break
+            sessions += removed
         return ErasureResult(erased=True, sessions_deleted=sessions, message=result.text)
 
     @router.patch(
@@ -618,6 +621,10 @@ def build_api_router(
         response.headers["Content-Disposition"] = 'attachment; filename="mnemo-memories.json"'
         return translate.export_document(result.export_json or "{}")
 
+    # -- account linking (links.py); registered before the catch-all below -------------------------
+
+    add_link_routes(router, core=core, authenticate=authenticate)
+
     # -- anything else under /v1: our error shape, not the framework's -----------------------------
 
     @router.api_route("/{path:path}", methods=_ALL_METHODS, include_in_schema=False)
@@ -627,7 +634,7 @@ def build_api_router(
                 method
                 for route in router.routes
                 if isinstance(route, APIRoute) and route.endpoint is not unknown
-                for method in route.methods
+                for method in route.methods or ()
                 if route.matches({**request.scope, "method": method})[0] is Match.FULL
             }
         )

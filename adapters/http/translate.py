@@ -67,7 +67,7 @@ def to_incoming(
 def chat_response(reply: Reply, session_id: uuid.UUID) -> ChatResponse:
     # The API's session id is the conversation's (stable across idle timeouts), not the store's
     # session row id in `reply.session_id`.
-    return ChatResponse(session_id=session_id, kind=reply.kind.value, text=reply.text)  # type: ignore[arg-type]
+    return ChatResponse(session_id=session_id, kind=reply.kind.value, text=reply.text)
 
 
 def session_out(summary: ConversationSummary) -> SessionOut:
@@ -91,7 +91,7 @@ def is_web_session_thread(thread: str) -> bool:
 def message_out(message: StoredMessage) -> MessageOut:
     return MessageOut(
         id=message.id,
-        role=message.role.value,  # type: ignore[arg-type]
+        role=message.role.value,
         text=message.text,
         created_at=message.created_at,
     )

@@ -133,7 +133,7 @@ class FakeSupabaseAuth:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def jwks_url(self) -> str:

@@ -138,6 +138,10 @@ async def test_the_openapi_document_describes_every_endpoint_and_the_error_shape
         ("PATCH", "/v1/memory-profiles/me"),
         ("DELETE", "/v1/memory-profiles/me/memories/{memory_id}"),
         ("GET", "/v1/memory-profiles/me/export"),
+        ("POST", "/v1/links"),
+        ("POST", "/v1/links/redeem"),
+        ("GET", "/v1/links"),
+        ("DELETE", "/v1/links/{platform}"),
     }
     chat = schema["paths"]["/v1/chat"]["post"]
     assert chat["responses"]["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")

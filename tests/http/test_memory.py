@@ -21,7 +21,7 @@ async def learn(api: Api, *lines: str, sub: str | None = None) -> str:
     return session_id
 
 
-async def profile(api: Api, sub: str | None = None, **params: object) -> dict[str, object]:
+async def profile(api: Api, sub: str | None = None, **params: str | int) -> dict[str, object]:
     headers = api.auth(sub) if sub else api.auth()
     response = await api.client.get("/v1/memory-profiles/me", params=params, headers=headers)
     assert response.status_code == 200, response.text
@@ -30,7 +30,7 @@ async def profile(api: Api, sub: str | None = None, **params: object) -> dict[st
 
 
 def texts(body: dict[str, object]) -> list[str]:
-    return [item["text"] for item in body["items"]]  # type: ignore[attr-defined,index]
+    return [item["text"] for item in body["items"]]  # type: ignore[attr-defined]
 
 
 async def test_the_profile_lists_what_was_learned_in_web_chats(api: Api) -> None:

@@ -78,9 +78,9 @@ def test_no_generated_request_gets_a_server_error(
     token = f"Bearer {mint(jwt_secret, sub=ALICE)}"
     try:
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-        operation = schema[path][method]
+        api_operation = schema[path][method]
 
-        @given(case=operation.as_strategy(generation_mode=mode))
+        @given(case=api_operation.as_strategy(generation_mode=mode))
         @settings(
             max_examples=MAX_EXAMPLES,
             deadline=None,

@@ -120,7 +120,7 @@ async def test_no_endpoint_reveals_or_changes_another_persons_session(
         (f"/v1/sessions/{uuid.uuid4()}/messages", {"limit": 1000}),
     ],
 )
-async def test_bad_paging_and_ids_are_422(api: Api, path: str, params: dict[str, object]) -> None:
+async def test_bad_paging_and_ids_are_422(api: Api, path: str, params: dict[str, str | int]) -> None:
     response = await api.client.get(path, params=params, headers=api.auth())
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "validation_error"
