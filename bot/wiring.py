@@ -37,6 +37,7 @@ class Core:
     orchestrator: Orchestrator
     commands: MemoryCommands
     clock: Callable[[], datetime]
+    links: LinkService
 
     async def shutdown(self, grace_seconds: float) -> None:
         """Stop taking messages, let in-flight replies finish, then flush memory writes, all within
@@ -119,4 +120,4 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
         )
         links = LinkService(store=store, memory=memory, writer=writer, clock=clock)
         commands = MemoryCommands(store=store, memory=memory, writer=writer, links=links)
-        yield Core(settings, store, memory, model, writer, orchestrator, commands, clock)
+        yield Core(settings, store, memory, model, writer, orchestrator, commands, clock, links)

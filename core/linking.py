@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from core.errors import UserFacingError
 from core.memory import MemoryService
@@ -36,6 +37,31 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 CODE_TTL = timedelta(minutes=10)
 MAX_FAILURES_PER_HOUR = 5
+FAILURE_WINDOW = timedelta(hours=1)
+
+CodeProblem = Literal["invalid", "used", "expired", "own"]
+UnlinkProblem = Literal["unknown_platform", "not_linked", "only_identity"]
+
+
+class LinkCodeError(UserFacingError):
+    """The code cannot be redeemed. `problem` lets a front door say it in its own terms (an HTTP
+    status and error code); the message is for people."""
+
+    def __init__(self, message: str, *, problem: CodeProblem) -> None:
+        super().__init__(message)
+        self.problem: CodeProblem = problem
+
+
+class TooManyLinkAttemptsError(UserFacingError):
+    """Too many wrong codes from this identity within FAILURE_WINDOW: redeeming is refused."""
+
+    retry_after = FAILURE_WINDOW
+
+
+class UnlinkError(UserFacingError):
+    def __init__(self, message: str, *, problem: UnlinkProblem) -> None:
+        super().__init__(message)
+        self.problem: UnlinkProblem = problem
 
 
 def hash_code(code: str) -> str:
@@ -101,31 +127,41 @@ class LinkService:
         return IssuedCode(code, now + CODE_TTL)
 
     async def redeem(self, identity: IdentityKey, raw_code: str) -> LinkOutcome:
-        """Link `identity` to the account that issued the code. UserFacingError for every refusal."""
+        """Link `identity` to the account that issued the code. Every refusal is a UserFacingError:
+        LinkCodeError (unknown, used, expired or own code) or TooManyLinkAttemptsError."""
         async with self._redeeming:
             return await self._redeem(identity, raw_code)
 
     async def _redeem(self, identity: IdentityKey, raw_code: str) -> LinkOutcome:
         now = self._clock()
-        failures = await self._store.count_link_failures(identity, since=now - timedelta(hours=1))
+        failures = await self._store.count_link_failures(identity, since=now - FAILURE_WINDOW)
         if failures >= MAX_FAILURES_PER_HOUR:
-            raise UserFacingError("Too many wrong codes. Linking is paused for you for an hour.")
+            raise TooManyLinkAttemptsError("Too many wrong codes. Linking is paused for you for an hour.")
         code = normalize_code(raw_code)
         link = await self._store.find_link_code(hash_code(code)) if code else None
-        problem = None
+        refusal = None
         if link is None:
-            problem = "That code is not valid. Check it, or ask for a new one with /memory link."
+            refusal = LinkCodeError(
+                "That code is not valid. Check it, or ask for a new one with /memory link.",
+                problem="invalid",
+            )
         elif link.used_at is not None:
-            problem = "That code was already used. Ask for a new one with /memory link."
+            refusal = LinkCodeError(
+                "That code was already used. Ask for a new one with /memory link.", problem="used"
+            )
         elif link.expires_at <= now:
-            problem = "That code has expired (codes last 10 minutes). Ask for a new one with /memory link."
-        if problem is not None or link is None:
+            refusal = LinkCodeError(
+                "That code has expired (codes last 10 minutes). Ask for a new one with /memory link.",
+                problem="expired",
+            )
+        if refusal is not None or link is None:
             await self._store.record_link_failure(identity, now=now)
-            raise UserFacingError(problem or "That code is not valid.")
+            raise refusal or LinkCodeError("That code is not valid.", problem="invalid")
         account = await self._store.resolve_account(identity)
         if account.id == link.account_id:
-            raise UserFacingError(
-                "That code is yours: redeem it from your account on the other platform to link them."
+            raise LinkCodeError(
+                "That code is yours: redeem it from your account on the other platform to link them.",
+                problem="own",
             )
         source, target = account.id, link.account_id
         # Writes for the source account that are queued or in flight now land on the target.
@@ -142,7 +178,9 @@ class LinkService:
         if not merged:
             self._writer.release(source)
             log.error("link code claimed elsewhere during a merge source=%s", short_hash(source))
-            raise UserFacingError("That code was already used. Ask for a new one with /memory link.")
+            raise LinkCodeError(
+                "That code was already used. Ask for a new one with /memory link.", problem="used"
+            )
         identities = await self._store.list_identities(target)
         log.info(
             "accounts linked source=%s target=%s memories_moved=%d",
@@ -157,19 +195,27 @@ class LinkService:
         return await self._store.list_identities(account.id)
 
     async def unlink(self, identity: IdentityKey, platform_name: str) -> list[IdentityKey]:
-        """Detach the account's identities on `platform_name`; returns the identities detached."""
+        """Detach the account's identities on `platform_name`; returns the identities detached.
+        UnlinkError (a UserFacingError) when there is nothing to detach."""
         try:
             platform = Platform(platform_name.strip().lower())
         except ValueError:
             names = ", ".join(p.value for p in Platform)
-            raise UserFacingError(f"Unknown platform '{platform_name[:20]}'. Use one of: {names}.") from None
+            raise UnlinkError(
+                f"Unknown platform '{platform_name[:20]}'. Use one of: {names}.", problem="unknown_platform"
+            ) from None
         account = await self._store.resolve_account(identity)
         linked = await self._store.list_identities(account.id)
         detach = [i for i in linked if i.platform is platform]
         if not detach:
-            raise UserFacingError(f"No {platform.value.capitalize()} identity is linked to your account.")
+            raise UnlinkError(
+                f"No {platform.value.capitalize()} identity is linked to your account.", problem="not_linked"
+            )
         if len(detach) == len(linked):
-            raise UserFacingError("That is the only identity on this account: there is nothing to unlink.")
+            raise UnlinkError(
+                "That is the only identity on this account: there is nothing to unlink.",
+                problem="only_identity",
+            )
         for item in detach:
             await self._store.detach_identity(item, now=self._clock())
         log.info("identities unlinked account=%s count=%d", short_hash(account.id), len(detach))
