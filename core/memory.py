@@ -4,8 +4,9 @@ mem0's quirks stay in this module:
 - telemetry and its `~/.mem0` directory are switched off / moved into DATA_DIR before `import mem0`;
 - its OpenAI clients are replaced with ours (our timeout and retry limits, and no silent
   OPENROUTER_API_KEY rerouting);
-- the vector store is our per-account partitioned SQLite store (core.vector_store), plugged in
-  through mem0's factory;
+- the vector store is our per-account partitioned store, plugged in through mem0's factory: SQLite
+  in DATA_DIR (core.vector_store), or PostgreSQL when a database URL is given
+  (core.vector_store_postgres), so several machines share one memory;
 - `user_id` is always our account UUID, never platform input (mem0 treats "*" as a wildcard);
 - deletion is completed by hand: mem0 writes deleted text into its `history` table and keeps the
   last raw messages per scope in a `messages` table, so we purge both and rewrite the files;
@@ -24,18 +25,22 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
+from config import ConfigError
 from core.errors import MemoryBackendError, NotFoundError
 from core.models import MemoryItem, MemoryOrigin, MemoryPage
 from core.vector_store import PROVIDER, SQLiteVectorConfig, SQLiteVectorStore
+from core.vector_store_postgres import PROVIDER as POSTGRES_PROVIDER
+from core.vector_store_postgres import PostgresVectorConfig, PostgresVectorStore
 
 T = TypeVar("T")
+VectorStore = SQLiteVectorStore | PostgresVectorStore
 
 
 class MemoryService(Protocol):
@@ -109,6 +114,8 @@ class Mem0Options:
     embedding_dims: int
     timeout_seconds: float
     max_retries: int
+    # Postgres connection string for the vectors (None: SQLite in data_dir). Never in a repr.
+    vector_db_url: str | None = field(default=None, repr=False)
 
 
 def _import_mem0(data_dir: Path) -> Any:
@@ -120,6 +127,7 @@ def _import_mem0(data_dir: Path) -> Any:
     from mem0.utils.factory import VectorStoreFactory
 
     VectorStoreFactory.provider_to_class[PROVIDER] = "core.vector_store.SQLiteVectorStore"
+    VectorStoreFactory.provider_to_class[POSTGRES_PROVIDER] = "core.vector_store_postgres.PostgresVectorStore"
     return mem0
 
 
@@ -196,7 +204,7 @@ def _consolidation_victims(records: list[tuple[Any, np.ndarray]], similarity: fl
 class Mem0Memory:
     """mem0 open-source `Memory` with our vector store, clients and complete erasure."""
 
-    def __init__(self, memory: Any, store: SQLiteVectorStore, *, workers: int = 4) -> None:
+    def __init__(self, memory: Any, store: VectorStore, *, workers: int = 4) -> None:
         self._memory = memory
         self._store = store
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mem0")
@@ -211,11 +219,27 @@ class Mem0Memory:
         from mem0.vector_stores.configs import VectorStoreConfig
         from openai import OpenAI
 
-        vector_config = SQLiteVectorConfig(
-            collection_name="mnemo",
-            path=str(options.data_dir / "memory_vectors.db"),
-            embedding_model_dims=options.embedding_dims,
-        )
+        vector_config: SQLiteVectorConfig | PostgresVectorConfig
+        if options.vector_db_url:
+            provider = POSTGRES_PROVIDER
+            vector_config = PostgresVectorConfig(
+                collection_name="mnemo",
+                url=options.vector_db_url,
+                embedding_model_dims=options.embedding_dims,
+            )
+            # mem0's history database keeps every deleted text and the last raw messages per
+            # person. With the vectors in Postgres, a file of it in DATA_DIR would be the one copy of
+            # a person's words left on one machine's disk (and machines would disagree about it):
+            # keep it in memory, where erasure purges it just the same and a restart drops it.
+            history_db_path = ":memory:"
+        else:
+            provider = PROVIDER
+            vector_config = SQLiteVectorConfig(
+                collection_name="mnemo",
+                path=str(options.data_dir / "memory_vectors.db"),
+                embedding_model_dims=options.embedding_dims,
+            )
+            history_db_path = str(options.data_dir / "memory_history.db")
         config = MemoryConfig(
             llm={
                 "provider": "openai",
@@ -235,13 +259,15 @@ class Mem0Memory:
                     "embedding_dims": options.embedding_dims,
                 },
             },
-            history_db_path=str(options.data_dir / "memory_history.db"),
+            history_db_path=history_db_path,
         )
         # mem0 validates vector store providers against a fixed list; ours is registered with its
         # factory in _import_mem0, so this one field is set after validation.
-        config.vector_store = VectorStoreConfig.model_construct(provider=PROVIDER, config=vector_config)
+        config.vector_store = VectorStoreConfig.model_construct(provider=provider, config=vector_config)
         try:
             memory = Memory(config)
+        except ConfigError:
+            raise  # the database URL is wrong or the database unusable: one line at start-up
         except Exception as exc:
             raise MemoryBackendError(f"mem0 could not start: {exc}") from exc
         client = OpenAI(
@@ -255,7 +281,7 @@ class Mem0Memory:
         with memory.db._lock:
             memory.db.connection.execute("PRAGMA secure_delete=ON")
         store = memory.vector_store
-        if not isinstance(store, SQLiteVectorStore):  # pragma: no cover - wiring error
+        if not isinstance(store, SQLiteVectorStore | PostgresVectorStore):  # pragma: no cover - wiring error
             raise MemoryBackendError("mem0 did not use Mnemo's vector store")
         return cls(memory, store)
 
@@ -436,13 +462,15 @@ class Mem0Memory:
         return await self._run(work)
 
     async def ping(self) -> None:
-        await self._run(self._store.col_info)
+        store = self._store
+        # A count over the shared Postgres table would grow with everyone's memories.
+        await self._run(store.ping if isinstance(store, PostgresVectorStore) else store.col_info)
 
     async def close(self) -> None:
         def work() -> None:
             self._store.close()
             entity = getattr(self._memory, "_entity_store", None)
-            if isinstance(entity, SQLiteVectorStore):
+            if isinstance(entity, SQLiteVectorStore | PostgresVectorStore):
                 entity.close()
             self._memory.close()
 

@@ -29,6 +29,7 @@ MNEMO_TABLES = (
     "pending_memory_writes",
     "link_codes",
     "link_failures",
+    "memory_vectors",
 )
 
 
@@ -117,7 +118,8 @@ _SNAPSHOT_QUERIES = {
         select 'pending_memory_writes', count(*) from mnemo.pending_memory_writes union all
         select 'account_settings', count(*) from mnemo.account_settings union all
         select 'link_codes', count(*) from mnemo.link_codes union all
-        select 'link_failures', count(*) from mnemo.link_failures""",
+        select 'link_failures', count(*) from mnemo.link_failures union all
+        select 'memory_vectors', count(*) from mnemo.memory_vectors""",
 }
 
 

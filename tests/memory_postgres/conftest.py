@@ -1,0 +1,38 @@
+"""One `mnemo_vec_*` database for this directory's run (dropped at the end); the table is emptied
+before each test that uses it. Tests that need a database of their own call `fresh_database`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.memory_postgres import pgdb
+from tests.supabase.fixtures import jwt_secret, postgrest_shim, shared_shim, supabase_dsn
+
+__all__ = ["jwt_secret", "postgrest_shim", "shared_shim", "supabase_dsn"]
+
+
+@pytest.fixture(scope="session")
+def vector_db() -> Iterator[str]:
+    name = pgdb.create_database()
+    try:
+        yield name
+    finally:
+        pgdb.drop_database(name)
+
+
+@pytest.fixture
+def vec_db(vector_db: str) -> str:
+    """The shared database, with an empty (or not yet created) vector table."""
+    pgdb.truncate(vector_db)
+    return vector_db
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[str]:
+    name = pgdb.create_database()
+    try:
+        yield name
+    finally:
+        pgdb.drop_database(name)
