@@ -421,17 +421,20 @@ class Mem0Memory:
                 r.payload.get("hash") for r in self._store.list(filters={"user_id": str(target)})[0]
             }
             moved = 0
+            duplicates: list[str] = []
             for record in self._store.list(filters={"user_id": str(source)})[0]:
                 payload = dict(record.payload)
                 if payload.get("hash") in target_hashes:
                     self._memory.delete(record.id)
-                    self._purge_history([record.id])
+                    duplicates.append(record.id)
                     continue
                 payload["user_id"] = str(target)
                 self._store.update(record.id, payload=payload)
                 target_hashes.add(payload.get("hash"))
                 moved += 1
-            self._purge_history([], self._scopes(source))
+            # One purge (it ends with a VACUUM that rewrites the file) for all of them, not one per
+            # duplicate: 200 memories with 50 duplicates took 2.2 s that way (bench/linking.py).
+            self._purge_history(duplicates, self._scopes(source))
             return moved
 
         return await self._run(work)
