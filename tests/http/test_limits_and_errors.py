@@ -127,7 +127,7 @@ async def test_the_openapi_document_describes_every_endpoint_and_the_error_shape
         for method in item
         if path.startswith("/v1")
     }
-    assert operations == {
+    assert operations >= {  # other front-door features (account linking) add their own
         ("GET", "/v1/auth/me"),
         ("POST", "/v1/chat"),
         ("GET", "/v1/sessions"),
