@@ -2,7 +2,9 @@
 
 Jobs:
 - close-idle-sessions: close sessions idle past the idle timeout (the next message starts fresh).
-- purge-old-messages: delete stored messages older than MESSAGE_RETENTION_DAYS (0 keeps them).
+- purge-old-messages: delete stored messages older than MESSAGE_RETENTION_DAYS (0 keeps them), and
+  bookkeeping older than a week: processed-event claims (dedupe, job slots), failed link attempts,
+  expired link codes. A week is far past any platform's redelivery window.
 - retry-memory-writes: work through the store's pending memory writes (exchanges whose memory write
   failed, overflowed the queue or was interrupted by a shutdown) with exponential backoff, until
   they succeed or expire; writes of paused accounts are dropped, as the person asked.
@@ -94,6 +96,7 @@ class JobOptions:
     retention: timedelta | None  # None keeps messages forever
     retry_max_age: timedelta
     merge_similarity: float
+    bookkeeping_retention: timedelta = timedelta(days=7)
     retry_batch: int = 100
     retry_base_delay: timedelta = timedelta(minutes=1)
     retry_max_delay: timedelta = timedelta(hours=1)
@@ -103,7 +106,7 @@ class JobOptions:
 
 DEFAULT_SPECS: tuple[JobSpec, ...] = (
     JobSpec(CLOSE_IDLE_SESSIONS, timedelta(minutes=5), "close sessions idle past SESSION_IDLE_MINUTES"),
-    JobSpec(PURGE_OLD_MESSAGES, timedelta(hours=1), "delete messages older than MESSAGE_RETENTION_DAYS"),
+    JobSpec(PURGE_OLD_MESSAGES, timedelta(hours=1), "delete old messages and bookkeeping"),
     JobSpec(RETRY_MEMORY_WRITES, timedelta(minutes=1), "retry failed memory writes with backoff"),
     JobSpec(MEMORY_HOUSEKEEPING, timedelta(hours=6), "merge duplicate and superseded memories"),
 )
@@ -178,10 +181,12 @@ class Jobs:
         return JobResult({"closed": closed})
 
     async def purge_old_messages(self, should_stop: ShouldStop = _never_stop) -> JobResult:
+        now = self._clock()
+        bookkeeping = await self._store.purge_bookkeeping(before=now - self._options.bookkeeping_retention)
         if self._options.retention is None:
-            return JobResult({"deleted": 0})
-        deleted = await self._store.purge_messages(before=self._clock() - self._options.retention)
-        return JobResult({"deleted": deleted})
+            return JobResult({"deleted": 0, "bookkeeping": bookkeeping})
+        deleted = await self._store.purge_messages(before=now - self._options.retention)
+        return JobResult({"deleted": deleted, "bookkeeping": bookkeeping})
 
     async def retry_memory_writes(self, should_stop: ShouldStop = _never_stop) -> JobResult:
         options = self._options

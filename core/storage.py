@@ -97,6 +97,11 @@ class Store(Protocol):
         """Delete stored messages older than `before`; returns how many."""
         ...
 
+    async def purge_bookkeeping(self, *, before: datetime) -> int:
+        """Delete processed-event claims, failed link attempts and expired link codes older than
+        `before`; returns how many rows went. (They grow with every message and job run.)"""
+        ...
+
     async def erase_account(self, account_id: uuid.UUID) -> int:
         """Delete every stored message and pending memory write of the account; returns messages deleted.
         Deleted text must not survive in the backend's files (embedded: secure_delete + vacuum)."""

@@ -89,6 +89,7 @@ CREATE TABLE IF NOT EXISTS processed_events (
     key TEXT PRIMARY KEY,
     processed_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS processed_events_at ON processed_events(processed_at);
 CREATE TABLE IF NOT EXISTS pending_memory_writes (
     id TEXT PRIMARY KEY,
     account_id TEXT NOT NULL,
@@ -504,6 +505,21 @@ class SQLiteStore:
     async def purge_messages(self, *, before: datetime) -> int:
         def work(conn: sqlite3.Connection) -> int:
             return conn.execute("DELETE FROM messages WHERE created_at < ?", (_ts(before),)).rowcount
+
+        return await self._tx(work)
+
+    async def purge_bookkeeping(self, *, before: datetime) -> int:
+        cutoff = _ts(before)
+
+        def work(conn: sqlite3.Connection) -> int:
+            return sum(
+                conn.execute(sql, (cutoff,)).rowcount
+                for sql in (
+                    "DELETE FROM processed_events WHERE processed_at < ?",
+                    "DELETE FROM link_failures WHERE at < ?",
+                    "DELETE FROM link_codes WHERE expires_at < ?",
+                )
+            )
 
         return await self._tx(work)
 

@@ -51,7 +51,7 @@ from supabase import AsyncClient, AsyncClientOptions
 log = logging.getLogger(__name__)
 
 # The schema version `mnemo_ping()` must report at least; bump with a migration that changes the API.
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
 _CONNECT_TIMEOUT_SECONDS: Final = 5.0
 _KEY_REJECTED_CODES: Final = frozenset({"PGRST301", "PGRST302", "PGRST303", "42501", "401", "403"})
@@ -564,6 +564,13 @@ class SupabaseStore:
     async def purge_messages(self, *, before: datetime) -> int:
         return await self._call(
             "mnemo_purge_messages",
+            {"p_before": _aware(before, "before")},
+            lambda data: _int(data, "purged"),
+        )
+
+    async def purge_bookkeeping(self, *, before: datetime) -> int:
+        return await self._call(
+            "mnemo_purge_bookkeeping",
             {"p_before": _aware(before, "before")},
             lambda data: _int(data, "purged"),
         )

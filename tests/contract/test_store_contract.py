@@ -687,3 +687,35 @@ async def test_a_detached_identity_leaves_its_messages_behind(store: Store) -> N
     assert await store.list_identities(fresh.id) == [identity("42", workspace="", platform=Platform.DISCORD)]
     assert [m.account_id for m in await store.recent_messages(session_id, limit=5)] == [account.id]
     assert (await store.get_settings(fresh.id)).memory_paused is False
+
+
+# -- bookkeeping retention ------------------------------------------------------------------------
+
+
+async def test_purge_bookkeeping_deletes_only_rows_older_than_the_cutoff(store: Store) -> None:
+    slack = identity()
+    account = await store.resolve_account(slack)
+    assert await store.claim_event("old-event", now=T0)
+    assert await store.claim_event("new-event", now=T0 + timedelta(days=8))
+    await store.record_link_failure(slack, now=T0)
+    await store.record_link_failure(slack, now=T0 + timedelta(days=8))
+    await store.add_link_code(
+        account_id=account.id, code_hash="old", now=T0, expires_at=T0 + timedelta(minutes=10)
+    )
+    await store.add_link_code(
+        account_id=account.id,
+        code_hash="new",
+        now=T0 + timedelta(days=8),
+        expires_at=T0 + timedelta(days=8, minutes=10),
+    )
+
+    purged = await store.purge_bookkeeping(before=T0 + timedelta(days=7))
+
+    assert purged == 3
+    assert await store.claim_event("old-event", now=T0 + timedelta(days=9))  # forgotten, claimable again
+    assert not await store.claim_event("new-event", now=T0 + timedelta(days=9))
+    assert await store.count_link_failures(slack, since=T0 - timedelta(days=1)) == 1
+    assert await store.find_link_code("old") is None
+    assert await store.find_link_code("new") is not None
+    with pytest.raises((StorageError, ValueError)):
+        await store.purge_bookkeeping(before=NAIVE)

@@ -184,7 +184,7 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
         return conn.execute(query, params).fetchall()
 
     with as_service_role(supabase_dsn) as conn:
-        assert call(conn, "select public.mnemo_ping()") == [(4,)]
+        assert call(conn, "select public.mnemo_ping()") == [(5,)]
         [(account_id, _, name)] = call(
             conn, "select * from public.mnemo_resolve_account('discord', '', '42', 'Al')"
         )
@@ -230,6 +230,8 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
         call(conn, "select public.mnemo_complete_pending_write(%s)", (write_id,))
         assert call(conn, "select public.mnemo_close_idle_sessions('2026-11-01T14:00Z', 3600)") == [(1,)]
         assert call(conn, "select public.mnemo_purge_messages('2026-11-01T12:00:01Z')") == [(1,)]
+        # The claim made above (if any) and nothing newer; a cut-off in the past deletes nothing.
+        assert call(conn, "select public.mnemo_purge_bookkeeping('2000-01-01T00:00Z')") == [(0,)]
         assert call(conn, "select public.mnemo_erase_account(%s)", (account_id,)) == [(1,)]
         listed = call(conn, "select public.mnemo_list_conversations('discord', '', 'D1', 0, 10)")
         assert listed[0][0]["total"] == 1
