@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +213,7 @@ async def test_while_postgres_is_down_the_bot_answers_without_memory_then_recove
         )
         with caplog.at_level(logging.WARNING):
             reply = await pg_core.orchestrator.handle(message("which colour do I like?", dm=True))
+            assert await pg_core.writer.flush(10)  # its memory write fails now, during the outage
         with pytest.raises(MemoryBackendError):
             await pg_core.memory.ping()
     finally:
@@ -222,6 +224,8 @@ async def test_while_postgres_is_down_the_bot_answers_without_memory_then_recove
     assert reply.text == "still here"
     assert "recall failed" in caplog.text
     assert PASSWORD not in caplog.text
+    pending = await pg_core.store.due_pending_writes(now=datetime.now(UTC) + timedelta(hours=1), limit=10)
+    assert [w.messages[0]["content"] for w in pending] == ["which colour do I like?"]  # kept for retry
     await pg_core.memory.ping()  # back
     fake_openai.state.reply = None
     await pg_core.orchestrator.handle(message("which colour do I like?", dm=True, channel="dm3"))
