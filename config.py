@@ -123,6 +123,7 @@ class Settings(BaseSettings):
     supabase_jwt_issuer: str | None = None
     supabase_jwks_url: str | None = None
     api_rate_limit_per_minute: int = Field(default=60, ge=1, le=100_000)
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("openai_base_url")
     @classmethod
@@ -146,6 +147,16 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("api_cors_origins", mode="before")
+    @classmethod
+    def _cors_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        for origin in value or []:
+            if origin != "*":
+                _check_url(origin, schemes=("http", "https"))
+        return value
 
     @field_validator("discord_shard_ids", mode="before")
     @classmethod

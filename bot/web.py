@@ -20,6 +20,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from bot.wiring import Core
@@ -87,11 +88,13 @@ def create_web_app(
     readiness = Readiness(core, timeout=readiness_timeout, cache_seconds=readiness_cache_seconds)
 
     # HEAD too: some uptime checkers and platforms probe with HEAD.
-    @app.api_route("/healthz", methods=["GET", "HEAD"], tags=["health"])
+    @app.get("/healthz", tags=["health"])
+    @app.head("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.api_route("/readyz", methods=["GET", "HEAD"], tags=["health"])
+    @app.get("/readyz", tags=["health"])
+    @app.head("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
         if not core.orchestrator.accepting:
             # Shutting down: tell the load balancer to send new traffic elsewhere.
@@ -104,6 +107,16 @@ def create_web_app(
 
     for router in routers:
         app.include_router(router)
+    if core.settings.api_cors_origins:
+        # Browser apps on other origins may call the API with a bearer token (no cookies).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=core.settings.api_cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "Idempotency-Key"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
     app.state.core = core
     return app
 

@@ -243,3 +243,43 @@ async def test_a_port_in_use_fails_start_up(core: Core) -> None:
             await clash.start()
     finally:
         await web.stop()
+
+
+async def test_health_endpoints_are_documented_once(core: Core) -> None:
+    schema = create_web_app(core).openapi()
+    assert list(schema["paths"]["/healthz"]) == ["get"]
+    assert list(schema["paths"]["/readyz"]) == ["get"]
+
+
+async def test_cors_allows_only_the_configured_origins(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    settings = make_settings(
+        tmp_path, fake_openai, api_cors_origins="https://app.example.com/, http://localhost:3000"
+    )
+    assert settings.api_cors_origins == ["https://app.example.com", "http://localhost:3000"]
+    async with build_core(settings) as cored:
+        app = create_web_app(cored)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            preflight = {
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization",
+            }
+            allowed = await http.options(
+                "/healthz", headers={"Origin": "https://app.example.com", **preflight}
+            )
+            refused = await http.options("/healthz", headers={"Origin": "https://evil.example", **preflight})
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+    assert "access-control-allow-origin" not in refused.headers
+
+
+def test_cors_origins_must_be_urls(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    with pytest.raises(ValueError, match="expected a URL"):
+        make_settings(tmp_path, fake_openai, api_cors_origins="app.example.com")
+
+
+async def test_no_cors_headers_by_default(core: Core) -> None:
+    app = create_web_app(core)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        response = await http.get("/healthz", headers={"Origin": "https://app.example.com"})
+    assert response.status_code == 200
+    assert "access-control-allow-origin" not in response.headers
