@@ -42,6 +42,7 @@ from adapters.slack.translate import (
     action_identity,
     channel_type_from_info,
     command_identity,
+    command_text,
     display_name_of,
     escape_text,
     is_private_channel_type,
@@ -477,9 +478,8 @@ class SlackBot:
         if not identity.workspace or not identity.user:
             await _respond(respond, render_text("I couldn't tell who ran this command."))
             return
-        text = body.get("text")
         try:
-            command = parse_memory_command(text if isinstance(text, str) else "")
+            command = parse_memory_command(command_text(body))
         except UserFacingError as exc:
             await _respond(respond, render_text(str(exc)))
             return

@@ -204,6 +204,11 @@ def to_incoming(
     )
 
 
+def command_text(body: Payload) -> str:
+    """What the person typed after the slash command (Slack sends & < > escaped)."""
+    return _str(body.get("text")).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def command_identity(body: Payload) -> IdentityKey:
     """The person who ran a slash command."""
     return IdentityKey(Platform.SLACK, workspace_of(body), _str(body.get("user_id")))

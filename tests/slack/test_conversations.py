@@ -62,6 +62,7 @@ async def test_thread_follow_up_reaches_mnemo_without_a_mention(slack_http: Slac
     assert len(posted) == 2
     assert posted[1].text == "Miso is a lovely name."
     assert posted[1].thread_ts == mention["ts"]
+    assert slack_http.slack.count("auth.test") == 1  # at start-up only, never per request
 
 
 async def test_thread_follow_up_is_followed_after_a_restart(

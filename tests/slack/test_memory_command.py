@@ -259,3 +259,13 @@ async def test_slow_work_is_acked_at_once_and_answered_later(slack_http: SlackHa
     assert acked_after < 1.0
     assert answered_after >= 1.5
     assert "I like hiking" in blocks_text(answer)
+
+
+async def test_command_text_is_unescaped(slack_http: SlackHarness) -> None:
+    await seed(slack_http, ["I work in R&D at <Acme>"])
+
+    await slack_http.command("show R&amp;D &lt;Acme&gt;", name="escaped")
+    answer = await slack_http.response("escaped")
+
+    assert "matching “R&amp;D &lt;Acme&gt;”" in blocks_text(answer)  # searched for R&D <Acme>
+    assert "I work in R&amp;D at &lt;Acme&gt;" in blocks_text(answer)
