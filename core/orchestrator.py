@@ -12,13 +12,13 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.errors import MemoryBackendError, ModelError, StorageError
 from core.llm import ChatModel, OnDelta
+from core.locks import KeyedLocks
 from core.memory import MemoryService
 from core.memory_writer import MemoryWriter
 from core.models import (
@@ -55,30 +55,6 @@ class OrchestratorOptions:
     system_prompt: str | None = None
 
 
-class _KeyedLocks:
-    """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
-
-
 class Orchestrator:
     def __init__(
         self,
@@ -96,7 +72,7 @@ class Orchestrator:
         self._writer = writer
         self._options = options
         self._clock = clock
-        self._locks = _KeyedLocks()
+        self._locks = KeyedLocks()
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()

@@ -12,8 +12,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
@@ -51,6 +50,7 @@ from adapters.discord.translate import (
 from config import DiscordReplyMode, Settings
 from core.commands import Command, CommandName, MemoryCommands
 from core.errors import BotError, StorageError, UserFacingError
+from core.locks import KeyedLocks
 from core.models import ConversationKey, IncomingMessage, Platform, ReplyKind
 from core.orchestrator import Orchestrator
 from core.storage import Store
@@ -136,27 +136,6 @@ def required_intents() -> discord.Intents:
     intents.dm_messages = True
     intents.message_content = True
     return intents
-
-
-class _KeyedLocks:
-    """One FIFO lock per conversation, so replies in one place keep their order."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 class _Typing:
@@ -516,7 +495,7 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         self.memory_commands = commands
         self.options = options
         self._store = store
-        self._locks = _KeyedLocks()
+        self._locks = KeyedLocks()
         self._followed: OrderedDict[int, None] = OrderedDict()  # threads Mnemo takes part in
         self._thread_parents: OrderedDict[int, int | None] = OrderedDict()  # uncached channel -> parent
         self._invite_logged = False
