@@ -334,21 +334,8 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     return chunks
 
 
-def reply_messages(
-    text: str,
-    *,
-    channel: str,
-    thread_ts: str | None,
-    limit: int = MESSAGE_LIMIT,
-) -> list[dict[str, Any]]:
-    """chat.postMessage arguments for an answer: escaped, converted, split; never unfurled or linked."""
-    return [
-        post_arguments(chunk, channel=channel, thread_ts=thread_ts)
-        for chunk in split_message(to_mrkdwn(text), limit)
-    ]
-
-
 def post_arguments(mrkdwn: str, *, channel: str, thread_ts: str | None) -> dict[str, Any]:
+    """chat.postMessage arguments for one chunk of an answer: never unfurled, never linking names."""
     arguments: dict[str, Any] = {
         "channel": channel,
         "text": mrkdwn,
