@@ -13,8 +13,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -54,6 +53,7 @@ from adapters.slack.translate import (
 )
 from core.commands import Command, CommandName, MemoryCommands, parse_memory_command
 from core.errors import BotError, NotFoundError, StorageError, UserFacingError
+from core.locks import KeyedLocks
 from core.models import ConversationKey, IdentityKey
 from core.orchestrator import Orchestrator, short_hash
 from core.storage import Store
@@ -97,30 +97,6 @@ class TTLCache(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._data)
-
-
-class KeyedLocks:
-    """One asyncio.Lock per key while anyone holds or waits for it (FIFO: keeps arrival order)."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 class ReplyStream:

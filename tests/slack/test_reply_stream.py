@@ -9,8 +9,9 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.app import KeyedLocks, ReplyStream, TTLCache
+from adapters.slack.app import ReplyStream, TTLCache
 from adapters.slack.service import retry_handlers
+from core.locks import KeyedLocks
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 
 
