@@ -22,7 +22,7 @@ from typing import TextIO
 
 from adapters.console.adapter import ConsoleAdapter
 from bot.scheduler import SchedulerService, build_jobs, job_options
-from bot.services import Service, build_services
+from bot.services import EventSource, Service, build_services
 from bot.web import WebServer, create_web_app
 from bot.wiring import Core, build_core
 from config import Settings
@@ -79,6 +79,11 @@ async def run_services(core: Core, services: list[Service], stop: asyncio.Event)
             log.info("started %s", service.name)
         await stop.wait()
         log.info("shutting down: finishing in-flight replies and memory writes")
+        # First stop acknowledging events a platform would redeliver: once the core stops taking
+        # messages, an acknowledged event would otherwise be dropped unanswered.
+        for service in services:
+            if isinstance(service, EventSource):
+                await service.stop_intake()
         await core.shutdown(core.settings.shutdown_grace_seconds)
 
 

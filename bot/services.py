@@ -6,7 +6,7 @@ Each front door adds itself in its own block below.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from fastapi import APIRouter
 
@@ -23,6 +23,16 @@ class Service(Protocol):
         ...
 
     async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class EventSource(Protocol):
+    """A front door whose platform redelivers events that were not acknowledged (Slack)."""
+
+    async def stop_intake(self) -> None:
+        """Stop acknowledging new events (so the platform retries them later, elsewhere); keep
+        delivering answers already in flight."""
+        ...
 
 
 def front_doors_configured(settings: Settings) -> bool:

@@ -233,6 +233,15 @@ class SlackService:
             self._socket = None
             raise SlackStartError("the Socket Mode websocket did not connect within 30 s") from None
 
+    async def stop_intake(self) -> None:
+        """Shutdown began: stop taking events so that Slack delivers them again later (HTTP mode
+        answers 503; the Socket Mode connection closes, so nothing more is acknowledged). Answers
+        already being written still go out through the Web API."""
+        self._accepting = False
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+
     async def stop(self) -> None:
         self._accepting = False
         if self._socket is not None:

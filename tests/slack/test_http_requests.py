@@ -128,3 +128,14 @@ async def test_only_post_is_served(slack_http: SlackHarness) -> None:
     response = await slack_http.http.get("/slack/events")
 
     assert response.status_code == 405
+
+
+async def test_events_during_shutdown_get_503_so_slack_redelivers_them(slack_http: SlackHarness) -> None:
+    await slack_http.service.stop_intake()
+
+    response = await slack_http.event(p.app_mention("are you still there?"))
+
+    assert response.status_code == 503
+    await slack_http.settle()
+    assert slack_http.slack.count("chat.postMessage") == 0
+    assert slack_http.model.count("chat") == 0  # not taken in, so Slack's redelivery gets answered
