@@ -30,48 +30,50 @@ def _signed(body: bytes, content_type: dict[str, str] = JSON, **kwargs: Any) -> 
     return body, content_type | p.sign(body, **kwargs)
 
 
-BAD_REQUESTS: dict[str, tuple[bytes, dict[str, str], int]] = {
-    "wrong secret": (*_signed(BODY, secret="not-the-signing-secret"), 401),
-    "body changed after signing": (
-        BODY.replace(b"never", b"surely"),
-        JSON | p.sign(BODY),
-        401,
-    ),
-    "stale timestamp": (*_signed(BODY, timestamp=int(time.time()) - 600), 401),
-    "timestamp from the future": (*_signed(BODY, timestamp=int(time.time()) + 600), 401),
-    "no signature header": (BODY, JSON | {"X-Slack-Request-Timestamp": str(int(time.time()))}, 401),
-    "no timestamp header": (BODY, JSON | {"X-Slack-Signature": p.sign(BODY)["X-Slack-Signature"]}, 401),
-    "no headers at all": (BODY, JSON, 401),
-    "non-integer timestamp": (
-        BODY,
-        JSON | {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=abc"},
-        400,
-    ),
-    "fractional timestamp": (
-        BODY,
-        JSON | {"X-Slack-Request-Timestamp": "1750000000.5", "X-Slack-Signature": "v0=abc"},
-        400,
-    ),
-    "malformed signature": (BODY, JSON | {**p.sign(BODY), "X-Slack-Signature": "garbage"}, 401),
-    "signed malformed JSON": (*_signed(b'{"type": "event_callback", "event": {'), 400),
-    "signed JSON array": (*_signed(b"[1, 2, 3]"), 400),
-    "signed non-UTF-8 body": (*_signed(b'{"type": "\xff\xfe"}'), 400),
-    "signed empty body": (*_signed(b""), 400),
-    "signed malformed form payload": (*_signed(b"payload=%7Bnot-json", FORM), 400),
-    "signed form payload that is a list": (*_signed(b"payload=%5B1%5D", FORM), 400),
-    "signed form without a command": (*_signed(b"foo=bar", FORM), 404),
-    "signed event that is not an object": (*_signed(b'{"type": "event_callback", "event": "x"}'), 400),
-    "signed actions that are not a list": (
-        *_signed(b"payload=" + b'{"type": "block_actions", "actions": "x"}'.replace(b'"', b"%22"), FORM),
-        400,
-    ),
-}
+def bad_requests() -> dict[str, tuple[bytes, dict[str, str], int]]:
+    """Built when a test runs, not at collection: signatures carry the current time, and a long
+    suite would otherwise make every timestamp stale before these tests run."""
+    return {
+        "wrong secret": (*_signed(BODY, secret="not-the-signing-secret"), 401),
+        "body changed after signing": (
+            BODY.replace(b"never", b"surely"),
+            JSON | p.sign(BODY),
+            401,
+        ),
+        "stale timestamp": (*_signed(BODY, timestamp=int(time.time()) - 600), 401),
+        "timestamp from the future": (*_signed(BODY, timestamp=int(time.time()) + 600), 401),
+        "no signature header": (BODY, JSON | {"X-Slack-Request-Timestamp": str(int(time.time()))}, 401),
+        "no timestamp header": (BODY, JSON | {"X-Slack-Signature": p.sign(BODY)["X-Slack-Signature"]}, 401),
+        "no headers at all": (BODY, JSON, 401),
+        "non-integer timestamp": (
+            BODY,
+            JSON | {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=abc"},
+            400,
+        ),
+        "fractional timestamp": (
+            BODY,
+            JSON | {"X-Slack-Request-Timestamp": "1750000000.5", "X-Slack-Signature": "v0=abc"},
+            400,
+        ),
+        "malformed signature": (BODY, JSON | {**p.sign(BODY), "X-Slack-Signature": "garbage"}, 401),
+        "signed malformed JSON": (*_signed(b'{"type": "event_callback", "event": {'), 400),
+        "signed JSON array": (*_signed(b"[1, 2, 3]"), 400),
+        "signed non-UTF-8 body": (*_signed(b'{"type": "\xff\xfe"}'), 400),
+        "signed empty body": (*_signed(b""), 400),
+        "signed malformed form payload": (*_signed(b"payload=%7Bnot-json", FORM), 400),
+        "signed form payload that is a list": (*_signed(b"payload=%5B1%5D", FORM), 400),
+        "signed form without a command": (*_signed(b"foo=bar", FORM), 404),
+        "signed event that is not an object": (*_signed(b'{"type": "event_callback", "event": "x"}'), 400),
+        "signed actions that are not a list": (
+            *_signed(b"payload=" + b'{"type": "block_actions", "actions": "x"}'.replace(b'"', b"%22"), FORM),
+            400,
+        ),
+    }
 
 
-@pytest.mark.parametrize(("body", "headers", "status"), BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
-async def test_bad_requests_are_refused_and_change_nothing(
-    slack_http: SlackHarness, body: bytes, headers: dict[str, str], status: int
-) -> None:
+@pytest.mark.parametrize("case", list(bad_requests()))
+async def test_bad_requests_are_refused_and_change_nothing(slack_http: SlackHarness, case: str) -> None:
+    body, headers, status = bad_requests()[case]
     response = await slack_http.post(body, headers)
     await slack_http.settle()
 
