@@ -161,8 +161,11 @@ class MemoryCommands:
                     needs_confirmation=True,
                 )
             await self._writer.forget_account(account.id)
-            removed = await self._memory.clear(account.id)
+            # Stored rows (incl. pending memory writes) go first: a retry job that is writing one of
+            # them right now then finds its row gone and undoes its write, even if that write lands
+            # after the memory clear below (core.jobs).
             messages = await self._store.erase_account(account.id)
+            removed = await self._memory.clear(account.id)
             log.info(
                 "erased account=%s memories=%d messages=%d",
                 short_hash(account.id),

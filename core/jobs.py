@@ -213,8 +213,9 @@ class Jobs:
                 await self._store.complete_pending_write(write.id)
                 counts["dropped_paused"] += 1
                 continue
-            if await self._retry_one(write, now):
-                counts["written"] += 1
+            outcome = await self._retry_one(write, now)
+            if outcome != "failed":
+                counts[outcome] = counts.get(outcome, 0) + 1
                 streak = 0
                 continue
             counts["failed"] += 1
@@ -224,9 +225,10 @@ class Jobs:
                 return JobResult(counts, stopped_early=True)
         return JobResult(counts)
 
-    async def _retry_one(self, write: PendingMemoryWrite, now: datetime) -> bool:
+    async def _retry_one(self, write: PendingMemoryWrite, now: datetime) -> str:
+        """The outcome: written, failed (rescheduled) or undone (erased while we wrote)."""
         try:
-            await self._memory.remember(write.account_id, write.messages, origin=write.origin)
+            added = await self._memory.remember(write.account_id, write.messages, origin=write.origin)
         except Exception as exc:
             error = str(exc) if isinstance(exc, BotError) else f"unexpected {type(exc).__name__}"
             if not isinstance(exc, BotError):
@@ -241,9 +243,14 @@ class Jobs:
                 int(delay.total_seconds()),
                 short_hash(write.account_id),
             )
-            return False
-        await self._store.complete_pending_write(write.id)
-        return True
+            return "failed"
+        if not await self._store.complete_pending_write(write.id):
+            # The row vanished while we wrote: the person erased their memory (or another process
+            # finished this write). Either way what we just added must not stay.
+            await self._memory.discard(write.account_id, [item.id for item in added])
+            log.info("memory write retry undone: erased meanwhile account=%s", short_hash(write.account_id))
+            return "undone"
+        return "written"
 
     async def memory_housekeeping(self, should_stop: ShouldStop = _never_stop) -> JobResult:
         counts = {"accounts": 0, "merged": 0, "skipped_paused": 0, "failed": 0}

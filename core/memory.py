@@ -82,6 +82,11 @@ class MemoryService(Protocol):
         """Erase every memory of the account, including mem0's history and raw messages."""
         ...
 
+    async def discard(self, account_id: uuid.UUID, memory_ids: list[str]) -> None:
+        """Undo a write that must not stand (its account was erased meanwhile): delete those
+        memories of this account and the raw messages mem0 kept from the exchange."""
+        ...
+
     async def export(self, account_id: uuid.UUID) -> list[MemoryItem]: ...
 
     async def move(self, source: uuid.UUID, target: uuid.UUID) -> int:
@@ -377,6 +382,21 @@ class Mem0Memory:
             return item
 
         return await self._run(work)
+
+    async def discard(self, account_id: uuid.UUID, memory_ids: list[str]) -> None:
+        def work() -> None:
+            owned = [
+                memory_id
+                for memory_id in memory_ids
+                if (stored := self._store.get(memory_id)) is not None
+                and stored.payload.get("user_id") == str(account_id)
+            ]
+            for memory_id in owned:
+                self._memory.delete(memory_id)
+            self._purge_history(owned, self._scopes(account_id))
+            self._store.compact()
+
+        await self._run(work)
 
     def _purge_history(self, memory_ids: list[str], scopes: list[str] | None = None) -> None:
         db = self._memory.db

@@ -121,7 +121,10 @@ class Store(Protocol):
 
     async def due_pending_writes(self, *, now: datetime, limit: int) -> list[PendingMemoryWrite]: ...
 
-    async def complete_pending_write(self, write_id: uuid.UUID) -> None: ...
+    async def complete_pending_write(self, write_id: uuid.UUID) -> bool:
+        """Remove a pending write once done. False if it was no longer there (erased meanwhile by
+        `erase_account`, or completed by another process): the caller's write must then be undone."""
+        ...
 
     async def reschedule_pending_write(
         self, write_id: uuid.UUID, *, next_attempt_at: datetime, error: str

@@ -614,11 +614,13 @@ class SQLiteStore:
 
         return await self._tx(work)
 
-    async def complete_pending_write(self, write_id: uuid.UUID) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM pending_memory_writes WHERE id = ?", (str(write_id),))
+    async def complete_pending_write(self, write_id: uuid.UUID) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            return (
+                conn.execute("DELETE FROM pending_memory_writes WHERE id = ?", (str(write_id),)).rowcount == 1
+            )
 
-        await self._tx(work)
+        return await self._tx(work)
 
     async def reschedule_pending_write(
         self, write_id: uuid.UUID, *, next_attempt_at: datetime, error: str

@@ -51,7 +51,7 @@ from supabase import AsyncClient, AsyncClientOptions
 log = logging.getLogger(__name__)
 
 # The schema version `mnemo_ping()` must report at least; bump with a migration that changes the API.
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
 _CONNECT_TIMEOUT_SECONDS: Final = 5.0
 _KEY_REJECTED_CODES: Final = frozenset({"PGRST301", "PGRST302", "PGRST303", "42501", "401", "403"})
@@ -614,8 +614,12 @@ class SupabaseStore:
             lambda data: [_pending(row) for row in _rows(data)],
         )
 
-    async def complete_pending_write(self, write_id: uuid.UUID) -> None:
-        await self._rpc("mnemo_complete_pending_write", {"p_write_id": str(write_id)})
+    async def complete_pending_write(self, write_id: uuid.UUID) -> bool:
+        return await self._call(
+            "mnemo_finish_pending_write",
+            {"p_write_id": str(write_id)},
+            lambda data: _bool(data, "finished"),
+        )
 
     async def reschedule_pending_write(
         self, write_id: uuid.UUID, *, next_attempt_at: datetime, error: str

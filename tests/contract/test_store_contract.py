@@ -394,9 +394,9 @@ async def test_reschedule_counts_attempts_and_moves_the_write(store: Store) -> N
     assert due.next_attempt_at == retry_at
     assert due.last_error == "x" * 500
 
-    await store.complete_pending_write(write_id)
+    assert await store.complete_pending_write(write_id) is True
     assert await store.due_pending_writes(now=retry_at, limit=10) == []
-    await store.complete_pending_write(write_id)  # completing twice is harmless
+    assert await store.complete_pending_write(write_id) is False  # twice is harmless, and says so
     await store.reschedule_pending_write(write_id, next_attempt_at=retry_at, error="gone")  # so is this
     assert await store.due_pending_writes(now=retry_at, limit=10) == []
 

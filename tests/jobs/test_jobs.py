@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ import pytest
 
 from bot.scheduler import build_jobs, job_options
 from bot.wiring import Core, build_core
+from core.commands import Command, CommandName
 from core.jobs import (
     CLOSE_IDLE_SESSIONS,
     MEMORY_HOUSEKEEPING,
@@ -390,3 +392,29 @@ async def test_specs_without_a_function_are_refused(jcore: Core) -> None:
             ),
             specs=(JobSpec("mystery", timedelta(minutes=1), "?"),),
         )
+
+
+async def test_forget_all_during_a_retry_leaves_nothing(
+    jcore: Core, clock: FakeClock, fake_openai: FakeOpenAI
+) -> None:
+    """The retry job is writing a kept exchange when the person erases everything: the write,
+    which lands after the memory was cleared, is undone because its pending row is gone."""
+    fake_openai.fail(500, times=1, endpoint="extract")
+    reply = await jcore.orchestrator.handle(message("my locker code is 8812"))
+    assert reply is not None
+    assert await jcore.writer.flush(10)
+    assert await pending(jcore, at=clock.now) == 1
+    account = (await jcore.store.resolve_account(ALICE)).id
+
+    fake_openai.heal()
+    fake_openai.state.delay_extract = 0.5  # the retry's extraction is in flight during the erasure
+    retry = asyncio.create_task(build_jobs(jcore).run(RETRY_MEMORY_WRITES))
+    while fake_openai.count("extract") < 2:  # the failed attempt, then the retry's
+        await asyncio.sleep(0.01)
+    await jcore.commands.run(ALICE, Command(CommandName.FORGET_ALL, confirmed=True))
+    result = await retry
+
+    assert result.counts["undone"] == 1
+    assert await memory_texts(jcore, account) == []
+    data = [p for p in jcore.settings.data_dir.rglob("*") if p.is_file()]
+    assert all(b"8812" not in p.read_bytes() for p in data)

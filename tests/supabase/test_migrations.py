@@ -184,7 +184,7 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
         return conn.execute(query, params).fetchall()
 
     with as_service_role(supabase_dsn) as conn:
-        assert call(conn, "select public.mnemo_ping()") == [(5,)]
+        assert call(conn, "select public.mnemo_ping()") == [(6,)]
         [(account_id, _, name)] = call(
             conn, "select * from public.mnemo_resolve_account('discord', '', '42', 'Al')"
         )
@@ -227,7 +227,9 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
             (write_id,),
         )
         assert call(conn, "select id from public.mnemo_due_pending_writes('2026-11-01T12:30Z', 10)") == []
-        call(conn, "select public.mnemo_complete_pending_write(%s)", (write_id,))
+        assert call(conn, "select public.mnemo_finish_pending_write(%s)", (write_id,)) == [(True,)]
+        assert call(conn, "select public.mnemo_finish_pending_write(%s)", (write_id,)) == [(False,)]
+        call(conn, "select public.mnemo_complete_pending_write(%s)", (write_id,))  # older bots' name
         assert call(conn, "select public.mnemo_close_idle_sessions('2026-11-01T14:00Z', 3600)") == [(1,)]
         assert call(conn, "select public.mnemo_purge_messages('2026-11-01T12:00:01Z')") == [(1,)]
         # The claim made above (if any) and nothing newer; a cut-off in the past deletes nothing.

@@ -244,7 +244,7 @@ async def test_every_operation_is_one_round_trip(store: SupabaseStore, postgrest
         "mnemo_reschedule_pending_write",
         store.reschedule_pending_write(write_id, next_attempt_at=T0 + IDLE, error="x"),
     )
-    await one_call("mnemo_complete_pending_write", store.complete_pending_write(write_id))
+    await one_call("mnemo_finish_pending_write", store.complete_pending_write(write_id))
     await one_call("mnemo_erase_account", store.erase_account(account_id))
     await one_call(
         "mnemo_add_link_code",
