@@ -128,11 +128,14 @@ class Orchestrator:
     async def _answer(self, message: IncomingMessage, on_delta: OnDelta | None) -> Reply:
         text = message.text[:MAX_MESSAGE_CHARS]
         try:
-            account = await self._store.resolve_account(message.identity, display_name=message.user_name)
-            session = await self._store.touch_session(
-                message.conversation,
-                now=self._clock(),
-                idle_timeout=self._options.idle_timeout,
+            # Independent: one round trip of waiting instead of two on a remote store.
+            account, session = await asyncio.gather(
+                self._store.resolve_account(message.identity, display_name=message.user_name),
+                self._store.touch_session(
+                    message.conversation,
+                    now=self._clock(),
+                    idle_timeout=self._options.idle_timeout,
+                ),
             )
             history, stored, settings, memories = await asyncio.gather(
                 self._store.recent_messages(session.id, limit=self._options.history_limit),
