@@ -8,6 +8,7 @@ import sys
 
 from bot.app import format_schedule, run_bot, run_console_mode, run_job_now, run_worker
 from bot.logging_setup import configure_logging
+from bot.services import front_doors_configured
 from bot.web import WebStartError
 from config import ConfigError, load_settings
 from core.clock import utc_now
@@ -54,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "run" and args.no_scheduler:
         settings = settings.model_copy(update={"scheduler_enabled": False})
+    chatting_here = args.command == "console" or (
+        args.command in (None, "run") and not front_doors_configured(settings) and sys.stdin.isatty()
+    )
+    if chatting_here and "log_level" not in settings.model_fields_set:
+        # A chat in this terminal: INFO lines would interleave with the conversation.
+        settings = settings.model_copy(update={"log_level": "WARNING"})
     configure_logging(settings)
     try:
         if args.command == "console":

@@ -120,3 +120,6 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     # uvicorn's own loggers propagate to ours (log_config=None); its access log stays off.
     logging.getLogger("uvicorn.error").setLevel(max(logging.INFO, root.level))
+    # mem0 warns on first use that spaCy is missing: it is optional and left out on purpose (its model
+    # download needs the internet); without it mem0 ranks by similarity alone.
+    logging.getLogger("mem0.utils.spacy_models").setLevel(logging.ERROR)

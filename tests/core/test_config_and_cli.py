@@ -117,6 +117,8 @@ def test_console_subprocess_chats_and_keeps_files_in_data_dir(
     assert result.returncode == 0, result.stderr
     assert "mnemo> Hello from the fake model." in result.stdout
     assert "/memory forget all" in result.stdout
+    assert " INFO " not in result.stderr  # a terminal chat is not interleaved with INFO logs
+    assert "spaCy" not in result.stderr
     # The memory write ran before exit (shutdown drains the queue), and mem0 wrote nothing to $HOME.
     result = run_bot(["console", "--user", "zoe"], env, stdin="/memory show\n")
     assert "I grow tomatoes" in result.stdout
