@@ -2,8 +2,8 @@
 PostgreSQL) vs the embedded SQLite store, side by side.
 
 One "message" is the store work the orchestrator does for it, in the same shape: claim the event,
-resolve the account, touch the session, then [recent turns || store the message || settings] in
-parallel, then store the answer. A round trip is one HTTP request (Supabase) or one transaction on
+[resolve the account || touch the session], then [recent turns || store the message || settings]
+in parallel, then store the answer. A round trip is one HTTP request (Supabase) or one transaction on
 the store's thread (SQLite). Also per-operation medians, and the one-call append+recent variant.
 
 Needs PostgreSQL (MNEMO_TEST_PG_DSN, default postgresql://postgres@127.0.0.1:5432/postgres); creates
@@ -43,7 +43,7 @@ T = TypeVar("T")
 IDLE = timedelta(minutes=60)
 USERS = 20
 ROUNDS = 4
-SEQUENTIAL_STEPS = 5  # claim -> resolve -> touch -> (recent || append || settings) -> append answer
+SEQUENTIAL_STEPS = 4  # claim -> (resolve || touch) -> (recent || append || settings) -> append answer
 
 
 class Counting:
@@ -63,14 +63,16 @@ async def one_message(counting: Counting, i: int, *, combined: bool) -> None:
     now = datetime.now(UTC)
     user = f"U{i % USERS}"
     await counting("claim_event", lambda: store.claim_event(f"msg:bench:{secrets.token_hex(8)}", now=now))
-    account = await counting(
-        "resolve_account",
-        lambda: store.resolve_account(IdentityKey(Platform.SLACK, "T1", user), display_name=user),
-    )
-    session = await counting(
-        "touch_session",
-        lambda: store.touch_session(
-            ConversationKey(Platform.SLACK, "T1", f"C-{user}"), now=now, idle_timeout=IDLE
+    account, session = await asyncio.gather(
+        counting(
+            "resolve_account",
+            lambda: store.resolve_account(IdentityKey(Platform.SLACK, "T1", user), display_name=user),
+        ),
+        counting(
+            "touch_session",
+            lambda: store.touch_session(
+                ConversationKey(Platform.SLACK, "T1", f"C-{user}"), now=now, idle_timeout=IDLE
+            ),
         ),
     )
     text = f"message {i}: " + "words " * 20
