@@ -55,8 +55,6 @@ class MemoryWriter:
         self._generations: dict[uuid.UUID, int] = {}
         # Merged accounts: writes queued for the old account land on the one it merged into.
         self._redirects: dict[uuid.UUID, uuid.UUID] = {}
-        self.written = 0
-        self.failed = 0
 
     def start(self) -> None:
         if not self._workers:
@@ -137,13 +135,10 @@ class MemoryWriter:
     async def _write(self, job: _Job) -> None:
         try:
             await self._memory.remember(self._account(job.account_id), job.messages, origin=job.origin)
-            self.written += 1
         except BotError as exc:
-            self.failed += 1
             log.warning("memory write failed (%s); keeping it for the retry job", exc)
             await self._keep(job, str(exc))
         except Exception:  # a bug must not kill the worker
-            self.failed += 1
             log.exception("memory write crashed; keeping it for the retry job")
             await self._keep(job, "unexpected error")
 

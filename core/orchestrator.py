@@ -79,10 +79,6 @@ class Orchestrator:
         self._accepting = True
 
     @property
-    def in_flight(self) -> int:
-        return self._in_flight
-
-    @property
     def accepting(self) -> bool:
         """False once shutdown began (readiness reports "draining")."""
         return self._accepting
