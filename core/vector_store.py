@@ -18,6 +18,7 @@ import builtins
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,19 @@ CREATE TABLE IF NOT EXISTS vectors (
 );
 CREATE INDEX IF NOT EXISTS vectors_user ON vectors(collection, user_id, created_at);
 """
+
+
+def first_matching(
+    rows: Iterable[tuple[str, dict[str, Any]]], filters: dict[str, Any] | None, top_k: int | None
+) -> list[OutputData]:
+    """mem0's `list`: (id, payload) rows that pass the filters, at most `top_k`, in row order."""
+    out = []
+    for vid, payload in rows:
+        if _matches(payload, filters or {}):
+            out.append(OutputData(vid, None, payload))
+            if top_k is not None and len(out) >= top_k:
+                break
+    return out
 
 
 def _matches(payload: dict[str, Any], filters: dict[str, Any]) -> bool:
@@ -245,14 +259,7 @@ class SQLiteVectorStore:
                 "ORDER BY created_at DESC, id",
                 (self.collection_name, user),
             ).fetchall()
-        out = []
-        for vid, payload_json in rows:
-            payload = json.loads(payload_json)
-            if _matches(payload, filters or {}):
-                out.append(OutputData(vid, None, payload))
-                if top_k is not None and len(out) >= top_k:
-                    break
-        return [out]
+        return [first_matching(((vid, json.loads(raw)) for vid, raw in rows), filters, top_k)]
 
     def reset(self) -> None:
         self.delete_col()

@@ -38,7 +38,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from config import ConfigError
-from core.vector_store import OutputData, _matches
+from core.vector_store import OutputData, _matches, first_matching
 
 PROVIDER = "mnemo_postgres"
 TABLE = "mnemo.memory_vectors"
@@ -574,13 +574,7 @@ class PostgresVectorStore:
             query += " limit %s"  # nothing left to filter in Python: let the database stop early
             params += (max(0, top_k),)
         rows = self._db(lambda conn: conn.execute(query, params).fetchall())
-        out = []
-        for vid, payload in rows:
-            if _matches(payload, filters or {}):
-                out.append(OutputData(vid, None, payload))
-                if top_k is not None and len(out) >= top_k:
-                    break
-        return [out]
+        return [first_matching(rows, filters, top_k)]
 
     def reset(self) -> None:
         self.delete_col()
