@@ -15,6 +15,11 @@ class NotFoundError(UserFacingError):
     """The thing asked for does not exist for this account (never says whether it exists for another)."""
 
 
+class ErasedError(BotError):
+    """The account was erased after this work began (its erasure epoch moved on): what the work
+    produced must not be stored. Not a failure; the caller drops the write and carries on."""
+
+
 class DependencyError(BotError):
     """A service we depend on failed. Logged with its cause; the person sees a friendly line."""
 

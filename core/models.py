@@ -82,14 +82,31 @@ class IncomingMessage:
 
 @dataclass(frozen=True, slots=True)
 class Account:
+    """`epoch` counts the account's erasures. Work that began under one epoch (a reply being
+    written, a queued or retried memory write) may only store what it produced while the epoch is
+    unchanged: the store checks it atomically (see core.erasure)."""
+
     id: uuid.UUID
     created_at: datetime
     display_name: str | None = None
+    epoch: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WriteTarget:
+    """Where a memory write for (account, epoch) may land now: the account it merged into, if any,
+    and that account's epoch. See Store.memory_write_target."""
+
+    account_id: uuid.UUID
+    epoch: int
 
 
 @dataclass(frozen=True, slots=True)
 class AccountSettings:
+    """Per-account state read together: the pause switch and the current erasure epoch."""
+
     memory_paused: bool = False
+    epoch: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +197,7 @@ class PendingMemoryWrite:
     next_attempt_at: datetime
     created_at: datetime
     last_error: str | None = None
+    epoch: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,13 +25,15 @@ from core.models import (
     Role,
     Session,
     StoredMessage,
+    WriteTarget,
 )
 
 
 class Store(Protocol):
     async def resolve_account(self, identity: IdentityKey, *, display_name: str | None = None) -> Account:
-        """The account of this platform identity, created on first sight. Safe under concurrency:
-        many simultaneous calls for one new identity create exactly one account."""
+        """The account of this platform identity, created on first sight, with its current erasure
+        epoch. Safe under concurrency: many simultaneous calls for one new identity create exactly
+        one account."""
         ...
 
     async def touch_session(
@@ -74,8 +76,12 @@ class Store(Protocol):
         role: Role,
         text: str,
         now: datetime,
+        epoch: int,
         author_name: str | None = None,
-    ) -> StoredMessage: ...
+    ) -> StoredMessage:
+        """Store one message of the account, atomically checking that the account is still at
+        `epoch`: ErasedError (nothing stored) if it was erased since the caller read the epoch."""
+        ...
 
     async def recent_messages(self, session_id: uuid.UUID, *, limit: int) -> list[StoredMessage]:
         """The last `limit` messages of a session, oldest first."""
@@ -98,13 +104,23 @@ class Store(Protocol):
         ...
 
     async def purge_bookkeeping(self, *, before: datetime) -> int:
-        """Delete processed-event claims, failed link attempts and expired link codes older than
-        `before`; returns how many rows went. (They grow with every message and job run.)"""
+        """Delete processed-event claims, failed link attempts, expired link codes and merge records
+        older than `before`; returns how many rows went. (They grow with every message and job run.)"""
         ...
 
     async def erase_account(self, account_id: uuid.UUID) -> int:
-        """Delete every stored message and pending memory write of the account; returns messages deleted.
-        Deleted text must not survive in the backend's files (embedded: secure_delete + vacuum)."""
+        """In one transaction: move the account to its next erasure epoch (so work begun before
+        cannot store anything after: append_message, add_pending_write and memory_write_target
+        check it), delete every stored message and pending memory write of the account and drop
+        link-code reservations it holds. Returns the messages deleted. Deleted text must not
+        survive in the backend's files (embedded: secure_delete + vacuum)."""
+        ...
+
+    async def memory_write_target(self, account_id: uuid.UUID, epoch: int) -> WriteTarget | None:
+        """Where a memory write begun for (account, epoch) may land now, or None when it must not
+        land at all: the account was erased since (its epoch moved on), its memory is paused, or it
+        is gone. A merged account's writes follow the merge to the surviving account, as long as
+        neither side was erased since the write began (merges record both epochs)."""
         ...
 
     async def add_pending_write(
@@ -114,9 +130,11 @@ class Store(Protocol):
         messages: list[dict[str, str]],
         origin: MemoryOrigin,
         now: datetime,
+        epoch: int,
         error: str | None,
-    ) -> uuid.UUID:
-        """Keep an exchange whose memory write failed (or could not be queued) for the retry job."""
+    ) -> uuid.UUID | None:
+        """Keep an exchange whose memory write failed (or could not be queued) for the retry job.
+        None, and nothing kept, when the account is no longer at `epoch` (erased meanwhile)."""
         ...
 
     async def due_pending_writes(self, *, now: datetime, limit: int) -> list[PendingMemoryWrite]: ...
@@ -139,6 +157,15 @@ class Store(Protocol):
 
     async def find_link_code(self, code_hash: str) -> LinkCode | None: ...
 
+    async def reserve_link_code(
+        self, code_hash: str, *, account_id: uuid.UUID, now: datetime, hold: timedelta
+    ) -> bool:
+        """Reserve an unused, unexpired code for the account redeeming it (the merge source), before
+        anything moves. True when it is now reserved for `account_id` (also when it already was);
+        False when it is used, expired, unknown, or reserved for another account within `hold`.
+        Exactly one of several processes racing for one code wins."""
+        ...
+
     async def record_link_failure(self, identity: IdentityKey, *, now: datetime) -> None: ...
 
     async def count_link_failures(self, identity: IdentityKey, *, since: datetime) -> int: ...
@@ -146,9 +173,11 @@ class Store(Protocol):
     async def merge_accounts(
         self, *, source: uuid.UUID, target: uuid.UUID, code_hash: str, now: datetime
     ) -> bool:
-        """In one transaction: mark the code used (False, and nothing changes, if it is used already),
-        then move the identities, messages and pending memory writes of `source` to `target`, keep
-        the stricter settings (paused stays paused) and delete `source`."""
+        """In one transaction: mark the code used (False, and nothing changes, if it is used already
+        or not reserved for `source`), then move the identities, messages and pending memory writes
+        of `source` to `target` (pending writes take the target's epoch), keep the stricter settings
+        (paused stays paused), record the merge with both epochs (for memory_write_target) and
+        delete `source`."""
         ...
 
     async def list_identities(self, account_id: uuid.UUID) -> list[IdentityKey]: ...

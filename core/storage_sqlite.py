@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from core.errors import StorageError
+from core.errors import ErasedError, StorageError
 from core.models import (
     Account,
     AccountSettings,
@@ -35,6 +35,7 @@ from core.models import (
     Role,
     Session,
     StoredMessage,
+    WriteTarget,
 )
 
 T = TypeVar("T")
@@ -113,7 +114,24 @@ CREATE TABLE IF NOT EXISTS link_failures (
     at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS link_failures_identity ON link_failures(identity, at);
+CREATE TABLE IF NOT EXISTS account_merges (
+    source TEXT PRIMARY KEY,
+    target TEXT NOT NULL,
+    source_epoch INTEGER NOT NULL,
+    target_epoch INTEGER NOT NULL,
+    merged_at TEXT NOT NULL
+);
 """
+
+# Columns added after the first release, applied to older files in order (PRAGMA user_version
+# counts how many ran). A fresh file gets them the same way, so there is one schema, not two.
+_MIGRATIONS: tuple[str, ...] = (
+    # Erasure epochs (see core.erasure): writes begun before an erasure must not land after it.
+    "ALTER TABLE accounts ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE pending_memory_writes ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE link_codes ADD COLUMN reserved_by TEXT;"
+    "ALTER TABLE link_codes ADD COLUMN reserved_at TEXT;",
+)
 
 
 def _ts(value: datetime) -> str:
@@ -141,6 +159,28 @@ def _require_account(conn: sqlite3.Connection, account_id: uuid.UUID) -> None:
     # messages/pending writes have no foreign key to accounts here (the Supabase schema does).
     if conn.execute("SELECT 1 FROM accounts WHERE id = ?", (str(account_id),)).fetchone() is None:
         raise StorageError(f"unknown account {account_id}")
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")  # two processes opening one old file: one migrates, one waits
+    try:
+        done = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(_MIGRATIONS[done:], start=done + 1):
+            for statement in filter(None, (part.strip() for part in script.split(";"))):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _check_epoch(conn: sqlite3.Connection, account_id: uuid.UUID, epoch: int) -> None:
+    row = conn.execute("SELECT epoch FROM accounts WHERE id = ?", (str(account_id),)).fetchone()
+    if row is None:
+        raise StorageError(f"unknown account {account_id}")
+    if row["epoch"] != epoch:
+        raise ErasedError("the account was erased after this work began")
 
 
 def _dt(value: str) -> datetime:
@@ -195,6 +235,7 @@ class SQLiteStore:
         conn.execute("PRAGMA secure_delete=ON")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.executescript(_SCHEMA)
+        _migrate(conn)
         self._conn = conn
 
     async def _run(self, fn: Callable[[], T]) -> T:
@@ -223,7 +264,7 @@ class SQLiteStore:
     async def resolve_account(self, identity: IdentityKey, *, display_name: str | None = None) -> Account:
         def work(conn: sqlite3.Connection) -> Account:
             row = conn.execute(
-                "SELECT a.id, a.created_at, a.display_name FROM identities i "
+                "SELECT a.id, a.created_at, a.display_name, a.epoch FROM identities i "
                 "JOIN accounts a ON a.id = i.account_id "
                 "WHERE i.platform = ? AND i.workspace = ? AND i.user_id = ?",
                 (identity.platform.value, identity.workspace, identity.user),
@@ -238,6 +279,7 @@ class SQLiteStore:
                     uuid.UUID(row["id"]),
                     _dt(row["created_at"]),
                     display_name or row["display_name"],
+                    row["epoch"],
                 )
             account_id = uuid.uuid4()
             now = _ts(datetime.now(UTC))
@@ -416,13 +458,14 @@ class SQLiteStore:
         role: Role,
         text: str,
         now: datetime,
+        epoch: int,
         author_name: str | None = None,
     ) -> StoredMessage:
         message_id = uuid.uuid4()
         _ts(now)
 
         def work(conn: sqlite3.Connection) -> StoredMessage:
-            _require_account(conn, account_id)
+            _check_epoch(conn, account_id, epoch)
             seq = conn.execute(
                 "SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE session_id = ?",
                 (str(session_id),),
@@ -473,9 +516,11 @@ class SQLiteStore:
     async def get_settings(self, account_id: uuid.UUID) -> AccountSettings:
         def work(conn: sqlite3.Connection) -> AccountSettings:
             row = conn.execute(
-                "SELECT memory_paused FROM accounts WHERE id = ?", (str(account_id),)
+                "SELECT memory_paused, epoch FROM accounts WHERE id = ?", (str(account_id),)
             ).fetchone()
-            return AccountSettings(memory_paused=bool(row["memory_paused"])) if row else AccountSettings()
+            if row is None:
+                return AccountSettings()
+            return AccountSettings(memory_paused=bool(row["memory_paused"]), epoch=row["epoch"])
 
         return await self._tx(work)
 
@@ -518,6 +563,8 @@ class SQLiteStore:
                     "DELETE FROM processed_events WHERE processed_at < ?",
                     "DELETE FROM link_failures WHERE at < ?",
                     "DELETE FROM link_codes WHERE expires_at < ?",
+                    # Only writes begun before a merge follow it; none is in flight after a week.
+                    "DELETE FROM account_merges WHERE merged_at < ?",
                 )
             )
 
@@ -525,9 +572,15 @@ class SQLiteStore:
 
     async def erase_account(self, account_id: uuid.UUID) -> int:
         def work(conn: sqlite3.Connection) -> int:
+            # The epoch moves first, in the same transaction: nothing begun before can land after.
+            conn.execute("UPDATE accounts SET epoch = epoch + 1 WHERE id = ?", (str(account_id),))
             deleted = conn.execute("DELETE FROM messages WHERE account_id = ?", (str(account_id),)).rowcount
             conn.execute(
                 "DELETE FROM pending_memory_writes WHERE account_id = ?",
+                (str(account_id),),
+            )
+            conn.execute(
+                "UPDATE link_codes SET reserved_by = NULL, reserved_at = NULL WHERE reserved_by = ?",
                 (str(account_id),),
             )
             return deleted
@@ -535,6 +588,30 @@ class SQLiteStore:
         deleted = await self._tx(work)
         await self._run(self._compact)
         return deleted
+
+    async def memory_write_target(self, account_id: uuid.UUID, epoch: int) -> WriteTarget | None:
+        def work(conn: sqlite3.Connection) -> WriteTarget | None:
+            current, wanted = str(account_id), epoch
+            seen: set[str] = set()
+            while current not in seen:
+                seen.add(current)
+                row = conn.execute(
+                    "SELECT epoch, memory_paused FROM accounts WHERE id = ?", (current,)
+                ).fetchone()
+                if row is not None:
+                    if row["epoch"] != wanted or row["memory_paused"]:
+                        return None
+                    return WriteTarget(uuid.UUID(current), wanted)
+                merge = conn.execute(
+                    "SELECT target, source_epoch, target_epoch FROM account_merges WHERE source = ?",
+                    (current,),
+                ).fetchone()
+                if merge is None or merge["source_epoch"] != wanted:
+                    return None
+                current, wanted = merge["target"], merge["target_epoch"]
+            return None
+
+        return await self._tx(work)
 
     def _compact(self) -> None:
         # WAL frames still hold the deleted rows until checkpointed; VACUUM rewrites the file.
@@ -552,8 +629,9 @@ class SQLiteStore:
         messages: list[dict[str, str]],
         origin: MemoryOrigin,
         now: datetime,
+        epoch: int,
         error: str | None,
-    ) -> uuid.UUID:
+    ) -> uuid.UUID | None:
         write_id = uuid.uuid4()
         origin_json = json.dumps(
             {
@@ -563,11 +641,14 @@ class SQLiteStore:
             }
         )
 
-        def work(conn: sqlite3.Connection) -> None:
-            _require_account(conn, account_id)
+        def work(conn: sqlite3.Connection) -> uuid.UUID | None:
+            try:
+                _check_epoch(conn, account_id, epoch)
+            except ErasedError:
+                return None
             conn.execute(
                 "INSERT INTO pending_memory_writes (id, account_id, messages, origin, attempts, "
-                "next_attempt_at, created_at, last_error) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+                "next_attempt_at, created_at, last_error, epoch) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
                 (
                     str(write_id),
                     str(account_id),
@@ -576,11 +657,12 @@ class SQLiteStore:
                     _ts(now),
                     _ts(now),
                     error,
+                    epoch,
                 ),
             )
+            return write_id
 
-        await self._tx(work)
-        return write_id
+        return await self._tx(work)
 
     async def due_pending_writes(self, *, now: datetime, limit: int) -> list[PendingMemoryWrite]:
         _check_limit(limit)
@@ -608,6 +690,7 @@ class SQLiteStore:
                         next_attempt_at=_dt(row["next_attempt_at"]),
                         created_at=_dt(row["created_at"]),
                         last_error=row["last_error"],
+                        epoch=row["epoch"],
                     )
                 )
             return result
@@ -662,6 +745,30 @@ class SQLiteStore:
 
         return await self._tx(work)
 
+    async def reserve_link_code(
+        self, code_hash: str, *, account_id: uuid.UUID, now: datetime, hold: timedelta
+    ) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            return (
+                conn.execute(
+                    "UPDATE link_codes SET reserved_by = ?, reserved_at = ? "
+                    "WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? AND account_id <> ? "
+                    "AND (reserved_by IS NULL OR reserved_by = ? OR reserved_at < ?)",
+                    (
+                        str(account_id),
+                        _ts(now),
+                        code_hash,
+                        _ts(now),
+                        str(account_id),
+                        str(account_id),
+                        _ts(now - hold),
+                    ),
+                ).rowcount
+                == 1
+            )
+
+        return await self._tx(work)
+
     @staticmethod
     def _identity_key(identity: IdentityKey) -> str:
         return json.dumps([identity.platform.value, identity.workspace, identity.user])
@@ -696,15 +803,26 @@ class SQLiteStore:
             _require_account(conn, target)
             claimed = conn.execute(
                 "UPDATE link_codes SET used_at = ? "
-                "WHERE code_hash = ? AND used_at IS NULL AND account_id = ?",
-                (_ts(now), code_hash, str(target)),
+                "WHERE code_hash = ? AND used_at IS NULL AND account_id = ? AND reserved_by = ?",
+                (_ts(now), code_hash, str(target), str(source)),
             ).rowcount
             if claimed != 1:
                 return False
             src, dst = str(source), str(target)
+            epochs = dict(
+                conn.execute("SELECT id, epoch FROM accounts WHERE id IN (?, ?)", (src, dst)).fetchall()
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO account_merges (source, target, source_epoch, target_epoch, "
+                "merged_at) VALUES (?, ?, ?, ?, ?)",
+                (src, dst, epochs[src], epochs[dst], _ts(now)),
+            )
             conn.execute("UPDATE identities SET account_id = ? WHERE account_id = ?", (dst, src))
             conn.execute("UPDATE messages SET account_id = ? WHERE account_id = ?", (dst, src))
-            conn.execute("UPDATE pending_memory_writes SET account_id = ? WHERE account_id = ?", (dst, src))
+            conn.execute(
+                "UPDATE pending_memory_writes SET account_id = ?, epoch = ? WHERE account_id = ?",
+                (dst, epochs[dst], src),
+            )
             conn.execute(
                 "UPDATE accounts SET memory_paused = max(memory_paused, "
                 "(SELECT memory_paused FROM accounts WHERE id = ?)) WHERE id = ?",

@@ -13,6 +13,7 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 SLACK = IdentityKey(Platform.SLACK, "T1", "U1")
 DISCORD = IdentityKey(Platform.DISCORD, "", "42")
 WEB = IdentityKey(Platform.WEB, "", "sub-1")
+HOLD = timedelta(minutes=2)
 
 
 async def test_link_code_round_trip(store: Store) -> None:
@@ -45,18 +46,22 @@ async def test_merge_moves_everything_and_consumes_the_code(store: Store) -> Non
     session = await store.touch_session(
         ConversationKey(Platform.DISCORD, "", "D1"), now=T0, idle_timeout=timedelta(hours=1)
     )
-    await store.append_message(session_id=session.id, account_id=source.id, role=Role.USER, text="hi", now=T0)
+    await store.append_message(
+        session_id=session.id, account_id=source.id, role=Role.USER, text="hi", now=T0, epoch=0
+    )
     await store.add_pending_write(
         account_id=source.id,
         messages=[{"role": "user", "content": "x"}],
         origin=MemoryOrigin(Platform.DISCORD, "D1", True),
         now=T0,
         error="down",
+        epoch=0,
     )
     await store.add_link_code(
         account_id=target.id, code_hash="h2", now=T0, expires_at=T0 + timedelta(minutes=10)
     )
 
+    assert await store.reserve_link_code("h2", account_id=source.id, now=T0, hold=HOLD)
     assert await store.merge_accounts(source=source.id, target=target.id, code_hash="h2", now=T0) is True
 
     assert (await store.resolve_account(DISCORD)).id == target.id
@@ -87,13 +92,19 @@ async def test_concurrent_redemptions_of_one_code_merge_once(store: Store, backe
     )
     other_process = await backend.open()
     try:
+        reserved = await asyncio.gather(
+            store.reserve_link_code("h4", account_id=first.id, now=T0, hold=HOLD),
+            other_process.reserve_link_code("h4", account_id=second.id, now=T0, hold=HOLD),
+        )
+        # Only the redemption holding the reservation can merge, whichever process it runs in.
         results = await asyncio.gather(
             store.merge_accounts(source=first.id, target=target.id, code_hash="h4", now=T0),
             other_process.merge_accounts(source=second.id, target=target.id, code_hash="h4", now=T0),
         )
     finally:
         await other_process.close()
-    assert sorted(results) == [False, True]
+    assert sorted(reserved) == [False, True]
+    assert results == reserved
     assert len(await store.list_identities(target.id)) == 2
 
 
@@ -103,6 +114,7 @@ async def test_detach_identity_gets_a_fresh_account_with_the_same_settings(store
         account_id=account.id, code_hash="h5", now=T0, expires_at=T0 + timedelta(minutes=10)
     )
     source = await store.resolve_account(DISCORD)
+    assert await store.reserve_link_code("h5", account_id=source.id, now=T0, hold=HOLD)
     assert await store.merge_accounts(source=source.id, target=account.id, code_hash="h5", now=T0)
     await store.set_memory_paused(account.id, True)
 

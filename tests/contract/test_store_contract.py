@@ -47,8 +47,11 @@ async def say(
     *,
     now: datetime = T0,
     role: Role = Role.USER,
+    epoch: int = 0,
 ) -> None:
-    await store.append_message(session_id=session_id, account_id=account_id, role=role, text=text, now=now)
+    await store.append_message(
+        session_id=session_id, account_id=account_id, role=role, text=text, now=now, epoch=epoch
+    )
 
 
 # -- accounts ----------------------------------------------------------------------------------------
@@ -212,6 +215,7 @@ async def test_messages_come_back_oldest_first_with_every_field(store: Store) ->
         text="hello ✓ 'quoted' \"double\" \\ back",
         now=T0,
         author_name="Alice",
+        epoch=0,
     )
     await say(store, session_id, account.id, "hi Alice", role=Role.ASSISTANT, now=T0 + timedelta(seconds=1))
 
@@ -270,9 +274,11 @@ async def test_erase_account_deletes_that_accounts_messages_and_pending_writes_o
     await say(store, session_id, alice.id, "alice 1")
     await say(store, session_id, bob.id, "bob 1")
     await say(store, session_id, alice.id, "alice 2")
-    await store.add_pending_write(account_id=alice.id, messages=EXCHANGE, origin=ORIGIN, now=T0, error="down")
+    await store.add_pending_write(
+        account_id=alice.id, messages=EXCHANGE, origin=ORIGIN, now=T0, error="down", epoch=0
+    )
     bob_write = await store.add_pending_write(
-        account_id=bob.id, messages=EXCHANGE, origin=ORIGIN, now=T0, error="down"
+        account_id=bob.id, messages=EXCHANGE, origin=ORIGIN, now=T0, error="down", epoch=0
     )
 
     assert await store.erase_account(alice.id) == 2
@@ -282,7 +288,7 @@ async def test_erase_account_deletes_that_accounts_messages_and_pending_writes_o
     assert [w.id for w in due] == [bob_write]
     assert await store.erase_account(alice.id) == 0
     assert (await store.resolve_account(identity("U-alice"))).id == alice.id
-    await say(store, session_id, alice.id, "after erase")
+    await say(store, session_id, alice.id, "after erase", epoch=2)  # erased twice above
     assert [m.text for m in await store.recent_messages(session_id, limit=10)] == ["bob 1", "after erase"]
 
 
@@ -365,7 +371,7 @@ async def test_pending_write_round_trip(store: Store) -> None:
     account = await store.resolve_account(identity())
     private = MemoryOrigin(Platform.DISCORD, "D42", is_private=True)
     write_id = await store.add_pending_write(
-        account_id=account.id, messages=EXCHANGE, origin=private, now=T0, error="mem0 down"
+        account_id=account.id, messages=EXCHANGE, origin=private, now=T0, error="mem0 down", epoch=0
     )
 
     assert await store.due_pending_writes(now=T0 - timedelta(seconds=1), limit=10) == []
@@ -383,7 +389,7 @@ async def test_pending_write_round_trip(store: Store) -> None:
 async def test_reschedule_counts_attempts_and_moves_the_write(store: Store) -> None:
     account = await store.resolve_account(identity())
     write_id = await store.add_pending_write(
-        account_id=account.id, messages=EXCHANGE, origin=ORIGIN, now=T0, error=None
+        account_id=account.id, messages=EXCHANGE, origin=ORIGIN, now=T0, error=None, epoch=0
     )
     retry_at = T0 + timedelta(minutes=10)
     await store.reschedule_pending_write(write_id, next_attempt_at=retry_at, error="x" * 2000)
@@ -410,6 +416,7 @@ async def test_due_pending_writes_oldest_first_within_the_limit(store: Store) ->
             origin=ORIGIN,
             now=T0 + timedelta(seconds=10 - i),
             error=None,
+            epoch=0,
         )
         for i in range(4)
     ]
@@ -432,13 +439,13 @@ async def test_naive_datetimes_are_refused_and_nothing_is_stored(store: Store) -
         "touch_session": lambda: store.touch_session(conversation(), now=NAIVE, idle_timeout=IDLE),
         "touch_new_session": lambda: store.touch_session(conversation("C-new"), now=NAIVE, idle_timeout=IDLE),
         "append_message": lambda: store.append_message(
-            session_id=session_id, account_id=account.id, role=Role.USER, text="naive", now=NAIVE
+            session_id=session_id, account_id=account.id, role=Role.USER, text="naive", now=NAIVE, epoch=0
         ),
         "claim_event": lambda: store.claim_event("msg:naive", now=NAIVE),
         "close_idle_sessions": lambda: store.close_idle_sessions(now=NAIVE, idle_timeout=IDLE),
         "purge_messages": lambda: store.purge_messages(before=NAIVE),
         "add_pending_write": lambda: store.add_pending_write(
-            account_id=account.id, messages=EXCHANGE, origin=ORIGIN, now=NAIVE, error=None
+            account_id=account.id, messages=EXCHANGE, origin=ORIGIN, now=NAIVE, error=None, epoch=0
         ),
         "due_pending_writes": lambda: store.due_pending_writes(now=NAIVE, limit=10),
     }
@@ -474,7 +481,7 @@ async def test_unknown_session_or_account_ids_are_a_storage_error(store: Store) 
         await store.set_memory_paused(uuid.uuid4(), True)
     with pytest.raises(StorageError):
         await store.add_pending_write(
-            account_id=uuid.uuid4(), messages=EXCHANGE, origin=ORIGIN, now=T0, error=None
+            account_id=uuid.uuid4(), messages=EXCHANGE, origin=ORIGIN, now=T0, error=None, epoch=0
         )
     assert await store.recent_messages(session_id, limit=10) == []
     assert await store.due_pending_writes(now=T0, limit=10) == []
@@ -678,6 +685,7 @@ async def test_a_detached_identity_leaves_its_messages_behind(store: Store) -> N
     other = await store.resolve_account(identity("42", workspace="", platform=Platform.DISCORD))
     session_id = await new_session(store)
     await say(store, session_id, other.id, "said on discord")
+    assert await store.reserve_link_code("h", account_id=other.id, now=T0, hold=IDLE)
     assert await store.merge_accounts(source=other.id, target=account.id, code_hash="h", now=T0)
 
     fresh = await store.detach_identity(identity("42", workspace="", platform=Platform.DISCORD), now=T0)
