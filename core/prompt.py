@@ -27,6 +27,12 @@ _MEMORY_PREAMBLE = (
 )
 
 
+def _as_data(text: str) -> str:
+    """Text shown inside the <memories> block: one line, and no `<`/`>` of its own, so a memory
+    (or a display name) holding "</memories>" cannot close the block and pose as instructions."""
+    return " ".join(text.split()).replace("<", "&lt;").replace(">", "&gt;")
+
+
 def estimate_tokens(text: str) -> int:
     return len(text) // 4 + 1
 
@@ -66,15 +72,15 @@ def build_prompt(parts: PromptParts, *, budget: int, reply_tokens: int) -> list[
     memory_message: dict[str, str] | None = None
     lines: list[str] = []
     for item in parts.memories:  # most relevant first
-        line = "- " + " ".join(item.text.split())[:_MAX_MEMORY_CHARS]
-        candidate = _MEMORY_PREAMBLE.format(person=parts.person, items="\n".join([*lines, line]))
+        line = "- " + _as_data(item.text[: _MAX_MEMORY_CHARS * 2])[:_MAX_MEMORY_CHARS]
+        candidate = _MEMORY_PREAMBLE.format(person=_as_data(parts.person), items="\n".join([*lines, line]))
         if used + estimate_tokens(candidate) + _MESSAGE_OVERHEAD > available:
             break
         lines.append(line)
     if lines:
         memory_message = {
             "role": "system",
-            "content": _MEMORY_PREAMBLE.format(person=parts.person, items="\n".join(lines)),
+            "content": _MEMORY_PREAMBLE.format(person=_as_data(parts.person), items="\n".join(lines)),
         }
         used += _message_tokens(memory_message)
 
