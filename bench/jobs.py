@@ -99,6 +99,7 @@ async def retry_throughput(fake: FakeOpenAI) -> tuple[float, float]:
                 origin=origin,
                 now=now,
                 error="bench",
+                epoch=0,
             )
         jobs = build_jobs(core)
         begin = time.perf_counter()
@@ -147,7 +148,7 @@ async def consolidation(fake: FakeOpenAI) -> list[tuple[int, float, int]]:
             account = uuid.uuid4()
             await asyncio.to_thread(fill, core.memory, account, size, core.settings.embedding_dims)
             begin = time.perf_counter()
-            merged = await core.memory.consolidate(account, similarity=0.9)
+            merged = await core.memory.consolidate(account, similarity=0.9, epoch=0)
             rows.append((size, (time.perf_counter() - begin) * 1000, merged))
     return rows
 

@@ -67,7 +67,9 @@ async def seed(core: Core, identity: IdentityKey, facts: list[str], *, messages:
     origin = MemoryOrigin(identity.platform, "bench", is_private=False)
     for start in range(0, len(facts), SEED_BATCH):
         batch = facts[start : start + SEED_BATCH]
-        await core.memory.remember(account.id, [{"role": "user", "content": f} for f in batch], origin=origin)
+        await core.memory.remember(
+            account.id, [{"role": "user", "content": f} for f in batch], origin=origin, epoch=0
+        )
     conversation = ConversationKey(identity.platform, identity.workspace, f"bench-{identity.user}")
     session = await core.store.touch_session(conversation, now=core.clock(), idle_timeout=IDLE)
     for n in range(messages):
@@ -77,6 +79,7 @@ async def seed(core: Core, identity: IdentityKey, facts: list[str], *, messages:
             role=Role.USER,
             text=f"message {n}",
             now=core.clock(),
+            epoch=0,
         )
     return account.id
 
@@ -103,7 +106,7 @@ async def one_round(core: Core, size: int) -> dict[str, float]:
     # Checked, so a fast number can never come from a merge that did less than it should.
     assert outcome.memories_moved == size - len(shared), outcome
     expected = 2 * size - len(shared)
-    assert (await core.memory.page(outcome.account_id, offset=0, limit=1)).total == expected
+    assert (await core.memory.page(outcome.account_id, offset=0, limit=1, epoch=0)).total == expected
     return {"redeem": total, "move": memory.laps[0], "merge": store.laps[0]}
 
 

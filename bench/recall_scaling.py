@@ -109,7 +109,9 @@ async def time_recall(
         times = []
         for _ in range(QUERIES // 2):
             start = time.perf_counter()
-            await core.memory.recall(account, "who likes jazz and tea", include_private=True, limit=8)
+            await core.memory.recall(
+                account, "who likes jazz and tea", include_private=True, limit=8, epoch=0
+            )
             times.append((time.perf_counter() - start) * 1000)
         return times
 

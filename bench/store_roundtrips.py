@@ -92,7 +92,7 @@ async def one_message(counting: Counting, i: int, *, combined: bool) -> None:
             counting(
                 "append_message",
                 lambda: store.append_message(
-                    session_id=session.id, account_id=account.id, role=Role.USER, text=text, now=now
+                    session_id=session.id, account_id=account.id, role=Role.USER, text=text, now=now, epoch=0
                 ),
             ),
             counting("get_settings", lambda: store.get_settings(account.id)),
@@ -100,7 +100,12 @@ async def one_message(counting: Counting, i: int, *, combined: bool) -> None:
     await counting(
         "append_message",
         lambda: store.append_message(
-            session_id=session.id, account_id=account.id, role=Role.ASSISTANT, text="answer " * 30, now=now
+            session_id=session.id,
+            account_id=account.id,
+            role=Role.ASSISTANT,
+            text="answer " * 30,
+            now=now,
+            epoch=0,
         ),
     )
 
@@ -131,7 +136,7 @@ async def per_operation(store: Store, rounds: int) -> dict[str, float]:
             ConversationKey(Platform.SLACK, "T1", "C-op"), now=now, idle_timeout=IDLE
         ),
         "append_message": lambda i: store.append_message(
-            session_id=session.id, account_id=account.id, role=Role.USER, text=f"op {i}", now=now
+            session_id=session.id, account_id=account.id, role=Role.USER, text=f"op {i}", now=now, epoch=0
         ),
         "recent_messages(16)": lambda i: store.recent_messages(session.id, limit=16),
         "get_settings": lambda i: store.get_settings(account.id),

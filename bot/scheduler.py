@@ -59,7 +59,13 @@ def job_options(settings: Settings) -> JobOptions:
 
 
 def build_jobs(core: Core) -> Jobs:
-    return Jobs(store=core.store, memory=core.memory, clock=core.clock, options=job_options(core.settings))
+    return Jobs(
+        store=core.store,
+        memory=core.memory,
+        removals=core.removals,
+        clock=core.clock,
+        options=job_options(core.settings),
+    )
 
 
 def misfire_grace(every: timedelta) -> int:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from config import Settings
 from core.clock import utc_now
 from core.commands import MemoryCommands
+from core.erasure import Removals
 from core.linking import LinkService
 from core.llm import ChatModel, OpenAIChatModel
 from core.memory import Mem0Memory, Mem0Options, MemoryService
@@ -38,6 +39,7 @@ class Core:
     commands: MemoryCommands
     clock: Callable[[], datetime]
     links: LinkService
+    removals: Removals
 
     async def shutdown(self, grace_seconds: float) -> None:
         """Stop taking messages, let in-flight replies finish, then flush memory writes, all within
@@ -120,6 +122,7 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             ),
             clock=clock,
         )
-        links = LinkService(store=store, memory=memory, writer=writer, clock=clock)
-        commands = MemoryCommands(store=store, memory=memory, writer=writer, links=links)
-        yield Core(settings, store, memory, model, writer, orchestrator, commands, clock, links)
+        links = LinkService(store=store, memory=memory, clock=clock)
+        removals = Removals(store=store, memory=memory, writer=writer)
+        commands = MemoryCommands(store=store, memory=memory, removals=removals, links=links)
+        yield Core(settings, store, memory, model, writer, orchestrator, commands, clock, links, removals)

@@ -12,10 +12,10 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+from core.erasure import Removals
 from core.errors import UserFacingError
 from core.linking import LinkService, describe_identity, display_code
 from core.memory import MemoryService
-from core.memory_writer import MemoryWriter
 from core.models import IdentityKey, MemoryItem, MemoryPage
 from core.orchestrator import short_hash
 from core.storage import Store
@@ -120,11 +120,11 @@ def format_item(item: MemoryItem) -> str:
 
 class MemoryCommands:
     def __init__(
-        self, *, store: Store, memory: MemoryService, writer: MemoryWriter, links: LinkService
+        self, *, store: Store, memory: MemoryService, removals: Removals, links: LinkService
     ) -> None:
         self._store = store
         self._memory = memory
-        self._writer = writer
+        self._removals = removals
         self._links = links
 
     async def run(
@@ -141,6 +141,7 @@ class MemoryCommands:
         if command.name is CommandName.SHOW:
             page = await self._memory.page(
                 account.id,
+                epoch=account.epoch,
                 offset=command.page * PAGE_SIZE,
                 limit=PAGE_SIZE,
                 query=command.argument or None,
@@ -151,7 +152,7 @@ class MemoryCommands:
                 query=command.argument,
             )
         if command.name is CommandName.FORGET:
-            item = await self._memory.forget(account.id, command.argument)
+            item = await self._removals.forget(account.id, command.argument)
             return CommandResult(f"Forgotten: {item.text}", items=[item])
         if command.name is CommandName.FORGET_ALL:
             if not command.confirmed:
@@ -160,18 +161,14 @@ class MemoryCommands:
                     "It cannot be undone. Confirm to go ahead.",
                     needs_confirmation=True,
                 )
-            await self._writer.forget_account(account.id)
-            # Stored rows (incl. pending memory writes) go first: a retry job that is writing one of
-            # them right now then finds its row gone and undoes its write, even if that write lands
-            # after the memory clear below (core.jobs).
-            messages = await self._store.erase_account(account.id)
-            removed = await self._memory.clear(account.id)
+            report = await self._removals.erase(account.id)
             log.info(
                 "erased account=%s memories=%d messages=%d",
                 short_hash(account.id),
-                removed,
-                messages,
+                report.memories,
+                report.messages,
             )
+            removed, messages = report.memories, report.messages
             return CommandResult(
                 f"Done. I erased {removed} memor{'y' if removed == 1 else 'ies'} and "
                 f"{messages} stored message{'' if messages == 1 else 's'}."
@@ -185,7 +182,7 @@ class MemoryCommands:
                 else "Resumed: I'll remember what you tell me again."
             )
         if command.name is CommandName.EXPORT:
-            items = await self._memory.export(account.id)
+            items = await self._memory.export(account.id, epoch=account.epoch)
             document = {
                 "account_id": str(account.id),
                 "memories": [

@@ -31,8 +31,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from core.erasure import Removals
 from core.errors import BotError, UserFacingError
 from core.memory import MemoryService
+from core.memory_writer import WriteOutcome, land_memory_write
 from core.models import PendingMemoryWrite
 from core.orchestrator import short_hash
 from core.storage import Store
@@ -140,12 +142,14 @@ class Jobs:
         *,
         store: Store,
         memory: MemoryService,
+        removals: Removals,
         clock: Callable[[], datetime],
         options: JobOptions,
         specs: tuple[JobSpec, ...] = DEFAULT_SPECS,
     ) -> None:
         self._store = store
         self._memory = memory
+        self._removals = removals
         self._clock = clock
         self._options = options
         self.specs = specs
@@ -185,7 +189,7 @@ class Jobs:
         bookkeeping = await self._store.purge_bookkeeping(before=now - self._options.bookkeeping_retention)
         if self._options.retention is None:
             return JobResult({"deleted": 0, "bookkeeping": bookkeeping})
-        deleted = await self._store.purge_messages(before=now - self._options.retention)
+        deleted = await self._removals.purge_expired_messages(before=now - self._options.retention)
         return JobResult({"deleted": deleted, "bookkeeping": bookkeeping})
 
     async def retry_memory_writes(self, should_stop: ShouldStop = _never_stop) -> JobResult:
@@ -226,9 +230,17 @@ class Jobs:
         return JobResult(counts)
 
     async def _retry_one(self, write: PendingMemoryWrite, now: datetime) -> str:
-        """The outcome: written, failed (rescheduled) or undone (erased while we wrote)."""
+        """The outcome: written, failed (rescheduled), dropped (erased before it began) or undone
+        (erased while we wrote)."""
         try:
-            added = await self._memory.remember(write.account_id, write.messages, origin=write.origin)
+            landed = await land_memory_write(
+                store=self._store,
+                memory=self._memory,
+                account_id=write.account_id,
+                epoch=write.epoch,
+                messages=write.messages,
+                origin=write.origin,
+            )
         except Exception as exc:
             error = str(exc) if isinstance(exc, BotError) else f"unexpected {type(exc).__name__}"
             if not isinstance(exc, BotError):
@@ -244,12 +256,20 @@ class Jobs:
                 short_hash(write.account_id),
             )
             return "failed"
-        if not await self._store.complete_pending_write(write.id):
-            # The row vanished while we wrote: the person erased their memory (or another process
-            # finished this write). Either way what we just added must not stay.
-            await self._memory.discard(write.account_id, [item.id for item in added])
+        finished = await self._store.complete_pending_write(write.id)
+        if landed.outcome is WriteOutcome.WRITTEN and not finished and landed.target is not None:
+            # The row vanished while we wrote: another process finished this write (or an erasure
+            # removed it, which the epoch check has seen too). Either way ours must not stay.
+            await self._memory.discard(landed.target.account_id, landed.memory_ids)
+            log.info(
+                "memory write retry undone: done or erased meanwhile account=%s", short_hash(write.account_id)
+            )
+            return "undone"
+        if landed.outcome is WriteOutcome.DISCARDED:
             log.info("memory write retry undone: erased meanwhile account=%s", short_hash(write.account_id))
             return "undone"
+        if landed.outcome is WriteOutcome.DROPPED:
+            return "dropped"
         return "written"
 
     async def memory_housekeeping(self, should_stop: ShouldStop = _never_stop) -> JobResult:
@@ -261,11 +281,14 @@ class Jobs:
             if should_stop():
                 return JobResult(counts, stopped_early=True)
             # Read right before touching the account: a pause must win over a run already underway.
-            if (await self._store.get_settings(account_id)).memory_paused:
+            account = await self._store.get_settings(account_id)
+            if account.memory_paused:
                 counts["skipped_paused"] += 1
                 continue
             try:
-                merged = await self._memory.consolidate(account_id, similarity=self._options.merge_similarity)
+                merged = await self._memory.consolidate(
+                    account_id, epoch=account.epoch, similarity=self._options.merge_similarity
+                )
             except BotError as exc:
                 counts["failed"] += 1
                 log.warning("housekeeping failed account=%s (%s)", short_hash(account_id), exc)

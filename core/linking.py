@@ -2,10 +2,12 @@
 
 Flow: `/memory link` in one place gives a one-time code (only that person sees it); `/memory link
 CODE` in another place merges the second identity's account into the first. Merge order matters for
-"atomic from the person's point of view": memories move first (idempotent: re-homes vectors,
+"atomic from the person's point of view": the store reserves the code for the redeeming account
+(exactly one redemption wins, across processes), memories move (idempotent: re-homes vectors,
 collapses exact duplicates), then one store transaction consumes the code and moves identities,
-messages, pending writes and settings. A failure in the first step leaves the code unused and the
-accounts usable; redeeming again finishes the move.
+messages, pending writes and settings and records the merge, so that memory writes still in
+flight for the old account follow it (Store.memory_write_target). A failure in the move leaves the
+code reserved for this person and the accounts usable; redeeming again finishes the move.
 
 Codes: 8 characters from an alphabet without look-alikes (0/O, 1/I/L), ~40 bits, valid 10 minutes,
 single use, stored as SHA-256 (a fast hash is enough for a secret this short-lived that is also
@@ -26,7 +28,6 @@ from typing import Literal
 
 from core.errors import UserFacingError
 from core.memory import MemoryService
-from core.memory_writer import MemoryWriter
 from core.models import IdentityKey, Platform
 from core.orchestrator import short_hash
 from core.storage import Store
@@ -38,6 +39,9 @@ CODE_LENGTH = 8
 CODE_TTL = timedelta(minutes=10)
 MAX_FAILURES_PER_HOUR = 5
 FAILURE_WINDOW = timedelta(hours=1)
+# How long a redemption holds its code against other redemptions (the memory move takes well under
+# a second; a process that died mid-redeem frees the code after this).
+RESERVATION_HOLD = timedelta(minutes=2)
 
 CodeProblem = Literal["invalid", "used", "expired", "own"]
 UnlinkProblem = Literal["unknown_platform", "not_linked", "only_identity"]
@@ -103,17 +107,14 @@ class LinkService:
         *,
         store: Store,
         memory: MemoryService,
-        writer: MemoryWriter,
         clock: Callable[[], datetime],
     ) -> None:
         self._store = store
         self._memory = memory
-        self._writer = writer
         self._clock = clock
-        # One redemption at a time in this process. The memory move runs before the store claims the
-        # code, so two redemptions of one code must not interleave (the loser's memories would land
-        # on the winner's account), and wrong guesses fired all at once would each read a failure
-        # count of zero and get past the brute-force limit. Linking is rare and quick.
+        # One redemption at a time in this process, so that wrong guesses fired all at once cannot
+        # each read a failure count of zero and get past the brute-force limit. (Two redemptions of
+        # one code are kept apart by the store's reservation, across processes too.)
         self._redeeming = asyncio.Lock()
 
     async def issue_code(self, identity: IdentityKey) -> IssuedCode:
@@ -164,31 +165,47 @@ class LinkService:
                 problem="own",
             )
         source, target = account.id, link.account_id
-        # Writes for the source account that are queued or in flight now land on the target.
-        await self._writer.retarget(source, target)
-        try:
-            moved = await self._memory.move(source, target)
-            merged = await self._store.merge_accounts(
-                source=source, target=target, code_hash=link.code_hash, now=now
-            )
-        except BaseException:
-            # Not merged: the source's new writes stay on the source until a retry finishes the move.
-            self._writer.release(source)
-            raise
-        if not merged:
-            self._writer.release(source)
-            log.error("link code claimed elsewhere during a merge source=%s", short_hash(source))
+        # Reserve the code before anything moves: of two processes redeeming one code, the loser
+        # stops here, before any of its person's memories have moved.
+        if not await self._store.reserve_link_code(
+            link.code_hash, account_id=source, now=now, hold=RESERVATION_HOLD
+        ):
             raise LinkCodeError(
                 "That code was already used. Ask for a new one with /memory link.", problem="used"
             )
+        target_epoch = (await self._store.get_settings(target)).epoch
+        moved = await self._memory.move(source, target, epoch=target_epoch)
+        merged = await self._store.merge_accounts(
+            source=source, target=target, code_hash=link.code_hash, now=now
+        )
+        if not merged:
+            await self._undo_move(source, account.epoch, target, moved)
+            log.error("link code reservation lost during a merge source=%s", short_hash(source))
+            raise LinkCodeError(
+                "That code was already used. Ask for a new one with /memory link.", problem="used"
+            )
+        # Memory writes that landed on the source while the move ran: the merge is recorded now, so
+        # every later write follows it by itself (core.memory_writer); these are swept here.
+        moved += await self._memory.move(source, target, epoch=target_epoch)
         identities = await self._store.list_identities(target)
         log.info(
             "accounts linked source=%s target=%s memories_moved=%d",
             short_hash(source),
             short_hash(target),
-            moved,
+            len(moved),
         )
-        return LinkOutcome(target, identities, moved)
+        return LinkOutcome(target, identities, len(moved))
+
+    async def _undo_move(
+        self, source: uuid.UUID, source_epoch: int, target: uuid.UUID, moved: list[str]
+    ) -> None:
+        """The merge did not happen after the memories moved: they go back to the source, or, if
+        the source was erased meanwhile (which also drops its reservation), they are discarded."""
+        back = await self._store.memory_write_target(source, source_epoch)
+        if back is None or back.account_id != source:
+            await self._memory.discard(target, moved)
+        else:
+            await self._memory.move(target, source, epoch=back.epoch, memory_ids=moved)
 
     async def identities(self, identity: IdentityKey) -> list[IdentityKey]:
         account = await self._store.resolve_account(identity)

@@ -8,9 +8,16 @@ mem0's quirks stay in this module:
   in DATA_DIR (core.vector_store), or PostgreSQL when a database URL is given
   (core.vector_store_postgres), so several machines share one memory;
 - `user_id` is always our account UUID, never platform input (mem0 treats "*" as a wildcard);
-- deletion is completed by hand: mem0 writes deleted text into its `history` table and keeps the
-  last raw messages per scope in a `messages` table, so we purge both and rewrite the files;
+- mem0's history database keeps nothing: mem0 would copy every memory text (also deleted ones)
+  into a `history` table and the last raw messages of each person into a `messages` table, copies
+  that per-process (Postgres mode) could not be purged from another process. Mnemo never reads
+  them, so mem0 gets a history store that stores nothing (see core.erasure for every copy of a
+  person's words);
 - its errors become `MemoryBackendError`.
+
+Erasure epochs: every memory carries the epoch of its account when it was written, and reads only
+return memories of the epoch the caller read from the store, so a write that lands after an erasure
+is never recalled, even in the moment before it is discarded (core.memory_writer).
 
 Memories are stored with where they were learned. mem0 `run_id` is "private" or "public", so a
 private conversation never feeds the extraction context of a public one, and recall in a public
@@ -21,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -47,10 +53,10 @@ class MemoryService(Protocol):
     """Every method raises MemoryBackendError when the memory backend fails."""
 
     async def recall(
-        self, account_id: uuid.UUID, query: str, *, include_private: bool, limit: int
+        self, account_id: uuid.UUID, query: str, *, epoch: int, include_private: bool, limit: int
     ) -> list[MemoryItem]:
-        """The account's memories most relevant to `query`. Private-origin memories only when
-        `include_private` (the conversation itself is private)."""
+        """The account's memories (of erasure epoch `epoch`) most relevant to `query`.
+        Private-origin memories only when `include_private` (the conversation itself is private)."""
         ...
 
     async def remember(
@@ -59,14 +65,17 @@ class MemoryService(Protocol):
         messages: list[dict[str, str]],
         *,
         origin: MemoryOrigin,
+        epoch: int,
     ) -> list[MemoryItem]:
-        """Extract and store what is worth remembering from an exchange; returns what was added."""
+        """Extract and store what is worth remembering from an exchange, tagged with the account's
+        erasure epoch; returns what was added."""
         ...
 
     async def page(
         self,
         account_id: uuid.UUID,
         *,
+        epoch: int,
         offset: int,
         limit: int,
         query: str | None = None,
@@ -79,29 +88,35 @@ class MemoryService(Protocol):
         ...
 
     async def clear(self, account_id: uuid.UUID) -> int:
-        """Erase every memory of the account, including mem0's history and raw messages."""
+        """Erase every memory of the account (whatever its epoch), and purge the files."""
         ...
 
     async def discard(self, account_id: uuid.UUID, memory_ids: list[str]) -> None:
-        """Undo a write that must not stand (its account was erased meanwhile): delete those
-        memories of this account and the raw messages mem0 kept from the exchange."""
+        """Undo a write that must not stand (its account was erased or paused meanwhile): delete
+        those memories of this account and purge them from the files."""
         ...
 
-    async def export(self, account_id: uuid.UUID) -> list[MemoryItem]: ...
+    async def export(self, account_id: uuid.UUID, *, epoch: int) -> list[MemoryItem]: ...
 
-    async def move(self, source: uuid.UUID, target: uuid.UUID) -> int:
-        """Re-home every memory of `source` to `target` (account linking); exact duplicates collapse."""
+    async def move(
+        self, source: uuid.UUID, target: uuid.UUID, *, epoch: int, memory_ids: list[str] | None = None
+    ) -> list[str]:
+        """Re-home memories of `source` to `target` at the target's erasure epoch `epoch` (account
+        linking, and writes that landed on an account merged meanwhile): all of them, or only
+        `memory_ids`. Exact duplicates of the target's memories collapse. Returns the ids now on
+        `target` that came from `source`."""
         ...
 
     async def account_ids(self) -> list[uuid.UUID]:
         """Every account that has at least one memory (for housekeeping jobs)."""
         ...
 
-    async def consolidate(self, account_id: uuid.UUID, *, similarity: float) -> int:
+    async def consolidate(self, account_id: uuid.UUID, *, epoch: int, similarity: float) -> int:
         """Merge the account's duplicate memories: exact repeats collapse to one (a public copy is
         kept over a private one), and of memories at least `similarity` alike (cosine) only the
         newest survives, which also resolves an updated fact ("lives in Paris" -> "lives in Berlin").
-        Deleted memories leave no history behind. Returns how many were deleted."""
+        Memories of an epoch older than `epoch` (a write that landed after an erasure and whose
+        discard was cut short by a crash) are purged too. Returns how many were deleted."""
         ...
 
     async def ping(self) -> None: ...
@@ -136,6 +151,30 @@ def _import_mem0(data_dir: Path) -> Any:
     return mem0
 
 
+def _history_that_keeps_nothing() -> Any:
+    """mem0's history store with every write switched off (in memory, always empty).
+
+    mem0 only writes to it on our paths (`Memory.history()`, the one reader, is never called), and
+    what it would keep are copies of people's words: each memory's text at every change, including
+    deletion, and the last ten raw messages per person as extraction context. Purging those by
+    hand proved fragile (every delete path must remember it; in Postgres mode each process has its
+    own copy that another process's erasure cannot reach). The extraction still sees the exchange
+    and the person's existing memories; it loses only mem0's own ten-message look-back."""
+    from mem0.memory.storage import SQLiteManager
+
+    class KeepNothing(SQLiteManager):  # type: ignore[misc]
+        def add_history(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+        def batch_add_history(self, records: list[dict[str, Any]]) -> None:
+            return None
+
+        def save_messages(self, messages: list[dict[str, Any]], session_scope: str) -> None:
+            return None
+
+    return KeepNothing(":memory:")
+
+
 def _item(raw: dict[str, Any]) -> MemoryItem:
     meta = raw.get("metadata") or {}
     return MemoryItem(
@@ -147,6 +186,10 @@ def _item(raw: dict[str, Any]) -> MemoryItem:
         is_private=bool(meta.get("is_private", True)),
         score=raw.get("score"),
     )
+
+
+def _epoch_filter(account_id: uuid.UUID, epoch: int) -> dict[str, Any]:
+    return {"user_id": str(account_id), "epoch": epoch}
 
 
 def _payload_item(vid: str, payload: dict[str, Any]) -> MemoryItem:
@@ -232,11 +275,7 @@ class Mem0Memory:
                 url=options.vector_db_url,
                 embedding_model_dims=options.embedding_dims,
             )
-            # mem0's history database keeps every deleted text and the last raw messages per
-            # person. With the vectors in Postgres, a file of it in DATA_DIR would be the one copy of
-            # a person's words left on one machine's disk (and machines would disagree about it):
-            # keep it in memory, where erasure purges it just the same and a restart drops it.
-            history_db_path = ":memory:"
+
         else:
             provider = PROVIDER
             vector_config = SQLiteVectorConfig(
@@ -244,7 +283,6 @@ class Mem0Memory:
                 path=str(options.data_dir / "memory_vectors.db"),
                 embedding_model_dims=options.embedding_dims,
             )
-            history_db_path = str(options.data_dir / "memory_history.db")
         config = MemoryConfig(
             llm={
                 "provider": "openai",
@@ -264,7 +302,8 @@ class Mem0Memory:
                     "embedding_dims": options.embedding_dims,
                 },
             },
-            history_db_path=history_db_path,
+            # Replaced below by a history store that keeps nothing; never a file.
+            history_db_path=":memory:",
         )
         # mem0 validates vector store providers against a fixed list; ours is registered with its
         # factory in _import_mem0, so this one field is set after validation.
@@ -283,8 +322,8 @@ class Mem0Memory:
         )
         memory.llm.client = client
         memory.embedding_model.client = client
-        with memory.db._lock:
-            memory.db.connection.execute("PRAGMA secure_delete=ON")
+        memory.db.close()
+        memory.db = _history_that_keeps_nothing()
         store = memory.vector_store
         if not isinstance(store, SQLiteVectorStore | PostgresVectorStore):  # pragma: no cover - wiring error
             raise MemoryBackendError("mem0 did not use Mnemo's vector store")
@@ -300,11 +339,11 @@ class Mem0Memory:
             raise MemoryBackendError(f"memory backend failed: {type(exc).__name__}: {exc}") from exc
 
     async def recall(
-        self, account_id: uuid.UUID, query: str, *, include_private: bool, limit: int
+        self, account_id: uuid.UUID, query: str, *, epoch: int, include_private: bool, limit: int
     ) -> list[MemoryItem]:
         if limit <= 0 or not query.strip():
             return []
-        filters: dict[str, Any] = {"user_id": str(account_id)}
+        filters = _epoch_filter(account_id, epoch)
         if not include_private:
             filters["is_private"] = False
 
@@ -320,11 +359,13 @@ class Mem0Memory:
         messages: list[dict[str, str]],
         *,
         origin: MemoryOrigin,
+        epoch: int,
     ) -> list[MemoryItem]:
         metadata = {
             "platform": origin.platform.value,
             "channel": origin.channel,
             "is_private": origin.is_private,
+            "epoch": epoch,
         }
 
         def work() -> list[MemoryItem]:
@@ -343,14 +384,16 @@ class Mem0Memory:
 
         return await self._run(work)
 
-    def _all(self, account_id: uuid.UUID) -> list[MemoryItem]:
-        records = self._store.list(filters={"user_id": str(account_id)})[0]
+    def _all(self, account_id: uuid.UUID, epoch: int | None = None) -> list[MemoryItem]:
+        filters = {"user_id": str(account_id)} if epoch is None else _epoch_filter(account_id, epoch)
+        records = self._store.list(filters=filters)[0]
         return [_payload_item(r.id, r.payload) for r in records]
 
     async def page(
         self,
         account_id: uuid.UUID,
         *,
+        epoch: int,
         offset: int,
         limit: int,
         query: str | None = None,
@@ -359,13 +402,13 @@ class Mem0Memory:
             if query and query.strip():
                 result = self._memory.search(
                     query,
-                    filters={"user_id": str(account_id)},
+                    filters=_epoch_filter(account_id, epoch),
                     top_k=min(offset + limit, 100),
                     threshold=0.0,
                 )
                 ranked = [_item(r) for r in result.get("results", [])]
                 return MemoryPage(ranked[offset : offset + limit], offset, len(ranked))
-            items = self._all(account_id)
+            items = self._all(account_id, epoch)
             return MemoryPage(items[offset : offset + limit], offset, len(items))
 
         return await self._run(work)
@@ -377,7 +420,6 @@ class Mem0Memory:
                 raise NotFoundError(f"No memory with id {memory_id}.")
             item = _payload_item(stored.id, stored.payload)
             self._memory.delete(memory_id)
-            self._purge_history([memory_id])
             self._store.compact()
             return item
 
@@ -393,68 +435,53 @@ class Mem0Memory:
             ]
             for memory_id in owned:
                 self._memory.delete(memory_id)
-            self._purge_history(owned, self._scopes(account_id))
-            self._store.compact()
+            if owned:
+                self._store.compact()
 
         await self._run(work)
-
-    def _purge_history(self, memory_ids: list[str], scopes: list[str] | None = None) -> None:
-        db = self._memory.db
-        with db._lock:
-            conn: sqlite3.Connection = db.connection
-            conn.executemany("DELETE FROM history WHERE memory_id = ?", [(m,) for m in memory_ids])
-            if scopes:
-                conn.executemany(
-                    "DELETE FROM messages WHERE session_scope = ?",
-                    [(s,) for s in scopes],
-                )
-            conn.commit()
-            conn.execute("VACUUM")
-
-    @staticmethod
-    def _scopes(account_id: uuid.UUID) -> list[str]:
-        from mem0.memory.main import _build_session_scope
-
-        return [
-            _build_session_scope({"user_id": str(account_id), "run_id": run}) for run in ("private", "public")
-        ] + [_build_session_scope({"user_id": str(account_id)})]
 
     async def clear(self, account_id: uuid.UUID) -> int:
         def work() -> int:
             ids = [item.id for item in self._all(account_id)]
             if ids:
                 self._memory.delete_all(user_id=str(account_id))
-            # delete_all recorded every deleted text in `history`; purge those rows and mem0's
-            # copy of the raw messages, then drop anything left in any collection (entities).
-            self._purge_history(ids, self._scopes(account_id))
+            # Then anything left in any collection (entities), and rewrite the files.
             self._store.erase_user(str(account_id))
             return len(ids)
 
         return await self._run(work)
 
-    async def export(self, account_id: uuid.UUID) -> list[MemoryItem]:
-        return await self._run(lambda: self._all(account_id))
+    async def export(self, account_id: uuid.UUID, *, epoch: int) -> list[MemoryItem]:
+        return await self._run(lambda: self._all(account_id, epoch))
 
-    async def move(self, source: uuid.UUID, target: uuid.UUID) -> int:
-        def work() -> int:
+    async def move(
+        self, source: uuid.UUID, target: uuid.UUID, *, epoch: int, memory_ids: list[str] | None = None
+    ) -> list[str]:
+        def work() -> list[str]:
             target_hashes = {
                 r.payload.get("hash") for r in self._store.list(filters={"user_id": str(target)})[0]
             }
-            moved = 0
-            duplicates: list[str] = []
-            for record in self._store.list(filters={"user_id": str(source)})[0]:
+            records = self._store.list(filters={"user_id": str(source)})[0]
+            if memory_ids is not None:
+                wanted = set(memory_ids)
+                records = [r for r in records if r.id in wanted]
+            moved: list[str] = []
+            duplicates = 0
+            for record in records:
                 payload = dict(record.payload)
                 if payload.get("hash") in target_hashes:
                     self._memory.delete(record.id)
-                    duplicates.append(record.id)
+                    duplicates += 1
                     continue
                 payload["user_id"] = str(target)
+                payload["epoch"] = epoch
                 self._store.update(record.id, payload=payload)
                 target_hashes.add(payload.get("hash"))
-                moved += 1
-            # One purge (it ends with a VACUUM that rewrites the file) for all of them, not one per
-            # duplicate: 200 memories with 50 duplicates took 2.2 s that way (bench/linking.py).
-            self._purge_history(duplicates, self._scopes(source))
+                moved.append(record.id)
+            if duplicates:
+                # One rewrite of the files for all collapsed duplicates, not one per duplicate
+                # (bench/linking.py: 200 memories with 50 duplicates took 2.2 s that way).
+                self._store.compact()
             return moved
 
         return await self._run(work)
@@ -471,15 +498,18 @@ class Mem0Memory:
 
         return await self._run(work)
 
-    async def consolidate(self, account_id: uuid.UUID, *, similarity: float) -> int:
+    async def consolidate(self, account_id: uuid.UUID, *, epoch: int, similarity: float) -> int:
         def work() -> int:
-            doomed = _consolidation_victims(self._store.user_vectors(str(account_id)), similarity)
+            current: list[tuple[Any, np.ndarray]] = []
+            stale: list[tuple[Any, np.ndarray]] = []
+            for record in self._store.user_vectors(str(account_id)):
+                # Older epochs only: an account the store does not know reads as epoch 0.
+                (stale if record[0].payload.get("epoch", 0) < epoch else current).append(record)
+            doomed = [r[0].id for r in stale] + _consolidation_victims(current, similarity)
             for memory_id in doomed:
                 self._memory.delete(memory_id)
             if doomed:
-                # mem0 copied each deleted text into `history`; "forget all" later purges history by
-                # the ids that still exist, so these rows must go now or they would outlive it.
-                self._purge_history(doomed)
+                self._store.compact()
             return len(doomed)
 
         return await self._run(work)

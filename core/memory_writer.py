@@ -1,35 +1,101 @@
-"""Memory writes, off the reply's critical path.
+"""Memory writes, off the reply's critical path, and the one way any memory write lands.
 
-A bounded in-process queue feeds a few worker tasks that call `MemoryService.remember`. Nothing the
-person said is lost: when the queue is full, when a write fails, or when shutdown's grace period
-runs out, the exchange goes to the store's durable `pending_memory_writes`, which the retry job
-(core.jobs) works through with backoff.
+A bounded in-process queue feeds a few worker tasks. Nothing the person said is lost: when the
+queue is full, when a write fails, or when shutdown's grace period runs out, the exchange goes to
+the store's durable `pending_memory_writes`, which the retry job (core.jobs) works through.
+
+Every write, queued or retried, goes through `land_memory_write`, which keeps erasure a barrier
+(core.erasure): a write carries the erasure epoch its account had when the exchange happened; it
+is dropped if the account was erased or paused before the write began, and what it wrote is
+discarded if that happened while it ran. An erasure moves the epoch *before* it clears memories,
+so either the clear sees the write, or the check after the write sees the new epoch. A write whose
+account was merged into another meanwhile follows the merge (Store.memory_write_target).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.errors import BotError, StorageError
 from core.memory import MemoryService
-from core.models import MemoryOrigin
+from core.models import MemoryOrigin, WriteTarget
 from core.storage import Store
 
 log = logging.getLogger(__name__)
+
+# Merges chain (A into B, then B into C) only as often as people link accounts; a write that keeps
+# finding a newer merge after this many hops is left where it is for housekeeping.
+_MAX_MERGE_HOPS = 8
+
+
+class WriteOutcome(enum.StrEnum):
+    WRITTEN = "written"
+    DROPPED = "dropped"  # the account was erased or paused before the write began: nothing written
+    DISCARDED = "discarded"  # ... or while it ran: what it wrote was undone
+
+
+@dataclass(frozen=True, slots=True)
+class LandedWrite:
+    outcome: WriteOutcome
+    target: WriteTarget | None = None
+    memory_ids: list[str] = field(default_factory=list)
+
+
+async def land_memory_write(
+    *,
+    store: Store,
+    memory: MemoryService,
+    account_id: uuid.UUID,
+    epoch: int,
+    messages: list[dict[str, str]],
+    origin: MemoryOrigin,
+) -> LandedWrite:
+    """Write one exchange's memories for (account, epoch), unless that must not happen any more.
+    Raises what `remember` raises (the caller keeps the write for a retry)."""
+    target = await store.memory_write_target(account_id, epoch)
+    if target is None:
+        return LandedWrite(WriteOutcome.DROPPED)
+    added = await memory.remember(target.account_id, messages, origin=origin, epoch=target.epoch)
+    return await settle_memory_write(
+        store=store, memory=memory, written=target, memory_ids=[item.id for item in added]
+    )
+
+
+async def settle_memory_write(
+    *, store: Store, memory: MemoryService, written: WriteTarget, memory_ids: list[str]
+) -> LandedWrite:
+    """After a write landed on `written`: keep it if that still holds, follow a merge that happened
+    meanwhile, or discard it if the account was erased or paused meanwhile."""
+    if not memory_ids:
+        return LandedWrite(WriteOutcome.WRITTEN, written, [])
+    for _ in range(_MAX_MERGE_HOPS):
+        now = await store.memory_write_target(written.account_id, written.epoch)
+        if now == written:
+            return LandedWrite(WriteOutcome.WRITTEN, written, memory_ids)
+        if now is None:
+            await memory.discard(written.account_id, memory_ids)
+            return LandedWrite(WriteOutcome.DISCARDED, written, memory_ids)
+        memory_ids = await memory.move(
+            written.account_id, now.account_id, epoch=now.epoch, memory_ids=memory_ids
+        )
+        written = now
+    log.warning("a memory write kept following merges; leaving it for housekeeping")
+    return LandedWrite(WriteOutcome.WRITTEN, written, memory_ids)
 
 
 @dataclass(frozen=True, slots=True)
 class _Job:
     account_id: uuid.UUID
+    epoch: int
     messages: list[dict[str, str]]
     origin: MemoryOrigin
-    generation: int
 
 
 class MemoryWriter:
@@ -51,10 +117,6 @@ class MemoryWriter:
         self._spill: set[asyncio.Task[None]] = set()
         self._in_flight: list[_Job] = []
         self._job_done = asyncio.Condition()
-        # Bumped when an account's memory is cleared, so writes queued before that are dropped.
-        self._generations: dict[uuid.UUID, int] = {}
-        # Merged accounts: writes queued for the old account land on the one it merged into.
-        self._redirects: dict[uuid.UUID, uuid.UUID] = {}
 
     def start(self) -> None:
         if not self._workers:
@@ -72,9 +134,11 @@ class MemoryWriter:
         account_id: uuid.UUID,
         messages: list[dict[str, str]],
         origin: MemoryOrigin,
+        *,
+        epoch: int,
     ) -> None:
         """Never blocks and never raises: a full queue spills to durable storage."""
-        job = _Job(account_id, messages, origin, self._generations.get(account_id, 0))
+        job = _Job(account_id, epoch, messages, origin)
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -83,30 +147,11 @@ class MemoryWriter:
             self._spill.add(task)
             task.add_done_callback(self._spill.discard)
 
-    async def forget_account(self, account_id: uuid.UUID, *, timeout: float = 60.0) -> None:
-        """Drop writes queued for this account and wait for its in-flight ones to finish, so that an
-        erasure that follows cannot be undone by a write landing after it."""
-        self._generations[account_id] = self._generations.get(account_id, 0) + 1
-        await self._wait_in_flight(account_id, timeout)
+    async def settle_account(self, account_id: uuid.UUID, *, timeout: float = 60.0) -> None:
+        """Wait until no write of this account is running in this process. An erasure calls it so
+        that a write already underway has discarded itself before the erasure says it is done.
+        (Queued writes need no waiting: they check the epoch when they start.)"""
 
-    async def retarget(self, source: uuid.UUID, target: uuid.UUID, *, timeout: float = 60.0) -> None:
-        """Accounts are being merged: queued writes for `source` go to `target` from now on, and
-        writes for `source` already in flight finish before this returns (so a move after it sees them)."""
-        self._redirects[source] = target
-        await self._wait_in_flight(source, timeout)
-
-    def release(self, source: uuid.UUID) -> None:
-        """A merge did not happen after all: writes for `source` stay on `source` again."""
-        self._redirects.pop(source, None)
-
-    def _account(self, account_id: uuid.UUID) -> uuid.UUID:
-        seen = set()
-        while account_id in self._redirects and account_id not in seen:
-            seen.add(account_id)
-            account_id = self._redirects[account_id]
-        return account_id
-
-    async def _wait_in_flight(self, account_id: uuid.UUID, timeout: float) -> None:
         def idle() -> bool:
             return all(job.account_id != account_id for job in self._in_flight)
 
@@ -114,18 +159,14 @@ class MemoryWriter:
             try:
                 await asyncio.wait_for(self._job_done.wait_for(idle), timeout=timeout)
             except TimeoutError:
-                log.warning("a memory write is still running for an account being erased or merged")
-
-    def _stale(self, job: _Job) -> bool:
-        return job.generation != self._generations.get(job.account_id, 0)
+                log.warning("a memory write is still running for an account being erased")
 
     async def _work(self) -> None:
         while True:
             job = await self._queue.get()
             self._in_flight.append(job)
             try:
-                if not self._stale(job):
-                    await self._write(job)
+                await self._write(job)
             finally:
                 self._in_flight.remove(job)
                 self._queue.task_done()
@@ -134,27 +175,40 @@ class MemoryWriter:
 
     async def _write(self, job: _Job) -> None:
         try:
-            await self._memory.remember(self._account(job.account_id), job.messages, origin=job.origin)
+            landed = await land_memory_write(
+                store=self._store,
+                memory=self._memory,
+                account_id=job.account_id,
+                epoch=job.epoch,
+                messages=job.messages,
+                origin=job.origin,
+            )
         except BotError as exc:
             log.warning("memory write failed (%s); keeping it for the retry job", exc)
             await self._keep(job, str(exc))
+            return
         except Exception:  # a bug must not kill the worker
             log.exception("memory write crashed; keeping it for the retry job")
             await self._keep(job, "unexpected error")
+            return
+        if landed.outcome is not WriteOutcome.WRITTEN:
+            log.info("memory write %s: the account was erased or paused meanwhile", landed.outcome.value)
 
     async def _keep(self, job: _Job, error: str) -> None:
-        if self._stale(job):
-            return
         try:
-            await self._store.add_pending_write(
-                account_id=self._account(job.account_id),
+            kept = await self._store.add_pending_write(
+                account_id=job.account_id,
                 messages=job.messages,
                 origin=job.origin,
                 now=self._clock(),
+                epoch=job.epoch,
                 error=error,
             )
         except StorageError:
             log.exception("could not keep a failed memory write; it is lost")
+            return
+        if kept is None:
+            log.info("memory write dropped: the account was erased meanwhile")
 
     async def flush(self, timeout: float) -> bool:
         """Wait until every queued write is done (written or kept for retry); keep the workers."""

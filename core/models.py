@@ -214,6 +214,9 @@ class LinkCode:
 class ReplyKind(enum.StrEnum):
     ANSWER = "answer"
     APOLOGY = "apology"  # a dependency failed; the text is a friendly line
+    # The person erased their memory while the answer was being written: the answer (built from
+    # what was erased) is dropped, and `text` says so. It replaces anything already streamed.
+    WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,13 @@ Critical path: claim the event (dedupe) -> account and session -> [recall || rec
 the person's message] -> one completion -> store the answer -> reply. The memory write is queued
 after that and never delays the reply. Replies within one conversation keep their order (a lock per
 conversation); different conversations run concurrently.
+
+Erasure and pause during a reply: the account's erasure epoch is read with the account, and every
+write of this reply carries it. If the person erases everything while the reply is being written,
+nothing of the exchange is stored (the store refuses the answer atomically) and the answer, which was
+built from what they erased, is withdrawn: the reply says so instead (ReplyKind.WITHDRAWN).
+Pause is read when the memory write starts and again when it ends (core.memory_writer), not here,
+so pausing while a reply is being written keeps that exchange out of memory too.
 """
 
 from __future__ import annotations
@@ -16,18 +23,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.errors import MemoryBackendError, ModelError, StorageError
+from core.errors import ErasedError, MemoryBackendError, ModelError, StorageError
 from core.llm import ChatModel, OnDelta
 from core.locks import KeyedLocks
 from core.memory import MemoryService
 from core.memory_writer import MemoryWriter
 from core.models import (
+    Account,
     IncomingMessage,
     MemoryItem,
     MemoryOrigin,
     Reply,
     ReplyKind,
     Role,
+    StoredMessage,
 )
 from core.prompt import PromptParts, build_prompt
 from core.storage import Store
@@ -36,6 +45,10 @@ log = logging.getLogger(__name__)
 
 MODEL_DOWN_REPLY = "Sorry, I can't think right now (my model isn't answering). Please try again in a moment."
 STORAGE_DOWN_REPLY = "Sorry, something went wrong on my side. Please try again in a moment."
+WITHDRAWN_REPLY = (
+    "You asked me to forget everything while I was writing this, so I dropped my answer. "
+    "Ask again if you still want one."
+)
 MAX_MESSAGE_CHARS = 16_000
 
 
@@ -133,24 +146,23 @@ class Orchestrator:
                     idle_timeout=self._options.idle_timeout,
                 ),
             )
-            history, stored, settings, memories = await asyncio.gather(
+            history, stored, memories = await asyncio.gather(
                 self._store.recent_messages(session.id, limit=self._options.history_limit),
-                self._store.append_message(
+                self._store_turn(
                     session_id=session.id,
-                    account_id=account.id,
+                    account=account,
                     role=Role.USER,
                     text=text,
-                    now=self._clock(),
                     author_name=message.user_name,
                 ),
-                self._store.get_settings(account.id),
-                self._recall(account.id, text, include_private=message.is_direct),
+                self._recall(account.id, account.epoch, text, include_private=message.is_direct),
             )
         except StorageError:
             log.exception("storage failed platform=%s", message.platform.value)
             return Reply(STORAGE_DOWN_REPLY, ReplyKind.APOLOGY, None, None)
         # With a remote store the two calls race: history may already hold the message being answered.
-        history = [turn for turn in history if turn.id != stored.id]
+        if stored is not None:
+            history = [turn for turn in history if turn.id != stored.id]
 
         person = message.user_name or account.display_name or "this person"
         prompt = build_prompt(
@@ -180,33 +192,62 @@ class Orchestrator:
             log.warning("model failed (%s) session=%s", exc, session.id)
             return Reply(MODEL_DOWN_REPLY, ReplyKind.APOLOGY, session.id, account.id)
 
-        try:
-            await self._store.append_message(
-                session_id=session.id,
-                account_id=account.id,
-                role=Role.ASSISTANT,
-                text=answer,
-                now=self._clock(),
-            )
-        except StorageError:
-            log.exception("could not store the answer session=%s", session.id)
-
-        if not settings.memory_paused:
-            self._writer.submit(
-                account.id,
-                [
-                    {"role": "user", "content": text},
-                    {"role": "assistant", "content": answer},
-                ],
-                MemoryOrigin(message.platform, message.channel, message.is_private),
-            )
+        erased = stored is None
+        if not erased:
+            try:
+                erased = (
+                    await self._store_turn(
+                        session_id=session.id, account=account, role=Role.ASSISTANT, text=answer
+                    )
+                    is None
+                )
+            except StorageError:  # the memory write below still keeps what was said
+                log.exception("could not store the answer session=%s", session.id)
+        if erased:
+            return Reply(WITHDRAWN_REPLY, ReplyKind.WITHDRAWN, session.id, account.id)
+        self._writer.submit(
+            account.id,
+            [
+                {"role": "user", "content": text},
+                {"role": "assistant", "content": answer},
+            ],
+            MemoryOrigin(message.platform, message.channel, message.is_private),
+            epoch=account.epoch,
+        )
         return Reply(answer, ReplyKind.ANSWER, session.id, account.id)
 
-    async def _recall(self, account_id: uuid.UUID, text: str, *, include_private: bool) -> list[MemoryItem]:
+    async def _store_turn(
+        self,
+        *,
+        session_id: uuid.UUID,
+        account: Account,
+        role: Role,
+        text: str,
+        author_name: str | None = None,
+    ) -> StoredMessage | None:
+        """The stored message, or None when the account was erased since this reply began."""
+        try:
+            return await self._store.append_message(
+                session_id=session_id,
+                account_id=account.id,
+                role=role,
+                text=text,
+                now=self._clock(),
+                epoch=account.epoch,
+                author_name=author_name,
+            )
+        except ErasedError:
+            log.info("erased during a reply; its exchange is not stored account=%s", short_hash(account.id))
+            return None
+
+    async def _recall(
+        self, account_id: uuid.UUID, epoch: int, text: str, *, include_private: bool
+    ) -> list[MemoryItem]:
         try:
             return await self._memory.recall(
                 account_id,
                 text,
+                epoch=epoch,
                 include_private=include_private,
                 limit=self._options.recall_limit,
             )

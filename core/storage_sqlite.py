@@ -551,7 +551,11 @@ class SQLiteStore:
         def work(conn: sqlite3.Connection) -> int:
             return conn.execute("DELETE FROM messages WHERE created_at < ?", (_ts(before),)).rowcount
 
-        return await self._tx(work)
+        deleted = await self._tx(work)
+        if deleted:
+            # As in delete_conversation: secure_delete zeroed the rows; the WAL's older frames go too.
+            await self._run(self._checkpoint)
+        return deleted
 
     async def purge_bookkeeping(self, *, before: datetime) -> int:
         cutoff = _ts(before)

@@ -9,7 +9,8 @@ account's vectors with one numpy matrix product: cost grows with the person's ow
 store's. A memory count per person in the thousands stays a few milliseconds.
 
 Filters: `user_id` is mandatory for search/list and matched exactly (so mem0's `"*"` wildcard is just
-a string that matches no one); other keys are matched for equality against the payload.
+a string that matches no one); other keys are matched for equality against the payload, where a
+missing `epoch` reads as 0 (memories written before erasure epochs existed).
 """
 
 from __future__ import annotations
@@ -72,11 +73,14 @@ def first_matching(
     return out
 
 
+_PAYLOAD_DEFAULTS: dict[str, Any] = {"epoch": 0}
+
+
 def _matches(payload: dict[str, Any], filters: dict[str, Any]) -> bool:
     for key, expected in filters.items():
         if key == "user_id":
             continue
-        if payload.get(key) != expected:
+        if payload.get(key, _PAYLOAD_DEFAULTS.get(key)) != expected:
             return False
     return True
 

@@ -515,7 +515,7 @@ def build_api_router(
     )
     async def delete_session(principal: Caller, session_id: SessionId) -> Response:
         """What was learned in it stays in the memory profile (forget it there)."""
-        deleted = await core.store.delete_conversation(translate.web_conversation(principal, session_id))
+        deleted = await core.removals.delete_conversation(translate.web_conversation(principal, session_id))
         if not deleted:
             raise not_found("session")
         return Response(status_code=204)
@@ -541,7 +541,7 @@ def build_api_router(
         query = q.strip() if q and q.strip() else None
         account_settings, page = await asyncio.gather(
             core.store.get_settings(account.id),
-            core.memory.page(account.id, offset=offset, limit=limit, query=query),
+            core.memory.page(account.id, epoch=account.epoch, offset=offset, limit=limit, query=query),
         )
         return MemoryProfile(
             account_id=account.id,
@@ -589,7 +589,7 @@ def build_api_router(
             )
             removed = 0
             for summary in page.items:
-                removed += await core.store.delete_conversation(summary.conversation)
+                removed += await core.removals.delete_conversation(summary.conversation)
             if not removed:  # nothing left (or nothing deletable): never loop forever
                 break
             sessions += removed

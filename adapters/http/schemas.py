@@ -67,8 +67,10 @@ class AccountOut(_Strict):
 
 class ChatResponse(_Strict):
     session_id: uuid.UUID
-    kind: Literal["answer", "apology"] = Field(
-        description="'apology': the model could not answer; `text` says so and nothing was remembered."
+    kind: Literal["answer", "apology", "withdrawn"] = Field(
+        description="'apology': the model could not answer; `text` says so and nothing was remembered. "
+        "'withdrawn': the caller erased their memory while the answer was being written; the answer "
+        "is dropped, `text` says so, and nothing of the exchange was stored."
     )
     text: str
 

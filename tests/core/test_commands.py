@@ -117,6 +117,7 @@ async def test_console_paging(core: Core) -> None:
             account.id,
             [{"role": "user", "content": f"numbered fact {i:02d}"}],
             origin=MemoryOrigin(Platform.CONSOLE, "dm-alice", True),
+            epoch=0,
         )
     out = await run_console(core, ["/memory show", "/memory show --page 2", "/memory show --page 3"])
     first, second, third = out.split("you> ")[1:4]

@@ -30,7 +30,7 @@ async def issue(core: Core, identity: IdentityKey) -> str:
 async def remember(core: Core, identity: IdentityKey, text: str, *, private: bool) -> None:
     account = await core.store.resolve_account(identity)
     origin = MemoryOrigin(identity.platform, "dm" if private else "general", private)
-    await core.memory.remember(account.id, [{"role": "user", "content": text}], origin=origin)
+    await core.memory.remember(account.id, [{"role": "user", "content": text}], origin=origin, epoch=0)
 
 
 def test_parse_link_commands() -> None:
@@ -68,13 +68,15 @@ async def test_link_merges_memories_settings_and_history(core: Core) -> None:
 
     slack_account = await core.store.resolve_account(SLACK)
     assert (await core.store.resolve_account(DISCORD)).id == slack_account.id
-    texts = sorted(i.text for i in (await core.memory.page(slack_account.id, offset=0, limit=20)).items)
+    texts = sorted(
+        i.text for i in (await core.memory.page(slack_account.id, offset=0, limit=20, epoch=0)).items
+    )
     assert texts == ["likes green tea", "plays the drums", "slack secret project"]
     assert (await core.store.get_settings(slack_account.id)).memory_paused is True
     assert chat.session_id is not None
     stored = await core.store.recent_messages(chat.session_id, limit=5)
     assert {m.account_id for m in stored} == {slack_account.id}
-    assert (await core.memory.page(discord_account.id, offset=0, limit=20)).total == 0
+    assert (await core.memory.page(discord_account.id, offset=0, limit=20, epoch=0)).total == 0
     links = await core.commands.run(SLACK, Command(CommandName.LINKS))
     assert links.text == "Linked to your memory: Discord, Slack."
 
@@ -163,8 +165,8 @@ async def test_unlink_keeps_memories_with_the_account_it_leaves(core: Core) -> N
     slack_account = await core.store.resolve_account(SLACK)
     discord_account = await core.store.resolve_account(DISCORD)
     assert slack_account.id != discord_account.id
-    assert (await core.memory.page(discord_account.id, offset=0, limit=5)).total == 0
-    assert (await core.memory.page(slack_account.id, offset=0, limit=5)).total == 1
+    assert (await core.memory.page(discord_account.id, offset=0, limit=5, epoch=0)).total == 0
+    assert (await core.memory.page(slack_account.id, offset=0, limit=5, epoch=0)).total == 1
     with pytest.raises(UserFacingError, match="only identity"):
         await core.commands.run(SLACK, Command(CommandName.UNLINK, argument="slack"))
     with pytest.raises(UserFacingError, match="No Discord identity"):
@@ -198,16 +200,18 @@ class FailingOnceMemory:
         self.inner = inner
         self.failures_left = 1
 
-    async def move(self, source: uuid.UUID, target: uuid.UUID) -> int:
+    async def move(
+        self, source: uuid.UUID, target: uuid.UUID, *, epoch: int, memory_ids: list[str] | None = None
+    ) -> list[str]:
         if self.failures_left:
             self.failures_left -= 1
             raise MemoryBackendError("vector store unavailable")
-        return await self.inner.move(source, target)
+        return await self.inner.move(source, target, epoch=epoch, memory_ids=memory_ids)
 
     async def page(
-        self, account_id: uuid.UUID, *, offset: int, limit: int, query: str | None = None
+        self, account_id: uuid.UUID, *, epoch: int, offset: int, limit: int, query: str | None = None
     ) -> MemoryPage:
-        return await self.inner.page(account_id, offset=offset, limit=limit, query=query)
+        return await self.inner.page(account_id, epoch=epoch, offset=offset, limit=limit, query=query)
 
     async def forget(self, account_id: uuid.UUID, memory_id: str) -> MemoryItem:
         return await self.inner.forget(account_id, memory_id)
@@ -215,9 +219,7 @@ class FailingOnceMemory:
 
 async def test_a_failed_merge_changes_nothing_and_finishes_on_retry(core: Core) -> None:
     await remember(core, DISCORD, "discord only fact", private=False)
-    links = LinkService(
-        store=core.store, memory=FailingOnceMemory(core.memory), writer=core.writer, clock=core.clock
-    )  # type: ignore[arg-type]
+    links = LinkService(store=core.store, memory=FailingOnceMemory(core.memory), clock=core.clock)  # type: ignore[arg-type]
     issued = await links.issue_code(SLACK)
     with pytest.raises(MemoryBackendError):
         await links.redeem(DISCORD, issued.code)
@@ -225,5 +227,5 @@ async def test_a_failed_merge_changes_nothing_and_finishes_on_retry(core: Core) 
     outcome = await links.redeem(DISCORD, issued.code)
     assert outcome.memories_moved == 1
     assert (await core.store.resolve_account(DISCORD)).id == outcome.account_id
-    texts = [i.text for i in (await core.memory.page(outcome.account_id, offset=0, limit=5)).items]
+    texts = [i.text for i in (await core.memory.page(outcome.account_id, offset=0, limit=5, epoch=0)).items]
     assert texts == ["discord only fact"]

@@ -28,7 +28,10 @@ def files_containing(root: Path, needle: bytes) -> list[Path]:
 
 async def say(core: Core, account: uuid.UUID, text: str, origin: MemoryOrigin = PRIVATE) -> None:
     await core.memory.remember(
-        account, [{"role": "user", "content": text}, {"role": "assistant", "content": "noted"}], origin=origin
+        account,
+        [{"role": "user", "content": text}, {"role": "assistant", "content": "noted"}],
+        origin=origin,
+        epoch=0,
     )
 
 
@@ -43,7 +46,7 @@ async def test_forget_all_leaves_no_trace_in_any_file(core: Core, fake_openai: F
     await core.orchestrator.handle(message("bob likes coffee", user="bob", dm=True, message_id="b1"))
     assert await core.writer.flush(10)
     account = await core.store.resolve_account(identity)
-    page = await core.memory.page(account.id, offset=0, limit=10)
+    page = await core.memory.page(account.id, offset=0, limit=10, epoch=0)
     assert page.total == 3
     # Forget one of them first: mem0 records the deleted text in its history table.
     await core.commands.run(identity, Command(CommandName.FORGET, argument=page.items[-1].id))
@@ -57,7 +60,7 @@ async def test_forget_all_leaves_no_trace_in_any_file(core: Core, fake_openai: F
     assert files_containing(data_dir, b"I like tea") == []
     # Bob is untouched.
     bob = await core.store.resolve_account(other)
-    assert [i.text for i in (await core.memory.page(bob.id, offset=0, limit=10)).items] == [
+    assert [i.text for i in (await core.memory.page(bob.id, offset=0, limit=10, epoch=0)).items] == [
         "bob likes coffee"
     ]
     assert files_containing(data_dir, b"bob likes coffee")
@@ -69,7 +72,7 @@ async def test_forget_all_needs_confirmation(core: Core) -> None:
     await say(core, account.id, "my bike is red")
     result = await core.commands.run(identity, Command(CommandName.FORGET_ALL))
     assert result.needs_confirmation is True
-    assert (await core.memory.page(account.id, offset=0, limit=5)).total == 1
+    assert (await core.memory.page(account.id, offset=0, limit=5, epoch=0)).total == 1
 
 
 async def test_writes_queued_before_forget_all_are_dropped(core: Core, fake_openai: FakeOpenAI) -> None:
@@ -81,7 +84,7 @@ async def test_writes_queued_before_forget_all_are_dropped(core: Core, fake_open
     assert await core.writer.flush(10)
     account = await core.store.resolve_account(identity)
     # Writes in flight when the erasure ran finished before it; queued ones were dropped.
-    assert (await core.memory.page(account.id, offset=0, limit=10)).total == 0
+    assert (await core.memory.page(account.id, offset=0, limit=10, epoch=0)).total == 0
     assert fake_openai.count("extract") < 3
 
 
@@ -89,12 +92,12 @@ async def test_cannot_forget_someone_elses_memory(core: Core) -> None:
     alice = uuid.uuid4()
     bob = uuid.uuid4()
     await say(core, alice, "alice has a boat")
-    alice_item = (await core.memory.page(alice, offset=0, limit=5)).items[0]
+    alice_item = (await core.memory.page(alice, offset=0, limit=5, epoch=0)).items[0]
     with pytest.raises(NotFoundError):
         await core.memory.forget(bob, alice_item.id)
     with pytest.raises(NotFoundError):
         await core.memory.forget(bob, "not-a-real-id")
-    assert (await core.memory.page(alice, offset=0, limit=5)).total == 1
+    assert (await core.memory.page(alice, offset=0, limit=5, epoch=0)).total == 1
 
 
 async def test_wildcard_user_id_matches_nobody(core: Core, tmp_path: Path) -> None:
@@ -121,10 +124,10 @@ async def test_recall_is_scoped_and_private_filtered(core: Core) -> None:
     await say(core, alice, "alice earns 70000", PRIVATE)
     await say(core, bob, "bob lives in Porto too", PUBLIC)
     public = await core.memory.recall(
-        alice, "where does alice live and earn", include_private=False, limit=10
+        alice, "where does alice live and earn", include_private=False, limit=10, epoch=0
     )
     private = await core.memory.recall(
-        alice, "where does alice live and earn", include_private=True, limit=10
+        alice, "where does alice live and earn", include_private=True, limit=10, epoch=0
     )
     assert {m.text for m in public} == {"alice lives in Porto"}
     assert {m.text for m in private} == {"alice lives in Porto", "alice earns 70000"}
@@ -134,14 +137,14 @@ async def test_list_pages_newest_first_and_search(core: Core) -> None:
     account = uuid.uuid4()
     for i in range(12):
         await say(core, account, f"fact number {i} is about topic{i}")
-    first = await core.memory.page(account, offset=0, limit=10)
-    second = await core.memory.page(account, offset=10, limit=10)
+    first = await core.memory.page(account, offset=0, limit=10, epoch=0)
+    second = await core.memory.page(account, offset=10, limit=10, epoch=0)
     assert first.total == 12
     assert first.has_more is True
     assert second.has_more is False
     assert len(second.items) == 2
     assert first.items[0].text == "fact number 11 is about topic11"
-    found = await core.memory.page(account, offset=0, limit=3, query="topic7")
+    found = await core.memory.page(account, offset=0, limit=3, query="topic7", epoch=0)
     assert found.items[0].text == "fact number 7 is about topic7"
 
 
@@ -161,7 +164,7 @@ async def test_export_is_json_of_only_this_account(core: Core) -> None:
 async def test_memory_backend_errors_are_ours(core: Core, fake_openai: FakeOpenAI) -> None:
     fake_openai.fail(500, times=10, endpoint="embeddings")
     with pytest.raises(MemoryBackendError):
-        await core.memory.recall(uuid.uuid4(), "anything", include_private=True, limit=3)
+        await core.memory.recall(uuid.uuid4(), "anything", include_private=True, limit=3, epoch=0)
 
 
 def test_mem0_clients_use_our_limits_and_ignore_openrouter(core: Core) -> None:
@@ -187,8 +190,8 @@ async def test_link_move_collapses_duplicates(core: Core) -> None:
     await say(core, source, "likes green tea")
     await say(core, source, "works at a bakery")
     await say(core, target, "likes green tea")
-    moved = await core.memory.move(source, target)
-    assert moved == 1
-    texts = sorted(i.text for i in (await core.memory.page(target, offset=0, limit=10)).items)
+    moved = await core.memory.move(source, target, epoch=0)
+    assert len(moved) == 1
+    texts = sorted(i.text for i in (await core.memory.page(target, offset=0, limit=10, epoch=0)).items)
     assert texts == ["likes green tea", "works at a bakery"]
-    assert (await core.memory.page(source, offset=0, limit=10)).total == 0
+    assert (await core.memory.page(source, offset=0, limit=10, epoch=0)).total == 0

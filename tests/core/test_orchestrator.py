@@ -38,7 +38,7 @@ async def test_reply_stores_both_turns_and_remembers(core: Core, fake_openai: Fa
     ]
     assert await core.writer.flush(10)
     assert reply.account_id is not None
-    page = await core.memory.page(reply.account_id, offset=0, limit=10)
+    page = await core.memory.page(reply.account_id, offset=0, limit=10, epoch=0)
     assert [item.text for item in page.items] == ["my dog is called Biscuit"]
     assert page.items[0].is_private is True
 
@@ -177,7 +177,7 @@ async def test_invalid_extraction_json_is_harmless(core: Core, fake_openai: Fake
     assert reply.kind is ReplyKind.ANSWER
     assert await core.writer.flush(10)
     assert reply.account_id is not None
-    assert (await core.memory.page(reply.account_id, offset=0, limit=5)).total == 0
+    assert (await core.memory.page(reply.account_id, offset=0, limit=5, epoch=0)).total == 0
 
 
 async def test_memory_write_happens_after_the_reply(core: Core, fake_openai: FakeOpenAI) -> None:
@@ -196,7 +196,7 @@ async def test_paused_account_is_not_remembered(core: Core, fake_openai: FakeOpe
     await core.store.set_memory_paused(first.account_id, True)
     await core.orchestrator.handle(message("my passport number is X123", dm=True))
     assert await core.writer.flush(10)
-    items = (await core.memory.page(first.account_id, offset=0, limit=10)).items
+    items = (await core.memory.page(first.account_id, offset=0, limit=10, epoch=0)).items
     assert all("X123" not in item.text for item in items)
 
 

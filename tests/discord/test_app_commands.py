@@ -41,7 +41,7 @@ async def learn(bot: Bot, user: int, *facts: str) -> list[MemoryItem]:
         )
     assert await bot.core.writer.flush(10)
     account = await bot.core.store.resolve_account(_identity(user))
-    return await bot.core.memory.export(account.id)
+    return await bot.core.memory.export(account.id, epoch=0)
 
 
 def _identity(user: int) -> IdentityKey:
@@ -143,7 +143,9 @@ async def test_forget_one_memory_by_id(run_bot: RunBot) -> None:
         answer = await run_command(bot, user, "forget", id=gone.id)
         assert "Forgotten" in answer_text(answer)
         assert "Miso" in answer_text(answer)
-        left = await bot.core.memory.export((await bot.core.store.resolve_account(_identity(user))).id)
+        left = await bot.core.memory.export(
+            (await bot.core.store.resolve_account(_identity(user))).id, epoch=0
+        )
         assert [m.text for m in left] == [next(m for m in (first, second) if m is not gone).text]
 
 
@@ -205,7 +207,7 @@ async def test_forget_all_erases_only_after_the_askers_confirmation(run_bot: Run
         [refused] = await bot.fake.wait_for(callback_of(press))
         assert "Only the person who asked" in answer_text(refused)
         assert flags(refused) & EPHEMERAL
-        assert len(await bot.core.memory.export(account.id)) == 1
+        assert len(await bot.core.memory.export(account.id, epoch=0)) == 1
 
         # The asker confirms: deferred update, then the prompt becomes the result, buttons gone.
         press = bot.fake.button_press(
@@ -222,7 +224,7 @@ async def test_forget_all_erases_only_after_the_askers_confirmation(run_bot: Run
         [edit] = await bot.fake.wait_for(lambda r: r.method == "PATCH" and r.path == original)
         assert "I erased 1 memory" in edit.body["content"]
         assert edit.body["components"] == []
-        assert await bot.core.memory.export(account.id) == []
+        assert await bot.core.memory.export(account.id, epoch=0) == []
         assert_no_pings(bot.fake)
 
 
@@ -253,7 +255,7 @@ async def test_forget_all_cancel_and_expired_confirmations_erase_nothing(run_bot
             assert callback.body["type"] == 7  # the prompt is updated in place
             assert expected in callback.body["data"]["content"]
             assert callback.body["data"]["components"] == []
-        assert len(await bot.core.memory.export(account.id)) == 1
+        assert len(await bot.core.memory.export(account.id, epoch=0)) == 1
 
 
 async def test_pause_and_resume(run_bot: RunBot, fake_openai: FakeOpenAI) -> None:

@@ -7,10 +7,14 @@ Speaks real HTTP (the openai SDK uses its own HTTP stack, so only a real server 
 - POST /v1/embeddings: deterministic hashed bag-of-words vectors (similar text, similar vectors).
 - GET /v1/models.
 Faults on demand: `fail(status, times, endpoint)`, `delay_*` seconds, `invalid_json` extraction.
+Orderings on demand: `hold(endpoint)` parks the next request of that kind until the test calls
+`release()` on the returned gate, and `await gate.arrived()` says the request is being held, so a
+test can put something (an erasure, a pause) exactly in the middle of a reply or a memory write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
@@ -58,6 +62,32 @@ class Fault:
     endpoint: str  # "chat", "embeddings", "extract" or "any"
 
 
+class Gate:
+    """Holds the next `times` requests of one endpoint until released (or until `timeout`, so a
+    failing test cannot hang the fake forever; a timed-out hold answers 503)."""
+
+    def __init__(self, endpoint: str, *, times: int, timeout: float) -> None:
+        self.endpoint = endpoint
+        self.remaining = times
+        self.timeout = timeout
+        self.held = 0
+        self._arrived = threading.Event()
+        self._released = threading.Event()
+
+    def park(self) -> bool:
+        """Called by the server's thread for a held request: True once released in time."""
+        self._arrived.set()
+        return self._released.wait(self.timeout)
+
+    async def arrived(self, timeout: float = 10.0) -> None:
+        """Return once a request is being held; AssertionError if none arrives within `timeout`."""
+        if not await asyncio.to_thread(self._arrived.wait, timeout):
+            raise AssertionError(f"no {self.endpoint} request arrived within {timeout}s")
+
+    def release(self) -> None:
+        self._released.set()
+
+
 @dataclass
 class RecordedRequest:
     path: str
@@ -75,6 +105,7 @@ class FakeOpenAIState:
     default_dims: int = 64
     stream_chunk_chars: int = 12
     faults: list[Fault] = field(default_factory=list)
+    gates: list[Gate] = field(default_factory=list)
     chat_in_flight: int = 0
     max_chat_in_flight: int = 0
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -122,6 +153,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         return True
 
+    def _hold(self, endpoint: str) -> bool:
+        """Park this request if a gate holds its endpoint; False when the hold timed out (503 sent)."""
+        with self.server.lock:
+            gate = next((g for g in self.server.state.gates if g.endpoint == endpoint and g.remaining), None)
+            if gate is None:
+                return True
+            gate.remaining -= 1
+            gate.held += 1
+        if gate.park():
+            return True
+        self._json(503, {"error": {"message": "held too long by the test", "type": "fake"}})
+        return False
+
     def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/models"):
             self._json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
@@ -148,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         with self.server.lock:
             state.counts["embeddings"] += 1
-        if self._fault("embeddings"):
+        if self._fault("embeddings") or not self._hold("embeddings"):
             return
         if state.delay_embeddings:
             time.sleep(state.delay_embeddings)
@@ -184,7 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         with self.server.lock:
             state.counts["extract"] += 1
-        if self._fault("extract"):
+        if self._fault("extract") or not self._hold("extract"):
             return
         if state.delay_extract:
             time.sleep(state.delay_extract)
@@ -202,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         with self.server.lock:
             state.counts["chat"] += 1
-        if self._fault("chat"):
+        if self._fault("chat") or not self._hold("chat"):
             return
         with self.server.lock:
             state.chat_in_flight += 1
@@ -279,6 +323,13 @@ class FakeOpenAI:
     def fail(self, status: int, *, times: int = 1, endpoint: str = "any") -> None:
         with self._server.lock:
             self.state.faults.append(Fault(status, times, endpoint))
+
+    def hold(self, endpoint: str, *, times: int = 1, timeout: float = 30.0) -> Gate:
+        """Park the next `times` requests to `endpoint` ("chat", "extract" or "embeddings")."""
+        gate = Gate(endpoint, times=times, timeout=timeout)
+        with self._server.lock:
+            self.state.gates.append(gate)
+        return gate
 
     def heal(self) -> None:
         with self._server.lock:

@@ -89,6 +89,7 @@ async def test_redeeming_a_slack_code_brings_the_slack_memories_to_the_web(api: 
         slack_account.id,
         [{"role": "user", "content": "my dog is called Biscuit"}],
         origin=MemoryOrigin(Platform.SLACK, "C1", is_private=False),
+        epoch=0,
     )
     code = await slack_code(api)
 

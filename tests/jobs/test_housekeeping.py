@@ -6,7 +6,6 @@ The fake embedder is a hashed bag of words, so similarities are known: "I live i
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,26 +36,20 @@ async def account(core: Core, user: str) -> uuid.UUID:
 
 async def say(core: Core, account_id: uuid.UUID, text: str, origin: MemoryOrigin = PRIVATE) -> None:
     added = await core.memory.remember(
-        account_id, [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}], origin=origin
+        account_id,
+        [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}],
+        origin=origin,
+        epoch=0,
     )
     assert [m.text for m in added] == [text]
 
 
 async def texts(core: Core, account_id: uuid.UUID) -> list[str]:
-    return sorted(m.text for m in await core.memory.export(account_id))
+    return sorted(m.text for m in await core.memory.export(account_id, epoch=0))
 
 
-def history_rows(core: Core, memory_ids: list[str]) -> int:
-    conn = sqlite3.connect(core.settings.data_dir / "memory_history.db")
-    try:
-        marks = ",".join("?" * len(memory_ids))
-        return int(
-            conn.execute(f"SELECT count(*) FROM history WHERE memory_id IN ({marks})", memory_ids).fetchone()[
-                0
-            ]
-        )
-    finally:
-        conn.close()
+def files_containing(core: Core, text: str) -> list[Path]:
+    return [p for p in core.settings.data_dir.rglob("*") if p.is_file() and text.encode() in p.read_bytes()]
 
 
 def test_the_fake_embedder_gives_the_similarities_these_tests_rely_on() -> None:
@@ -76,32 +69,33 @@ async def test_consolidate_keeps_the_newest_fact_and_one_copy_of_a_repeat(hcore:
     await say(hcore, alice, "i like green tea")  # the same, later, in private
     await say(hcore, alice, "I have a cat named Tom")
     await say(hcore, alice, "I live in Berlin")  # supersedes Paris
-    before = {m.text: m.id for m in await hcore.memory.export(alice)}
+    before = {m.text: m.id for m in await hcore.memory.export(alice, epoch=0)}
     assert len(before) == 5
 
-    merged = await hcore.memory.consolidate(alice, similarity=0.7)
+    merged = await hcore.memory.consolidate(alice, similarity=0.7, epoch=0)
 
     assert merged == 2
     assert await texts(hcore, alice) == ["I have a cat named Tom", "I like green tea", "I live in Berlin"]
     # Of the repeat, the copy usable in public channels survived (it was the older one).
-    kept = {m.text: m for m in await hcore.memory.export(alice)}
+    kept = {m.text: m for m in await hcore.memory.export(alice, epoch=0)}
     assert kept["I like green tea"].is_private is False
-    # mem0 wrote each deleted text into its history table; none of that is left.
-    assert history_rows(hcore, [before["I live in Paris"], before["i like green tea"]]) == 0
-    assert history_rows(hcore, [before["I live in Berlin"]]) >= 1
+    # No copy of a replaced fact is left in any file (mem0 keeps no history here).
+    assert files_containing(hcore, "I live in Paris") == []
+    assert files_containing(hcore, "i like green tea") == []
+    assert files_containing(hcore, "I live in Berlin")
     # Recall now finds only the current fact.
-    recalled = await hcore.memory.recall(alice, "where do I live", include_private=True, limit=5)
+    recalled = await hcore.memory.recall(alice, "where do I live", include_private=True, limit=5, epoch=0)
     assert "I live in Paris" not in [m.text for m in recalled]
     assert "I live in Berlin" in [m.text for m in recalled]
     # A second pass has nothing left to do.
-    assert await hcore.memory.consolidate(alice, similarity=0.7) == 0
+    assert await hcore.memory.consolidate(alice, similarity=0.7, epoch=0) == 0
 
 
 async def test_a_higher_threshold_keeps_merely_related_facts(hcore: Core) -> None:
     alice = await account(hcore, "alice")
     await say(hcore, alice, "I live in Paris")
     await say(hcore, alice, "I live in Berlin")
-    assert await hcore.memory.consolidate(alice, similarity=0.9) == 0
+    assert await hcore.memory.consolidate(alice, similarity=0.9, epoch=0) == 0
     assert await texts(hcore, alice) == ["I live in Berlin", "I live in Paris"]
 
 
@@ -110,7 +104,7 @@ async def test_consolidate_only_touches_its_own_account(hcore: Core) -> None:
     await say(hcore, alice, "My favourite colour is blue")
     await say(hcore, bob, "My favourite colour is blue")
     await say(hcore, bob, "My favourite colour is green")
-    assert await hcore.memory.consolidate(bob, similarity=0.7) == 1
+    assert await hcore.memory.consolidate(bob, similarity=0.7, epoch=0) == 1
     assert await texts(hcore, bob) == ["My favourite colour is green"]
     assert await texts(hcore, alice) == ["My favourite colour is blue"]
     assert sorted(await hcore.memory.account_ids()) == sorted([alice, bob])
@@ -141,20 +135,15 @@ async def test_housekeeping_stops_when_asked(hcore: Core) -> None:
     result = await build_jobs(hcore).run(MEMORY_HOUSEKEEPING, lambda: True)
     assert result.stopped_early
     assert result.counts["merged"] == 0
-    assert len(await hcore.memory.export(await account(hcore, "alice"))) == 2
+    assert len(await hcore.memory.export(await account(hcore, "alice"), epoch=0)) == 2
 
 
 async def test_forget_all_after_housekeeping_leaves_no_history(hcore: Core) -> None:
     alice = await account(hcore, "alice")
     await say(hcore, alice, "I live in Paris")
     await say(hcore, alice, "I live in Berlin")
-    paris = next(m.id for m in await hcore.memory.export(alice) if m.text == "I live in Paris")
-    assert await hcore.memory.consolidate(alice, similarity=0.7) == 1
+    assert await hcore.memory.consolidate(alice, similarity=0.7, epoch=0) == 1
     await hcore.memory.clear(alice)
-    conn = sqlite3.connect(hcore.settings.data_dir / "memory_history.db")
-    try:
-        rows = conn.execute("SELECT count(*) FROM history").fetchone()[0]
-    finally:
-        conn.close()
-    assert rows == 0
-    assert history_rows(hcore, [paris]) == 0
+    assert files_containing(hcore, "Paris") == []
+    assert files_containing(hcore, "Berlin") == []
+    assert not (hcore.settings.data_dir / "memory_history.db").exists()

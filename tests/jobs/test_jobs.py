@@ -56,7 +56,7 @@ async def jcore(tmp_path: Path, fake_openai: FakeOpenAI, clock: FakeClock) -> As
 
 
 async def memory_texts(core: Core, account: uuid.UUID) -> list[str]:
-    page = await core.memory.page(account, offset=0, limit=50)
+    page = await core.memory.page(account, offset=0, limit=50, epoch=0)
     return sorted(item.text for item in page.items)
 
 
@@ -214,6 +214,7 @@ async def test_a_write_that_fails_again_backs_off_exponentially(
         origin=DM,
         now=clock.now,
         error="boom",
+        epoch=0,
     )
     jobs = build_jobs(jcore)
     fake_openai.fail(500, times=2, endpoint="extract")
@@ -252,6 +253,7 @@ async def test_writes_older_than_the_expiry_are_dropped(
         origin=DM,
         now=clock.now,
         error="boom",
+        epoch=0,
     )
     clock.advance(hours=25)  # expiry is 24 h in this core
     result = await build_jobs(jcore).run(RETRY_MEMORY_WRITES)
@@ -274,6 +276,7 @@ async def test_writes_of_paused_accounts_are_dropped_not_written(
             origin=DM,
             now=clock.now,
             error="boom",
+            epoch=0,
         )
     await jcore.store.set_memory_paused(alice, True)
 
@@ -296,6 +299,7 @@ async def test_a_down_backend_stops_the_run_after_a_few_failures(
             origin=DM,
             now=clock.now,
             error="boom",
+            epoch=0,
         )
     fake_openai.fail(500, times=100, endpoint="extract")
 
@@ -317,6 +321,7 @@ async def test_should_stop_ends_a_retry_run_between_writes(jcore: Core, clock: F
             origin=DM,
             now=clock.now,
             error="boom",
+            epoch=0,
         )
     calls = 0
 
@@ -338,12 +343,12 @@ class CrashingMemory:
         self._real = real
 
     async def remember(
-        self, account_id: uuid.UUID, messages: list[dict[str, str]], *, origin: MemoryOrigin
+        self, account_id: uuid.UUID, messages: list[dict[str, str]], *, origin: MemoryOrigin, epoch: int
     ) -> list[MemoryItem]:
         raise KeyError("a bug")
 
-    async def page(self, account_id: uuid.UUID, *, offset: int, limit: int) -> MemoryPage:
-        return await self._real.page(account_id, offset=offset, limit=limit)
+    async def page(self, account_id: uuid.UUID, *, epoch: int, offset: int, limit: int) -> MemoryPage:
+        return await self._real.page(account_id, epoch=epoch, offset=offset, limit=limit)
 
 
 async def test_an_unexpected_error_is_rescheduled_not_lost(jcore: Core, clock: FakeClock) -> None:
@@ -354,10 +359,12 @@ async def test_an_unexpected_error_is_rescheduled_not_lost(jcore: Core, clock: F
         origin=DM,
         now=clock.now,
         error=None,
+        epoch=0,
     )
     jobs = Jobs(
         store=jcore.store,
         memory=CrashingMemory(jcore.memory),  # type: ignore[arg-type]
+        removals=jcore.removals,
         clock=clock,
         options=job_options(jcore.settings),
     )
@@ -383,6 +390,7 @@ async def test_specs_without_a_function_are_refused(jcore: Core) -> None:
         Jobs(
             store=jcore.store,
             memory=jcore.memory,
+            removals=jcore.removals,
             clock=FakeClock(),
             options=JobOptions(
                 idle_timeout=timedelta(minutes=1),

@@ -118,7 +118,7 @@ async def test_erasure_from_discord_leaves_nothing_of_a_slack_fact_on_disk(both:
     await link_slack_to_discord(both, user)
     await slack_dm(both.slack, f"and my bike lock is {canary}-2")  # after linking
     slack_account = await both.core.store.resolve_account(ALICE_SLACK)
-    assert any(canary in item.text for item in await both.core.memory.export(slack_account.id))
+    assert any(canary in item.text for item in await both.core.memory.export(slack_account.id, epoch=0))
     data_dir = both.core.settings.data_dir
     assert [path for path in data_dir.rglob("*") if path.is_file() and canary.encode() in path.read_bytes()]
 
@@ -145,7 +145,7 @@ async def test_erasure_from_discord_leaves_nothing_of_a_slack_fact_on_disk(both:
     [done] = await bot.fake.wait_for(lambda r: r.method == "PATCH" and r.path == original)
     assert "I erased" in done.body["content"]
 
-    assert await both.core.memory.export(slack_account.id) == []
+    assert await both.core.memory.export(slack_account.id, epoch=0) == []
     files = [path for path in data_dir.rglob("*") if path.is_file()]
     assert files, "nothing was ever written: the scan would prove nothing"
     assert [path for path in files if canary.encode() in path.read_bytes()] == []

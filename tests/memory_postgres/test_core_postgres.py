@@ -126,7 +126,7 @@ async def test_forget_one_then_all_leaves_no_row_and_no_text_in_postgres_or_data
         await remembered(pg_core, text, user="alice", dm=True, message_id=f"a{i}")
     await remembered(pg_core, "bob likes coffee", user="bob", dm=True, message_id="b1")
     account = await pg_core.store.resolve_account(alice)
-    page = await pg_core.memory.page(account.id, offset=0, limit=10)
+    page = await pg_core.memory.page(account.id, offset=0, limit=10, epoch=0)
     assert page.total == 3
     assert vector_rows(vec_db, account.id) == 3
     assert pgdb.files_holding(vec_db, canary.encode()), "control: the canary is in the table's files"
@@ -148,7 +148,7 @@ async def test_forget_one_then_all_leaves_no_row_and_no_text_in_postgres_or_data
     assert mem0_rows_mentioning(pg_core, "I like tea") == 0
     assert mem0_rows_mentioning(pg_core, "bob likes coffee") > 0  # control: the query sees rows
     bob = await pg_core.store.resolve_account(IdentityKey(Platform.CONSOLE, "w1", "bob"))
-    assert [i.text for i in (await pg_core.memory.page(bob.id, offset=0, limit=10)).items] == [
+    assert [i.text for i in (await pg_core.memory.page(bob.id, offset=0, limit=10, epoch=0)).items] == [
         "bob likes coffee"
     ]
     assert pgdb.files_holding(vec_db, b"bob likes coffee")
@@ -167,6 +167,7 @@ async def test_housekeeping_merges_duplicates_in_postgres(
                     who,
                     [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}],
                     origin=PRIVATE,
+                    epoch=0,
                 )
         assert sorted(await core.memory.account_ids()) == sorted([alice, bob])
         await core.store.set_memory_paused(bob, True)
@@ -175,11 +176,11 @@ async def test_housekeeping_merges_duplicates_in_postgres(
 
         assert result.counts == {"accounts": 1, "merged": 2, "skipped_paused": 1, "failed": 0}
         # The newest of the repeat (both private) and of the superseded fact survive.
-        assert sorted(m.text for m in await core.memory.export(alice)) == [
+        assert sorted(m.text for m in await core.memory.export(alice, epoch=0)) == [
             "I live in Berlin",
             "i like green tea",
         ]
-        assert len(await core.memory.export(bob)) == 4  # paused: untouched
+        assert len(await core.memory.export(bob, epoch=0)) == 4  # paused: untouched
         assert vector_rows(vec_db, alice) == 2
 
 
@@ -191,10 +192,13 @@ async def test_linking_moves_memories_between_accounts_in_postgres(pg_core: Core
         (target, "likes green tea"),
     ):
         await pg_core.memory.remember(
-            who, [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}], origin=PRIVATE
+            who,
+            [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}],
+            origin=PRIVATE,
+            epoch=0,
         )
-    assert await pg_core.memory.move(source, target) == 1
-    assert sorted(i.text for i in await pg_core.memory.export(target)) == [
+    assert len(await pg_core.memory.move(source, target, epoch=0)) == 1
+    assert sorted(i.text for i in await pg_core.memory.export(target, epoch=0)) == [
         "likes green tea",
         "works at a bakery",
     ]
@@ -259,7 +263,7 @@ async def test_two_machines_sharing_supabase_see_the_same_memories(
         assert "erased" in result.text
 
         account = await first.store.resolve_account(alice)
-        assert (await first.memory.page(account.id, offset=0, limit=10)).total == 0
+        assert (await first.memory.page(account.id, offset=0, limit=10, epoch=0)).total == 0
         assert vector_rows(db, account.id) == 0
         assert pgdb.files_holding(db, canary.encode()) == []
         for name in ("a", "b"):

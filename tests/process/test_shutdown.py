@@ -47,7 +47,7 @@ async def test_replies_and_memory_writes_share_one_grace_period(
         accounts = [
             (await core.store.resolve_account(IdentityKey(Platform.CONSOLE, "w1", u))).id for u in users
         ]
-        written = [u for u, a in zip(users, accounts, strict=True) if (await core.memory.export(a))]
+        written = [u for u, a in zip(users, accounts, strict=True) if (await core.memory.export(a, epoch=0))]
         kept = await core.store.due_pending_writes(now=utc_now() + timedelta(days=1), limit=100)
         kept_for = {w.account_id for w in kept}
         # Every exchange is written or kept. (A write cut off mid-flight is kept although mem0's
@@ -61,4 +61,4 @@ async def test_replies_and_memory_writes_share_one_grace_period(
         result = await build_jobs(core).run(RETRY_MEMORY_WRITES)
         assert result.counts["written"] == len(kept)
         for u, a in zip(users, accounts, strict=True):
-            assert [m.text for m in await core.memory.export(a)] == [f"{u} keeps {u}-canary facts"]
+            assert [m.text for m in await core.memory.export(a, epoch=0)] == [f"{u} keeps {u}-canary facts"]

@@ -25,6 +25,7 @@ async def seed(harness: SlackHarness, facts: list[str], *, user: str = p.ALICE) 
         account.id,
         [{"role": "user", "content": fact} for fact in facts],
         origin=MemoryOrigin(Platform.SLACK, p.GENERAL, is_private=False),
+        epoch=0,
     )
     assert len(added) == len(facts)
     return added
@@ -32,7 +33,7 @@ async def seed(harness: SlackHarness, facts: list[str], *, user: str = p.ALICE) 
 
 async def texts(harness: SlackHarness, user: str = p.ALICE) -> list[str]:
     account = await harness.core.store.resolve_account(IdentityKey(Platform.SLACK, p.TEAM, user))
-    return sorted(item.text for item in await harness.core.memory.export(account.id))
+    return sorted(item.text for item in await harness.core.memory.export(account.id, epoch=0))
 
 
 def buttons(response: dict[str, object], action_id: str) -> list[dict[str, str]]:

@@ -53,7 +53,7 @@ async def test_a_private_channel_mention_is_learned_as_private(slack_http: Slack
     looked_up = [c.args["channel"] for c in slack_http.slack.calls("conversations.info")]
     assert looked_up.count(p.SECRET_CHANNEL) == 1
     account = await slack_http.core.store.resolve_account(IdentityKey(Platform.SLACK, p.TEAM, p.ALICE))
-    items = await slack_http.core.memory.export(account.id)
+    items = await slack_http.core.memory.export(account.id, epoch=0)
     bluebird = [i for i in items if "Bluebird" in i.text]
     assert len(bluebird) == 1
     assert bluebird[0].is_private
@@ -64,7 +64,7 @@ async def test_unknown_channel_privacy_counts_as_private(slack_http: SlackHarnes
     await _say(slack_http, p.app_mention("my PIN is 1234", channel="C0UNKNOWN"))
 
     account = await slack_http.core.store.resolve_account(IdentityKey(Platform.SLACK, p.TEAM, p.ALICE))
-    (item,) = await slack_http.core.memory.export(account.id)
+    (item,) = await slack_http.core.memory.export(account.id, epoch=0)
     assert item.is_private
 
 
@@ -87,4 +87,6 @@ async def test_enterprise_grid_user_is_one_account_across_workspaces(slack_http:
     assert "allergic to peanuts" in slack_http.slack.posted()[-1].text
     identity = IdentityKey(Platform.SLACK, "E0ACME", p.ALICE)
     account = await slack_http.core.store.resolve_account(identity)
-    assert "I am allergic to peanuts" in [i.text for i in await slack_http.core.memory.export(account.id)]
+    assert "I am allergic to peanuts" in [
+        i.text for i in await slack_http.core.memory.export(account.id, epoch=0)
+    ]

@@ -79,13 +79,15 @@ async def link(core: Core, identity: IdentityKey, code: str) -> str:
 async def remember(core: Core, identity: IdentityKey, text: str, *, private: bool) -> None:
     account = await core.store.resolve_account(identity)
     origin = MemoryOrigin(identity.platform, "dm" if private else "general", private)
-    added = await core.memory.remember(account.id, [{"role": "user", "content": text}], origin=origin)
+    added = await core.memory.remember(
+        account.id, [{"role": "user", "content": text}], origin=origin, epoch=0
+    )
     assert added or text == "likes green tea"  # only the exact duplicate may add nothing new
 
 
 async def texts(core: Core, identity: IdentityKey) -> list[str]:
     account = await core.store.resolve_account(identity)
-    return sorted(item.text for item in await core.memory.export(account.id))
+    return sorted(item.text for item in await core.memory.export(account.id, epoch=0))
 
 
 def rows(dsn: str, query: str, *params: object) -> list[tuple[Any, ...]]:
@@ -123,7 +125,7 @@ async def test_linking_merges_two_accounts_in_postgres(core: Core, supabase_dsn:
     assert {m.account_id for m in history} == {slack_account.id}
     assert rows(supabase_dsn, "select id from mnemo.accounts") == [(slack_account.id,)]
     assert rows(supabase_dsn, "select count(*) from mnemo.link_codes where used_at is not null") == [(1,)]
-    assert (await core.memory.page(discord_account.id, offset=0, limit=20)).total == 0
+    assert (await core.memory.page(discord_account.id, offset=0, limit=20, epoch=0)).total == 0
     links = await core.commands.run(DISCORD, Command(CommandName.LINKS))
     assert links.text == "Linked to your memory: Discord, Slack."
 

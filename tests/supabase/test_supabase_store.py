@@ -164,7 +164,7 @@ async def test_a_postgrest_error_is_a_storage_error_with_its_code_logged_but_not
     missing = uuid.uuid4()
     with caplog.at_level(logging.WARNING), pytest.raises(StorageError, match="23503") as caught:
         await store.append_message(
-            session_id=missing, account_id=account.id, role=Role.USER, text="secret words", now=T0
+            session_id=missing, account_id=account.id, role=Role.USER, text="secret words", now=T0, epoch=0
         )
     assert isinstance(caught.value.__cause__, Exception)
     logged = "\n".join(record.getMessage() for record in caplog.records)
@@ -215,7 +215,9 @@ async def test_every_operation_is_one_round_trip(store: SupabaseStore, postgrest
     )
     await one_call(
         "mnemo_append_message",
-        store.append_message(session_id=session_id, account_id=account_id, role=Role.USER, text="a", now=T0),
+        store.append_message(
+            session_id=session_id, account_id=account_id, role=Role.USER, text="a", now=T0, epoch=0
+        ),
     )
     await one_call("mnemo_recent_messages", store.recent_messages(session_id, limit=5))
     await one_call(
@@ -237,6 +239,7 @@ async def test_every_operation_is_one_round_trip(store: SupabaseStore, postgrest
             origin=MemoryOrigin(Platform.WEB, "c", is_private=True),
             now=T0,
             error=None,
+            epoch=0,
         ),
     )
     await one_call("mnemo_due_pending_writes", store.due_pending_writes(now=T0, limit=5))
@@ -280,7 +283,7 @@ async def test_append_and_recent_returns_the_turns_before_the_new_message(store:
     first, before_first = await append_and_recent("one", 5)
     for text in ("two", "three"):
         await store.append_message(
-            session_id=session.id, account_id=account.id, role=Role.ASSISTANT, text=text, now=T0
+            session_id=session.id, account_id=account.id, role=Role.ASSISTANT, text=text, now=T0, epoch=0
         )
     last, before_last = await append_and_recent("four", 2)
 

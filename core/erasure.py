@@ -1,0 +1,147 @@
+"""Every copy of a person's words, and the removals that reach them.
+
+Vocabulary: forget = one memory; erase = everything of an account; discard = undo a write that must
+not stand; purge = physical removal (rewriting files so deleted text is not left in free pages).
+
+`TEXT_COPIES` lists every place Mnemo keeps text a person wrote (or text derived from it), with the
+removals that must reach it. The removals themselves are the methods of `Removals`; every front
+door (chat commands, the HTTP API, the jobs, admin tools) goes through them, and the tests under
+tests/core/test_erasure.py probe each listed place after each removal with a canary. A new place
+that keeps text must be added here, or those tests cannot see it.
+
+Erasure is a barrier, per account, across processes: `Store.erase_account` moves the account's
+erasure epoch in the same transaction that deletes its rows. Work begun under the old epoch cannot
+store anything afterwards: the store refuses its messages and pending writes (atomically), and
+memory writes check the epoch before and after they land (core.memory_writer). Reads of memories
+are filtered by the epoch too, so a write that lands late is never recalled, even in the moment
+before it is discarded.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.memory import MemoryService
+from core.memory_writer import MemoryWriter
+from core.models import ConversationKey, MemoryItem
+from core.storage import Store
+
+log = logging.getLogger(__name__)
+
+
+class Removal(enum.StrEnum):
+    FORGET = "forget"  # one memory (/memory forget <id>, DELETE /v1/memory-profiles/me/memories/{id})
+    ERASE = "erase"  # everything of an account (/memory forget all, DELETE /v1/memory-profiles/me)
+    DELETE_CONVERSATION = "delete-conversation"  # one conversation's messages (DELETE /v1/sessions/{id})
+    RETENTION = "retention"  # stored messages older than MESSAGE_RETENTION_DAYS (hourly job)
+
+
+@dataclass(frozen=True, slots=True)
+class TextCopy:
+    """One place that holds text from people. `removed_by` says how each removal that must reach
+    it does so; a removal not listed deliberately leaves it (the reason is in `note`)."""
+
+    place: str
+    holds: str
+    removed_by: Mapping[Removal, str] = field(default_factory=dict)
+    note: str = ""
+
+
+TEXT_COPIES: tuple[TextCopy, ...] = (
+    TextCopy(
+        "store.messages",
+        "every message and answer, by conversation (SQLite mnemo.db or Supabase mnemo.messages)",
+        {
+            Removal.ERASE: "Store.erase_account deletes the account's rows (epoch moves first)",
+            Removal.DELETE_CONVERSATION: "Store.delete_conversation deletes the sessions and their rows",
+            Removal.RETENTION: "Store.purge_messages deletes rows older than the cutoff",
+        },
+        "forgetting one memory leaves the conversation it came from (it is a message, not a memory)",
+    ),
+    TextCopy(
+        "store.pending_memory_writes",
+        "exchanges whose memory write failed or overflowed, waiting for the retry job",
+        {Removal.ERASE: "Store.erase_account deletes them; a retry underway is discarded"},
+        "a pending write is memory on its way: deleting a conversation keeps it, as it keeps what "
+        "was learned there; it expires after MEMORY_RETRY_MAX_AGE_HOURS",
+    ),
+    TextCopy(
+        "memory.vectors",
+        "each memory's text in the vector store payload (SQLite memory_vectors.db or Postgres)",
+        {
+            Removal.FORGET: "MemoryService.forget deletes it and rewrites the file",
+            Removal.ERASE: "MemoryService.clear deletes every memory of the account, any epoch",
+        },
+        "what was learned in a conversation stays when the conversation is deleted (forget it)",
+    ),
+    TextCopy(
+        "memory.entities",
+        "entity names mem0 extracts into its entity collection (only with spaCy installed)",
+        {
+            Removal.FORGET: "mem0's delete unlinks the memory from its entities",
+            Removal.ERASE: "the vector store's erase_user deletes every collection of the account",
+        },
+    ),
+    TextCopy(
+        "writer.queue",
+        "exchanges queued or being written to memory inside a running process",
+        {Removal.ERASE: "dropped or discarded by the epoch check (core.memory_writer)"},
+    ),
+    TextCopy(
+        "mem0.history",
+        "nothing: mem0's history store (memory changes, last raw messages) keeps nothing here",
+        note="core.memory gives mem0 a history store whose writes do nothing",
+    ),
+    TextCopy(
+        "exports",
+        "nothing kept: an export is built on request and sent to the person who asked",
+    ),
+    TextCopy(
+        "logs",
+        "nothing: log lines carry ids, counts and hashed account ids, never message text",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReport:
+    memories: int
+    messages: int
+
+
+class Removals:
+    """The removals of `Removal`, one method each, over the store, memory and writer."""
+
+    def __init__(self, *, store: Store, memory: MemoryService, writer: MemoryWriter) -> None:
+        self._store = store
+        self._memory = memory
+        self._writer = writer
+
+    async def forget(self, account_id: uuid.UUID, memory_id: str) -> MemoryItem:
+        """NotFoundError if the account has no such memory."""
+        return await self._memory.forget(account_id, memory_id)
+
+    async def erase(self, account_id: uuid.UUID) -> ErasureReport:
+        # 1. Epoch and stored rows, in one transaction: from here nothing begun before can land.
+        messages = await self._store.erase_account(account_id)
+        # 2. A write of this account already running here discards itself when it finishes; wait
+        #    for that, so "done" below means done. (Other processes' writes discard themselves.)
+        await self._writer.settle_account(account_id)
+        # 3. Every memory, whatever its epoch, and the files rewritten.
+        memories = await self._memory.clear(account_id)
+        return ErasureReport(memories=memories, messages=messages)
+
+    async def delete_conversation(self, conversation: ConversationKey) -> int:
+        """Returns the number of sessions deleted."""
+        return await self._store.delete_conversation(conversation)
+
+    async def purge_expired_messages(self, *, before: datetime) -> int:
+        return await self._store.purge_messages(before=before)
+
+
+__all__ = ["TEXT_COPIES", "ErasureReport", "Removal", "Removals", "TextCopy"]
