@@ -61,6 +61,13 @@ def _looked_up(channel: Any) -> LookedUp:
     return LookedUp(channel.type, None)
 
 
+def _channel_id(data: Any) -> int | None:
+    try:
+        return int(data["id"]) if isinstance(data, Mapping) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 class PlaceLookup:
     """Gathers `PlaceFacts` for a message's channel; asks Discord only about channels discord.py
     does not cache, and remembers those answers (up to `max_size`) until the gateway changes them."""
@@ -70,19 +77,17 @@ class PlaceLookup:
         self._max_size = max_size
         self._looked_up: OrderedDict[int, LookedUp | None] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._looked_up)
-
     def watch(self, event: str, data: Any) -> None:
         """A gateway event arrived (before discord.py parses it): forget what it may have changed."""
         if event in SESSION_EVENTS:
             self._looked_up.clear()
-        elif event in CHANNEL_EVENTS and isinstance(data, Mapping):
-            try:
-                self._looked_up.pop(int(data["id"]), None)
-            except (KeyError, TypeError, ValueError):
-                # Malformed: discord.py's parser will reject it too. Forget everything to be safe.
+        elif event in CHANNEL_EVENTS:
+            channel_id = _channel_id(data)
+            if channel_id is None:
+                # Malformed: discord.py's parser rejects it too. Forget everything to be safe.
                 self._looked_up.clear()
+            else:
+                self._looked_up.pop(channel_id, None)
 
     async def look_up(self, channel_id: int) -> LookedUp | None:
         """What Discord says about a channel (None: it could not be asked or would not say)."""
@@ -137,10 +142,10 @@ class PlaceLookup:
     async def _thread(self, kind: discord.ChannelType, parent_id: int | None) -> PlaceFacts:
         if kind is discord.ChannelType.private_thread:
             return PlaceFacts(kind)  # private whatever its parent
-        parent = await self.place_of_parent(parent_id)
+        parent = await self._parent_access(parent_id)
         return PlaceFacts(kind, parent)
 
-    async def place_of_parent(self, parent_id: int | None) -> EveryoneAccess | None:
+    async def _parent_access(self, parent_id: int | None) -> EveryoneAccess | None:
         """Who may view a thread's parent channel: a thread is as private as its parent."""
         if parent_id is None:
             return None
