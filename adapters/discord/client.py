@@ -24,12 +24,14 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from adapters.discord.places import WATCHED_EVENTS, PlaceLookup
 from adapters.discord.translate import (
     CONFIRM_TEMPLATE,
     CONFIRM_TTL_SECONDS,
     ConfirmPress,
     EphemeralAnswer,
     MessageFacts,
+    Privacy,
     addresses_bot,
     commands_need_sync,
     confirm_custom_id,
@@ -38,10 +40,12 @@ from adapters.discord.translate import (
     facts_from_message,
     identity_of,
     ignore_reason,
+    is_for_mnemo,
     memory_command,
     nonce_for,
     opens_thread,
     parse_confirm,
+    place_privacy,
     render_result,
     split_message,
     thread_name,
@@ -497,7 +501,7 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         self._store = store
         self._locks = KeyedLocks()
         self._followed: OrderedDict[int, None] = OrderedDict()  # threads Mnemo takes part in
-        self._thread_parents: OrderedDict[int, int | None] = OrderedDict()  # uncached channel -> parent
+        self._places = PlaceLookup(self)
         self._invite_logged = False
         self._answering = 0
         self._all_sent = asyncio.Event()
@@ -582,9 +586,18 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         stays unguarded because nothing works without it and the failure should be loud.
         """
         parsers = self._connection.parsers
-        for event, parser in list(parsers.items()):
-            if event != "READY":
-                parsers[event] = self._guarded(event, parser)
+        for event, original in list(parsers.items()):
+            parser = self._watched(event, original) if event in WATCHED_EVENTS else original
+            parsers[event] = parser if event == "READY" else self._guarded(event, parser)
+
+    def _watched(self, event: str, parser: Callable[[Any], None]) -> Callable[[Any], None]:
+        """Channel privacy looked up over REST is forgotten when the gateway says it may have changed."""
+
+        def run(data: Any) -> None:
+            self._places.watch(event, data)
+            parser(data)
+
+        return run
 
     def _guard_frames(self) -> None:
         """A frame that is not JSON (or not an object) would also end the read loop: skip it.
@@ -640,36 +653,37 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         channel, thread = conversation_place(facts, reply_mode=self.options.reply_mode)
         async with self._locks.hold(f"{channel}|{thread}"):
             follows = not addressed and await self._follows_thread(facts, me.id)
+            if not is_for_mnemo(facts, bot_user_id=me.id, follows_thread=follows):
+                return
             incoming = to_incoming(
                 facts,
                 bot_user_id=me.id,
                 reply_mode=self.options.reply_mode,
                 follows_thread=follows,
+                privacy=await self._privacy(message),
             )
             if incoming is not None:
                 await self._answer(message, facts, incoming)
 
     async def _with_thread(self, facts: MessageFacts) -> MessageFacts:
         """discord.py did not know this channel (not in its cache): ask Discord if it is a thread."""
-        if facts.channel_id not in self._thread_parents:
-            parent: int | None = None
-            owner: int | None = None
-            try:
-                channel = await self.fetch_channel(facts.channel_id)
-            except discord.HTTPException as exc:
-                log.debug("could not look up channel %s: %s", facts.channel_id, exc.status)
-                return facts
-            if isinstance(channel, discord.Thread):
-                parent, owner = channel.parent_id, channel.owner_id
-                if owner == (self.user.id if self.user else None):
-                    self._remember_thread(channel.id)
-            self._thread_parents[facts.channel_id] = parent
-            if len(self._thread_parents) > 10_000:
-                self._thread_parents.popitem(last=False)
-        parent = self._thread_parents[facts.channel_id]
-        if parent is None:
+        found = await self._places.look_up(facts.channel_id)
+        if found is None or found.parent_id is None:
             return facts
-        return replace(facts, thread_id=facts.channel_id, thread_parent_id=parent)
+        if found.owner_id is not None and found.owner_id == (self.user.id if self.user else None):
+            self._remember_thread(facts.channel_id)
+        return replace(
+            facts,
+            thread_id=facts.channel_id,
+            thread_parent_id=found.parent_id,
+            thread_owner_id=found.owner_id,
+        )
+
+    async def _privacy(self, message: discord.Message) -> Privacy:
+        privacy = place_privacy(await self._places.place_of(message.channel))
+        if privacy.is_private:
+            log.debug("channel %s counts as private: %s", message.channel.id, privacy.reason)
+        return privacy
 
     async def _follows_thread(self, facts: MessageFacts, bot_id: int) -> bool:
         """Is this a thread Mnemo takes part in? Its own thread, or one it has answered in (the store

@@ -109,6 +109,90 @@ def facts_from_message(message: discord.Message) -> MessageFacts:
     )
 
 
+# -- inbound: who can read the place ----------------------------------------------------------------
+# Server channels whose audience is decided by who may view them (VIEW_CHANNEL for @everyone).
+_SERVER_CHANNELS = frozenset(
+    {
+        discord.ChannelType.text,
+        discord.ChannelType.voice,
+        discord.ChannelType.news,
+        discord.ChannelType.stage_voice,
+        discord.ChannelType.forum,
+        discord.ChannelType.media,
+        discord.ChannelType.category,
+    }
+)
+# Threads anyone who sees the parent channel may read: they are as private as the parent.
+_INHERITING_THREADS = frozenset({discord.ChannelType.public_thread, discord.ChannelType.news_thread})
+
+
+@dataclass(frozen=True, slots=True)
+class EveryoneAccess:
+    """VIEW_CHANNEL for the @everyone role in one server channel (a thread's parent, for a thread).
+
+    `overwrite`: the channel's @everyone overwrite allows (True), denies (False) or leaves it (None).
+    `role`: the server-wide @everyone role has it (True/False), or the role is unknown (None).
+    """
+
+    overwrite: bool | None
+    role: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceFacts:
+    """Where a message was said, as far as the adapter could learn; None means it could not."""
+
+    channel_type: discord.ChannelType | None
+    access: EveryoneAccess | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Privacy:
+    """`is_private`: what is learned here is recalled only in DMs. `is_direct`: only the person and
+    Mnemo read it, so private memories may be recalled here. `reason` is for debug logs."""
+
+    is_private: bool
+    is_direct: bool
+    reason: str
+
+
+def everyone_can_view(access: EveryoneAccess | None) -> bool | None:
+    """Discord's rule for @everyone: a channel overwrite beats the role; None when unknowable."""
+    if access is None:
+        return None
+    if access.overwrite is not None:
+        return access.overwrite
+    return access.role
+
+
+def place_privacy(place: PlaceFacts) -> Privacy:
+    """Public only when every member of the server can read the place; anything unknown is private.
+
+    A memory marked public by mistake can surface in front of strangers; one marked private by
+    mistake is only recalled less often. So every doubt resolves to private.
+    """
+    kind = place.channel_type
+    if kind is None:
+        return Privacy(True, False, "channel type unknown")
+    if kind is discord.ChannelType.private:
+        return Privacy(True, True, "direct message")
+    if kind is discord.ChannelType.group:
+        # Private to its members, but other people read it: never show private memories there.
+        return Privacy(True, False, "group DM")
+    if kind is discord.ChannelType.private_thread:
+        return Privacy(True, False, "private thread")
+    if kind in _INHERITING_THREADS or kind in _SERVER_CHANNELS:
+        where = "parent channel" if kind in _INHERITING_THREADS else "channel"
+        visible = everyone_can_view(place.access)
+        if visible is None:
+            return Privacy(True, False, f"could not learn who can view the {where}")
+        if not visible:
+            return Privacy(True, False, f"@everyone cannot view the {where}")
+        return Privacy(False, False, f"@everyone can view the {where}")
+    return Privacy(True, False, f"channel type {kind} not known to be public")
+
+
+# -- inbound: is it for Mnemo -----------------------------------------------------------------------
 def ignore_reason(facts: MessageFacts, *, bot_user_id: int) -> str | None:
     """Why a message must never be answered (no loops, no bot-to-bot chatter), or None."""
     if facts.author_id == bot_user_id:
@@ -171,23 +255,27 @@ def clean_text(content: str, *, bot_user_id: int, names: Mapping[int, str]) -> s
     return re.sub(r"[ \t]{2,}", " ", cleaned).strip()
 
 
+def is_for_mnemo(facts: MessageFacts, *, bot_user_id: int, follows_thread: bool) -> bool:
+    """DMs are always for Mnemo; in a server it takes a mention (or a reply to Mnemo), except in a
+    thread Mnemo is part of (`follows_thread`), where follow-ups need no mention."""
+    if ignore_reason(facts, bot_user_id=bot_user_id) is not None:
+        return False
+    mentioned = addresses_bot(facts, bot_user_id=bot_user_id)
+    return facts.is_dm or mentioned or (facts.in_thread and follows_thread)
+
+
 def to_incoming(
     facts: MessageFacts,
     *,
     bot_user_id: int,
     reply_mode: DiscordReplyMode,
     follows_thread: bool,
+    privacy: Privacy,
 ) -> IncomingMessage | None:
-    """The message for the core, or None when it is not for Mnemo.
-
-    DMs are always for Mnemo; in a server it takes a mention (or a reply to Mnemo), except in a
-    thread Mnemo is part of (`follows_thread`), where follow-ups need no mention.
-    """
-    if ignore_reason(facts, bot_user_id=bot_user_id) is not None:
+    """The message for the core, or None when it is not for Mnemo (see `is_for_mnemo`)."""
+    if not is_for_mnemo(facts, bot_user_id=bot_user_id, follows_thread=follows_thread):
         return None
     mentioned = addresses_bot(facts, bot_user_id=bot_user_id)
-    if not (facts.is_dm or mentioned or (facts.in_thread and follows_thread)):
-        return None
     text = clean_text(facts.content, bot_user_id=bot_user_id, names=facts.mention_names)
     if not text:
         return None
@@ -200,8 +288,8 @@ def to_incoming(
         thread=thread,
         text=text,
         message_id=str(facts.message_id),
-        is_private=facts.is_dm,
-        is_direct=facts.is_dm,
+        is_private=privacy.is_private,
+        is_direct=privacy.is_direct,
         mentions_bot=mentioned or facts.is_dm,
         user_name=facts.author_name,
         received_at=facts.created_at,

@@ -6,12 +6,17 @@ import json
 import random
 import re
 
+import discord
 import pytest
+from discord.enums import try_enum
 
 from adapters.discord.translate import (
     MESSAGE_LIMIT,
     ConfirmPress,
+    EveryoneAccess,
     MessageFacts,
+    PlaceFacts,
+    Privacy,
     clean_text,
     commands_need_sync,
     confirm_custom_id,
@@ -19,6 +24,7 @@ from adapters.discord.translate import (
     memory_command,
     nonce_for,
     parse_confirm,
+    place_privacy,
     render_result,
     split_message,
     thread_name,
@@ -56,10 +62,20 @@ def facts(**overrides: object) -> MessageFacts:
     return MessageFacts(**values)  # type: ignore[arg-type]
 
 
+PUBLIC = place_privacy(PlaceFacts(discord.ChannelType.text, EveryoneAccess(overwrite=None, role=True)))
+DIRECT = place_privacy(PlaceFacts(discord.ChannelType.private))
+
+
 def incoming(
-    f: MessageFacts, *, mode: DiscordReplyMode = DiscordReplyMode.REPLY, follows: bool = False
+    f: MessageFacts,
+    *,
+    mode: DiscordReplyMode = DiscordReplyMode.REPLY,
+    follows: bool = False,
+    privacy: Privacy | None = None,
 ) -> IncomingMessage | None:
-    return to_incoming(f, bot_user_id=BOT, reply_mode=mode, follows_thread=follows)
+    if privacy is None:
+        privacy = DIRECT if f.is_dm else PUBLIC
+    return to_incoming(f, bot_user_id=BOT, reply_mode=mode, follows_thread=follows, privacy=privacy)
 
 
 # -- inbound ---------------------------------------------------------------------------------------
@@ -87,6 +103,73 @@ def test_dm_is_private_direct_and_needs_no_mention() -> None:
     assert message.is_private
     assert message.is_direct
     assert (message.channel, message.thread) == (str(CHANNEL), "")
+
+
+def test_the_place_decides_privacy_not_the_presence_of_a_server() -> None:
+    private_thread = place_privacy(PlaceFacts(discord.ChannelType.private_thread))
+    message = incoming(facts(), privacy=private_thread)
+    assert message is not None
+    assert message.is_private
+    assert not message.is_direct
+    # A group DM has no server either: always answered, private, but never direct.
+    group = place_privacy(PlaceFacts(discord.ChannelType.group))
+    in_group = incoming(facts(guild_id=None, content="hi all", mentioned_user_ids=frozenset()), privacy=group)
+    assert in_group is not None
+    assert in_group.is_private
+    assert not in_group.is_direct
+
+
+# -- who can read the place ------------------------------------------------------------------------
+T = discord.ChannelType
+SEEN = EveryoneAccess(overwrite=None, role=True)  # nothing hides it
+HIDDEN = EveryoneAccess(overwrite=False, role=True)  # the channel denies @everyone VIEW_CHANNEL
+SERVER_HIDES = EveryoneAccess(overwrite=None, role=False)  # @everyone lacks VIEW_CHANNEL server-wide
+GRANTED_BACK = EveryoneAccess(overwrite=True, role=False)  # ... but this channel grants it back
+ROLE_UNKNOWN = EveryoneAccess(overwrite=None, role=None)  # a server discord.py has not loaded
+
+
+@pytest.mark.parametrize(
+    ("place", "private", "direct"),
+    [
+        (PlaceFacts(T.private), True, True),
+        (PlaceFacts(T.group), True, False),
+        (PlaceFacts(T.private_thread), True, False),
+        (PlaceFacts(T.private_thread, SEEN), True, False),  # private whatever its parent
+        (PlaceFacts(T.public_thread, SEEN), False, False),
+        (PlaceFacts(T.news_thread, SEEN), False, False),
+        (PlaceFacts(T.public_thread, HIDDEN), True, False),  # a thread is as private as its parent
+        (PlaceFacts(T.news_thread, HIDDEN), True, False),
+        (PlaceFacts(T.public_thread, SERVER_HIDES), True, False),
+        (PlaceFacts(T.public_thread, GRANTED_BACK), False, False),
+        (PlaceFacts(T.public_thread), True, False),  # parent unknown
+        (PlaceFacts(T.public_thread, ROLE_UNKNOWN), True, False),
+        (PlaceFacts(T.text, SEEN), False, False),
+        (PlaceFacts(T.text, HIDDEN), True, False),
+        (PlaceFacts(T.text, SERVER_HIDES), True, False),
+        (PlaceFacts(T.text, GRANTED_BACK), False, False),
+        (PlaceFacts(T.text, EveryoneAccess(overwrite=False, role=None)), True, False),
+        (PlaceFacts(T.text, EveryoneAccess(overwrite=True, role=None)), False, False),
+        (PlaceFacts(T.text, ROLE_UNKNOWN), True, False),
+        (PlaceFacts(T.text), True, False),  # overwrites unknown
+        (PlaceFacts(T.voice, SEEN), False, False),
+        (PlaceFacts(T.voice, HIDDEN), True, False),
+        (PlaceFacts(T.stage_voice, HIDDEN), True, False),
+        (PlaceFacts(T.news, SEEN), False, False),
+        (PlaceFacts(T.news, HIDDEN), True, False),
+        (PlaceFacts(T.forum, SEEN), False, False),
+        (PlaceFacts(T.forum, SERVER_HIDES), True, False),
+        (PlaceFacts(T.media, HIDDEN), True, False),
+        (PlaceFacts(None), True, False),  # e.g. a PartialMessageable that could not be looked up
+        (PlaceFacts(None, SEEN), True, False),
+        (PlaceFacts(try_enum(T, 99), SEEN), True, False),  # a channel type Discord adds later
+    ],
+)
+def test_place_privacy_is_public_only_when_everyone_can_read_it(
+    place: PlaceFacts, private: bool, direct: bool
+) -> None:
+    privacy = place_privacy(place)
+    assert (privacy.is_private, privacy.is_direct) == (private, direct), privacy.reason
+    assert privacy.reason
 
 
 def test_reply_to_mnemo_and_role_mention_address_it() -> None:

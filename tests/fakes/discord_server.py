@@ -9,6 +9,11 @@ heartbeats acked, RESUME -> RESUMED. `dispatch()` pushes events (MESSAGE_CREATE,
 to the shard that owns the guild, like Discord does; `broadcast=True` sends to every connection (a
 duplicate delivery seen by two shards or processes); `send_raw()` sends any text frame.
 
+World building: servers (with the @everyone role's permissions), channels of any type with
+permission overwrites, threads of type 10/11/12, DMs and group DMs; `cached=False` keeps a channel
+out of GUILD_CREATE (discord.py then only learns of it over REST); `update_channel()` changes one
+and dispatches CHANNEL_UPDATE / THREAD_UPDATE, `update_everyone_role()` GUILD_ROLE_UPDATE.
+
 REST: everything discord.py calls for login, command sync, messages, edits, typing, threads and
 interaction callbacks/follow-ups. Every request is recorded (`requests`). Responses carry
 `Content-Type: application/json` exactly (with a charset discord.py would treat the body as text).
@@ -37,6 +42,12 @@ INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
 INTERACTION_WINDOW_SECONDS = 3.0
+VIEW_CHANNEL = 1 << 10
+# What a new server's @everyone role may do by default (includes VIEW_CHANNEL).
+EVERYONE_PERMISSIONS = 1071698660929
+# Channel types (Discord's numbers).
+TEXT, DM, VOICE, GROUP_DM, NEWS = 0, 1, 2, 3, 5
+NEWS_THREAD, PUBLIC_THREAD, PRIVATE_THREAD, STAGE, FORUM = 10, 11, 12, 13, 15
 
 _counter = itertools.count(1)
 
@@ -191,11 +202,17 @@ class FakeDiscord:
         return f"ws://127.0.0.1:{self._port}/gateway"
 
     # -- world building --------------------------------------------------------------------------
-    def add_guild(self, *, name: str = "Test Server", channels: int = 1) -> tuple[int, list[int]]:
+    def add_guild(
+        self,
+        *,
+        name: str = "Test Server",
+        channels: int = 1,
+        everyone_permissions: int = EVERYONE_PERMISSIONS,
+    ) -> tuple[int, list[int]]:
         """A guild with `channels` text channels; returns (guild id, channel ids)."""
         guild_id = snowflake()
         channel_ids = []
-        payloads = []
+        payloads: list[dict[str, Any]] = []
         for index in range(channels):
             channel_id = snowflake()
             channel = {
@@ -232,7 +249,7 @@ class FakeDiscord:
                 {
                     "id": str(guild_id),
                     "name": "@everyone",
-                    "permissions": "1071698660929",
+                    "permissions": str(everyone_permissions),
                     "position": 0,
                     "color": 0,
                     "hoist": False,
@@ -255,14 +272,90 @@ class FakeDiscord:
         }
         return guild_id, channel_ids
 
-    def add_thread(self, *, guild_id: int, parent_id: int, owner_id: int, name: str = "a thread") -> int:
-        """A thread that exists before the bot connects (sent in GUILD_CREATE)."""
+    def add_channel(
+        self,
+        *,
+        guild_id: int,
+        channel_type: int = TEXT,
+        name: str = "channel",
+        overwrites: list[dict[str, Any]] | None = None,
+        cached: bool = True,
+    ) -> int:
+        """A server channel that exists before the bot connects (in GUILD_CREATE unless not `cached`)."""
+        channel_id = snowflake()
+        channel: dict[str, Any] = {
+            "id": str(channel_id),
+            "type": channel_type,
+            "guild_id": str(guild_id),
+            "name": name,
+            "position": len(self.guilds[guild_id]["channels"]),
+            "permission_overwrites": list(overwrites or []),
+            "nsfw": False,
+            "parent_id": None,
+            "topic": None,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+        }
+        if channel_type in (VOICE, STAGE):
+            channel.update({"bitrate": 64000, "user_limit": 0, "rtc_region": None})
+        if channel_type == FORUM:
+            channel.update({"available_tags": [], "default_reaction_emoji": None, "flags": 0})
+        self.channels[channel_id] = channel
+        if cached:
+            self.guilds[guild_id]["channels"].append(channel)
+        return channel_id
+
+    @staticmethod
+    def everyone_overwrite(guild_id: int, *, allow: int = 0, deny: int = 0) -> dict[str, Any]:
+        """A permission overwrite for the @everyone role (whose id is the server's id)."""
+        return {"id": str(guild_id), "type": 0, "allow": str(allow), "deny": str(deny)}
+
+    def add_thread(
+        self,
+        *,
+        guild_id: int,
+        parent_id: int,
+        owner_id: int,
+        name: str = "a thread",
+        thread_type: int = PUBLIC_THREAD,
+        cached: bool = True,
+    ) -> int:
+        """A thread that exists before the bot connects (in GUILD_CREATE unless not `cached`)."""
         thread_id = snowflake()
         thread = self._thread_payload(thread_id, guild_id=guild_id, parent_id=parent_id, owner_id=owner_id)
         thread["name"] = name
+        thread["type"] = thread_type
         self.channels[thread_id] = thread
-        self.guilds[guild_id]["threads"].append(thread)
+        if cached:
+            self.guilds[guild_id]["threads"].append(thread)
         return thread_id
+
+    def add_group_dm_channel(self, user_ids: list[int]) -> int:
+        """A group DM with these people (and the bot, which created it)."""
+        channel_id = snowflake()
+        self.channels[channel_id] = {
+            "id": str(channel_id),
+            "type": GROUP_DM,
+            "name": None,
+            "icon": None,
+            "owner_id": str(self.bot_id),
+            "last_message_id": None,
+            "recipients": [user_payload(user, f"user{user % 1000}") for user in user_ids],
+        }
+        return channel_id
+
+    async def update_channel(self, channel_id: int, **changes: Any) -> None:
+        """Change a channel or thread (e.g. `permission_overwrites=[...]`) and tell the gateway."""
+        channel = self.channels[channel_id]
+        channel.update(changes)
+        is_thread = channel["type"] in (NEWS_THREAD, PUBLIC_THREAD, PRIVATE_THREAD)
+        await self.dispatch("THREAD_UPDATE" if is_thread else "CHANNEL_UPDATE", dict(channel))
+
+    async def update_everyone_role(self, guild_id: int, *, permissions: int) -> None:
+        """Change what the server's @everyone role may do, and tell the gateway."""
+        role = next(r for r in self.guilds[guild_id]["roles"] if r["id"] == str(guild_id))
+        role["permissions"] = str(permissions)
+        await self.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(guild_id), "role": dict(role)})
 
     def add_dm_channel(self, user_id: int) -> int:
         channel_id = snowflake()
@@ -609,6 +702,10 @@ class FakeDiscord:
     ) -> None:
         """The next `times` matching requests get `status` (429 carries Discord's retry_after)."""
         self._faults.append(_Fault(method.upper(), path_prefix, status, times, retry_after))
+
+    def clear_faults(self) -> None:
+        """Every request from now on is served normally."""
+        self._faults.clear()
 
     async def wait_for(
         self,
