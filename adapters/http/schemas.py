@@ -29,7 +29,10 @@ class ChatRequest(_Strict):
     message: str = Field(
         min_length=1,
         max_length=MAX_MESSAGE_CHARS,
-        description=f"What the person says (1 to {MAX_MESSAGE_CHARS} characters).",
+        description=f"What the person says (1 to {MAX_MESSAGE_CHARS} characters, not only white "
+        "space, no NUL character).",
+        # Said in the schema for clients and fuzzers; the validator below gives the clear message.
+        json_schema_extra={"pattern": "^[^\\u0000]*\\S[^\\u0000]*$"},
     )
     session_id: uuid.UUID | None = Field(
         default=None,
