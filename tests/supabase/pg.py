@@ -29,6 +29,7 @@ MNEMO_TABLES = (
     "pending_memory_writes",
     "link_codes",
     "link_failures",
+    "account_merges",
     "memory_vectors",
 )
 
@@ -119,6 +120,7 @@ _SNAPSHOT_QUERIES = {
         select 'account_settings', count(*) from mnemo.account_settings union all
         select 'link_codes', count(*) from mnemo.link_codes union all
         select 'link_failures', count(*) from mnemo.link_failures union all
+        select 'account_merges', count(*) from mnemo.account_merges union all
         select 'memory_vectors', count(*) from mnemo.memory_vectors""",
 }
 

@@ -164,11 +164,11 @@ async def test_a_postgrest_error_is_a_storage_error_with_its_code_logged_but_not
     missing = uuid.uuid4()
     with caplog.at_level(logging.WARNING), pytest.raises(StorageError, match="23503") as caught:
         await store.append_message(
-            session_id=missing, account_id=account.id, role=Role.USER, text="secret words", now=T0
+            session_id=missing, account_id=account.id, role=Role.USER, text="secret words", now=T0, epoch=0
         )
     assert isinstance(caught.value.__cause__, Exception)
     logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert "mnemo_append_message failed: code=23503" in logged
+    assert "mnemo_append_message_at_epoch failed: code=23503" in logged
     assert str(missing) not in logged  # PostgREST's `details` names the row; it stays out of logs
     assert "secret words" not in logged
 
@@ -214,31 +214,35 @@ async def test_every_operation_is_one_round_trip(store: SupabaseStore, postgrest
         store.conversation_messages(ConversationKey(Platform.WEB, "", "c"), offset=0, limit=5),
     )
     await one_call(
-        "mnemo_append_message",
-        store.append_message(session_id=session_id, account_id=account_id, role=Role.USER, text="a", now=T0),
+        "mnemo_append_message_at_epoch",
+        store.append_message(
+            session_id=session_id, account_id=account_id, role=Role.USER, text="a", now=T0, epoch=0
+        ),
     )
     await one_call("mnemo_recent_messages", store.recent_messages(session_id, limit=5))
     await one_call(
-        "mnemo_append_message_and_recent",
+        "mnemo_append_message_and_recent_at_epoch",
         store.append_and_recent(
-            session_id=session_id, account_id=account_id, role=Role.USER, text="b", now=T0, limit=5
+            session_id=session_id, account_id=account_id, role=Role.USER, text="b", now=T0, epoch=0, limit=5
         ),
     )
     await one_call("mnemo_claim_event", store.claim_event("e", now=T0))
-    await one_call("mnemo_get_settings", store.get_settings(account_id))
+    await one_call("mnemo_get_settings_with_epoch", store.get_settings(account_id))
     await one_call("mnemo_set_memory_paused", store.set_memory_paused(account_id, True))
     await one_call("mnemo_close_idle_sessions", store.close_idle_sessions(now=T0, idle_timeout=IDLE))
     await one_call("mnemo_purge_messages", store.purge_messages(before=T0 - IDLE))
     write_id = await one_call(
-        "mnemo_add_pending_write",
+        "mnemo_add_pending_write_at_epoch",
         store.add_pending_write(
             account_id=account_id,
             messages=[{"role": "user", "content": "a"}],
             origin=MemoryOrigin(Platform.WEB, "c", is_private=True),
             now=T0,
+            epoch=0,
             error=None,
         ),
     )
+    assert write_id is not None
     await one_call("mnemo_due_pending_writes", store.due_pending_writes(now=T0, limit=5))
     await one_call(
         "mnemo_reschedule_pending_write",
@@ -246,6 +250,7 @@ async def test_every_operation_is_one_round_trip(store: SupabaseStore, postgrest
     )
     await one_call("mnemo_finish_pending_write", store.complete_pending_write(write_id))
     await one_call("mnemo_erase_account", store.erase_account(account_id))
+    await one_call("mnemo_memory_write_target", store.memory_write_target(account_id, 1))
     await one_call(
         "mnemo_add_link_code",
         store.add_link_code(account_id=account_id, code_hash="h", now=T0, expires_at=T0 + IDLE),
@@ -256,7 +261,11 @@ async def test_every_operation_is_one_round_trip(store: SupabaseStore, postgrest
     await one_call("mnemo_count_link_failures", store.count_link_failures(other, since=T0))
     source = await store.resolve_account(other)
     await one_call(
-        "mnemo_merge_accounts",
+        "mnemo_reserve_link_code",
+        store.reserve_link_code("h", account_id=source.id, now=T0, hold=IDLE),
+    )
+    await one_call(
+        "mnemo_merge_accounts_reserved",
         store.merge_accounts(source=source.id, target=account_id, code_hash="h", now=T0),
     )
     await one_call("mnemo_list_identities", store.list_identities(account_id))
@@ -274,13 +283,19 @@ async def test_append_and_recent_returns_the_turns_before_the_new_message(store:
 
     async def append_and_recent(text: str, limit: int) -> tuple[StoredMessage, list[StoredMessage]]:
         return await store.append_and_recent(
-            session_id=session.id, account_id=account.id, role=Role.USER, text=text, now=T0, limit=limit
+            session_id=session.id,
+            account_id=account.id,
+            role=Role.USER,
+            text=text,
+            now=T0,
+            epoch=0,
+            limit=limit,
         )
 
     first, before_first = await append_and_recent("one", 5)
     for text in ("two", "three"):
         await store.append_message(
-            session_id=session.id, account_id=account.id, role=Role.ASSISTANT, text=text, now=T0
+            session_id=session.id, account_id=account.id, role=Role.ASSISTANT, text=text, now=T0, epoch=0
         )
     last, before_last = await append_and_recent("four", 2)
 
@@ -384,12 +399,23 @@ async def test_open_reads_url_and_key_from_settings(
         await SupabaseStore.open(make_settings(tmp_path, fake_openai))
 
 
-async def test_an_older_schema_fails_at_start_up_with_the_fix(jwt_secret: str) -> None:
+@pytest.mark.parametrize(
+    ("applied", "version"),
+    [
+        pytest.param(1, 1, id="only-the-first-migration"),
+        # Everything but the erasure-epoch migration: a project that updated the bot, not the database.
+        pytest.param(-1, SCHEMA_VERSION - 1, id="one-migration-behind"),
+    ],
+)
+async def test_an_older_schema_fails_at_start_up_with_the_fix(
+    jwt_secret: str, applied: int, version: int
+) -> None:
     name = pg.create_database()
     try:
         dsn = pg.database_dsn(name)
         pg.bootstrap(dsn)
-        pg.run_sql_file(dsn, pg.migration_files()[0])  # a project that missed the later migrations
+        for path in pg.migration_files()[:applied]:  # a project that missed the later migrations
+            pg.run_sql_file(dsn, path)
         with (
             PostgrestShim(dsn, jwt_secret=jwt_secret, pool_size=1) as shim,
             pytest.raises(ConfigError) as caught,
@@ -398,5 +424,5 @@ async def test_an_older_schema_fails_at_start_up_with_the_fix(jwt_secret: str) -
     finally:
         pg.drop_database(name)
     assert_one_clear_line(
-        caught.value, f"is version 1, this Mnemo needs {SCHEMA_VERSION}", "apply supabase/migrations"
+        caught.value, f"is version {version}, this Mnemo needs {SCHEMA_VERSION}", "apply supabase/migrations"
     )
