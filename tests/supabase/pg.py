@@ -131,6 +131,13 @@ def catalog_snapshot(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
         return {name: conn.execute(query).fetchall() for name, query in _SNAPSHOT_QUERIES.items()}
 
 
+def as_service_role(dsn: str) -> psycopg.Connection[Any]:
+    """An autocommit connection acting as the bot does through PostgREST (the service_role key)."""
+    conn = psycopg.connect(dsn, autocommit=True)
+    conn.execute("set role service_role")
+    return conn
+
+
 def truncate_all(dsn: str) -> None:
     tables = ", ".join(f"mnemo.{name}" for name in MNEMO_TABLES)
     with psycopg.connect(dsn) as conn:
