@@ -2,13 +2,14 @@
 
 Every operation is one SQL function (`supabase/migrations/`) called through the async supabase-py
 client's `rpc()`: one HTTP round trip, one transaction, so the invariants (one account per identity,
-one open session per conversation, an event claimed once) hold in the database even with several
-bot processes. The tables live in a private `mnemo` schema; only the `public.mnemo_*` functions are
-reachable, and only with the service_role key.
+one open session per conversation, an event claimed once, nothing stored under an erased epoch)
+hold in the database even with several bot processes. The tables live in a private `mnemo` schema;
+only the `public.mnemo_*` functions are reachable, and only with the service_role key.
 
 This module is the one place that knows supabase-py: its errors (`postgrest.APIError`, httpx
-transport errors) become `StorageError` here, with the cause logged, and its loosely typed JSON is
-checked before it becomes our dataclasses.
+transport errors) become `StorageError` here, with the cause logged (except the stale-epoch
+SQLSTATE, which becomes `ErasedError`), and its loosely typed JSON is checked before it becomes our
+dataclasses.
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ begin
 end;
 $$;
 
+-- The pause switch and the erasure epoch in one read; no row for an unknown account.
 create or replace function public.mnemo_get_settings_with_epoch(p_account_id uuid)
 returns table (memory_paused boolean, epoch bigint)
 language sql stable security invoker set search_path = ''
