@@ -2,13 +2,14 @@
 
 Every operation is one SQL function (`supabase/migrations/`) called through the async supabase-py
 client's `rpc()`: one HTTP round trip, one transaction, so the invariants (one account per identity,
-one open session per conversation, an event claimed once) hold in the database even with several
-bot processes. The tables live in a private `mnemo` schema; only the `public.mnemo_*` functions are
-reachable, and only with the service_role key.
+one open session per conversation, an event claimed once, nothing stored under an erased epoch)
+hold in the database even with several bot processes. The tables live in a private `mnemo` schema;
+only the `public.mnemo_*` functions are reachable, and only with the service_role key.
 
 This module is the one place that knows supabase-py: its errors (`postgrest.APIError`, httpx
-transport errors) become `StorageError` here, with the cause logged, and its loosely typed JSON is
-checked before it becomes our dataclasses.
+transport errors) become `StorageError` here, with the cause logged (except the stale-epoch
+SQLSTATE, which becomes `ErasedError`), and its loosely typed JSON is checked before it becomes our
+dataclasses.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from postgrest import APIError
 from postgrest.types import JSON
 
 from config import ConfigError, Settings
-from core.errors import StorageError
+from core.errors import ErasedError, StorageError
 from core.models import (
     Account,
     AccountSettings,
@@ -44,6 +45,7 @@ from core.models import (
     Role,
     Session,
     StoredMessage,
+    WriteTarget,
 )
 from core.storage import Store
 from supabase import AsyncClient, AsyncClientOptions
@@ -51,7 +53,10 @@ from supabase import AsyncClient, AsyncClientOptions
 log = logging.getLogger(__name__)
 
 # The schema version `mnemo_ping()` must report at least; bump with a migration that changes the API.
-SCHEMA_VERSION: Final = 6
+SCHEMA_VERSION: Final = 7
+# Raised by the *_at_epoch functions when the account was erased after the work began (a SQLSTATE
+# class of Mnemo's own, so nothing else can mean it): ErasedError, not a failure.
+_ERASED_SQLSTATE: Final = "MN001"
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
 _CONNECT_TIMEOUT_SECONDS: Final = 5.0
 _KEY_REJECTED_CODES: Final = frozenset({"PGRST301", "PGRST302", "PGRST303", "42501", "401", "403"})
@@ -144,7 +149,12 @@ def _opt_time(row: Mapping[str, _Json], key: str) -> datetime | None:
 
 
 def _account(row: Mapping[str, _Json]) -> Account:
-    return Account(_id(row.get("id"), "id"), _time(row, "created_at"), _opt_str(row, "display_name"))
+    return Account(
+        _id(row.get("id"), "id"),
+        _time(row, "created_at"),
+        _opt_str(row, "display_name"),
+        _int(row.get("epoch"), "epoch"),
+    )
 
 
 def _session(row: Mapping[str, _Json]) -> Session:
@@ -202,6 +212,7 @@ def _pending(row: Mapping[str, _Json]) -> PendingMemoryWrite:
         next_attempt_at=_time(row, "next_attempt_at"),
         created_at=_time(row, "created_at"),
         last_error=_opt_str(row, "last_error"),
+        epoch=_int(row.get("epoch"), "epoch"),
     )
 
 
@@ -330,6 +341,9 @@ class SupabaseStore:
         try:
             response = await self._client.rpc(fn, dict(params)).execute()
         except APIError as exc:
+            if exc.code == _ERASED_SQLSTATE:
+                log.debug("supabase %s: the account was erased after this work began", fn)
+                raise ErasedError(f"supabase {fn}: the account was erased after this work began") from exc
             # `details` can echo row contents (message text), so it stays out of the log.
             log.warning(
                 "supabase %s failed: code=%s status=%s message=%s hint=%s",
@@ -474,13 +488,15 @@ class SupabaseStore:
         role: Role,
         text: str,
         now: datetime,
+        epoch: int,
         author_name: str | None = None,
     ) -> StoredMessage:
         return await self._call(
-            "mnemo_append_message",
+            "mnemo_append_message_at_epoch",
             {
                 "p_session_id": str(session_id),
                 "p_account_id": str(account_id),
+                "p_epoch": epoch,
                 "p_role": role.value,
                 "p_text": text,
                 "p_now": _aware(now, "now"),
@@ -497,11 +513,13 @@ class SupabaseStore:
         role: Role,
         text: str,
         now: datetime,
+        epoch: int,
         limit: int,
         author_name: str | None = None,
     ) -> tuple[StoredMessage, list[StoredMessage]]:
         """Store a message and get the (up to `limit`) turns before it, oldest first, in one round
-        trip. Not part of the Store port (yet): the orchestrator calls the two halves separately."""
+        trip; ErasedError like append_message. Not part of the Store port: the orchestrator calls the
+        two halves separately (bench/store_roundtrips.py measures what joining them would save)."""
         _non_negative(limit, "limit")
 
         def parse(data: _Json) -> tuple[StoredMessage, list[StoredMessage]]:
@@ -511,10 +529,11 @@ class SupabaseStore:
             return messages[-1], messages[:-1]
 
         return await self._call(
-            "mnemo_append_message_and_recent",
+            "mnemo_append_message_and_recent_at_epoch",
             {
                 "p_session_id": str(session_id),
                 "p_account_id": str(account_id),
+                "p_epoch": epoch,
                 "p_role": role.value,
                 "p_text": text,
                 "p_now": _aware(now, "now"),
@@ -545,9 +564,12 @@ class SupabaseStore:
             rows = _rows(data)
             if not rows:
                 return AccountSettings()
-            return AccountSettings(memory_paused=_bool(rows[0].get("memory_paused"), "memory_paused"))
+            return AccountSettings(
+                memory_paused=_bool(rows[0].get("memory_paused"), "memory_paused"),
+                epoch=_int(rows[0].get("epoch"), "epoch"),
+            )
 
-        return await self._call("mnemo_get_settings", {"p_account_id": str(account_id)}, parse)
+        return await self._call("mnemo_get_settings_with_epoch", {"p_account_id": str(account_id)}, parse)
 
     async def set_memory_paused(self, account_id: uuid.UUID, paused: bool) -> None:
         await self._rpc("mnemo_set_memory_paused", {"p_account_id": str(account_id), "p_paused": paused})
@@ -584,6 +606,17 @@ class SupabaseStore:
             lambda data: _int(data, "erased"),
         )
 
+    async def memory_write_target(self, account_id: uuid.UUID, epoch: int) -> WriteTarget | None:
+        def parse(data: _Json) -> WriteTarget | None:
+            if data is None:
+                return None
+            row = _row(data)
+            return WriteTarget(_id(row.get("account_id"), "account_id"), _int(row.get("epoch"), "epoch"))
+
+        return await self._call(
+            "mnemo_memory_write_target", {"p_account_id": str(account_id), "p_epoch": epoch}, parse
+        )
+
     async def add_pending_write(
         self,
         *,
@@ -591,12 +624,14 @@ class SupabaseStore:
         messages: list[dict[str, str]],
         origin: MemoryOrigin,
         now: datetime,
+        epoch: int,
         error: str | None,
-    ) -> uuid.UUID:
+    ) -> uuid.UUID | None:
         return await self._call(
-            "mnemo_add_pending_write",
+            "mnemo_add_pending_write_at_epoch",
             {
                 "p_account_id": str(account_id),
+                "p_epoch": epoch,
                 "p_messages": messages,
                 "p_origin_platform": origin.platform.value,
                 "p_origin_channel": origin.channel,
@@ -604,7 +639,7 @@ class SupabaseStore:
                 "p_now": _aware(now, "now"),
                 "p_error": error,
             },
-            lambda data: _id(data, "id"),
+            lambda data: None if data is None else _id(data, "id"),
         )
 
     async def due_pending_writes(self, *, now: datetime, limit: int) -> list[PendingMemoryWrite]:
@@ -663,6 +698,22 @@ class SupabaseStore:
 
         return await self._call("mnemo_find_link_code", {"p_code_hash": code_hash}, parse)
 
+    async def reserve_link_code(
+        self, code_hash: str, *, account_id: uuid.UUID, now: datetime, hold: timedelta
+    ) -> bool:
+        if hold < timedelta(0):
+            raise ValueError(f"hold must be >= 0 (got {hold})")
+        return await self._call(
+            "mnemo_reserve_link_code",
+            {
+                "p_code_hash": code_hash,
+                "p_account_id": str(account_id),
+                "p_now": _aware(now, "now"),
+                "p_hold_seconds": hold.total_seconds(),
+            },
+            lambda data: _bool(data, "reserved"),
+        )
+
     async def record_link_failure(self, identity: IdentityKey, *, now: datetime) -> None:
         await self._rpc(
             "mnemo_record_link_failure",
@@ -692,7 +743,7 @@ class SupabaseStore:
         if source == target:
             raise ValueError("merge_accounts: source and target must be different accounts")
         return await self._call(
-            "mnemo_merge_accounts",
+            "mnemo_merge_accounts_reserved",
             {
                 "p_source": str(source),
                 "p_target": str(target),

@@ -29,6 +29,7 @@ MNEMO_TABLES = (
     "pending_memory_writes",
     "link_codes",
     "link_failures",
+    "account_merges",
     "memory_vectors",
 )
 
@@ -119,6 +120,7 @@ _SNAPSHOT_QUERIES = {
         select 'account_settings', count(*) from mnemo.account_settings union all
         select 'link_codes', count(*) from mnemo.link_codes union all
         select 'link_failures', count(*) from mnemo.link_failures union all
+        select 'account_merges', count(*) from mnemo.account_merges union all
         select 'memory_vectors', count(*) from mnemo.memory_vectors""",
 }
 
@@ -127,6 +129,13 @@ def catalog_snapshot(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
     """Everything the migrations create, with object ids (so drop-and-recreate counts as a change)."""
     with psycopg.connect(dsn) as conn:
         return {name: conn.execute(query).fetchall() for name, query in _SNAPSHOT_QUERIES.items()}
+
+
+def as_service_role(dsn: str) -> psycopg.Connection[Any]:
+    """An autocommit connection acting as the bot does through PostgREST (the service_role key)."""
+    conn = psycopg.connect(dsn, autocommit=True)
+    conn.execute("set role service_role")
+    return conn
 
 
 def truncate_all(dsn: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.postgrest import PostgrestShim, make_key
-from tests.supabase.test_supabase_store import free_port
+from tests.supabase.test_start_up_checks import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

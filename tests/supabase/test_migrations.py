@@ -1,12 +1,10 @@
-"""The migrations, on a real PostgreSQL database: re-runnable, locked down, and every SQL function
-called directly (the contract suite calls them again through supabase-py)."""
+"""The migrations, on a real PostgreSQL database: re-runnable, upgradable from the previous version,
+and locked down (RLS everywhere, only service_role). Every function called: test_sql_functions.py."""
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import psycopg
 import pytest
@@ -25,12 +23,6 @@ def fresh_db() -> Iterator[str]:
         yield dsn
     finally:
         pg.drop_database(name)
-
-
-def as_service_role(dsn: str) -> psycopg.Connection[Any]:
-    conn = psycopg.connect(dsn, autocommit=True)
-    conn.execute("set role service_role")
-    return conn
 
 
 def test_migration_files_follow_the_supabase_cli_layout() -> None:
@@ -57,10 +49,18 @@ def test_applying_the_migrations_twice_changes_nothing(fresh_db: str) -> None:
 
 def test_reapplying_keeps_existing_data(fresh_db: str) -> None:
     pg.apply_migrations(fresh_db)
-    with as_service_role(fresh_db) as conn:
+    with pg.as_service_role(fresh_db) as conn:
         account = conn.execute("select id from public.mnemo_resolve_account('slack', 'T1', 'U1')").fetchone()
         assert account is not None
         conn.execute("select public.mnemo_claim_event('k1', now())")
+        # An erasure moved the epoch; a merge left its record (both must survive a re-run).
+        conn.execute("select public.mnemo_erase_account(%s)", account)
+        (source,) = conn.execute(
+            "select id from public.mnemo_resolve_account('web', '', 's')"
+        ).fetchone() or (None,)
+        conn.execute("select public.mnemo_add_link_code(%s, 'h', now(), now() + interval '1 hour')", account)
+        conn.execute("select public.mnemo_reserve_link_code('h', %s, now(), 60)", (source,))
+        conn.execute("select public.mnemo_merge_accounts_reserved(%s, %s, 'h', now())", (source, account[0]))
         # The bot writes mem0's vectors straight into this table (SUPABASE_DB_URL).
         conn.execute(
             "insert into mnemo.memory_vectors (collection, id, user_id, created_at, vector, payload) "
@@ -69,13 +69,75 @@ def test_reapplying_keeps_existing_data(fresh_db: str) -> None:
         )
     before = pg.catalog_snapshot(fresh_db)["rows"]
     assert ("memory_vectors", 1) in before
+    assert ("account_merges", 1) in before
 
     pg.apply_migrations(fresh_db)
 
     assert pg.catalog_snapshot(fresh_db)["rows"] == before
-    with as_service_role(fresh_db) as conn:
-        again = conn.execute("select id from public.mnemo_resolve_account('slack', 'T1', 'U1')").fetchone()
-    assert again == account
+    with pg.as_service_role(fresh_db) as conn:
+        again = conn.execute(
+            "select id, epoch from public.mnemo_resolve_account('slack', 'T1', 'U1')"
+        ).fetchone()
+    assert again == (account[0], 1)
+
+
+def test_upgrading_to_erasure_epochs_keeps_data_and_older_bots_keep_working(fresh_db: str) -> None:
+    *earlier, epochs = pg.migration_files()
+    for path in earlier:
+        pg.run_sql_file(fresh_db, path)
+    exchange = json.dumps([{"role": "user", "content": "one"}])
+    with pg.as_service_role(fresh_db) as conn:
+        assert conn.execute("select public.mnemo_ping()").fetchone() == (6,)
+        (account_id,) = conn.execute(
+            "select id from public.mnemo_resolve_account('slack', 'T1', 'U1')"
+        ).fetchone() or (None,)
+        (write_id,) = conn.execute(
+            "select public.mnemo_add_pending_write(%s, %s::jsonb, 'slack', 'C1', false, now())",
+            (account_id, exchange),
+        ).fetchone() or (None,)
+        conn.execute(
+            "select public.mnemo_add_link_code(%s, 'h', now(), now() + interval '10 minutes')", (account_id,)
+        )
+
+    pg.run_sql_file(fresh_db, epochs)
+
+    with pg.as_service_role(fresh_db) as conn:
+        assert conn.execute("select public.mnemo_ping()").fetchone() == (7,)
+        assert conn.execute(
+            "select epoch from public.mnemo_resolve_account('slack', 'T1', 'U1')"
+        ).fetchone() == (0,)
+        due = conn.execute("select id, epoch from public.mnemo_due_pending_writes(now(), 10)").fetchall()
+        assert due == [(write_id, 0)]
+        target = conn.execute("select public.mnemo_memory_write_target(%s, 0)", (account_id,)).fetchone()
+        assert target == ({"account_id": str(account_id), "epoch": 0},)
+
+        # An older bot after a newer one erased the account: its pending write takes the new epoch,
+        # so the newer bots' retry job does not drop it as begun before the erasure.
+        conn.execute("select public.mnemo_erase_account(%s)", (account_id,))
+        (old_write,) = conn.execute(
+            "select public.mnemo_add_pending_write(%s, %s::jsonb, 'slack', 'C1', false, now())",
+            (account_id, exchange),
+        ).fetchone() or (None,)
+        assert conn.execute(
+            "select epoch from mnemo.pending_memory_writes where id = %s", (old_write,)
+        ).fetchone() == (1,)
+
+        # An older bot's merge cannot take a code a newer bot's redemption has reserved.
+        (holder,) = conn.execute(
+            "select id from public.mnemo_resolve_account('web', '', 'a')"
+        ).fetchone() or (None,)
+        (other,) = conn.execute("select id from public.mnemo_resolve_account('web', '', 'b')").fetchone() or (
+            None,
+        )
+        assert conn.execute(
+            "select public.mnemo_reserve_link_code('h', %s, now(), 120)", (holder,)
+        ).fetchone() == (True,)
+        assert conn.execute(
+            "select public.mnemo_merge_accounts(%s, %s, 'h', now())", (other, account_id)
+        ).fetchone() == (False,)
+        assert conn.execute(
+            "select public.mnemo_merge_accounts_reserved(%s, %s, 'h', now())", (holder, account_id)
+        ).fetchone() == (True,)
 
 
 def test_every_table_has_rls_and_no_policy_and_only_service_role_may_touch_it(supabase_dsn: str) -> None:
@@ -137,144 +199,3 @@ def test_anon_and_authenticated_cannot_call_or_read_anything(supabase_dsn: str) 
                 conn.execute("select public.mnemo_ping()")
             with pytest.raises(errors.InsufficientPrivilege):
                 conn.execute("select * from mnemo.messages")
-
-
-def test_the_database_itself_enforces_the_invariants(postgrest_shim: object, supabase_dsn: str) -> None:
-    with as_service_role(supabase_dsn) as conn:
-        (account_id,) = conn.execute(
-            "select id from public.mnemo_resolve_account('slack', 'T1', 'U1')"
-        ).fetchone() or (None,)
-        with pytest.raises(errors.UniqueViolation):
-            conn.execute(
-                "insert into mnemo.identities (platform, workspace, user_id, account_id) "
-                "values ('slack', 'T1', 'U1', gen_random_uuid())"
-            )
-        conn.execute("select public.mnemo_touch_session('slack', 'T1', 'C1', '', now(), 3600)")
-        with pytest.raises(errors.UniqueViolation):
-            conn.execute(
-                "insert into mnemo.sessions "
-                "(platform, workspace, channel, thread, opened_at, last_active_at) "
-                "values ('slack', 'T1', 'C1', '', now(), now())"
-            )
-        conn.execute("select public.mnemo_claim_event('once', now())")
-        with pytest.raises(errors.UniqueViolation):
-            conn.execute("insert into mnemo.processed_events (key, processed_at) values ('once', now())")
-        (session_id,) = conn.execute(
-            "select id from public.mnemo_touch_session('slack', 'T1', 'C1', '', now(), 3600)"
-        ).fetchone() or (None,)
-        with pytest.raises(errors.CheckViolation):
-            conn.execute(
-                "select public.mnemo_append_message(%s, %s, 'system', 'x', now())", (session_id, account_id)
-            )
-        with pytest.raises(errors.ForeignKeyViolation):
-            conn.execute(
-                "select public.mnemo_append_message(%s, %s, 'user', 'x', now())", (session_id, uuid.uuid4())
-            )
-        with pytest.raises(errors.InvalidParameterValue):
-            conn.execute("select public.mnemo_resolve_account('slack', 'T1', '')")
-
-
-def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn: str) -> None:
-    called: set[str] = set()
-
-    def call(
-        conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()
-    ) -> list[tuple[Any, ...]]:
-        called.add(query.split("public.", 1)[1].split("(", 1)[0])
-        return conn.execute(query, params).fetchall()
-
-    with as_service_role(supabase_dsn) as conn:
-        assert call(conn, "select public.mnemo_ping()") == [(6,)]
-        [(account_id, _, name)] = call(
-            conn, "select * from public.mnemo_resolve_account('discord', '', '42', 'Al')"
-        )
-        assert name == "Al"
-        [(session_id, *_)] = call(
-            conn,
-            "select * from public.mnemo_touch_session('discord', '', 'D1', '', '2026-11-01T12:00Z', 3600)",
-        )
-        assert call(conn, "select id from public.mnemo_get_session(%s)", (session_id,)) == [(session_id,)]
-        has = call(conn, "select public.mnemo_has_session('discord', '', 'D1', '')")
-        assert has == [(True,)]
-        call(
-            conn,
-            "select * from public.mnemo_append_message(%s, %s, 'user', 'one', '2026-11-01T12:00Z', 'Al')",
-            (session_id, account_id),
-        )
-        rows = call(
-            conn,
-            "select text from public.mnemo_append_message_and_recent(%s, %s, 'assistant', 'two', "
-            "'2026-11-01T12:00:01Z', 5)",
-            (session_id, account_id),
-        )
-        assert rows == [("one",), ("two",)]
-        assert call(conn, "select text from public.mnemo_recent_messages(%s, 1)", (session_id,)) == [("two",)]
-        assert call(conn, "select public.mnemo_claim_event('e1', now())") == [(True,)]
-        call(conn, "select public.mnemo_set_memory_paused(%s, true)", (account_id,))
-        paused = call(conn, "select memory_paused from public.mnemo_get_settings(%s)", (account_id,))
-        assert paused == [(True,)]
-        [(write_id,)] = call(
-            conn,
-            "select public.mnemo_add_pending_write(%s, %s::jsonb, 'discord', 'D1', true, "
-            "'2026-11-01T12:00Z', 'down')",
-            (account_id, json.dumps([{"role": "user", "content": "one"}])),
-        )
-        due = call(conn, "select id from public.mnemo_due_pending_writes('2026-11-01T12:00Z', 10)")
-        assert due == [(write_id,)]
-        call(
-            conn,
-            "select public.mnemo_reschedule_pending_write(%s, '2026-11-01T13:00Z', 'again')",
-            (write_id,),
-        )
-        assert call(conn, "select id from public.mnemo_due_pending_writes('2026-11-01T12:30Z', 10)") == []
-        assert call(conn, "select public.mnemo_finish_pending_write(%s)", (write_id,)) == [(True,)]
-        assert call(conn, "select public.mnemo_finish_pending_write(%s)", (write_id,)) == [(False,)]
-        call(conn, "select public.mnemo_complete_pending_write(%s)", (write_id,))  # older bots' name
-        assert call(conn, "select public.mnemo_close_idle_sessions('2026-11-01T14:00Z', 3600)") == [(1,)]
-        assert call(conn, "select public.mnemo_purge_messages('2026-11-01T12:00:01Z')") == [(1,)]
-        # The claim made above (if any) and nothing newer; a cut-off in the past deletes nothing.
-        assert call(conn, "select public.mnemo_purge_bookkeeping('2000-01-01T00:00Z')") == [(0,)]
-        assert call(conn, "select public.mnemo_erase_account(%s)", (account_id,)) == [(1,)]
-        listed = call(conn, "select public.mnemo_list_conversations('discord', '', 'D1', 0, 10)")
-        assert listed[0][0]["total"] == 1
-        assert [item["thread"] for item in listed[0][0]["items"]] == [""]
-        read = call(conn, "select public.mnemo_conversation_messages('discord', '', 'D1', '', 0, 10)")
-        assert read == [({"total": 0, "items": []},)]  # erased just above; the session remains
-        assert call(conn, "select public.mnemo_delete_conversation('discord', '', 'D1', '')") == [(1,)]
-
-        # Account linking: Slack's account takes over Discord's.
-        [(slack_id, *_)] = call(conn, "select * from public.mnemo_resolve_account('slack', 'T1', 'U1')")
-        call(
-            conn,
-            "select public.mnemo_add_link_code(%s, 'hash-1', '2026-11-01T12:00Z', '2026-11-01T12:10Z')",
-            (slack_id,),
-        )
-        found = call(conn, "select account_id, used_at from public.mnemo_find_link_code('hash-1')")
-        assert found == [(slack_id, None)]
-        call(conn, "select public.mnemo_record_link_failure('web', '', 'sub', '2026-11-01T12:00Z')")
-        failures = call(
-            conn, "select public.mnemo_count_link_failures('web', '', 'sub', '2026-11-01T11:00Z')"
-        )
-        assert failures == [(1,)]
-        merged = call(
-            conn,
-            "select public.mnemo_merge_accounts(%s, %s, 'hash-1', '2026-11-01T12:01Z')",
-            (account_id, slack_id),
-        )
-        assert merged == [(True,)]
-        listed_ids = call(conn, "select platform from public.mnemo_list_identities(%s)", (slack_id,))
-        assert sorted(listed_ids) == [("discord",), ("slack",)]
-        [(fresh_id, *_)] = call(
-            conn, "select * from public.mnemo_detach_identity('discord', '', '42', '2026-11-01T12:02Z')"
-        )
-        assert fresh_id not in (slack_id, account_id)
-
-    with psycopg.connect(supabase_dsn) as conn:
-        every = {
-            row[0]
-            for row in conn.execute(
-                "select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
-                "where n.nspname = 'public' and p.proname like 'mnemo\\_%'"
-            )
-        }
-    assert called == every

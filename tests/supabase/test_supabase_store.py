@@ -1,10 +1,10 @@
-"""What only the Supabase store has: start-up checks, error translation, round trips, and the whole
-bot running on it (build_core -> Orchestrator.handle -> supabase-py -> shim -> PostgreSQL)."""
+"""What only the Supabase store has: error translation (ErasedError included), round trips, and the
+whole bot running on it (build_core -> Orchestrator.handle -> supabase-py -> shim -> PostgreSQL).
+Start-up checks: test_start_up_checks.py."""
 
 from __future__ import annotations
 
 import logging
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
@@ -15,8 +15,7 @@ import psycopg
 import pytest
 
 from bot.wiring import build_core
-from config import ConfigError
-from core.errors import StorageError
+from core.errors import ErasedError, StorageError
 from core.models import (
     ConversationKey,
     IdentityKey,
@@ -28,11 +27,10 @@ from core.models import (
     StoredMessage,
 )
 from core.orchestrator import STORAGE_DOWN_REPLY
-from core.storage_supabase import SCHEMA_VERSION, SupabaseStore
+from core.storage_supabase import SupabaseStore
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.postgrest import PostgrestShim, make_key
-from tests.supabase import pg
+from tests.fakes.postgrest import PostgrestShim
 
 T = TypeVar("T")
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -50,13 +48,6 @@ def message(text: str, message_id: str, *, user: str = "U1", channel: str = "C1"
         is_private=False,
         user_name="Alice",
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @pytest.fixture
@@ -168,7 +159,7 @@ async def test_a_postgrest_error_is_a_storage_error_with_its_code_logged_but_not
         )
     assert isinstance(caught.value.__cause__, Exception)
     logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert "mnemo_append_message failed: code=23503" in logged
+    assert "mnemo_append_message_at_epoch failed: code=23503" in logged
     assert str(missing) not in logged  # PostgREST's `details` names the row; it stays out of logs
     assert "secret words" not in logged
 
@@ -214,34 +205,35 @@ async def test_every_operation_is_one_round_trip(store: SupabaseStore, postgrest
         store.conversation_messages(ConversationKey(Platform.WEB, "", "c"), offset=0, limit=5),
     )
     await one_call(
-        "mnemo_append_message",
+        "mnemo_append_message_at_epoch",
         store.append_message(
             session_id=session_id, account_id=account_id, role=Role.USER, text="a", now=T0, epoch=0
         ),
     )
     await one_call("mnemo_recent_messages", store.recent_messages(session_id, limit=5))
     await one_call(
-        "mnemo_append_message_and_recent",
+        "mnemo_append_message_and_recent_at_epoch",
         store.append_and_recent(
-            session_id=session_id, account_id=account_id, role=Role.USER, text="b", now=T0, limit=5
+            session_id=session_id, account_id=account_id, role=Role.USER, text="b", now=T0, epoch=0, limit=5
         ),
     )
     await one_call("mnemo_claim_event", store.claim_event("e", now=T0))
-    await one_call("mnemo_get_settings", store.get_settings(account_id))
+    await one_call("mnemo_get_settings_with_epoch", store.get_settings(account_id))
     await one_call("mnemo_set_memory_paused", store.set_memory_paused(account_id, True))
     await one_call("mnemo_close_idle_sessions", store.close_idle_sessions(now=T0, idle_timeout=IDLE))
     await one_call("mnemo_purge_messages", store.purge_messages(before=T0 - IDLE))
     write_id = await one_call(
-        "mnemo_add_pending_write",
+        "mnemo_add_pending_write_at_epoch",
         store.add_pending_write(
             account_id=account_id,
             messages=[{"role": "user", "content": "a"}],
             origin=MemoryOrigin(Platform.WEB, "c", is_private=True),
             now=T0,
-            error=None,
             epoch=0,
+            error=None,
         ),
     )
+    assert write_id is not None
     await one_call("mnemo_due_pending_writes", store.due_pending_writes(now=T0, limit=5))
     await one_call(
         "mnemo_reschedule_pending_write",
@@ -249,6 +241,7 @@ async def test_every_operation_is_one_round_trip(store: SupabaseStore, postgrest
     )
     await one_call("mnemo_finish_pending_write", store.complete_pending_write(write_id))
     await one_call("mnemo_erase_account", store.erase_account(account_id))
+    await one_call("mnemo_memory_write_target", store.memory_write_target(account_id, 1))
     await one_call(
         "mnemo_add_link_code",
         store.add_link_code(account_id=account_id, code_hash="h", now=T0, expires_at=T0 + IDLE),
@@ -259,7 +252,11 @@ async def test_every_operation_is_one_round_trip(store: SupabaseStore, postgrest
     await one_call("mnemo_count_link_failures", store.count_link_failures(other, since=T0))
     source = await store.resolve_account(other)
     await one_call(
-        "mnemo_merge_accounts",
+        "mnemo_reserve_link_code",
+        store.reserve_link_code("h", account_id=source.id, now=T0, hold=IDLE),
+    )
+    await one_call(
+        "mnemo_merge_accounts_reserved",
         store.merge_accounts(source=source.id, target=account_id, code_hash="h", now=T0),
     )
     await one_call("mnemo_list_identities", store.list_identities(account_id))
@@ -270,6 +267,62 @@ async def test_every_operation_is_one_round_trip(store: SupabaseStore, postgrest
     await one_call("mnemo_ping", store.ping())
 
 
+async def test_a_stale_epoch_is_an_erased_error_and_not_logged_as_a_failure(
+    store: SupabaseStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    account = await store.resolve_account(IdentityKey(Platform.SLACK, "T1", "U1"))
+    session = await store.touch_session(
+        ConversationKey(Platform.SLACK, "T1", "C1"), now=T0, idle_timeout=IDLE
+    )
+    await store.erase_account(account.id)
+
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(ErasedError) as caught:
+            await store.append_message(
+                session_id=session.id,
+                account_id=account.id,
+                role=Role.USER,
+                text="secret words",
+                now=T0,
+                epoch=0,
+            )
+        with pytest.raises(ErasedError):
+            await store.append_and_recent(
+                session_id=session.id,
+                account_id=account.id,
+                role=Role.USER,
+                text="secret words",
+                now=T0,
+                epoch=0,
+                limit=5,
+            )
+        kept = await store.add_pending_write(
+            account_id=account.id,
+            messages=[{"role": "user", "content": "secret words"}],
+            origin=MemoryOrigin(Platform.SLACK, "C1", is_private=False),
+            now=T0,
+            epoch=0,
+            error=None,
+        )
+
+    assert not isinstance(caught.value, StorageError)  # the orchestrator must not apologise for it
+    assert kept is None
+    assert [r.levelname for r in caplog.records if r.name == "core.storage_supabase"] == ["DEBUG", "DEBUG"]
+    assert "secret words" not in caplog.text
+    assert await store.recent_messages(session.id, limit=5) == []
+    assert await store.due_pending_writes(now=T0, limit=5) == []
+
+
+async def test_a_negative_hold_is_refused_before_any_request(
+    store: SupabaseStore, postgrest_shim: PostgrestShim
+) -> None:
+    account = await store.resolve_account(IdentityKey(Platform.SLACK, "T1", "U1"))
+    before = sum(postgrest_shim.calls.values())
+    with pytest.raises(ValueError, match="hold"):
+        await store.reserve_link_code("h", account_id=account.id, now=T0, hold=timedelta(seconds=-1))
+    assert sum(postgrest_shim.calls.values()) == before
+
+
 async def test_append_and_recent_returns_the_turns_before_the_new_message(store: SupabaseStore) -> None:
     account = await store.resolve_account(IdentityKey(Platform.SLACK, "T1", "U1"))
     where = ConversationKey(Platform.SLACK, "T1", "C1")
@@ -277,7 +330,13 @@ async def test_append_and_recent_returns_the_turns_before_the_new_message(store:
 
     async def append_and_recent(text: str, limit: int) -> tuple[StoredMessage, list[StoredMessage]]:
         return await store.append_and_recent(
-            session_id=session.id, account_id=account.id, role=Role.USER, text=text, now=T0, limit=limit
+            session_id=session.id,
+            account_id=account.id,
+            role=Role.USER,
+            text=text,
+            now=T0,
+            epoch=0,
+            limit=limit,
         )
 
     first, before_first = await append_and_recent("one", 5)
@@ -296,110 +355,3 @@ async def test_append_and_recent_returns_the_turns_before_the_new_message(store:
     assert recent[0] == first
     with pytest.raises(ValueError, match="limit"):
         await append_and_recent("x", -1)
-
-
-# -- start-up checks: one clear line, never the key ------------------------------------------------------
-
-
-def assert_one_clear_line(error: ConfigError, *must_contain: str, secret: str | None = None) -> None:
-    text = str(error)
-    assert "\n" not in text
-    for part in must_contain:
-        assert part in text, text
-    if secret is not None:
-        assert secret not in text
-
-
-async def test_a_wrong_key_fails_at_start_up(postgrest_shim: PostgrestShim) -> None:
-    wrong = make_key("some-other-projects-secret-0123456789", "service_role")
-    with pytest.raises(ConfigError) as caught:
-        await SupabaseStore.connect(url=postgrest_shim.url, key=wrong)
-    assert_one_clear_line(
-        caught.value, "SUPABASE_SERVICE_ROLE_KEY was rejected", "HTTP 401: Invalid API key", secret=wrong
-    )
-
-
-@pytest.mark.parametrize(
-    ("key_of", "expected"),
-    [
-        ("anon", "'anon' role"),
-        ("authenticated", "'authenticated' role"),
-        ("publishable", "publishable key"),
-    ],
-)
-async def test_a_non_service_role_key_is_refused_before_any_request(
-    postgrest_shim: PostgrestShim, key_of: str, expected: str
-) -> None:
-    key = "sb_publishable_abc123" if key_of == "publishable" else postgrest_shim.key(key_of)
-    with pytest.raises(ConfigError) as caught:
-        await SupabaseStore.connect(url=postgrest_shim.url, key=key)
-    assert_one_clear_line(caught.value, expected, secret=key)
-    assert sum(postgrest_shim.calls.values()) == 0
-
-
-async def test_an_unreachable_url_fails_at_start_up() -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(ConfigError) as caught:
-        await SupabaseStore.connect(url=url, key=make_key("x" * 32, "service_role"))
-    assert_one_clear_line(caught.value, f"cannot reach SUPABASE_URL {url}", "ConnectError")
-
-
-async def test_a_url_that_is_not_supabase_fails_at_start_up(fake_openai: FakeOpenAI) -> None:
-    url = fake_openai.base_url.removesuffix("/v1")
-    with pytest.raises(ConfigError) as caught:
-        await SupabaseStore.connect(url=url, key=make_key("x" * 32, "service_role"))
-    assert_one_clear_line(
-        caught.value, f"SUPABASE_URL {url} did not answer like a Supabase project (HTTP 404)"
-    )
-
-
-async def test_missing_migrations_fail_at_start_up_with_the_fix(jwt_secret: str) -> None:
-    name = pg.create_database()
-    try:
-        dsn = pg.database_dsn(name)
-        pg.bootstrap(dsn)
-        with (
-            PostgrestShim(dsn, jwt_secret=jwt_secret, pool_size=1) as shim,
-            pytest.raises(ConfigError) as caught,
-        ):
-            await SupabaseStore.connect(url=shim.url, key=shim.key())
-    finally:
-        pg.drop_database(name)
-    assert_one_clear_line(caught.value, "apply supabase/migrations")
-
-
-async def test_open_reads_url_and_key_from_settings(
-    tmp_path: Path, fake_openai: FakeOpenAI, postgrest_shim: PostgrestShim
-) -> None:
-    settings = make_settings(
-        tmp_path,
-        fake_openai,
-        supabase_url=postgrest_shim.url + "/",
-        supabase_service_role_key=postgrest_shim.key(),
-    )
-    store = await SupabaseStore.open(settings)
-    try:
-        await store.ping()
-    finally:
-        await store.close()
-    assert postgrest_shim.calls["mnemo_ping"] == 2
-    with pytest.raises(ConfigError, match="SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY"):
-        await SupabaseStore.open(make_settings(tmp_path, fake_openai))
-
-
-async def test_an_older_schema_fails_at_start_up_with_the_fix(jwt_secret: str) -> None:
-    name = pg.create_database()
-    try:
-        dsn = pg.database_dsn(name)
-        pg.bootstrap(dsn)
-        pg.run_sql_file(dsn, pg.migration_files()[0])  # a project that missed the later migrations
-        with (
-            PostgrestShim(dsn, jwt_secret=jwt_secret, pool_size=1) as shim,
-            pytest.raises(ConfigError) as caught,
-        ):
-            await SupabaseStore.connect(url=shim.url, key=shim.key())
-    finally:
-        pg.drop_database(name)
-    assert_one_clear_line(
-        caught.value, f"is version 1, this Mnemo needs {SCHEMA_VERSION}", "apply supabase/migrations"
-    )
