@@ -81,7 +81,13 @@ async def one_message(counting: Counting, i: int, *, combined: bool) -> None:
             counting(
                 "append_and_recent",
                 lambda: store.append_and_recent(
-                    session_id=session.id, account_id=account.id, role=Role.USER, text=text, now=now, limit=16
+                    session_id=session.id,
+                    account_id=account.id,
+                    role=Role.USER,
+                    text=text,
+                    now=now,
+                    limit=16,
+                    epoch=0,
                 ),
             ),
             counting("get_settings", lambda: store.get_settings(account.id)),
