@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     memory_recall_limit: int = Field(default=8, ge=0, le=50)
     memory_write_queue_size: int = Field(default=1000, ge=1, le=100_000)
     memory_write_workers: int = Field(default=2, ge=1, le=32)
+    # One admission limit per process, every front door (core/admission.py).
+    max_concurrent_replies: int = Field(default=64, ge=1, le=10_000)
+    max_waiting_replies: int = Field(default=1000, ge=0, le=1_000_000)
     message_retention_days: int = Field(default=0, ge=0, le=36500)
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
 

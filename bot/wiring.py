@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from config import Settings
+from core.admission import Admission
 from core.clock import utc_now
 from core.commands import MemoryCommands
 from core.erasure import Removals
@@ -40,6 +41,7 @@ class Core:
     clock: Callable[[], datetime]
     links: LinkService
     removals: Removals
+    admission: Admission
 
     async def shutdown(self, grace_seconds: float) -> None:
         """Stop taking messages, let in-flight replies finish, then flush memory writes, all within
@@ -106,11 +108,17 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
         )
         writer.start()
         stack.push_async_callback(writer.drain, settings.shutdown_grace_seconds)
+        admission = Admission(
+            max_concurrent=settings.max_concurrent_replies, max_waiting=settings.max_waiting_replies
+        )
+        admission.start()
+        stack.push_async_callback(admission.stop)
         orchestrator = Orchestrator(
             store=store,
             memory=memory,
             model=model,
             writer=writer,
+            admission=admission,
             options=OrchestratorOptions(
                 bot_name=settings.bot_name,
                 idle_timeout=timedelta(minutes=settings.session_idle_minutes),
@@ -125,4 +133,6 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
         links = LinkService(store=store, memory=memory, clock=clock)
         removals = Removals(store=store, memory=memory, writer=writer)
         commands = MemoryCommands(store=store, memory=memory, removals=removals, links=links)
-        yield Core(settings, store, memory, model, writer, orchestrator, commands, clock, links, removals)
+        yield Core(
+            settings, store, memory, model, writer, orchestrator, commands, clock, links, removals, admission
+        )

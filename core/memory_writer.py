@@ -114,7 +114,6 @@ class MemoryWriter:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=queue_size)
         self._worker_count = workers
         self._workers: list[asyncio.Task[None]] = []
-        self._spill: set[asyncio.Task[None]] = set()
         self._in_flight: list[_Job] = []
         self._job_done = asyncio.Condition()
 
@@ -127,9 +126,9 @@ class MemoryWriter:
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize() + len(self._spill)
+        return self._queue.qsize()
 
-    def submit(
+    async def submit(
         self,
         account_id: uuid.UUID,
         messages: list[dict[str, str]],
@@ -137,15 +136,14 @@ class MemoryWriter:
         *,
         epoch: int,
     ) -> None:
-        """Never blocks and never raises: a full queue spills to durable storage."""
+        """Never raises. A full queue spills to durable storage, awaited here (one store write) so
+        that spilling is bounded by the replies in flight, not by spawned tasks."""
         job = _Job(account_id, epoch, messages, origin)
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
             log.warning("memory write queue full; keeping the exchange for the retry job")
-            task = asyncio.create_task(self._keep(job, "queue full"))
-            self._spill.add(task)
-            task.add_done_callback(self._spill.discard)
+            await self._keep(job, "queue full")
 
     async def settle_account(self, account_id: uuid.UUID, *, timeout: float = 60.0) -> None:
         """Wait until no write of this account is running in this process. An erasure calls it so
@@ -214,8 +212,6 @@ class MemoryWriter:
         """Wait until every queued write is done (written or kept for retry); keep the workers."""
         try:
             await asyncio.wait_for(self._queue.join(), timeout=timeout)
-            if self._spill:
-                await asyncio.wait_for(asyncio.gather(*self._spill, return_exceptions=True), timeout=timeout)
         except TimeoutError:
             return False
         return True
@@ -240,5 +236,3 @@ class MemoryWriter:
             await self._keep(job, "shutdown")
         while not self._queue.empty():
             await self._keep(self._queue.get_nowait(), "shutdown")
-        if self._spill:
-            await asyncio.gather(*self._spill, return_exceptions=True)

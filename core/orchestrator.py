@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.admission import Admission, Turn
 from core.errors import ErasedError, MemoryBackendError, ModelError, StorageError
 from core.llm import ChatModel, OnDelta
 from core.locks import KeyedLocks
@@ -76,10 +77,12 @@ class Orchestrator:
         memory: MemoryService,
         model: ChatModel,
         writer: MemoryWriter,
+        admission: Admission,
         options: OrchestratorOptions,
         clock: Callable[[], datetime],
     ) -> None:
         self._store = store
+        self._admission = admission
         self._memory = memory
         self._model = model
         self._writer = writer
@@ -109,19 +112,21 @@ class Orchestrator:
     async def handle(self, message: IncomingMessage, *, on_delta: OnDelta | None = None) -> Reply | None:
         """The reply to `message`, or None when it must not be answered (a duplicate delivery, an
         empty message, or the process is shutting down). Never raises for a dependency failure: the
-        reply is then a short apology (kind APOLOGY)."""
+        reply is then a short apology (kind APOLOGY). Raises SwampedError, before anything is
+        claimed or stored, when too many replies already wait in this process (core.admission)."""
         if not self._accepting or not message.text.strip():
             return None
-        self._in_flight += 1
-        self._idle.clear()
-        try:
-            return await self._handle(message, on_delta)
-        finally:
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.set()
+        async with self._admission.queue() as turn:
+            self._in_flight += 1
+            self._idle.clear()
+            try:
+                return await self._handle(message, on_delta, turn)
+            finally:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._idle.set()
 
-    async def _handle(self, message: IncomingMessage, on_delta: OnDelta | None) -> Reply | None:
+    async def _handle(self, message: IncomingMessage, on_delta: OnDelta | None, turn: Turn) -> Reply | None:
         now = self._clock()
         try:
             if not await self._store.claim_event(message.event_key, now=now):
@@ -131,7 +136,9 @@ class Orchestrator:
             log.exception("storage failed before answering platform=%s", message.platform.value)
             return Reply(STORAGE_DOWN_REPLY, ReplyKind.APOLOGY, None, None)
 
-        async with self._locks.hold(message.conversation.as_string()):
+        # One conversation at a time, in arrival order; within that, as many replies at once as the
+        # process can take without delaying acknowledgements (core.admission).
+        async with self._locks.hold(message.conversation.as_string()), turn():
             return await self._answer(message, on_delta)
 
     async def _answer(self, message: IncomingMessage, on_delta: OnDelta | None) -> Reply:
@@ -205,7 +212,7 @@ class Orchestrator:
                 log.exception("could not store the answer session=%s", session.id)
         if erased:
             return Reply(WITHDRAWN_REPLY, ReplyKind.WITHDRAWN, session.id, account.id)
-        self._writer.submit(
+        await self._writer.submit(
             account.id,
             [
                 {"role": "user", "content": text},

@@ -52,6 +52,7 @@ from adapters.discord.translate import (
     to_incoming,
 )
 from config import DiscordReplyMode, Settings
+from core.admission import SWAMPED_REPLY, SwampedError
 from core.commands import Command, CommandName, MemoryCommands
 from core.errors import BotError, StorageError, UserFacingError
 from core.locks import KeyedLocks
@@ -738,7 +739,12 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         )
         typing.start()
         try:
-            reply = await self.orchestrator.handle(incoming, on_delta=writer.feed)
+            try:
+                reply = await self.orchestrator.handle(incoming, on_delta=writer.feed)
+            except SwampedError:
+                log.warning("too many replies waiting; told the person to ask again")
+                await writer.finish(SWAMPED_REPLY)
+                return
             if reply is None:
                 await writer.abandon()
                 return

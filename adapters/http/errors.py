@@ -38,6 +38,7 @@ class ErrorCode(enum.StrEnum):
     SERVICE_UNAVAILABLE = "service_unavailable"
     AUTH_UNAVAILABLE = "auth_unavailable"
     SHUTTING_DOWN = "shutting_down"
+    OVERLOADED = "overloaded"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -68,6 +68,7 @@ from adapters.http.schemas import (
 )
 from bot.wiring import Core
 from config import Settings
+from core.admission import SwampedError
 from core.commands import Command, CommandName
 from core.errors import DependencyError, NotFoundError, UserFacingError
 from core.models import Account, Platform, Reply, ReplyKind
@@ -148,6 +149,13 @@ def _error_for(exc: Exception) -> ApiError:
             return _too_large()
         code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.BAD_REQUEST
         return ApiError(exc.status_code, code, str(exc.detail)[:200], headers=exc.headers)
+    if isinstance(exc, SwampedError):
+        return ApiError(
+            503,
+            ErrorCode.OVERLOADED,
+            "Too many replies are waiting; nothing was stored. Send the message again shortly.",
+            headers={"Retry-After": str(SwampedError.retry_after_seconds)},
+        )
     if isinstance(exc, NotFoundError):
         return ApiError(404, ErrorCode.NOT_FOUND, "No memory with this id.")
     if isinstance(exc, UserFacingError):
@@ -242,6 +250,16 @@ class IdempotencyCache:
             del self._entries[key]
             return None
         return entry
+
+    def drop_if_swamped(self, key: tuple[str, str], task: asyncio.Task[ChatOutcome]) -> None:
+        entry = self._entries.get(key)
+        if (
+            entry is not None
+            and entry.task is task
+            and not task.cancelled()
+            and isinstance(task.exception(), SwampedError)
+        ):
+            del self._entries[key]
 
     def put(self, key: tuple[str, str], fingerprint: str, task: asyncio.Task[ChatOutcome]) -> None:
         self._entries[key] = _Pending(fingerprint, task, self._clock())
@@ -399,6 +417,11 @@ def build_api_router(
             },
             404: {"description": "No such session for this caller"},
             409: {"description": "Idempotency-Key already used (handled once, reply not available here)"},
+            503: {
+                "description": "Overloaded (code `overloaded`: nothing was stored, retry after "
+                "`Retry-After` seconds, with the same Idempotency-Key if you sent one), shutting "
+                "down, or a dependency is unavailable"
+            },
         },
     )
     async def chat(
@@ -449,6 +472,8 @@ def build_api_router(
             task.add_done_callback(lambda _: queue.put_nowait(None))
         if cache_key is not None:
             idempotency.put(cache_key, _fingerprint(body), task)
+            # Refused for load, nothing was handled: the same key must work again later.
+            task.add_done_callback(lambda done: idempotency.drop_if_swamped(cache_key, done))
         if streaming:
             return EventSourceResponse(stream_events(task, deltas), headers={"Cache-Control": "no-store"})
         return _final(await _settle(task))
@@ -664,7 +689,7 @@ async def _settle(task: asyncio.Task[ChatOutcome]) -> ChatOutcome:
 
 def _reap(task: asyncio.Task[ChatOutcome]) -> None:
     # A reply whose client left (stream closed) is not awaited by anyone: log its failure here.
-    if not task.cancelled() and (exc := task.exception()) is not None:
+    if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, SwampedError):
         log.error("chat reply failed", exc_info=exc)
 
 

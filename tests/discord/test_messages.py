@@ -367,3 +367,21 @@ async def test_gateway_disconnects_are_resumed_and_answering_continues(run_bot: 
         assert len(bot.fake.identifies) == 1  # resumed, never re-identified
         assert bot.client is client
         assert bot.service.restarts == 0
+
+
+async def test_an_overloaded_process_says_so_at_once(run_bot: RunBot, fake_openai: FakeOpenAI) -> None:
+    from core.admission import SWAMPED_REPLY
+
+    async with run_bot(max_concurrent_replies=1, max_waiting_replies=0) as bot:
+        alice, bob = new_user(), new_user()
+        alice_dm, bob_dm = bot.fake.add_dm_channel(alice), bot.fake.add_dm_channel(bob)
+        gate = fake_openai.hold("chat")
+        await bot.dm("the one reply this process can write now", user_id=alice, channel_id=alice_dm)
+        await gate.arrived()
+        await bot.dm("me too", user_id=bob, channel_id=bob_dm)
+        [busy] = await bot.fake.wait_for(is_post_to(bob_dm))
+        assert busy.body["content"] == SWAMPED_REPLY
+        assert fake_openai.count("chat") == 1  # no model call for the refused message
+        gate.release()
+        [answer] = await bot.fake.wait_for(is_post_to(alice_dm))
+        assert "the one reply this process can write now" in answer.body["content"]

@@ -239,3 +239,29 @@ async def test_concurrent_sessions_of_one_person_do_not_mix(api: Api, fake_opena
     }
     assert sorted(listed[a]) == sorted(["session A start", *(f"to A number {n:02d}" for n in range(5))])
     assert sorted(listed[b]) == sorted(["session B start", *(f"to B number {n:02d}" for n in range(5))])
+
+
+async def test_an_overloaded_process_answers_503_with_retry_after_and_the_key_works_later(
+    tmp_path: Path, fake_openai: FakeOpenAI, jwt_secret: str
+) -> None:
+    settings = api_settings(
+        tmp_path, fake_openai, jwt_secret, max_concurrent_replies=1, max_waiting_replies=0
+    )
+    async with open_api(settings, jwt_secret) as api:
+        gate = fake_openai.hold("chat")
+        busy = asyncio.create_task(api.chat("the one reply this process can write now"))
+        await gate.arrived()
+        headers = {**api.auth(), "Idempotency-Key": "overloaded-1"}
+        stored = api.message_count()
+
+        refused = await api.client.post("/v1/chat", json={"message": "me too"}, headers=headers)
+
+        assert refused.status_code == 503
+        assert refused.headers["Retry-After"] == "30"
+        assert refused.json()["error"]["code"] == "overloaded"
+        assert api.message_count() == stored  # nothing of it was stored
+        gate.release()
+        assert (await busy).status_code == 200
+        again = await api.client.post("/v1/chat", json={"message": "me too"}, headers=headers)
+        assert again.status_code == 200, again.text
+        assert again.json()["kind"] == "answer"

@@ -22,7 +22,7 @@ async def test_after_a_failed_merge_new_memories_stay_with_their_own_account(cor
     with pytest.raises(MemoryBackendError):
         await links.redeem(DISCORD, issued.code)
 
-    core.writer.submit(
+    await core.writer.submit(
         discord.id,
         [{"role": "user", "content": "my drum kit is red"}],
         MemoryOrigin(Platform.DISCORD, "dm", True),
