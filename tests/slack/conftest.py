@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -101,6 +103,24 @@ class SlackHarness:
 def blocks_text(response: dict[str, Any]) -> str:
     """Every piece of text in a Block Kit message, for assertions."""
     return json.dumps(response.get("blocks", []), ensure_ascii=False) + response.get("text", "")
+
+
+# Raw `<` in mrkdwn starts Slack syntax: a mention or special command (pings), or a link.
+_PING = re.compile(r"<[!@]|<mailto:")
+_TOKEN = re.compile(r"<([^<>]*)>")
+
+
+def assert_safe_mrkdwn(text: str) -> None:
+    """Nothing in `text` can ping anyone, and every link says which host it goes to. Channel
+    links (<#C...>) are allowed here: tests of model output check that those are escaped."""
+    assert not _PING.search(text), text
+    for token in _TOKEN.findall(text):
+        if token.startswith("#C"):
+            continue
+        target, _, label = token.partition("|")
+        host = urlsplit(target).hostname
+        assert host is not None, token
+        assert label.endswith(f"({host})") or label.lower().startswith((host, f"https://{host}")), token
 
 
 @asynccontextmanager
