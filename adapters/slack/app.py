@@ -45,8 +45,8 @@ from adapters.slack.translate import (
     display_name_of,
     escape_text,
     is_private_channel_type,
+    message_arguments,
     parse_message_event,
-    post_arguments,
     split_message,
     to_incoming,
     to_mrkdwn,
@@ -160,11 +160,13 @@ class ReplyStream:
             if index < len(self._posted):
                 ts, shown = self._posted[index]
                 if shown != chunk:
-                    await self._client.chat_update(channel=self._channel, ts=ts, text=chunk)
+                    await self._client.chat_update(
+                        **message_arguments(chunk, channel=self._channel, edit_ts=ts)
+                    )
                     self._posted[index] = (ts, chunk)
             else:
                 response = await self._client.chat_postMessage(
-                    **post_arguments(chunk, channel=self._channel, thread_ts=self._thread_ts)
+                    **message_arguments(chunk, channel=self._channel, thread_ts=self._thread_ts)
                 )
                 self._posted.append((str(response["ts"]), chunk))
         if not streaming:
@@ -386,7 +388,7 @@ class SlackBot:
             if not await self._store.claim_event(incoming.event_key, now=received_at):
                 return
             await self._client.chat_postMessage(
-                **post_arguments(BUSY_REPLY, channel=message.channel, thread_ts=message.reply_thread_ts)
+                **message_arguments(BUSY_REPLY, channel=message.channel, thread_ts=message.reply_thread_ts)
             )
         except (StorageError, SlackClientError) as exc:
             log.warning("could not send the busy reply: %s", type(exc).__name__)

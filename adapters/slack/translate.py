@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from core.models import ConversationKey, IdentityKey, IncomingMessage, Platform
 
@@ -265,7 +266,12 @@ def escape_text(text: str) -> str:
 
 
 _CODE = re.compile(r"(```.*?```|`[^`\n]+`)", re.S)
-_LINK = re.compile(r"\[(?P<label>[^\]\n]+)\]\((?P<url>https?://[^\s()<>|]+)\)")
+# Links in escaped text: Markdown's [label](url), or Slack's own <url|label> / <url> (as &lt;...&gt;).
+# One pattern, one pass: a link built here is never scanned again, so links cannot nest.
+_LINK = re.compile(
+    r"\[(?P<label>[^\]\n]+)\]\((?P<url>https?://[^\s()<>|]+)\)"
+    r"|&lt;(?P<slack_url>https?://(?:[^\s|<>&]|&amp;)+)(?:\|(?P<slack_label>[^\n<>|]*?))?&gt;"
+)
 _HEADING = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+(?P<title>.+?)[ \t#]*$")
 _ITALIC_STAR = re.compile(r"(?<![*\w])\*(?=[^\s*])(?P<t>[^*\n]*?[^\s*])\*(?![*\w])")
 _BOLD = re.compile(r"(\*\*|__)(?=\S)(?P<t>.+?)(?<=\S)\1")
@@ -273,8 +279,32 @@ _STRIKE = re.compile(r"~~(?=\S)(?P<t>.+?)(?<=\S)~~")
 _BULLET = re.compile(r"(?m)^(?P<indent>[ \t]*)[*-][ \t]+")
 
 
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _visible_link(match: re.Match[str]) -> str:
+    """A link whose label cannot hide where it goes: `<url|label (host)>`, the host spelled in
+    ASCII (punycode), so "paypal.com" in Cyrillic letters shows as xn--... The host is left out
+    only when the label already starts with it. A URL without a usable host stays plain text."""
+    if match.group("url"):
+        url, label = match.group("url"), match.group("label")
+    else:
+        url, label = match.group("slack_url"), match.group("slack_label")
+    try:
+        host = (urlsplit(_unescape(url)).hostname or "").encode("idna").decode("ascii")
+    except (UnicodeError, ValueError):
+        host = ""
+    if not host:
+        return match.group(0)
+    label = (label or "").strip() or url
+    shown = re.sub(r"^https?://", "", _unescape(label).strip().lower()).split("/", 1)[0]
+    suffix = "" if shown == host else f" ({host})"
+    return f"<{url}|{label}{suffix}>"
+
+
 def _markdown_to_mrkdwn(part: str) -> str:
-    part = _LINK.sub(lambda m: f"<{m.group('url')}|{m.group('label')}>", part)
+    part = _LINK.sub(_visible_link, part)
     # Italics first: the bold and heading conversions below produce `*x*`, which is bold in mrkdwn.
     part = _ITALIC_STAR.sub(lambda m: f"_{m.group('t')}_", part)
     part = _BOLD.sub(lambda m: f"*{m.group('t')}*", part)
@@ -284,10 +314,12 @@ def _markdown_to_mrkdwn(part: str) -> str:
 
 
 def to_mrkdwn(text: str) -> str:
-    """Model output (Markdown) -> Slack mrkdwn that renders as meant and cannot ping or inject links.
+    """Model output (Markdown) -> Slack mrkdwn that renders as meant, cannot ping, and shows where
+    every link goes.
 
     Everything is escaped first; the only raw `<...>` in the result are links built here from
-    Markdown `[label](http(s)://...)`. Code spans and fenced blocks are left as they are."""
+    Markdown `[label](http(s)://...)` or Slack's `<http(s)://...|label>`, each labelled with its
+    host. Code spans and fenced blocks are left as they are."""
     parts = _CODE.split(escape_text(text))
     return "".join(part if index % 2 else _markdown_to_mrkdwn(part) for index, part in enumerate(parts))
 
@@ -334,16 +366,17 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     return chunks
 
 
-def post_arguments(mrkdwn: str, *, channel: str, thread_ts: str | None) -> dict[str, Any]:
-    """chat.postMessage arguments for one chunk of an answer: never unfurled, never linking names."""
-    arguments: dict[str, Any] = {
-        "channel": channel,
-        "text": mrkdwn,
-        "mrkdwn": True,
-        "link_names": False,
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
+def message_arguments(
+    mrkdwn: str, *, channel: str, thread_ts: str | None = None, edit_ts: str | None = None
+) -> dict[str, Any]:
+    """chat.postMessage arguments for one chunk of an answer, or with `edit_ts` chat.update's for
+    the message with that ts: the text is rendered the same either way. Names are never linked,
+    and `parse` is set on both because chat.update's default ("client") differs from
+    chat.postMessage's ("none")."""
+    arguments: dict[str, Any] = {"channel": channel, "text": mrkdwn, "parse": "none", "link_names": False}
+    if edit_ts is not None:
+        return arguments | {"ts": edit_ts}
+    arguments |= {"mrkdwn": True, "unfurl_links": False, "unfurl_media": False}
     if thread_ts:
         arguments["thread_ts"] = thread_ts
     return arguments

@@ -1,24 +1,27 @@
 """A real Mnemo core and the real Slack adapter (bolt AsyncApp) against a fake Slack Web API.
 
-`slack_http` serves POST /slack/events through the real FastAPI app and bolt's FastAPI handler on
-an in-process ASGI transport; requests are signed like Slack signs them.
+`slack_http` serves POST /slack/events through the real FastAPI app on an in-process ASGI
+transport; `slack_server` serves it through uvicorn on a loopback port, for what only a real socket
+shows (how much of a body the server reads). Requests are signed like Slack signs them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+import re
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from adapters.slack.service import SlackService
-from bot.web import create_web_app
+from bot.web import WebServer, create_web_app
 from bot.wiring import Core, build_core
 from config import Settings
 from tests.conftest import make_settings
@@ -72,7 +75,7 @@ class SlackHarness:
     model: FakeOpenAI
     http: httpx.AsyncClient
 
-    async def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    async def post(self, body: bytes, headers: Mapping[str, str | bytes]) -> httpx.Response:
         return await self.http.post("/slack/events", content=body, headers=headers)
 
     async def event(self, event: dict[str, Any], *, retry: int | None = None, **kw: Any) -> httpx.Response:
@@ -102,20 +105,52 @@ def blocks_text(response: dict[str, Any]) -> str:
     return json.dumps(response.get("blocks", []), ensure_ascii=False) + response.get("text", "")
 
 
+# Raw `<` in mrkdwn starts Slack syntax: a mention or special command (pings), or a link.
+_PING = re.compile(r"<[!@]|<mailto:")
+_TOKEN = re.compile(r"<([^<>]*)>")
+
+
+def assert_safe_mrkdwn(text: str) -> None:
+    """Nothing in `text` can ping anyone, and every link says which host it goes to. Channel
+    links (<#C...>) are allowed here: tests of model output check that those are escaped."""
+    assert not _PING.search(text), text
+    for token in _TOKEN.findall(text):
+        if token.startswith("#C"):
+            continue
+        target, _, label = token.partition("|")
+        host = urlsplit(target).hostname
+        assert host is not None, token
+        assert label.endswith(f"({host})") or label.lower().startswith((host, f"https://{host}")), token
+
+
 @asynccontextmanager
 async def running_slack(
-    settings: Settings, fake_openai: FakeOpenAI, fake_slack: FakeSlack, **service_options: Any
+    settings: Settings,
+    fake_openai: FakeOpenAI,
+    fake_slack: FakeSlack,
+    *,
+    over_socket: bool = False,
+    **service_options: Any,
 ) -> AsyncIterator[SlackHarness]:
-    """One Mnemo process: a core, the Slack service in HTTP mode, and the web app serving it."""
+    """One Mnemo process: a core, the Slack service in HTTP mode, and the web app serving it
+    (in-process, or through uvicorn on a loopback port with `over_socket`)."""
     async with build_core(settings) as core:
         service = SlackService(settings, core, **({"stream_interval": 0.0} | service_options))
         app = create_web_app(core, routers=[service.router()])
         await service.start()
+        server = WebServer(app, host="127.0.0.1", port=0, graceful_seconds=1) if over_socket else None
         try:
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://mnemo.test") as http:
+            if server is not None:
+                await server.start()
+                client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}")
+            else:
+                transport = httpx.ASGITransport(app=app)
+                client = httpx.AsyncClient(transport=transport, base_url="http://mnemo.test")
+            async with client as http:
                 yield SlackHarness(core, service, fake_slack, fake_openai, http)
         finally:
+            if server is not None:
+                await server.stop()
             await service.stop()
 
 
@@ -125,4 +160,13 @@ async def slack_http(
 ) -> AsyncIterator[SlackHarness]:
     settings = slack_settings(tmp_path / "data", fake_openai, fake_slack)
     async with running_slack(settings, fake_openai, fake_slack) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def slack_server(
+    tmp_path: Path, fake_openai: FakeOpenAI, fake_slack: FakeSlack
+) -> AsyncIterator[SlackHarness]:
+    settings = slack_settings(tmp_path / "data", fake_openai, fake_slack)
+    async with running_slack(settings, fake_openai, fake_slack, over_socket=True) as harness:
         yield harness

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,20 @@ def _signed(body: bytes, content_type: dict[str, str] = JSON, **kwargs: Any) -> 
     return body, content_type | p.sign(body, **kwargs)
 
 
-def bad_requests() -> dict[str, tuple[bytes, dict[str, str], int]]:
+def _signed_json(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    return _signed(json.dumps(payload).encode())
+
+
+def _with_event(**fields: Any) -> dict[str, Any]:
+    return p.envelope(MENTION | fields)
+
+
+def _latin1(headers: Mapping[str, str]) -> dict[str, bytes]:
+    """Header values as raw bytes: Slack's headers are ASCII, an attacker's need not be."""
+    return {name: value.encode("latin-1") for name, value in headers.items()}
+
+
+def bad_requests() -> dict[str, tuple[bytes, Mapping[str, str | bytes], int]]:
     """Built when a test runs, not at collection: signatures carry the current time, and a long
     suite would otherwise make every timestamp stale before these tests run."""
     return {
@@ -56,6 +70,22 @@ def bad_requests() -> dict[str, tuple[bytes, dict[str, str], int]]:
             400,
         ),
         "malformed signature": (BODY, JSON | {**p.sign(BODY), "X-Slack-Signature": "garbage"}, 401),
+        "non-ASCII signature": (BODY, _latin1(JSON | {**p.sign(BODY), "X-Slack-Signature": "v0=é"}), 401),
+        "non-ASCII signature of the right length": (
+            BODY,
+            _latin1(JSON | {**p.sign(BODY), "X-Slack-Signature": "v0=" + "é" * 64}),
+            401,
+        ),
+        "very long signature": (
+            BODY,
+            JSON | {**p.sign(BODY), "X-Slack-Signature": "v0=" + "a" * 20_000},
+            401,
+        ),
+        "latin-1 digits in the timestamp": (
+            BODY,
+            _latin1(JSON | {**p.sign(BODY), "X-Slack-Request-Timestamp": "175000000²"}),
+            400,
+        ),
         "signed malformed JSON": (*_signed(b'{"type": "event_callback", "event": {'), 400),
         "signed JSON array": (*_signed(b"[1, 2, 3]"), 400),
         "signed non-UTF-8 body": (*_signed(b'{"type": "\xff\xfe"}'), 400),
@@ -64,6 +94,30 @@ def bad_requests() -> dict[str, tuple[bytes, dict[str, str], int]]:
         "signed form payload that is a list": (*_signed(b"payload=%5B1%5D", FORM), 400),
         "signed form without a command": (*_signed(b"foo=bar", FORM), 404),
         "signed event that is not an object": (*_signed(b'{"type": "event_callback", "event": "x"}'), 400),
+        # Shapes bolt's own matchers index without checking (a 500 inside bolt before).
+        "signed event type that is a list": (*_signed_json(_with_event(type=["app_mention"])), 400),
+        "signed event subtype that is a number": (*_signed_json(_with_event(subtype=5)), 400),
+        "signed block action without an action_id": (
+            *_signed_json({"type": "block_actions", "actions": [{}]}),
+            400,
+        ),
+        "signed block actions that are empty": (*_signed_json({"type": "block_actions", "actions": []}), 400),
+        "signed view submission without a view type": (
+            *_signed_json({"type": "view_submission", "view": {"callback_id": "x"}}),
+            400,
+        ),
+        "signed attachment action without actions": (
+            *_signed_json({"type": "interactive_message", "callback_id": "x"}),
+            400,
+        ),
+        "signed function that is not an object": (
+            *_signed_json(_with_event(type="function_executed", function_execution_id="F1", function=5)),
+            400,
+        ),
+        "signed assistant event without a thread": (
+            *_signed_json(_with_event(type="assistant_thread_context_changed")),
+            400,
+        ),
         "signed actions that are not a list": (
             *_signed(b"payload=" + b'{"type": "block_actions", "actions": "x"}'.replace(b'"', b"%22"), FORM),
             400,
@@ -91,6 +145,27 @@ async def test_bad_requests_are_refused_and_change_nothing(slack_http: SlackHarn
     ok = await slack_http.event(p.app_mention("and now a real one"))
     await slack_http.settle()
     assert ok.status_code == 200
+    assert slack_http.slack.count("chat.postMessage") == 1
+
+
+ODD_HEADERS = {
+    "non-ASCII content type": {"Content-Type": "application/jsön"},
+    "retry number that is not a number": {"X-Slack-Retry-Num": "x", "X-Slack-Retry-Reason": "ü"},
+    # bolt's header for its serverless self-invocation: a lazy-only request is acked, not handled.
+    "bolt's lazy-only header": {"X-Slack-Bolt-Lazy-Only": "1", "X-Slack-Bolt-Lazy-Function-Name": "x"},
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_HEADERS))
+async def test_odd_headers_on_a_genuine_event_neither_fail_nor_drop_it(
+    slack_http: SlackHarness, case: str
+) -> None:
+    body, headers = p.json_request(p.envelope(p.app_mention("odd headers, real question")))
+
+    response = await slack_http.post(body, _latin1(headers | ODD_HEADERS[case]))
+    await slack_http.settle()
+
+    assert response.status_code == 200
     assert slack_http.slack.count("chat.postMessage") == 1
 
 

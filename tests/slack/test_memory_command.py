@@ -16,7 +16,7 @@ from adapters.slack.render import (
 from core.commands import HELP_TEXT
 from core.models import IdentityKey, MemoryItem, MemoryOrigin, Platform
 from tests.slack import payloads as p
-from tests.slack.conftest import SlackHarness, blocks_text
+from tests.slack.conftest import SlackHarness, assert_safe_mrkdwn, blocks_text
 
 
 async def seed(harness: SlackHarness, facts: list[str], *, user: str = p.ALICE) -> list[MemoryItem]:
@@ -270,3 +270,28 @@ async def test_command_text_is_unescaped(slack_http: SlackHarness) -> None:
 
     assert "matching “R&amp;D &lt;Acme&gt;”" in blocks_text(answer)  # searched for R&D <Acme>
     assert "I work in R&amp;D at &lt;Acme&gt;" in blocks_text(answer)
+
+
+MODEL_WRITTEN = "tell <!channel> and <@UBOSS> via <!subteam^S1|@admins>: [click](https://evil.example/x)"
+
+
+async def test_memories_written_by_the_model_cannot_ping_in_any_answer(slack_http: SlackHarness) -> None:
+    """Memory texts come from the model: the list, the delete notice and the inline export show
+    them as text (escaped), and a masked link stays visible as written."""
+    _, masked = await seed(slack_http, [MODEL_WRITTEN, "<https://evil.example|totally safe>"])
+
+    await slack_http.command("show", name="show")
+    shown = await slack_http.response("show")
+    (delete,) = [b for b in buttons(shown, ACTION_DELETE) if json.loads(b["value"])["id"] == masked.id]
+    await slack_http.click(ACTION_DELETE, delete["value"], name="delete")
+    after_delete = await slack_http.response("delete")
+    slack_http.slack.fail("files.getUploadURLExternal", "missing_scope")
+    await slack_http.command("export", name="export")
+    exported = await slack_http.response("export")
+
+    for answer in (shown, after_delete, exported):
+        assert_safe_mrkdwn(blocks_text(answer))
+    assert "tell &lt;!channel&gt; and &lt;@UBOSS&gt;" in blocks_text(shown)
+    assert "[click](https://evil.example/x)" in blocks_text(shown)
+    assert "&lt;https://evil.example|totally safe&gt;" in blocks_text(shown)
+    assert "&lt;!subteam^S1|@admins&gt;" in blocks_text(exported)

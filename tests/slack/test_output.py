@@ -1,39 +1,52 @@
-"""What Mnemo posts: escaped (no pings, no injected links), split under Slack's limits, streamed
-with throttled edits, and delivered despite Slack's rate limits."""
+"""What Mnemo posts: escaped (no pings, no link hiding where it goes), split under Slack's limits,
+streamed with throttled edits, and delivered despite Slack's rate limits."""
 
 from __future__ import annotations
 
-import re
-
 from adapters.slack.translate import MESSAGE_LIMIT
 from tests.slack import payloads as p
-from tests.slack.conftest import SlackHarness
+from tests.slack.conftest import SlackHarness, assert_safe_mrkdwn
 
+PINGS = "<!channel> <!here> <!everyone> <@U123> <@UBOSS|boss> <#C0SECRET> <!subteam^S1> <!subteam^S2|@admins>"
 NASTY = (
-    "Sure! <!channel> <!here> <!everyone> <@UBOSS> <#C0SECRET> <!subteam^S123|@admins> "
-    "<https://evil.example|click me> & more > less"
+    f"Sure! {PINGS} @channel @here "
+    "[click](https://evil.example/x) <https://evil.example|totally safe> & more > less"
 )
-# A raw `<` in posted text is Slack syntax: a mention, a channel, a special command or a link.
-SLACK_CONTROL = re.compile(r"<[!@#]|<https?:|<mailto:")
+ESCAPED = (
+    "&lt;!channel&gt;",
+    "&lt;!here&gt;",
+    "&lt;!everyone&gt;",
+    "&lt;@U123&gt;",
+    "&lt;@UBOSS|boss&gt;",
+    "&lt;#C0SECRET&gt;",
+    "&lt;!subteam^S1&gt;",
+    "&lt;!subteam^S2|@admins&gt;",
+    "&amp; more &gt; less",
+)
 
 
-async def test_model_text_can_never_ping_or_link(slack_http: SlackHarness) -> None:
+async def test_model_text_can_never_ping_or_hide_a_link(slack_http: SlackHarness) -> None:
+    """Streamed edits (chat.update) and posts are rendered by one function: same escaping, same
+    flags. chat.update's parse defaults to "client", so it must be sent as "none" explicitly."""
     slack_http.model.state.reply = lambda messages: NASTY
+    slack_http.model.state.stream_chunk_chars = 7  # many partial texts, many edits
     await slack_http.event(p.app_mention("say something rude"))
     await slack_http.settle()
 
-    posted = slack_http.slack.posted(p.GENERAL)
-    assert len(posted) == 1
-    text = posted[0].text
-    assert not SLACK_CONTROL.search(text)
-    assert "<" not in text
-    assert ">" not in text
-    assert "&lt;!channel&gt;" in text
-    assert "&lt;@UBOSS&gt;" in text
-    assert "&amp; more &gt; less" in text
-    # Every edit made while streaming was escaped as well.
-    for call in slack_http.slack.calls("chat.update"):
-        assert "<" not in str(call.args["text"])
+    posts, edits = slack_http.slack.calls("chat.postMessage"), slack_http.slack.calls("chat.update")
+    assert len(posts) == 1
+    assert edits  # the first words were posted, then edited up to the final text
+    for call in posts + edits:
+        assert call.args["parse"] == "none"
+        assert call.args["link_names"] is False
+        assert_safe_mrkdwn(str(call.args["text"]))
+        assert "<#" not in str(call.args["text"])
+    final = slack_http.slack.posted(p.GENERAL)[0].text
+    assert final == edits[-1].args["text"]
+    assert [escaped for escaped in ESCAPED if escaped not in final] == []
+    assert "@channel @here" in final  # plain text: with parse=none and no link_names, no ping
+    assert "<https://evil.example/x|click (evil.example)>" in final
+    assert "<https://evil.example|totally safe (evil.example)>" in final
 
 
 async def test_markdown_links_become_safe_slack_links(slack_http: SlackHarness) -> None:
@@ -42,7 +55,7 @@ async def test_markdown_links_become_safe_slack_links(slack_http: SlackHarness) 
     await slack_http.settle()
 
     text = slack_http.slack.posted(p.ALICE_DM)[0].text
-    assert text == "See *the docs*: <https://example.com/a?b=1&amp;c=2|guide>"
+    assert text == "See *the docs*: <https://example.com/a?b=1&amp;c=2|guide (example.com)>"
 
 
 async def test_long_answers_are_split_under_the_limit_without_losing_text(slack_http: SlackHarness) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -14,6 +15,7 @@ from adapters.slack.translate import (
     command_identity,
     display_name_of,
     escape_text,
+    message_arguments,
     parse_message_event,
     split_message,
     to_incoming,
@@ -165,7 +167,42 @@ def test_model_text_cannot_ping_or_inject_links(attack: str) -> None:
 
     assert not re.search(r"<[!@#]", rendered)
     for link in re.findall(r"<([^>]*)>", rendered):
-        assert re.match(r"https?://[^\s|<>]+\|", link), link  # only links built from [label](http...)
+        assert re.match(r"https?://[^\s|<>]+\|", link), link  # only links built here
+        target, _, label = link.partition("|")
+        assert label.endswith(f"({urlsplit(target).hostname})"), link
+
+
+@pytest.mark.parametrize(
+    ("model_text", "shown"),
+    [
+        ("[click](https://evil.example/x)", "<https://evil.example/x|click (evil.example)>"),
+        ("<https://evil.example|click>", "<https://evil.example|click (evil.example)>"),
+        ("<https://evil.example>", "<https://evil.example|https://evil.example>"),
+        ("[x](https://good.example@evil.example/)", "<https://good.example@evil.example/|x (evil.example)>"),
+        # A look-alike host (Cyrillic "а") is spelled in punycode.
+        ("[pаypal.com](https://pаypal.com/a)", "<https://pаypal.com/a|pаypal.com (xn--pypal-4ve.com)>"),
+        ("[Example.com](https://example.com/a)", "<https://example.com/a|Example.com>"),  # host in label
+        ("[https://example.com/b](https://example.com/a)", "<https://example.com/a|https://example.com/b>"),
+        ("[docs](https://example.com/a?b=1&c=2)", "<https://example.com/a?b=1&amp;c=2|docs (example.com)>"),
+        ("[no host](https:///path)", "[no host](https:///path)"),  # not made a link
+        # Links never nest: the inner one stays text inside the outer one's label.
+        ("<https://a.example|[b](https://c.io)>", "<https://a.example|[b](https://c.io) (a.example)>"),
+    ],
+)
+def test_every_link_shows_the_host_it_goes_to(model_text: str, shown: str) -> None:
+    assert to_mrkdwn(model_text) == shown
+
+
+def test_posts_and_edits_are_rendered_alike() -> None:
+    post = message_arguments("*hi* &lt;!here&gt;", channel="C1", thread_ts="1.1")
+    edit = message_arguments("*hi* &lt;!here&gt;", channel="C1", edit_ts="2.2")
+
+    shared = {"channel": "C1", "text": "*hi* &lt;!here&gt;", "parse": "none", "link_names": False}
+    assert {key: post[key] for key in shared} == {key: edit[key] for key in shared} == shared
+    assert post["thread_ts"] == "1.1"
+    assert post["unfurl_links"] is post["unfurl_media"] is False
+    assert edit["ts"] == "2.2"
+    assert "thread_ts" not in edit
 
 
 def test_markdown_becomes_mrkdwn() -> None:
