@@ -33,9 +33,10 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
 from starlette.routing import Match
+from starlette.types import Message
 
+from adapters.common.body import BodyTooLarge, UnreadableBody, read_capped_body
 from adapters.http import translate
 from adapters.http.auth import Principal, TokenVerifier, bearer_token
 from adapters.http.errors import (
@@ -96,29 +97,25 @@ def _too_large() -> ApiError:
     )
 
 
-async def _read_body(request: Request) -> None:
-    """Read the body once, refusing it past MAX_BODY_BYTES (declared or actually sent)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.strip().isdigit():
-            raise ApiError(400, ErrorCode.BAD_REQUEST, "Content-Length is not a number.")
-        if int(declared) > MAX_BODY_BYTES:
-            raise _too_large()
-    chunks: list[bytes] = []
-    size = 0
+async def _read_body(request: Request) -> Request:
+    """The request with its body read once, refused past MAX_BODY_BYTES (declared or actually sent),
+    and replayed to FastAPI from memory."""
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise _too_large()
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise ApiError(
-            400, ErrorCode.BAD_REQUEST, "The client disconnected while sending the body."
-        ) from None
-    body = b"".join(chunks)
-    # Starlette's Request caches the body here; FastAPI then parses this copy.
-    request._body = body
+        body = await read_capped_body(request, limit=MAX_BODY_BYTES)
+    except BodyTooLarge:
+        raise _too_large() from None
+    except UnreadableBody as exc:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, f"The body could not be read: {exc}.") from None
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await request.receive()  # after the body: the disconnect, when it comes
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    read = Request(request.scope, receive=replay)
     if body and request.method in _BODY_METHODS:
         content_type = request.headers.get("content-type", "")
         parsed = email.message.Message()
@@ -132,6 +129,7 @@ async def _read_body(request: Request) -> None:
                 ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                 "Send the body as JSON with 'Content-Type: application/json'.",
             )
+    return read
 
 
 def _error_for(exc: Exception) -> ApiError:
@@ -203,8 +201,7 @@ class _ApiRoute(APIRoute):
         async def run(request: Request) -> Response:
             try:
                 _check_query(request, allowed_query)
-                await _read_body(request)
-                response = await handler(request)
+                response = await handler(await _read_body(request))
             except Exception as exc:
                 response = _error_for(exc).response()
             decision: Decision | None = getattr(request.state, "rate", None)

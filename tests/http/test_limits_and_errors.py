@@ -185,3 +185,18 @@ async def test_a_bad_content_length_is_a_400(api: Api) -> None:
     )
     assert response.status_code == 400
     assert "Content-Length" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("declared", "status"),
+    [("\u00b2", 400), ("1" * 5000, 413), ("0" * 40 + "17", 200)],
+    ids=["superscript-two", "5000-digits", "leading-zeros"],
+)
+async def test_odd_content_lengths_are_4xx_never_500(api: Api, declared: str, status: int) -> None:
+    headers = [
+        *((k.encode(), v.encode()) for k, v in api.auth().items()),
+        (b"Content-Type", b"application/json"),
+        (b"Content-Length", declared.encode("latin-1")),
+    ]
+    response = await api.client.post("/v1/chat", content=b'{"message": "hi"}', headers=headers)
+    assert response.status_code == status, response.text
