@@ -49,7 +49,10 @@ class IncomingMessage:
     """One message from a person, already translated by an adapter.
 
     `is_private` is true for DMs and private channels: memories learned there are only recalled
-    in private conversations. `raw` is the platform payload, for logging only; core never branches on it.
+    in private conversations. `only_if_following`: answer only if Mnemo already takes part in this
+    conversation (a thread reply without a mention); the core decides inside the conversation's
+    lock, so a follow-up that arrives while the first answer is being written is answered.
+    `raw` is the platform payload, for logging only; core never branches on it.
     """
 
     platform: Platform
@@ -62,6 +65,7 @@ class IncomingMessage:
     thread: str = ""
     is_direct: bool = False
     mentions_bot: bool = False
+    only_if_following: bool = False
     user_name: str | None = None
     received_at: datetime | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)

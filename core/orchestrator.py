@@ -19,11 +19,12 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.admission import Admission, Turn
+from core.cache import TTLCache
 from core.errors import ErasedError, MemoryBackendError, ModelError, StorageError
 from core.llm import ChatModel, OnDelta
 from core.locks import KeyedLocks
@@ -31,6 +32,7 @@ from core.memory import MemoryService
 from core.memory_writer import MemoryWriter
 from core.models import (
     Account,
+    ConversationKey,
     IncomingMessage,
     MemoryItem,
     MemoryOrigin,
@@ -44,6 +46,9 @@ from core.storage import Store
 
 log = logging.getLogger(__name__)
 
+# Fills in an adapter's network look-ups (see Orchestrator.handle).
+Complete = Callable[[IncomingMessage], Awaitable[IncomingMessage]]
+
 MODEL_DOWN_REPLY = "Sorry, I can't think right now (my model isn't answering). Please try again in a moment."
 STORAGE_DOWN_REPLY = "Sorry, something went wrong on my side. Please try again in a moment."
 WITHDRAWN_REPLY = (
@@ -51,6 +56,10 @@ WITHDRAWN_REPLY = (
     "Ask again if you still want one."
 )
 MAX_MESSAGE_CHARS = 16_000
+# Conversations known to be followed (a session exists): sessions are never un-followed except by
+# deleting them, so a week-long positive cache only saves store reads.
+FOLLOWED_CACHE_SIZE = 10_000
+FOLLOWED_TTL_SECONDS = 7 * 24 * 3600.0
 
 
 def short_hash(value: uuid.UUID | str) -> str:
@@ -89,6 +98,7 @@ class Orchestrator:
         self._options = options
         self._clock = clock
         self._locks = KeyedLocks()
+        self._followed: TTLCache[str, bool] = TTLCache(max_size=FOLLOWED_CACHE_SIZE, ttl=FOLLOWED_TTL_SECONDS)
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -109,37 +119,73 @@ class Orchestrator:
         except TimeoutError:
             return False
 
-    async def handle(self, message: IncomingMessage, *, on_delta: OnDelta | None = None) -> Reply | None:
+    async def handle(
+        self,
+        message: IncomingMessage,
+        *,
+        on_delta: OnDelta | None = None,
+        complete: Complete | None = None,
+    ) -> Reply | None:
         """The reply to `message`, or None when it must not be answered (a duplicate delivery, an
-        empty message, or the process is shutting down). Never raises for a dependency failure: the
-        reply is then a short apology (kind APOLOGY). Raises SwampedError, before anything is
-        claimed or stored, when too many replies already wait in this process (core.admission)."""
+        empty message, a conversation Mnemo does not follow when `only_if_following`, or the
+        process is shutting down). Never raises for a dependency failure: the reply is then a short
+        apology (kind APOLOGY). Raises SwampedError, before anything is claimed or stored, when too
+        many replies already wait in this process (core.admission).
+
+        `complete`, if given, fills in what the adapter must look up over the network (privacy of
+        the place, the person's name): it runs once the message is known to be answered, in its
+        conversation's turn, so look-ups are spent only on messages that get a reply and never
+        reorder a conversation."""
         if not self._accepting or not message.text.strip():
             return None
         async with self._admission.queue() as turn:
             self._in_flight += 1
             self._idle.clear()
             try:
-                return await self._handle(message, on_delta, turn)
+                return await self._handle(message, on_delta, complete, turn)
             finally:
                 self._in_flight -= 1
                 if self._in_flight == 0:
                     self._idle.set()
 
-    async def _handle(self, message: IncomingMessage, on_delta: OnDelta | None, turn: Turn) -> Reply | None:
-        now = self._clock()
+    async def follows(self, conversation: ConversationKey) -> bool:
+        """True if Mnemo has taken part in the conversation (it has a session, open or closed).
+        Positive answers are cached; a failing store answers False (stay silent, not wrong)."""
+        key = conversation.as_string()
+        if self._followed.get(key)[0]:
+            return True
         try:
-            if not await self._store.claim_event(message.event_key, now=now):
-                log.info("duplicate delivery ignored platform=%s", message.platform.value)
-                return None
-        except StorageError:
-            log.exception("storage failed before answering platform=%s", message.platform.value)
-            return Reply(STORAGE_DOWN_REPLY, ReplyKind.APOLOGY, None, None)
+            joined = await self._store.has_session(conversation)
+        except StorageError as exc:
+            log.warning("could not check whether Mnemo follows a conversation: %s", exc)
+            return False
+        if joined:
+            self._followed.put(key, True)
+        return joined
 
-        # One conversation at a time, in arrival order; within that, as many replies at once as the
-        # process can take without delaying acknowledgements (core.admission).
-        async with self._locks.hold(message.conversation.as_string()), turn():
-            return await self._answer(message, on_delta)
+    async def _handle(
+        self, message: IncomingMessage, on_delta: OnDelta | None, complete: Complete | None, turn: Turn
+    ) -> Reply | None:
+        # One conversation at a time, in arrival order: replies keep their order, and a follow-up
+        # that waits here while the first answer is written then finds the conversation followed.
+        async with self._locks.hold(message.conversation.as_string()):
+            if message.only_if_following and not await self.follows(message.conversation):
+                return None
+            try:
+                if not await self._store.claim_event(message.event_key, now=self._clock()):
+                    log.info("duplicate delivery ignored platform=%s", message.platform.value)
+                    return None
+            except StorageError:
+                log.exception("storage failed before answering platform=%s", message.platform.value)
+                return Reply(STORAGE_DOWN_REPLY, ReplyKind.APOLOGY, None, None)
+            if complete is not None:
+                message = await complete(message)
+            # As many replies at once as the process can take without delaying acks (core.admission).
+            async with turn():
+                reply = await self._answer(message, on_delta)
+            if reply.session_id is not None:
+                self._followed.put(message.conversation.as_string(), True)
+            return reply
 
     async def _answer(self, message: IncomingMessage, on_delta: OnDelta | None) -> Reply:
         text = message.text[:MAX_MESSAGE_CHARS]

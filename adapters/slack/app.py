@@ -12,18 +12,16 @@ import asyncio
 import logging
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.admission import AdaptiveLimit
 from adapters.slack.render import (
     ACTION_DELETE,
     ACTION_FORGET_ALL_CANCEL,
@@ -51,10 +49,11 @@ from adapters.slack.translate import (
     to_incoming,
     to_mrkdwn,
 )
+from core.admission import SWAMPED_REPLY, SwampedError
+from core.cache import TTLCache
 from core.commands import Command, CommandName, MemoryCommands, parse_memory_command
 from core.errors import BotError, NotFoundError, StorageError, UserFacingError
-from core.locks import KeyedLocks
-from core.models import ConversationKey, IdentityKey
+from core.models import IdentityKey, IncomingMessage
 from core.orchestrator import Orchestrator, short_hash
 from core.storage import Store
 
@@ -63,40 +62,10 @@ log = logging.getLogger(__name__)
 K = TypeVar("K")
 V = TypeVar("V")
 
-BUSY_REPLY = "I'm swamped right now and couldn't get to this. Please ask me again in a minute."
+BUSY_REPLY = SWAMPED_REPLY
 COMMAND_FAILED = "Sorry, I couldn't do that right now. Please try again in a moment."
 EXPORT_INLINE_LIMIT = 2800
 Respond = Callable[..., Awaitable[Any]]
-
-
-class TTLCache(Generic[K, V]):
-    """A small LRU with an expiry: bounded memory, however many users and channels pass through."""
-
-    def __init__(self, *, max_size: int, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
-        self._max_size = max_size
-        self._ttl = ttl
-        self._clock = clock
-
-    def get(self, key: K) -> tuple[bool, V | None]:
-        entry = self._data.get(key)
-        if entry is None:
-            return False, None
-        expires, value = entry
-        if expires < self._clock():
-            del self._data[key]
-            return False, None
-        self._data.move_to_end(key)
-        return True, value
-
-    def put(self, key: K, value: V, *, ttl: float | None = None) -> None:
-        self._data[key] = (self._clock() + (self._ttl if ttl is None else ttl), value)
-        self._data.move_to_end(key)
-        while len(self._data) > self._max_size:
-            self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 class ReplyStream:
@@ -213,8 +182,6 @@ class SlackBot:
         name_ttl: float = 6 * 3600,
         channel_ttl: float = 600,
         cache_size: int = 10_000,
-        max_concurrent_answers: int = 64,
-        max_waiting_answers: int = 1000,
     ) -> None:
         self._orchestrator = orchestrator
         self._commands = commands
@@ -227,25 +194,12 @@ class SlackBot:
         self._names: TTLCache[tuple[str, str], str | None] = TTLCache(max_size=cache_size, ttl=name_ttl)
         self._name_lookups: dict[tuple[str, str], asyncio.Task[str | None]] = {}
         self._channel_types: TTLCache[tuple[str, str], str] = TTLCache(max_size=cache_size, ttl=channel_ttl)
-        self._threads: TTLCache[str, bool] = TTLCache(max_size=cache_size, ttl=7 * 24 * 3600)
-        self._locks = KeyedLocks()
-        self._admission = AdaptiveLimit(
-            minimum=min(2, max_concurrent_answers), maximum=max_concurrent_answers
-        )
-        self._max_waiting = max_waiting_answers
-        self._waiting = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle and task bookkeeping ----------------------------------------------------------
-    def start(self) -> None:
-        self._admission.start()
-
     async def close(self, timeout: float) -> bool:
-        """Let in-flight work finish (bounded), then stop the admission monitor."""
-        try:
-            return await self.drain(timeout)
-        finally:
-            await self._admission.stop()
+        """Let in-flight work finish (bounded)."""
+        return await self.drain(timeout)
 
     @property
     def in_flight(self) -> int:
@@ -316,33 +270,24 @@ class SlackBot:
 
     # -- conversations ---------------------------------------------------------------------------
     async def answer(self, message: SlackMessage, *, received_at: datetime) -> None:
-        conversation = message.conversation
-        if self._waiting >= self._max_waiting:
-            await self._too_busy(message, received_at=received_at)
-            return
-        self._waiting += 1
-        waiting = True
         try:
-            # One conversation at a time, in arrival order: replies keep their order, and a
-            # follow-up arriving while the first answer is written sees the thread as Mnemo's.
-            async with self._locks.hold(conversation.as_string()):
-                if message.needs_thread_check and not await self._in_thread(conversation):
-                    return
-                # As many answers at once as the event loop can take without delaying acks
-                # (adapters/slack/admission.py), at most `max_concurrent_answers`.
-                async with self._admission:
-                    self._waiting -= 1
-                    waiting = False
-                    await self._answer(message, received_at=received_at)
-        finally:
-            if waiting:
-                self._waiting -= 1
+            await self._answer(message, received_at=received_at)
+        except SwampedError:
+            await self._too_busy(message, received_at=received_at)
 
     async def _answer(self, message: SlackMessage, *, received_at: datetime) -> None:
+        async def complete(incoming: IncomingMessage) -> IncomingMessage:
+            # Only for messages that are answered, in their conversation's turn (core.orchestrator).
+            return replace(
+                incoming,
+                is_private=await self._is_private(message),
+                user_name=await self.user_name(message.workspace, message.user),
+            )
+
         incoming = to_incoming(
             message,
-            is_private=await self._is_private(message),
-            user_name=await self.user_name(message.workspace, message.user),
+            is_private=True,  # until `complete` knows better
+            user_name=None,
             bot_user_id=self.identity.user_id,
             bot_name=self.identity.name,
             received_at=received_at,
@@ -354,7 +299,7 @@ class SlackBot:
             interval=self._stream_interval,
             limit=self._message_limit,
         )
-        reply = await self._orchestrator.handle(incoming, on_delta=stream.on_delta)
+        reply = await self._orchestrator.handle(incoming, on_delta=stream.on_delta, complete=complete)
         if reply is None:
             return  # a duplicate delivery (retry, or the same message as another event type)
         try:
@@ -367,15 +312,13 @@ class SlackBot:
                 slack_error(exc),
             )
             return
-        if message.thread:
-            self._threads.put(message.conversation.as_string(), True)
 
     async def _too_busy(self, message: SlackMessage, *, received_at: datetime) -> None:
         """Overloaded: say so at once instead of queueing without bound. The message is claimed,
         so its other deliveries (the app_mention/message twin, retries) stay silent."""
-        if message.needs_thread_check and not await self._in_thread(message.conversation):
+        if message.needs_thread_check and not await self._orchestrator.follows(message.conversation):
             return
-        log.warning("too many answers waiting (%d); asking to retry later", self._waiting)
+        log.warning("too many replies waiting; asking to retry later")
         incoming = to_incoming(
             message,
             is_private=True,
@@ -392,19 +335,6 @@ class SlackBot:
             )
         except (StorageError, SlackClientError) as exc:
             log.warning("could not send the busy reply: %s", type(exc).__name__)
-
-    async def _in_thread(self, conversation: ConversationKey) -> bool:
-        key = conversation.as_string()
-        if self._threads.get(key)[0]:
-            return True
-        try:
-            joined = await self._store.has_session(conversation)
-        except StorageError as exc:
-            log.warning("could not check thread membership: %s", exc)
-            return False
-        if joined:
-            self._threads.put(key, True)
-        return joined
 
     async def _is_private(self, message: SlackMessage) -> bool:
         if message.channel_type is not None:

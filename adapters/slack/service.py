@@ -73,8 +73,6 @@ class SlackService:
         core: Core,
         *,
         stream_interval: float = 1.0,
-        max_concurrent_answers: int = 64,
-        max_waiting_answers: int = 1000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if settings.slack_bot_token is None:
@@ -82,8 +80,6 @@ class SlackService:
         self._settings = settings
         self._core = core
         self._stream_interval = stream_interval
-        self._max_concurrent = max_concurrent_answers
-        self._max_waiting = max_waiting_answers
         self._wall_clock = clock
         secret = settings.slack_signing_secret
         self._secret = secret.get_secret_value().encode() if secret is not None else None
@@ -117,10 +113,7 @@ class SlackService:
                 identity=identity,
                 clock=self._core.clock,
                 stream_interval=self._stream_interval,
-                max_concurrent_answers=self._max_concurrent,
-                max_waiting_answers=self._max_waiting,
             )
-            self.bot.start()
             # Bolt copies this client's base URL, session and retry handlers into every request's
             # client; the token comes from `authorization`.
             app_client = AsyncWebClient(

@@ -199,6 +199,7 @@ def to_incoming(
         is_private=is_private,
         is_direct=message.is_direct,
         mentions_bot=message.mentions_bot,
+        only_if_following=message.needs_thread_check,
         user_name=user_name,
         received_at=received_at,
         raw=message.raw,

@@ -112,11 +112,11 @@ async def test_replies_in_one_thread_keep_their_order(slack_http: SlackHarness) 
 async def test_overload_gets_a_busy_reply_instead_of_an_endless_queue(
     tmp_path: Path, fake_openai: FakeOpenAI, fake_slack: FakeSlack
 ) -> None:
-    settings = slack_settings(tmp_path / "data", fake_openai, fake_slack)
+    settings = slack_settings(
+        tmp_path / "data", fake_openai, fake_slack, max_concurrent_replies=1, max_waiting_replies=1
+    )
     fake_openai.state.delay_chat = 0.5
-    async with running_slack(
-        settings, fake_openai, fake_slack, max_concurrent_answers=1, max_waiting_answers=1
-    ) as harness:
+    async with running_slack(settings, fake_openai, fake_slack) as harness:
         busy_dm = p.dm("third", user=p.BOB, channel="D0BOB")
         for event in (p.dm("first"), p.app_mention("second"), busy_dm):
             await harness.event(event)
