@@ -73,7 +73,9 @@ async def _run_mnemo(urls: dict[str, str], control: Any, results: Any) -> None:
         )
         async with build_core(settings) as core:
             service = DiscordService(
-                core=core, options=DiscordOptions.from_settings(settings, guild_ready_timeout=0.1)
+                settings=core.settings,
+                assistant=core.assistant,
+                options=DiscordOptions.from_settings(settings, guild_ready_timeout=0.1),
             )
             await service.start()
             await _serve(control, results)

@@ -65,7 +65,7 @@ async def main() -> None:
         async with bench_core(
             fake, supabase_jwt_secret=secret, api_rate_limit_per_minute=100_000, scheduler_enabled=False
         ) as core:
-            app = create_web_app(core, routers=[build_api_router(core, core.settings)])
+            app = create_web_app(core, routers=[build_api_router(core.assistant, core.settings)])
             web = WebServer(app, host="127.0.0.1", port=0)
             await web.start()
             headers = {"Authorization": f"Bearer {mint(secret, sub='bench-user')}"}

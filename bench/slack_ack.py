@@ -91,7 +91,7 @@ async def _serve_mnemo(port: int, urls: dict[str, str], ready: Any, stop: Any) -
             log_level="WARNING",
         )
         async with build_core(settings) as core:
-            slack = SlackService(settings, core)
+            slack = SlackService(settings, core.assistant)
             web = WebServer(create_web_app(core, routers=[slack.router()]), host="127.0.0.1", port=port)
             await web.start()
             await slack.start()

@@ -133,8 +133,7 @@ async def run_worker(settings: Settings) -> int:
 
 async def run_console(core: Core, *, user: str, channel: str | None, is_dm: bool) -> int:
     console = ConsoleAdapter(
-        orchestrator=core.orchestrator,
-        commands=core.commands,
+        assistant=core.assistant,
         user=user,
         channel=channel,
         is_dm=is_dm,

@@ -50,7 +50,7 @@ def build_services(settings: Settings, core: Core) -> list[Service]:
     if settings.slack_enabled:
         from adapters.slack.service import SlackService
 
-        slack = SlackService(settings, core)
+        slack = SlackService(settings, core.assistant)
         services.append(slack)
         if not settings.slack_socket_mode:
             routers.append(slack.router())  # POST /slack/events on PORT
@@ -59,13 +59,13 @@ def build_services(settings: Settings, core: Core) -> list[Service]:
     if settings.discord_enabled:
         from adapters.discord.service import DiscordService
 
-        services.append(DiscordService(core=core))
+        services.append(DiscordService(settings=settings, assistant=core.assistant))
 
     # --- HTTP API (adapters/http) ---
     if settings.api_auth_enabled:
         from adapters.http.routes import build_api_router
 
-        routers.append(build_api_router(core, settings))  # /v1/... on PORT, docs at /docs
+        routers.append(build_api_router(core.assistant, settings))  # /v1/... on PORT, docs at /docs
 
     # --- Scheduler (core/jobs, bot/scheduler) ---
     if settings.scheduler_enabled:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from config import Settings
 from core.admission import Admission
+from core.assistant import Assistant
 from core.clock import utc_now
 from core.commands import MemoryCommands
 from core.erasure import Removals
@@ -42,6 +43,8 @@ class Core:
     links: LinkService
     removals: Removals
     admission: Admission
+    # What the front doors get: the core's one facade (adapters never see the rest).
+    assistant: Assistant
 
     async def shutdown(self, grace_seconds: float) -> None:
         """Stop taking messages, let in-flight replies finish, then flush memory writes, all within
@@ -133,6 +136,26 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
         links = LinkService(store=store, memory=memory, clock=clock)
         removals = Removals(store=store, memory=memory, writer=writer)
         commands = MemoryCommands(store=store, memory=memory, removals=removals, links=links)
+        assistant = Assistant(
+            orchestrator=orchestrator,
+            commands=commands,
+            links=links,
+            removals=removals,
+            store=store,
+            memory=memory,
+            clock=clock,
+        )
         yield Core(
-            settings, store, memory, model, writer, orchestrator, commands, clock, links, removals, admission
+            settings,
+            store,
+            memory,
+            model,
+            writer,
+            orchestrator,
+            commands,
+            clock,
+            links,
+            removals,
+            admission,
+            assistant,
         )

@@ -115,8 +115,6 @@ class AdaptiveLimit:
 
 Turn = Callable[[], AbstractAsyncContextManager[None]]
 
-SWAMPED_REPLY = "I'm swamped right now and couldn't get to this. Please ask me again in a minute."
-
 
 class SwampedError(BotError):
     """Too many replies are waiting in this process: this one is refused now, not queued. Nothing

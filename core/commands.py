@@ -17,7 +17,7 @@ from core.errors import UserFacingError
 from core.linking import LinkService, describe_identity, display_code
 from core.memory import MemoryService
 from core.models import IdentityKey, MemoryItem, MemoryPage
-from core.orchestrator import short_hash
+from core.redaction import short_hash
 from core.storage import Store
 
 log = logging.getLogger(__name__)

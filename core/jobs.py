@@ -36,7 +36,7 @@ from core.errors import BotError, UserFacingError
 from core.memory import MemoryService
 from core.memory_writer import WriteOutcome, land_memory_write
 from core.models import PendingMemoryWrite
-from core.orchestrator import short_hash
+from core.redaction import short_hash
 from core.storage import Store
 
 log = logging.getLogger(__name__)

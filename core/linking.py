@@ -29,7 +29,7 @@ from typing import Literal
 from core.errors import UserFacingError
 from core.memory import MemoryService
 from core.models import IdentityKey, Platform
-from core.orchestrator import short_hash
+from core.redaction import short_hash
 from core.storage import Store
 
 log = logging.getLogger(__name__)

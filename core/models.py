@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# The longest message text answered (longer ones are cut); front doors refuse longer input.
+MAX_MESSAGE_CHARS = 16_000
+
 
 class Platform(enum.StrEnum):
     SLACK = "slack"

@@ -16,7 +16,6 @@ so pausing while a reply is being written keeps that exchange out of memory too.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -31,6 +30,7 @@ from core.locks import KeyedLocks
 from core.memory import MemoryService
 from core.memory_writer import MemoryWriter
 from core.models import (
+    MAX_MESSAGE_CHARS,
     Account,
     ConversationKey,
     IncomingMessage,
@@ -42,6 +42,8 @@ from core.models import (
     StoredMessage,
 )
 from core.prompt import PromptParts, build_prompt
+from core.redaction import short_hash
+from core.replies import MODEL_DOWN_REPLY, STORAGE_DOWN_REPLY, WITHDRAWN_REPLY
 from core.storage import Store
 
 log = logging.getLogger(__name__)
@@ -49,22 +51,10 @@ log = logging.getLogger(__name__)
 # Fills in an adapter's network look-ups (see Orchestrator.handle).
 Complete = Callable[[IncomingMessage], Awaitable[IncomingMessage]]
 
-MODEL_DOWN_REPLY = "Sorry, I can't think right now (my model isn't answering). Please try again in a moment."
-STORAGE_DOWN_REPLY = "Sorry, something went wrong on my side. Please try again in a moment."
-WITHDRAWN_REPLY = (
-    "You asked me to forget everything while I was writing this, so I dropped my answer. "
-    "Ask again if you still want one."
-)
-MAX_MESSAGE_CHARS = 16_000
 # Conversations known to be followed (a session exists): sessions are never un-followed except by
 # deleting them, so a week-long positive cache only saves store reads.
 FOLLOWED_CACHE_SIZE = 10_000
 FOLLOWED_TTL_SECONDS = 7 * 24 * 3600.0
-
-
-def short_hash(value: uuid.UUID | str) -> str:
-    """Account ids in logs: enough to correlate, not enough to identify."""
-    return hashlib.sha256(str(value).encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True, slots=True)

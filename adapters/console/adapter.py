@@ -7,11 +7,11 @@ import sys
 from typing import TextIO
 
 from adapters.console.translate import WORKSPACE, render_result, to_incoming
-from core.clock import utc_now
-from core.commands import MemoryCommands, parse_memory_command
+from core.assistant import Assistant
+from core.commands import parse_memory_command
 from core.errors import BotError, UserFacingError
 from core.models import IdentityKey, Platform, ReplyKind
-from core.orchestrator import Orchestrator
+from core.replies import COMMAND_FAILED_REPLY
 
 PROMPT = "you> "
 
@@ -22,8 +22,7 @@ class ConsoleAdapter:
     def __init__(
         self,
         *,
-        orchestrator: Orchestrator,
-        commands: MemoryCommands,
+        assistant: Assistant,
         user: str,
         channel: str | None,
         is_dm: bool,
@@ -31,8 +30,7 @@ class ConsoleAdapter:
         stdout: TextIO = sys.stdout,
         bot_name: str = "Mnemo",
     ) -> None:
-        self._orchestrator = orchestrator
-        self._commands = commands
+        self._assistant = assistant
         self._user = user
         self._is_dm = is_dm or channel is None
         self._channel = channel or f"dm-{user}"
@@ -73,7 +71,7 @@ class ConsoleAdapter:
             user=self._user,
             channel=self._channel,
             is_dm=self._is_dm,
-            now=utc_now(),
+            now=self._assistant.clock(),
         )
         streamed = False
 
@@ -84,7 +82,7 @@ class ConsoleAdapter:
                 streamed = True
             self._write(piece)
 
-        reply = await self._orchestrator.handle(message, on_delta=on_delta)
+        reply = await self._assistant.handle(message, on_delta=on_delta)
         if reply is None:
             return
         if streamed and reply.kind is ReplyKind.ANSWER:
@@ -97,11 +95,11 @@ class ConsoleAdapter:
         identity = IdentityKey(Platform.CONSOLE, WORKSPACE, self._user)
         try:
             command = parse_memory_command(text)
-            result = await self._commands.run(identity, command, display_name=self._user)
+            result = await self._assistant.run_command(identity, command, display_name=self._user)
         except UserFacingError as exc:
             self._write(f"{exc}\n")
             return
         except BotError:
-            self._write("Sorry, I couldn't do that right now. Please try again in a moment.\n")
+            self._write(f"{COMMAND_FAILED_REPLY}\n")
             return
         self._write(render_result(result) + "\n")

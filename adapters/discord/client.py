@@ -52,20 +52,19 @@ from adapters.discord.translate import (
     to_incoming,
 )
 from config import DiscordReplyMode, Settings
-from core.admission import SWAMPED_REPLY, SwampedError
-from core.commands import Command, CommandName, MemoryCommands
-from core.errors import BotError, StorageError, UserFacingError
+from core.admission import SwampedError
+from core.assistant import Assistant
+from core.commands import Command, CommandName
+from core.errors import BotError, UserFacingError
 from core.locks import KeyedLocks
 from core.models import ConversationKey, IncomingMessage, Platform, ReplyKind
-from core.orchestrator import Orchestrator
-from core.storage import Store
+from core.replies import COMMAND_FAILED_REPLY, SWAMPED_REPLY
 
 log = logging.getLogger(__name__)
 
 # Captured at import, before any override, so a start without overrides talks to Discord again.
 DEFAULT_API_URL = Route.BASE
 DEFAULT_GATEWAY_URL = str(DiscordWebSocket.DEFAULT_GATEWAY)
-COMMAND_ERROR_TEXT = "Sorry, I couldn't do that right now. Please try again in a moment."
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
@@ -462,11 +461,11 @@ class _Tree(app_commands.CommandTree["MnemoDiscordClient"]):
         with contextlib.suppress(discord.HTTPException):
             if interaction.response.is_done():
                 await interaction.followup.send(
-                    COMMAND_ERROR_TEXT, ephemeral=True, allowed_mentions=NO_MENTIONS
+                    COMMAND_FAILED_REPLY, ephemeral=True, allowed_mentions=NO_MENTIONS
                 )
             else:
                 await interaction.response.send_message(
-                    COMMAND_ERROR_TEXT, ephemeral=True, allowed_mentions=NO_MENTIONS
+                    COMMAND_FAILED_REPLY, ephemeral=True, allowed_mentions=NO_MENTIONS
                 )
 
 
@@ -476,9 +475,7 @@ class MnemoDiscordClient(discord.AutoShardedClient):
     def __init__(
         self,
         *,
-        orchestrator: Orchestrator,
-        commands: MemoryCommands,
-        store: Store,
+        assistant: Assistant,
         options: DiscordOptions,
     ) -> None:
         # Mnemo has no voice features; without this discord.py warns about missing voice libraries.
@@ -496,10 +493,8 @@ class MnemoDiscordClient(discord.AutoShardedClient):
             max_ratelimit_timeout=30.0,
             **sharding,
         )
-        self.orchestrator = orchestrator
-        self.memory_commands = commands
+        self.assistant = assistant
         self.options = options
-        self._store = store
         self._locks = KeyedLocks()
         self._followed: OrderedDict[int, None] = OrderedDict()  # threads Mnemo takes part in
         self._places = PlaceLookup(self)
@@ -694,11 +689,7 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         if facts.thread_owner_id == bot_id or facts.thread_id in self._followed:
             return True
         channel, thread = conversation_place(facts, reply_mode=self.options.reply_mode)
-        try:
-            known = await self._store.has_session(ConversationKey(Platform.DISCORD, "", channel, thread))
-        except StorageError:
-            log.warning("could not check whether Mnemo follows thread %s", facts.thread_id)
-            return False
+        known = await self.assistant.follows(ConversationKey(Platform.DISCORD, "", channel, thread))
         if known:
             self._remember_thread(facts.thread_id)
         return known
@@ -740,7 +731,7 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         typing.start()
         try:
             try:
-                reply = await self.orchestrator.handle(incoming, on_delta=writer.feed)
+                reply = await self.assistant.handle(incoming, on_delta=writer.feed)
             except SwampedError:
                 log.warning("too many replies waiting; told the person to ask again")
                 await writer.finish(SWAMPED_REPLY)
@@ -778,14 +769,14 @@ class MnemoDiscordClient(discord.AutoShardedClient):
                 command = memory_command(
                     subcommand, query=query, page=page, memory_id=memory_id, code=code, platform=platform
                 )
-                result = await self.memory_commands.run(
+                result = await self.assistant.run_command(
                     identity_of(user.id), command, display_name=user.display_name
                 )
             except UserFacingError as exc:
                 return EphemeralAnswer(content=str(exc))
             except BotError:
                 log.exception("/memory %s failed", subcommand)
-                return EphemeralAnswer(content=COMMAND_ERROR_TEXT)
+                return EphemeralAnswer(content=COMMAND_FAILED_REPLY)
             return render_result(result, user_id=user.id, size_limit=interaction.filesize_limit)
 
         await self.answer_interaction(interaction, work())
@@ -830,7 +821,7 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         words = " ".join(current.split())[:200]
         try:
             result = await asyncio.wait_for(
-                self.memory_commands.run(
+                self.assistant.run_command(
                     identity_of(interaction.user.id),
                     Command(CommandName.SHOW, argument=words),
                     display_name=interaction.user.display_name,
@@ -862,7 +853,7 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         # Erasing rewrites files (secure delete + vacuum): always longer than Discord's 3 s.
         await interaction.response.defer()
         try:
-            result = await self.memory_commands.run(
+            result = await self.assistant.run_command(
                 identity_of(interaction.user.id),
                 memory_command("forget-all", confirmed=True),
                 display_name=interaction.user.display_name,
@@ -870,7 +861,7 @@ class MnemoDiscordClient(discord.AutoShardedClient):
             text = result.text
         except BotError:
             log.exception("forget-all failed")
-            text = COMMAND_ERROR_TEXT
+            text = COMMAND_FAILED_REPLY
         try:
             await interaction.edit_original_response(content=text, view=None, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as exc:

@@ -17,7 +17,8 @@ import discord
 from pydantic import SecretStr
 
 from adapters.discord.client import DiscordOptions, MnemoDiscordClient, apply_endpoint_overrides
-from bot.wiring import Core
+from config import Settings
+from core.assistant import Assistant
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +49,16 @@ class DiscordService:
     def __init__(
         self,
         *,
-        core: Core,
+        settings: Settings,
+        assistant: Assistant,
         options: DiscordOptions | None = None,
         ready_timeout: float = 60.0,
         first_backoff: float = 1.0,
     ) -> None:
-        settings = core.settings
         if settings.discord_bot_token is None:
             raise DiscordStartError("DISCORD_BOT_TOKEN is not set")
-        self._core = core
+        self._settings = settings
+        self._assistant = assistant
         self._token: SecretStr = settings.discord_bot_token
         self._options = options or DiscordOptions.from_settings(settings)
         self._ready_timeout = ready_timeout
@@ -75,9 +77,7 @@ class DiscordService:
 
     def _new_client(self) -> MnemoDiscordClient:
         return MnemoDiscordClient(
-            orchestrator=self._core.orchestrator,
-            commands=self._core.commands,
-            store=self._core.store,
+            assistant=self._assistant,
             options=self._options,
         )
 
@@ -95,7 +95,7 @@ class DiscordService:
 
     async def start(self) -> None:
         """Log in (a bad token fails here), then connect; returns once the gateway is ready."""
-        settings = self._core.settings
+        settings = self._settings
         api, gateway = apply_endpoint_overrides(
             api_url=settings.discord_api_url, gateway_url=settings.discord_gateway_url
         )
@@ -165,7 +165,7 @@ class DiscordService:
     async def stop(self) -> None:
         self._stopping = True
         if self._client is not None:
-            if not await self._client.wait_replies_sent(self._core.settings.shutdown_grace_seconds):
+            if not await self._client.wait_replies_sent(self._settings.shutdown_grace_seconds):
                 log.warning("closing Discord with answers still being posted")
             await self._client.close()
         if self._task is not None:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.http.auth import Principal
 from adapters.http.errors import ApiError, ErrorBody, ErrorCode
-from bot.wiring import Core
+from core.assistant import Assistant
 from core.linking import (
     CODE_LENGTH,
     LinkCodeError,
@@ -103,14 +103,14 @@ def _unlink_refused(exc: UnlinkError) -> ApiError:
 
 
 def add_link_routes(
-    router: APIRouter, *, core: Core, authenticate: Callable[..., Awaitable[Principal]]
+    router: APIRouter, *, assistant: Assistant, authenticate: Callable[..., Awaitable[Principal]]
 ) -> None:
     """Adds the /links endpoints to the /v1 router (before its catch-all route)."""
     Caller = Annotated[Principal, Depends(authenticate)]
 
     async def ensure_account(principal: Principal) -> None:
         # The web identity's account exists (with the token's name) before linking touches it.
-        await core.store.resolve_account(principal.identity, display_name=principal.display_name)
+        await assistant.account(principal.identity, display_name=principal.display_name)
 
     @router.post(
         "/links",
@@ -123,9 +123,9 @@ def add_link_routes(
         """Redeem the code on the other platform with `/memory link CODE` (or POST /v1/links/redeem
         from another web account): that identity then shares this account's memory."""
         await ensure_account(principal)
-        issued = await core.links.issue_code(principal.identity)
+        issued = await assistant.issue_link_code(principal.identity)
         code = display_code(issued.code)
-        seconds = max(0, math.ceil((issued.expires_at - core.clock()).total_seconds()))
+        seconds = max(0, math.ceil((issued.expires_at - assistant.clock()).total_seconds()))
         return LinkCodeOut(
             code=code,
             expires_at=issued.expires_at,
@@ -156,7 +156,7 @@ def add_link_routes(
         collapse), stored messages and settings (the stricter wins)."""
         await ensure_account(principal)
         try:
-            outcome = await core.links.redeem(principal.identity, body.code)
+            outcome = await assistant.redeem_link_code(principal.identity, body.code)
         except LinkCodeError as exc:
             raise _code_refused(exc) from None
         except TooManyLinkAttemptsError as exc:
@@ -171,7 +171,7 @@ def add_link_routes(
     @router.get("/links", response_model=LinkList, tags=["links"], summary="Identities sharing this memory")
     async def list_links(principal: Caller) -> LinkList:
         await ensure_account(principal)
-        linked = await core.links.identities(principal.identity)
+        linked = await assistant.linked_identities(principal.identity)
         return LinkList(identities=_identities(linked, principal.identity))
 
     @router.delete(
@@ -191,9 +191,9 @@ def add_link_routes(
         """The detached identity starts with a fresh, empty memory; memories stay with this account
         (detaching `web` moves the caller itself to a fresh account)."""
         await ensure_account(principal)
-        before = await core.links.identities(principal.identity)
+        before = await assistant.linked_identities(principal.identity)
         try:
-            detached = await core.links.unlink(principal.identity, platform)
+            detached = await assistant.unlink(principal.identity, platform)
         except UnlinkError as exc:
             raise _unlink_refused(exc) from None
         names = ", ".join(sorted({i.platform.value.capitalize() for i in detached}))

@@ -67,13 +67,13 @@ from adapters.http.schemas import (
     MessageList,
     SessionList,
 )
-from bot.wiring import Core
 from config import Settings
 from core.admission import SwampedError
+from core.assistant import Assistant
 from core.commands import Command, CommandName
 from core.errors import DependencyError, NotFoundError, UserFacingError
 from core.models import Account, Platform, Reply, ReplyKind
-from core.orchestrator import STORAGE_DOWN_REPLY
+from core.replies import STORAGE_DOWN_REPLY
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +278,7 @@ def _wants_stream(accept: str | None) -> bool:
 
 
 def build_api_router(
-    core: Core,
+    assistant: Assistant,
     settings: Settings,
     *,
     verifier: TokenVerifier | None = None,
@@ -322,13 +322,13 @@ def build_api_router(
     Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")]
 
     async def account_of(principal: Principal) -> Account:
-        return await core.store.resolve_account(principal.identity, display_name=principal.display_name)
+        return await assistant.account(principal.identity, display_name=principal.display_name)
 
     async def run_command(principal: Principal, command: Command) -> Any:
-        return await core.commands.run(principal.identity, command, display_name=principal.display_name)
+        return await assistant.run_command(principal.identity, command, display_name=principal.display_name)
 
     async def require_session(principal: Principal, session_id: uuid.UUID) -> None:
-        if not await core.store.has_session(translate.web_conversation(principal, session_id)):
+        if not await assistant.has_conversation(translate.web_conversation(principal, session_id)):
             raise not_found("session")
 
     # -- auth ------------------------------------------------------------------------------------
@@ -337,7 +337,7 @@ def build_api_router(
     async def auth_me(principal: Caller) -> AccountOut:
         """The account behind the bearer token, created on first use (platform `web`)."""
         account = await account_of(principal)
-        account_settings = await core.store.get_settings(account.id)
+        account_settings = await assistant.settings(principal.identity)
         return AccountOut(
             account_id=account.id,
             subject=principal.subject,
@@ -351,7 +351,7 @@ def build_api_router(
 
     def outcome_of(reply: Reply | None, session_id: uuid.UUID) -> ChatOutcome:
         if reply is None:
-            if not core.orchestrator.accepting:
+            if not assistant.accepting:
                 return service_unavailable(
                     "Mnemo is restarting; try again shortly.", code=ErrorCode.SHUTTING_DOWN
                 )
@@ -374,9 +374,9 @@ def build_api_router(
         on_delta: Callable[[str], Coroutine[Any, Any, None]] | None,
     ) -> ChatOutcome:
         message = translate.to_incoming(
-            principal, text=body.message, session_id=session_id, message_id=message_id, now=core.clock()
+            principal, text=body.message, session_id=session_id, message_id=message_id, now=assistant.clock()
         )
-        reply = await core.orchestrator.handle(message, on_delta=on_delta)
+        reply = await assistant.handle(message, on_delta=on_delta)
         return outcome_of(reply, session_id)
 
     def start(coro: Coroutine[Any, Any, ChatOutcome]) -> asyncio.Task[ChatOutcome]:
@@ -436,7 +436,7 @@ def build_api_router(
             ),
         ] = None,
     ) -> Any:
-        if not core.orchestrator.accepting:
+        if not assistant.accepting:
             raise service_unavailable("Mnemo is restarting; try again shortly.", code=ErrorCode.SHUTTING_DOWN)
         streaming = _wants_stream(accept)
         cache_key = (principal.subject, idempotency_key) if idempotency_key else None
@@ -482,7 +482,7 @@ def build_api_router(
         principal: Caller, offset: Offset = 0, limit: Limit = DEFAULT_PAGE_SIZE
     ) -> SessionList:
         """Most recently active first."""
-        page = await core.store.list_conversations(
+        page = await assistant.conversations(
             platform=Platform.WEB,
             workspace=translate.WORKSPACE,
             channel=principal.subject,
@@ -515,7 +515,7 @@ def build_api_router(
         principal: Caller, session_id: SessionId, offset: Offset = 0, limit: Limit = DEFAULT_PAGE_SIZE
     ) -> MessageList:
         await require_session(principal, session_id)
-        page = await core.store.conversation_messages(
+        page = await assistant.conversation_messages(
             translate.web_conversation(principal, session_id), offset=offset, limit=limit
         )
         return MessageList(
@@ -537,7 +537,7 @@ def build_api_router(
     )
     async def delete_session(principal: Caller, session_id: SessionId) -> Response:
         """What was learned in it stays in the memory profile (forget it there)."""
-        deleted = await core.removals.delete_conversation(translate.web_conversation(principal, session_id))
+        deleted = await assistant.delete_conversation(translate.web_conversation(principal, session_id))
         if not deleted:
             raise not_found("session")
         return Response(status_code=204)
@@ -561,9 +561,8 @@ def build_api_router(
     ) -> MemoryProfile:
         account = await account_of(principal)
         query = q.strip() if q and q.strip() else None
-        account_settings, page = await asyncio.gather(
-            core.store.get_settings(account.id),
-            core.memory.page(account.id, epoch=account.epoch, offset=offset, limit=limit, query=query),
+        account_settings, page = await assistant.memory_page(
+            principal.identity, offset=offset, limit=limit, query=query
         )
         return MemoryProfile(
             account_id=account.id,
@@ -600,21 +599,9 @@ def build_api_router(
     async def erase_profile(principal: Caller) -> ErasureResult:
         """The same erasure as `/memory forget all` (confirmed), plus the caller's web sessions."""
         result = await run_command(principal, Command(CommandName.FORGET_ALL, confirmed=True))
-        sessions = 0
-        while True:
-            page = await core.store.list_conversations(
-                platform=Platform.WEB,
-                workspace=translate.WORKSPACE,
-                channel=principal.subject,
-                offset=0,
-                limit=100,
-            )
-            removed = 0
-            for summary in page.items:
-                removed += await core.removals.delete_conversation(summary.conversation)
-            if not removed:  # nothing left (or nothing deletable): never loop forever
-                break
-            sessions += removed
+        sessions = await assistant.erase_conversations(
+            platform=Platform.WEB, workspace=translate.WORKSPACE, channel=principal.subject
+        )
         return ErasureResult(erased=True, sessions_deleted=sessions, message=result.text)
 
     @router.patch(
@@ -627,7 +614,7 @@ def build_api_router(
         name = CommandName.PAUSE if body.memory_paused else CommandName.RESUME
         result = await run_command(principal, Command(name))
         account = await account_of(principal)
-        account_settings = await core.store.get_settings(account.id)
+        account_settings = await assistant.settings(principal.identity)
         return MemoryProfileStatus(
             account_id=account.id, memory_paused=account_settings.memory_paused, message=result.text
         )
@@ -645,7 +632,7 @@ def build_api_router(
 
     # -- account linking (links.py); registered before the catch-all below -------------------------
 
-    add_link_routes(router, core=core, authenticate=authenticate)
+    add_link_routes(router, assistant=assistant, authenticate=authenticate)
 
     # -- anything else under /v1: our error shape, not the framework's -----------------------------
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.orchestrator import MAX_MESSAGE_CHARS
+from core.models import MAX_MESSAGE_CHARS
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100

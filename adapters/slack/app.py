@@ -49,21 +49,20 @@ from adapters.slack.translate import (
     to_incoming,
     to_mrkdwn,
 )
-from core.admission import SWAMPED_REPLY, SwampedError
+from core.admission import SwampedError
+from core.assistant import Assistant
 from core.cache import TTLCache
-from core.commands import Command, CommandName, MemoryCommands, parse_memory_command
+from core.commands import Command, CommandName, parse_memory_command
 from core.errors import BotError, NotFoundError, StorageError, UserFacingError
 from core.models import IdentityKey, IncomingMessage
-from core.orchestrator import Orchestrator, short_hash
-from core.storage import Store
+from core.redaction import short_hash
+from core.replies import COMMAND_FAILED_REPLY, SWAMPED_REPLY
 
 log = logging.getLogger(__name__)
 
 K = TypeVar("K")
 V = TypeVar("V")
 
-BUSY_REPLY = SWAMPED_REPLY
-COMMAND_FAILED = "Sorry, I couldn't do that right now. Please try again in a moment."
 EXPORT_INLINE_LIMIT = 2800
 Respond = Callable[..., Awaitable[Any]]
 
@@ -171,24 +170,19 @@ class SlackBot:
     def __init__(
         self,
         *,
-        orchestrator: Orchestrator,
-        commands: MemoryCommands,
-        store: Store,
+        assistant: Assistant,
         client: AsyncWebClient,
         identity: BotIdentity,
-        clock: Callable[[], datetime],
         stream_interval: float = 1.0,
         message_limit: int = MESSAGE_LIMIT,
         name_ttl: float = 6 * 3600,
         channel_ttl: float = 600,
         cache_size: int = 10_000,
     ) -> None:
-        self._orchestrator = orchestrator
-        self._commands = commands
-        self._store = store
+        self._assistant = assistant
         self._client = client
         self.identity = identity
-        self._clock = clock
+        self._clock = assistant.clock
         self._stream_interval = stream_interval
         self._message_limit = message_limit
         self._names: TTLCache[tuple[str, str], str | None] = TTLCache(max_size=cache_size, ttl=name_ttl)
@@ -299,7 +293,7 @@ class SlackBot:
             interval=self._stream_interval,
             limit=self._message_limit,
         )
-        reply = await self._orchestrator.handle(incoming, on_delta=stream.on_delta, complete=complete)
+        reply = await self._assistant.handle(incoming, on_delta=stream.on_delta, complete=complete)
         if reply is None:
             return  # a duplicate delivery (retry, or the same message as another event type)
         try:
@@ -316,7 +310,7 @@ class SlackBot:
     async def _too_busy(self, message: SlackMessage, *, received_at: datetime) -> None:
         """Overloaded: say so at once instead of queueing without bound. The message is claimed,
         so its other deliveries (the app_mention/message twin, retries) stay silent."""
-        if message.needs_thread_check and not await self._orchestrator.follows(message.conversation):
+        if message.needs_thread_check and not await self._assistant.follows(message.conversation):
             return
         log.warning("too many replies waiting; asking to retry later")
         incoming = to_incoming(
@@ -328,10 +322,10 @@ class SlackBot:
             received_at=received_at,
         )
         try:
-            if not await self._store.claim_event(incoming.event_key, now=received_at):
+            if not await self._assistant.claim_delivery(incoming):
                 return
             await self._client.chat_postMessage(
-                **message_arguments(BUSY_REPLY, channel=message.channel, thread_ts=message.reply_thread_ts)
+                **message_arguments(SWAMPED_REPLY, channel=message.channel, thread_ts=message.reply_thread_ts)
             )
         except (StorageError, SlackClientError) as exc:
             log.warning("could not send the busy reply: %s", type(exc).__name__)
@@ -404,13 +398,13 @@ class SlackBot:
     ) -> None:
         name = await self.user_name(identity.workspace, identity.user)
         try:
-            result = await self._commands.run(identity, command, display_name=name)
+            result = await self._assistant.run_command(identity, command, display_name=name)
         except UserFacingError as exc:
             await _respond(respond, render_text(str(exc)), replace=replace)
             return
         except BotError as exc:
             log.warning("/memory %s failed: %s", command.name.value, type(exc).__name__)
-            await _respond(respond, render_text(COMMAND_FAILED), replace=replace)
+            await _respond(respond, render_text(COMMAND_FAILED_REPLY), replace=replace)
             return
         if result.export_json is not None:
             await _respond(respond, await self._send_export(identity, result.export_json, len(result.items)))
@@ -474,13 +468,15 @@ class SlackBot:
             return
         try:
             # Acts for the person who clicked: forget() only finds memories of their own account.
-            result = await self._commands.run(identity, Command(CommandName.FORGET, argument=state.memory_id))
+            result = await self._assistant.run_command(
+                identity, Command(CommandName.FORGET, argument=state.memory_id)
+            )
             notice = result.text
         except NotFoundError:
             notice = "That memory was already gone."
         except BotError as exc:
             log.warning("delete button failed: %s", type(exc).__name__)
-            await _respond(respond, render_text(COMMAND_FAILED))
+            await _respond(respond, render_text(COMMAND_FAILED_REPLY))
             return
         await self._execute(
             identity,

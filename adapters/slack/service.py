@@ -32,8 +32,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.app import BotIdentity, SlackBot, build_app, slack_error
 from adapters.slack.http_gate import Refused, admit
-from bot.wiring import Core
 from config import Settings
+from core.assistant import Assistant
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class SlackService:
     def __init__(
         self,
         settings: Settings,
-        core: Core,
+        assistant: Assistant,
         *,
         stream_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
@@ -78,7 +78,7 @@ class SlackService:
         if settings.slack_bot_token is None:
             raise ValueError("SlackService needs SLACK_BOT_TOKEN")
         self._settings = settings
-        self._core = core
+        self._assistant = assistant
         self._stream_interval = stream_interval
         self._wall_clock = clock
         secret = settings.slack_signing_secret
@@ -106,12 +106,9 @@ class SlackService:
             )
             identity, authorization = await self._authenticate(client, token, base_url)
             self.bot = SlackBot(
-                orchestrator=self._core.orchestrator,
-                commands=self._core.commands,
-                store=self._core.store,
+                assistant=self._assistant,
                 client=client,
                 identity=identity,
-                clock=self._core.clock,
                 stream_interval=self._stream_interval,
             )
             # Bolt copies this client's base URL, session and retry handlers into every request's

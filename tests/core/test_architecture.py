@@ -38,10 +38,43 @@ def test_core_imports_no_platform_sdk_or_outer_layer() -> None:
     assert offenders == []
 
 
+# What a front door may not reach: the process wiring above it, and the core's parts behind the
+# Assistant facade (storage, memory, the writer, the jobs). Everything it needs is on the facade.
+FORBIDDEN_IN_ADAPTERS = (
+    "bot",
+    "core.storage",
+    "core.storage_sqlite",
+    "core.storage_supabase",
+    "core.memory",
+    "core.memory_writer",
+    "core.vector_store",
+    "core.vector_store_postgres",
+    "core.jobs",
+    "core.erasure",
+    "core.orchestrator",
+)
+
+
+def _is_under(name: str, forbidden: str) -> bool:
+    return name == forbidden or name.startswith(forbidden + ".")
+
+
+def test_adapters_import_neither_bot_nor_the_core_behind_its_facade() -> None:
+    offenders = []
+    for path in sorted((ROOT / "adapters").rglob("*.py")):
+        for name in imported_modules(path):
+            if any(_is_under(name, forbidden) for forbidden in FORBIDDEN_IN_ADAPTERS):
+                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offenders == []
+
+
 def test_the_check_would_catch_an_offender(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("import slack_bolt\nfrom discord import Client\n")
-    assert {"slack_bolt", "discord"} <= imported_modules(bad)
+    bad.write_text("import slack_bolt\nfrom discord import Client\nfrom bot.wiring import Core\n")
+    assert {"slack_bolt", "discord", "bot.wiring"} <= imported_modules(bad)
+    assert _is_under("core.storage", "core.storage")
+    assert _is_under("core.memory.service", "core.memory")
+    assert not _is_under("core.memory_item", "core.memory")
 
 
 def test_tests_do_not_mock_our_code() -> None:

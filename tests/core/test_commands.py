@@ -57,8 +57,7 @@ async def run_console(
 ) -> str:
     out = io.StringIO()
     console = ConsoleAdapter(
-        orchestrator=core.orchestrator,
-        commands=core.commands,
+        assistant=core.assistant,
         user=user,
         channel=channel,
         is_dm=channel is None,

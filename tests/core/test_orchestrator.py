@@ -11,7 +11,7 @@ import pytest
 
 from bot.wiring import Core, build_core
 from core.models import ConversationKey, Platform, ReplyKind, Role
-from core.orchestrator import MODEL_DOWN_REPLY
+from core.replies import MODEL_DOWN_REPLY
 from tests.conftest import make_settings
 from tests.core.helpers import message, prompt_text
 from tests.fakes.openai_server import FakeOpenAI

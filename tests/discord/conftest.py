@@ -89,7 +89,8 @@ def run_bot(tmp_path: Path, fake_openai: FakeOpenAI, fake_discord: FakeDiscord) 
         settings = discord_settings(tmp_path, fake_openai, fake_discord, **overrides)
         async with build_core(settings) as core:
             service = DiscordService(
-                core=core,
+                settings=core.settings,
+                assistant=core.assistant,
                 options=DiscordOptions.from_settings(settings, **{**FAST, **(options or {})}),
                 ready_timeout=10,
             )

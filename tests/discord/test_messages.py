@@ -142,7 +142,12 @@ async def test_duplicate_delivery_gets_one_reply(run_bot: RunBot, fake_openai: F
 async def test_two_gateway_connections_seeing_one_message_reply_once(run_bot: RunBot) -> None:
     """Two processes (or overlapping shards) sharing the store both receive the message."""
     async with run_bot() as bot:
-        second = type(bot.service)(core=bot.core, options=bot.client.options, ready_timeout=10)
+        second = type(bot.service)(
+            settings=bot.core.settings,
+            assistant=bot.core.assistant,
+            options=bot.client.options,
+            ready_timeout=10,
+        )
         await second.start()
         try:
             await bot.fake.wait_connected(2)
@@ -370,7 +375,7 @@ async def test_gateway_disconnects_are_resumed_and_answering_continues(run_bot: 
 
 
 async def test_an_overloaded_process_says_so_at_once(run_bot: RunBot, fake_openai: FakeOpenAI) -> None:
-    from core.admission import SWAMPED_REPLY
+    from core.replies import SWAMPED_REPLY
 
     async with run_bot(max_concurrent_replies=1, max_waiting_replies=0) as bot:
         alice, bob = new_user(), new_user()

@@ -52,7 +52,7 @@ async def test_a_rejected_token_fails_start_with_a_clear_message(
 ) -> None:
     settings = discord_settings(tmp_path, fake_openai, fake_discord, discord_bot_token="wrong-token-123")
     async with build_core(settings) as core:
-        service = DiscordService(core=core)
+        service = DiscordService(settings=core.settings, assistant=core.assistant)
         with pytest.raises(DiscordStartError) as raised:
             await service.start()
         assert str(raised.value) == LOGIN_REJECTED_HELP
@@ -68,7 +68,7 @@ async def test_a_pasted_bot_prefix_is_tolerated(
         tmp_path, fake_openai, fake_discord, discord_bot_token=f"Bot {fake_discord.token}"
     )
     async with build_core(settings) as core:
-        service = DiscordService(core=core, ready_timeout=10)
+        service = DiscordService(settings=core.settings, assistant=core.assistant, ready_timeout=10)
         await service.start()
         await service.stop()
     assert fake_discord.identifies[0]["token"] == fake_discord.token
@@ -80,7 +80,7 @@ async def test_missing_message_content_intent_fails_start_with_portal_steps(
     fake_discord.identify_close_code = 4014
     settings = discord_settings(tmp_path, fake_openai, fake_discord)
     async with build_core(settings) as core:
-        service = DiscordService(core=core, ready_timeout=10)
+        service = DiscordService(settings=core.settings, assistant=core.assistant, ready_timeout=10)
         with pytest.raises(DiscordStartError) as raised:
             await service.start()
         assert str(raised.value) == PRIVILEGED_INTENT_HELP
@@ -177,7 +177,7 @@ async def test_stop_delivers_an_answer_already_being_written(
     fake_openai.state.delay_chat = 1.0
     settings = discord_settings(tmp_path, fake_openai, fake_discord)
     async with build_core(settings) as core:
-        service = DiscordService(core=core, ready_timeout=10)
+        service = DiscordService(settings=core.settings, assistant=core.assistant, ready_timeout=10)
         await service.start()
         await fake_discord.dispatch(
             "MESSAGE_CREATE",

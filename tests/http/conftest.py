@@ -92,7 +92,7 @@ async def open_api(
 ) -> AsyncIterator[Api]:
     async with build_core(settings) as core:
         app = create_web_app(
-            core, routers=[build_api_router(core, settings, verifier=verifier, limiter=limiter)]
+            core, routers=[build_api_router(core.assistant, settings, verifier=verifier, limiter=limiter)]
         )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from adapters.http.routes import MAX_BODY_BYTES
-from core.orchestrator import MAX_MESSAGE_CHARS, MODEL_DOWN_REPLY
+from core.models import MAX_MESSAGE_CHARS
+from core.replies import MODEL_DOWN_REPLY
 from tests.core.helpers import prompt_text
 from tests.fakes.openai_server import FakeOpenAI
 from tests.http.conftest import BOB, Api, api_settings, open_api

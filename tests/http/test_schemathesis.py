@@ -46,7 +46,7 @@ class LifespanApp:
             async with AsyncExitStack() as stack:
                 await receive()  # lifespan.startup
                 core = await stack.enter_async_context(build_core(self._settings))
-                self._app = create_web_app(core, routers=[build_api_router(core, self._settings)])
+                self._app = create_web_app(core, routers=[build_api_router(core.assistant, self._settings)])
                 await send({"type": "lifespan.startup.complete"})
                 await receive()  # lifespan.shutdown
             await send({"type": "lifespan.shutdown.complete"})

@@ -14,7 +14,7 @@ import pytest
 
 from adapters.http.routes import build_api_router
 from bot.web import WebServer, create_web_app
-from core.orchestrator import MODEL_DOWN_REPLY
+from core.replies import MODEL_DOWN_REPLY
 from tests.fakes.openai_server import FakeOpenAI
 from tests.http.conftest import Api
 
@@ -98,7 +98,7 @@ async def test_an_idempotent_retry_of_a_stream_replays_the_answer(api: Api, fake
 
 @pytest.fixture
 async def served(api: Api) -> AsyncIterator[tuple[Api, str]]:
-    app = create_web_app(api.core, routers=[build_api_router(api.core, api.settings)])
+    app = create_web_app(api.core, routers=[build_api_router(api.core.assistant, api.settings)])
     web = WebServer(app, host="127.0.0.1", port=0)
     await web.start()
     try:

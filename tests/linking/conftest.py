@@ -46,9 +46,12 @@ async def both(
         discord_gateway_url=fake_discord.gateway_url,
     )
     async with build_core(settings) as core:
-        slack = SlackService(settings, core, stream_interval=0.0)
+        slack = SlackService(settings, core.assistant, stream_interval=0.0)
         discord = DiscordService(
-            core=core, options=DiscordOptions.from_settings(settings, **FAST), ready_timeout=10
+            settings=core.settings,
+            assistant=core.assistant,
+            options=DiscordOptions.from_settings(settings, **FAST),
+            ready_timeout=10,
         )
         app = create_web_app(core, routers=[slack.router()])
         await slack.start()

@@ -135,7 +135,7 @@ async def running_slack(
     """One Mnemo process: a core, the Slack service in HTTP mode, and the web app serving it
     (in-process, or through uvicorn on a loopback port with `over_socket`)."""
     async with build_core(settings) as core:
-        service = SlackService(settings, core, **({"stream_interval": 0.0} | service_options))
+        service = SlackService(settings, core.assistant, **({"stream_interval": 0.0} | service_options))
         app = create_web_app(core, routers=[service.router()])
         await service.start()
         server = WebServer(app, host="127.0.0.1", port=0, graceful_seconds=1) if over_socket else None

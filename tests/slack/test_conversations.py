@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from adapters.slack.app import BUSY_REPLY
+from core.replies import SWAMPED_REPLY as BUSY_REPLY
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.slack import payloads as p

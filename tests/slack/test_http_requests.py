@@ -191,7 +191,7 @@ async def test_requests_before_start_get_503_so_slack_retries(
 ) -> None:
     settings = slack_settings(tmp_path / "data", fake_openai, fake_slack)
     async with build_core(settings) as core:
-        service = SlackService(settings, core)
+        service = SlackService(settings, core.assistant)
         app = create_web_app(core, routers=[service.router()])
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
             body, headers = p.json_request(p.envelope(p.app_mention("too early")))

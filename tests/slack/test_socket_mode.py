@@ -40,7 +40,7 @@ async def socket_mode(
             tmp_path / "data", fake_openai, fake_slack, slack_app_token=APP_TOKEN, slack_signing_secret=None
         )
         async with build_core(settings) as core:
-            service = SlackService(settings, core, stream_interval=0.0)
+            service = SlackService(settings, core.assistant, stream_interval=0.0)
             await service.start()
             try:
                 yield SocketHarness(core, service, fake_socket, fake_slack)
@@ -123,7 +123,7 @@ async def _start(
 ) -> str:
     settings = slack_settings(settings_dir, fake_openai, fake_slack, **overrides)
     async with build_core(settings) as core:
-        service = SlackService(settings, core)
+        service = SlackService(settings, core.assistant)
         with pytest.raises(SlackStartError) as failure:
             await service.start()
         await service.stop()  # safe after a failed start

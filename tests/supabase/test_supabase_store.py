@@ -26,7 +26,7 @@ from core.models import (
     Role,
     StoredMessage,
 )
-from core.orchestrator import STORAGE_DOWN_REPLY
+from core.replies import STORAGE_DOWN_REPLY
 from core.storage_supabase import SupabaseStore
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI

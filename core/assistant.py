@@ -1,0 +1,165 @@
+"""The one face of the core that every front door uses (Slack, Discord, the console, the HTTP API).
+
+A front door translates its platform's events into the neutral models (core.models), calls these
+methods, and renders what comes back. It never reaches past this class into the store, the memory
+or the model: what a front door may do to a person's data is exactly what is listed here, and the
+removals all go through core.erasure.
+
+    message   -> handle (a reply, streamed through on_delta), follows, claim_delivery
+    /memory   -> run_command (the same commands everywhere)
+    HTTP API  -> account, settings, conversations, conversation_messages, delete_conversation,
+                 erase_conversations, memory_page
+    linking   -> issue_link_code, redeem_link_code, linked_identities, unlink
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from core.commands import Command, CommandResult, MemoryCommands
+from core.erasure import Removals
+from core.linking import IssuedCode, LinkOutcome, LinkService
+from core.llm import OnDelta
+from core.memory import MemoryService
+from core.models import (
+    Account,
+    AccountSettings,
+    ConversationKey,
+    ConversationPage,
+    IdentityKey,
+    IncomingMessage,
+    MemoryPage,
+    MessagePage,
+    Platform,
+    Reply,
+)
+from core.orchestrator import Complete, Orchestrator
+from core.storage import Store
+
+# How many conversations one pass of erase_conversations deletes before listing again.
+_ERASE_BATCH = 100
+
+
+class Assistant:
+    def __init__(
+        self,
+        *,
+        orchestrator: Orchestrator,
+        commands: MemoryCommands,
+        links: LinkService,
+        removals: Removals,
+        store: Store,
+        memory: MemoryService,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._orchestrator = orchestrator
+        self._commands = commands
+        self._links = links
+        self._removals = removals
+        self._store = store
+        self._memory = memory
+        self.clock = clock
+
+    # -- messages ----------------------------------------------------------------------------------
+    @property
+    def accepting(self) -> bool:
+        """False once shutdown began: new messages get no reply (front doors say so, or stop)."""
+        return self._orchestrator.accepting
+
+    async def handle(
+        self,
+        message: IncomingMessage,
+        *,
+        on_delta: OnDelta | None = None,
+        complete: Complete | None = None,
+    ) -> Reply | None:
+        """See Orchestrator.handle. Raises SwampedError (core.admission) when overloaded."""
+        return await self._orchestrator.handle(message, on_delta=on_delta, complete=complete)
+
+    async def follows(self, conversation: ConversationKey) -> bool:
+        """True if Mnemo takes part in the conversation (a thread it answered in)."""
+        return await self._orchestrator.follows(conversation)
+
+    async def claim_delivery(self, message: IncomingMessage) -> bool:
+        """Mark the message handled without answering it (a front door that refuses it, e.g. when
+        swamped, so its duplicate deliveries stay silent). False if it was handled already.
+        Raises StorageError."""
+        return await self._store.claim_event(message.event_key, now=self.clock())
+
+    # -- /memory -----------------------------------------------------------------------------------
+    async def run_command(
+        self, identity: IdentityKey, command: Command, *, display_name: str | None = None
+    ) -> CommandResult:
+        """Raises UserFacingError (a clear answer for the person) and DependencyError."""
+        return await self._commands.run(identity, command, display_name=display_name)
+
+    # -- the HTTP API's views of a person's data ------------------------------------------------------
+    async def account(self, identity: IdentityKey, *, display_name: str | None = None) -> Account:
+        return await self._store.resolve_account(identity, display_name=display_name)
+
+    async def settings(self, identity: IdentityKey) -> AccountSettings:
+        account = await self.account(identity)
+        return await self._store.get_settings(account.id)
+
+    async def memory_page(
+        self, identity: IdentityKey, *, offset: int, limit: int, query: str | None = None
+    ) -> tuple[AccountSettings, MemoryPage]:
+        account = await self.account(identity)
+        settings = await self._store.get_settings(account.id)
+        page = await self._memory.page(
+            account.id, epoch=settings.epoch, offset=offset, limit=limit, query=query
+        )
+        return settings, page
+
+    async def conversations(
+        self, *, platform: Platform, workspace: str, channel: str, offset: int, limit: int
+    ) -> ConversationPage:
+        return await self._store.list_conversations(
+            platform=platform, workspace=workspace, channel=channel, offset=offset, limit=limit
+        )
+
+    async def has_conversation(self, conversation: ConversationKey) -> bool:
+        return await self._store.has_session(conversation)
+
+    async def conversation_messages(
+        self, conversation: ConversationKey, *, offset: int, limit: int
+    ) -> MessagePage:
+        return await self._store.conversation_messages(conversation, offset=offset, limit=limit)
+
+    async def delete_conversation(self, conversation: ConversationKey) -> int:
+        """Returns the sessions deleted (0: no such conversation)."""
+        return await self._removals.delete_conversation(conversation)
+
+    async def erase_conversations(self, *, platform: Platform, workspace: str, channel: str) -> int:
+        """Delete every conversation of one channel (a web caller's sessions); returns how many
+        sessions went."""
+        deleted = 0
+        while True:
+            page = await self._store.list_conversations(
+                platform=platform, workspace=workspace, channel=channel, offset=0, limit=_ERASE_BATCH
+            )
+            removed = 0
+            for summary in page.items:
+                removed += await self._removals.delete_conversation(summary.conversation)
+            if not removed:  # nothing left (or nothing deletable): never loop forever
+                return deleted
+            deleted += removed
+
+    # -- linking -----------------------------------------------------------------------------------
+    async def issue_link_code(self, identity: IdentityKey) -> IssuedCode:
+        return await self._links.issue_code(identity)
+
+    async def redeem_link_code(self, identity: IdentityKey, code: str) -> LinkOutcome:
+        """Refusals are UserFacingError subclasses (core.linking)."""
+        return await self._links.redeem(identity, code)
+
+    async def linked_identities(self, identity: IdentityKey) -> list[IdentityKey]:
+        return await self._links.identities(identity)
+
+    async def unlink(self, identity: IdentityKey, platform: str) -> list[IdentityKey]:
+        """UnlinkError (core.linking) when there is nothing to detach."""
+        return await self._links.unlink(identity, platform)
+
+
+__all__ = ["Assistant"]
