@@ -96,6 +96,7 @@ class SchedulerService:
         self._active: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
         self.runs: deque[JobRun] = deque(maxlen=200)
+        self._ran = asyncio.Condition()
 
     @classmethod
     def for_core(cls, core: Core) -> SchedulerService:
@@ -118,7 +119,7 @@ class SchedulerService:
         for job in self._jobs:
             every = job.spec.every
             scheduler.add_job(
-                self._fire,
+                self._fire_scheduled,
                 IntervalTrigger(seconds=every.total_seconds(), start_date=EPOCH, timezone=UTC),
                 args=[job],
                 id=job.spec.name,
@@ -131,28 +132,40 @@ class SchedulerService:
         self._scheduler = scheduler
         log.info("scheduler started jobs=%s", ",".join(j.spec.name for j in self._jobs))
 
-    async def _fire(self, job: ScheduledJob) -> None:
-        # Called by APScheduler. The run itself is a task of ours, not APScheduler's, so its
-        # shutdown (which cancels its futures) cannot cut a job in half: stop() decides. Hence also
-        # our own no-overlap check: APScheduler's max_instances only sees this short call.
+    async def _fire_scheduled(self, job: ScheduledJob) -> None:
+        await self.fire(job.spec.name)
+
+    async def fire(self, name: str) -> asyncio.Task[None] | None:
+        """What one trigger of job `name` does, now: claim this slot's run (skip if another
+        process or an earlier trigger has it), then start the run as a task of ours and return it
+        (None when skipped). APScheduler calls this at every interval boundary; `wait_for_runs`
+        and `idle` tell when runs have ended.
+
+        The run is our task, not APScheduler's, so its shutdown (which cancels its futures) cannot
+        cut a job in half: stop() decides. Hence also our own no-overlap check: APScheduler's
+        max_instances only sees this short call."""
+        job = next((j for j in self._jobs if j.spec.name == name), None)
+        if job is None:
+            raise KeyError(f"no job called {name!r}")
         if self._stopping:
-            return
-        active = self._active.get(job.spec.name)
+            return None
+        active = self._active.get(name)
         if active is not None and not active.done():
-            log.warning("job still running, skipping this run job=%s", job.spec.name)
-            return
+            log.warning("job still running, skipping this run job=%s", name)
+            return None
         now = self._clock()
         slot = run_slot(now, job.spec.every)
         try:
             claimed = await self._claimer.claim_event(run_key(job.spec.name, slot), now=now)
         except BotError as exc:
             log.warning("job skipped, its run could not be claimed job=%s (%s)", job.spec.name, exc)
-            return
+            return None
         if not claimed:
             log.debug("job already run elsewhere job=%s slot=%d", job.spec.name, slot)
-            return
+            return None
         task = asyncio.create_task(self._run(job, slot, now), name=f"job-{job.spec.name}")
         self._active[job.spec.name] = task
+        return task
 
     async def _run(self, job: ScheduledJob, slot: int, started_at: datetime) -> None:
         name = job.spec.name
@@ -174,9 +187,27 @@ class SchedulerService:
             log.exception("job crashed job=%s", name)
         seconds = time.monotonic() - begin
         self.runs.append(JobRun(name, slot, started_at, seconds, result, error))
+        async with self._ran:
+            self._ran.notify_all()
         if result is not None:
             level = logging.INFO if result.did_something or result.stopped_early else logging.DEBUG
             log.log(level, "job done job=%s took_ms=%d %s", name, seconds * 1000, result.summary())
+
+    async def wait_for_runs(self, name: str, count: int, *, timeout: float) -> list[JobRun]:
+        """The runs of job `name` once at least `count` have ended (TimeoutError otherwise)."""
+
+        def ended() -> list[JobRun]:
+            return [run for run in self.runs if run.name == name]
+
+        async with asyncio.timeout(timeout), self._ran:
+            await self._ran.wait_for(lambda: len(ended()) >= count)
+        return ended()
+
+    async def idle(self) -> None:
+        """Return once no run of this process is in progress."""
+        running = [task for task in self._active.values() if not task.done()]
+        if running:
+            await asyncio.wait(running)
 
     async def stop(self) -> None:
         self._stopping = True

@@ -1,17 +1,18 @@
-"""The scheduler service (real APScheduler on the test's event loop), with short intervals."""
+"""The scheduler service: what one trigger does (claim the slot, run, never overlap), driven by a
+clock the test moves; and the real APScheduler on the test's event loop, firing on boundaries."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.scheduler import SchedulerService, misfire_grace
+from bot.scheduler import JobRun, SchedulerService, misfire_grace
 from bot.wiring import build_core
 from core.clock import utc_now
 from core.errors import StorageError
@@ -21,7 +22,7 @@ from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.jobs.helpers import FakeClock
 
-EVERY = timedelta(seconds=0.4)
+EVERY = timedelta(seconds=0.5)  # exact in binary: slot arithmetic on the fake clock stays exact
 
 
 class Recorder:
@@ -53,37 +54,54 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     await opened.close()
 
 
-def service(store: SQLiteStore, *jobs: ScheduledJob, stop_timeout: float = 2.0) -> SchedulerService:
-    return SchedulerService(jobs=jobs, claimer=store, clock=utc_now, stop_timeout=stop_timeout)
+def service(
+    store: SQLiteStore,
+    *jobs: ScheduledJob,
+    stop_timeout: float = 2.0,
+    clock: Callable[[], datetime] = utc_now,
+) -> SchedulerService:
+    return SchedulerService(jobs=jobs, claimer=store, clock=clock, stop_timeout=stop_timeout)
 
 
 def slots(svc: SchedulerService, name: str) -> list[int]:
     return [run.slot for run in svc.runs if run.name == name]
 
 
-async def test_jobs_run_once_per_interval(store: SQLiteStore) -> None:
+async def fire_and_finish(svc: SchedulerService, name: str) -> JobRun | None:
+    """One trigger of `name`, run to its end: the run it made, or None if it was skipped."""
+    task = await svc.fire(name)
+    if task is None:
+        return None
+    await task
+    return svc.runs[-1]
+
+
+async def test_each_slot_runs_once_in_order(store: SQLiteStore) -> None:
+    clock = FakeClock()
     recorder = Recorder()
-    svc = service(store, recorder.job("tick"), recorder.job("tock", every=EVERY * 2))
-    await svc.start()
-    await asyncio.sleep(EVERY.total_seconds() * 5.5)
+    svc = service(store, recorder.job("tick", every=timedelta(minutes=5)), clock=clock)
+    made = []
+    for advance in (0, 0, 5, 5, 2, 3):  # twice in one slot, then slot after slot
+        clock.advance(minutes=advance)
+        made.append(await fire_and_finish(svc, "tick"))
     await svc.stop()
 
-    ticks = slots(svc, "tick")
-    assert len(ticks) >= 4
-    assert ticks == sorted(set(ticks))  # one run per slot, in order
-    assert ticks[-1] - ticks[0] == len(ticks) - 1  # and no slot skipped
-    assert 2 <= len(slots(svc, "tock")) <= 3
+    slot = int(clock.now.timestamp() // 300)
+    assert [run.slot if run else None for run in made] == [slot - 3, None, slot - 2, slot - 1, None, slot]
     assert all(run.result == JobResult({"ran": 1}) and run.error is None for run in svc.runs)
 
 
-async def test_runs_fire_on_interval_boundaries(store: SQLiteStore) -> None:
+async def test_real_triggers_fire_on_interval_boundaries(store: SQLiteStore) -> None:
     recorder = Recorder()
-    svc = service(store, recorder.job("aligned", every=timedelta(seconds=1)))
+    svc = service(store, recorder.job("aligned", every=timedelta(seconds=1)), recorder.job("fast"))
     await svc.start()
     next_run = svc.next_run_times()["aligned"]
     assert next_run is not None
     assert next_run.timestamp() == int(next_run.timestamp())  # epoch-aligned: every process agrees
+    # APScheduler really fires them (the intervals are short; this waits for the runs, not a time).
+    runs = await svc.wait_for_runs("fast", 2, timeout=10)
     await svc.stop()
+    assert runs[1].slot == runs[0].slot + 1
 
 
 async def test_a_failing_job_is_logged_with_its_name_and_runs_again(
@@ -100,37 +118,49 @@ async def test_a_failing_job_is_logged_with_its_name_and_runs_again(
             raise StorageError("database unavailable")
         return JobResult({"ok": 1})
 
+    clock = FakeClock()
     recorder = Recorder()
-    svc = service(store, ScheduledJob(JobSpec("flaky", EVERY, "fails twice"), flaky), recorder.job("other"))
+    svc = service(
+        store, ScheduledJob(JobSpec("flaky", EVERY, "fails twice"), flaky), recorder.job("other"), clock=clock
+    )
     caplog.set_level(logging.INFO, logger="bot.scheduler")
-    await svc.start()
-    deadline = time.monotonic() + 10
-    while attempts < 3 and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.05)
+    for _ in range(3):
+        clock.advance(seconds=EVERY.total_seconds())
+        await fire_and_finish(svc, "flaky")
+        await fire_and_finish(svc, "other")
     await svc.stop()
 
-    assert attempts >= 3
     errors = [run.error for run in svc.runs if run.name == "flaky"]
-    assert errors[:3] == ["RuntimeError: a bug in the job", "database unavailable", None]
+    assert errors == ["RuntimeError: a bug in the job", "database unavailable", None]
     crashed = [r for r in caplog.records if "job crashed job=flaky" in r.getMessage()]
     assert crashed
     assert crashed[0].exc_info is not None
     failed = [r for r in caplog.records if "job failed job=flaky" in r.getMessage()]
     assert failed
     assert failed[0].exc_info is None
-    assert len(slots(svc, "other")) >= 2  # the other job kept running throughout
+    assert len(slots(svc, "other")) == 3  # the other job kept running throughout
 
 
 async def test_a_slow_job_never_overlaps_itself(store: SQLiteStore, caplog: pytest.LogCaptureFixture) -> None:
-    recorder = Recorder()
-    svc = service(store, recorder.job("slow", every=timedelta(seconds=0.2), seconds=0.9))
+    release = asyncio.Event()
+    clock = FakeClock()
+
+    async def slow(should_stop: ShouldStop) -> JobResult:
+        await release.wait()
+        return JobResult({"ran": 1})
+
+    svc = service(store, ScheduledJob(JobSpec("slow", EVERY, "slow"), slow), clock=clock)
     caplog.set_level(logging.INFO, logger="bot.scheduler")
-    await svc.start()
-    await asyncio.sleep(2.0)
+    first = await svc.fire("slow")
+    assert first is not None
+    clock.advance(seconds=EVERY.total_seconds())  # the next slot comes while it still runs
+    assert await svc.fire("slow") is None
+    release.set()
+    await first
+    clock.advance(seconds=EVERY.total_seconds())
+    assert await fire_and_finish(svc, "slow") is not None  # after it ended, the next one runs
     await svc.stop()
-    assert recorder.max_active == 1
-    assert len(recorder.runs) >= 2
+    assert len(svc.runs) == 2
     assert any("job still running, skipping this run job=slow" in r.getMessage() for r in caplog.records)
 
 
@@ -146,13 +176,10 @@ async def test_stop_lets_a_running_job_finish_when_it_heeds_should_stop(store: S
         return JobResult({"items": 1}, stopped_early=True)
 
     svc = service(store, ScheduledJob(JobSpec("patient", timedelta(seconds=10), "loops"), patient))
-    # Fire it now rather than waiting for the next 10 s boundary.
     await svc.start()
-    await svc._fire(svc._jobs[0])
+    await svc.fire("patient")
     await asyncio.wait_for(started.wait(), 5)
-    begin = time.monotonic()
     await svc.stop()
-    assert time.monotonic() - begin < 1.0
     assert finished == ["cleanly"]
     assert svc.runs[-1].result is not None
     assert svc.runs[-1].result.stopped_early
@@ -161,9 +188,11 @@ async def test_stop_lets_a_running_job_finish_when_it_heeds_should_stop(store: S
 async def test_stop_cancels_a_job_that_overstays_the_grace_period(
     store: SQLiteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
+    started = asyncio.Event()
     cancelled = asyncio.Event()
 
     async def stubborn(should_stop: ShouldStop) -> JobResult:
+        started.set()
         try:
             await asyncio.sleep(60)
         except asyncio.CancelledError:
@@ -175,11 +204,9 @@ async def test_stop_cancels_a_job_that_overstays_the_grace_period(
         store, ScheduledJob(JobSpec("stubborn", timedelta(minutes=1), "."), stubborn), stop_timeout=0.3
     )
     await svc.start()
-    await svc._fire(svc._jobs[0])
-    await asyncio.sleep(0.05)
-    begin = time.monotonic()
+    await svc.fire("stubborn")
+    await asyncio.wait_for(started.wait(), 5)
     await svc.stop()
-    assert time.monotonic() - begin < 2.0
     assert cancelled.is_set()
     assert any("cancelling it job=job-stubborn" in r.getMessage() for r in caplog.records)
 
@@ -194,41 +221,25 @@ async def test_a_run_that_cannot_be_claimed_is_skipped(caplog: pytest.LogCapture
     svc = SchedulerService(
         jobs=[recorder.job("guarded")], claimer=BrokenClaimer(), clock=utc_now, stop_timeout=1
     )
-    await svc.start()
-    await asyncio.sleep(EVERY.total_seconds() * 2.5)
+    assert await svc.fire("guarded") is None
     await svc.stop()
     assert recorder.runs == []  # never run without a claim: another process may have it
     assert any("could not be claimed job=guarded" in r.getMessage() for r in caplog.records)
 
 
-async def test_a_slot_is_claimed_once_even_within_one_process(store: SQLiteStore) -> None:
-    clock = FakeClock()
-    recorder = Recorder()
-    job = recorder.job("manual", every=timedelta(minutes=5))
-    svc = SchedulerService(jobs=[job], claimer=store, clock=clock, stop_timeout=1)
-    for advance in (0, 0, 5):  # the second fire is in the same slot (e.g. a late, coalesced misfire)
-        clock.advance(minutes=advance)
-        await svc._fire(job)
-        await asyncio.sleep(0.05)  # let the run finish, so "still running" is not why it is skipped
-    await svc.stop()
-    assert len(recorder.runs) == 2
-    assert [run.slot for run in svc.runs] == [
-        int(clock.now.timestamp() // 300) - 1,
-        int(clock.now.timestamp() // 300),
-    ]
-
-
 async def test_two_schedulers_sharing_one_sqlite_file_run_each_slot_once(tmp_path: Path) -> None:
     first, second = [await SQLiteStore.open(tmp_path / "shared.db") for _ in range(2)]
+    clock = FakeClock()
     recorder = Recorder()
     services = [
-        service(first, recorder.job("alpha"), recorder.job("beta")),
-        service(second, recorder.job("alpha"), recorder.job("beta")),
+        service(first, recorder.job("alpha"), recorder.job("beta"), clock=clock),
+        service(second, recorder.job("alpha"), recorder.job("beta"), clock=clock),
     ]
     try:
-        for svc in services:
-            await svc.start()
-        await asyncio.sleep(EVERY.total_seconds() * 6.5)
+        for _ in range(5):
+            clock.advance(seconds=EVERY.total_seconds())
+            fired = await asyncio.gather(*(svc.fire(name) for svc in services for name in ("alpha", "beta")))
+            await asyncio.gather(*(task for task in fired if task is not None))
         for svc in services:
             await svc.stop()
     finally:
@@ -236,9 +247,9 @@ async def test_two_schedulers_sharing_one_sqlite_file_run_each_slot_once(tmp_pat
         await second.close()
     for name in ("alpha", "beta"):
         ran = sorted(slot for svc in services for slot in slots(svc, name))
-        assert len(ran) >= 5
+        assert len(ran) == 5
         assert ran == sorted(set(ran)), f"{name} ran twice in one slot: {ran}"
-        assert ran[-1] - ran[0] == len(ran) - 1, f"{name} skipped a slot: {ran}"
+        assert ran[-1] - ran[0] == 4, f"{name} skipped a slot: {ran}"
 
 
 def test_misfire_grace_is_half_the_interval_and_at_least_a_second() -> None:
