@@ -10,26 +10,18 @@ import discord
 import pytest
 from discord.enums import try_enum
 
-from adapters.discord.translate import (
-    MESSAGE_LIMIT,
+from adapters.discord.commands import (
     ConfirmPress,
-    EveryoneAccess,
-    MessageFacts,
-    PlaceFacts,
-    Privacy,
-    clean_text,
     commands_need_sync,
     confirm_custom_id,
     confirm_problem,
     memory_command,
-    nonce_for,
     parse_confirm,
-    place_privacy,
     render_result,
-    split_message,
-    thread_name,
-    to_incoming,
 )
+from adapters.discord.privacy import EveryoneAccess, PlaceFacts, Privacy, place_privacy
+from adapters.discord.render import MESSAGE_LIMIT, nonce_for, split_message, thread_name
+from adapters.discord.translate import MessageFacts, clean_text, to_incoming
 from config import DiscordReplyMode
 from core.commands import CommandName, CommandResult
 from core.errors import UserFacingError

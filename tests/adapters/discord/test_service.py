@@ -10,13 +10,8 @@ import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.discord.client import (
-    DEFAULT_API_URL,
-    DEFAULT_GATEWAY_URL,
-    REQUIRED_PERMISSIONS,
-    apply_endpoint_overrides,
-    invite_url,
-)
+from adapters.discord.options import REQUIRED_PERMISSIONS, invite_url, required_intents
+from adapters.discord.sdk import DEFAULT_API_URL, DEFAULT_GATEWAY_URL, apply_endpoint_overrides
 from adapters.discord.service import (
     LOGIN_REJECTED_HELP,
     PRIVILEGED_INTENT_HELP,
@@ -25,7 +20,7 @@ from adapters.discord.service import (
 )
 from bot.services import build_services
 from bot.wiring import build_core
-from tests.discord.conftest import RunBot, discord_settings, new_user
+from tests.adapters.discord.conftest import RunBot, discord_settings, new_user
 from tests.fakes.discord_server import (
     INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MESSAGES,
@@ -161,8 +156,6 @@ async def test_build_services_runs_discord_only_when_a_token_is_set(
 
 
 def test_intents_are_not_the_library_defaults() -> None:
-    from adapters.discord.client import required_intents
-
     intents = required_intents()
     assert intents.message_content
     assert not intents.members
@@ -199,7 +192,7 @@ async def test_stop_delivers_an_answer_already_being_written(
 
 
 def test_readme_invite_link_has_the_permissions_the_code_needs() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     assert f"permissions={REQUIRED_PERMISSIONS.value}" in readme
     assert "scope=bot+applications.commands" in readme
     assert invite_url(42).endswith(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.discord.conftest import Bot, RunBot, new_user
+from tests.adapters.discord.conftest import Bot, RunBot, new_user
 from tests.fakes.discord_server import (
     EVERYONE_PERMISSIONS,
     NEWS,

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from adapters.discord.translate import identity_of
-from tests.discord.conftest import RunBot, assert_no_pings, new_user, prompt_text
+from tests.adapters.discord.conftest import RunBot, assert_no_pings, new_user, prompt_text
 from tests.fakes.openai_server import FakeOpenAI
 
 

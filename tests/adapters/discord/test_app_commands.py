@@ -7,10 +7,11 @@ import re
 import time
 from typing import Any
 
-from adapters.discord.translate import confirm_custom_id, identity_of
+from adapters.discord.commands import confirm_custom_id
+from adapters.discord.translate import identity_of
 from core.commands import Command, CommandName
 from core.models import IdentityKey, MemoryItem, Platform
-from tests.discord.conftest import Bot, RunBot, assert_no_pings, new_user
+from tests.adapters.discord.conftest import Bot, RunBot, assert_no_pings, new_user
 from tests.fakes.discord_server import FakeDiscord, Recorded
 from tests.fakes.openai_server import FakeOpenAI
 

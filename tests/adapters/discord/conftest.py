@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from adapters.discord.client import DiscordOptions, MnemoDiscordClient, apply_endpoint_overrides
+from adapters.discord.client import MnemoDiscordClient
+from adapters.discord.options import DiscordOptions
+from adapters.discord.sdk import apply_endpoint_overrides
 from adapters.discord.service import DiscordService
 from bot.wiring import Core, build_core
 from config import Settings

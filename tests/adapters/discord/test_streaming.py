@@ -7,8 +7,8 @@ import itertools
 
 import discord
 
-from adapters.discord.client import ReplyWriter
-from tests.discord.conftest import Bot, RunBot, assert_no_pings, new_user
+from adapters.discord.replies import ReplyWriter
+from tests.adapters.discord.conftest import Bot, RunBot, assert_no_pings, new_user
 
 INTERVAL = 0.3
 
