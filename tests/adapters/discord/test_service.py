@@ -125,8 +125,8 @@ async def test_stop_closes_the_gateway(run_bot: RunBot, fake_discord: FakeDiscor
     async with run_bot() as bot:
         client = bot.client
         assert fake_discord.open_sessions == [(0, 1)]
-    await asyncio.sleep(0.1)
     assert client.is_closed()
+    await fake_discord.wait_until(lambda: not fake_discord.open_sessions)  # the fake saw it close
     assert fake_discord.open_sessions == []
 
 
@@ -167,11 +167,11 @@ async def test_stop_delivers_an_answer_already_being_written(
 ) -> None:
     _, [channel] = fake_discord.add_guild()
     guild_id = int(fake_discord.channels[channel]["guild_id"])
-    fake_openai.state.delay_chat = 1.0
     settings = discord_settings(tmp_path, fake_openai, fake_discord)
     async with build_core(settings) as core:
         service = DiscordService(settings=core.settings, assistant=core.assistant, ready_timeout=10)
         await service.start()
+        thinking = fake_openai.hold("chat")
         await fake_discord.dispatch(
             "MESSAGE_CREATE",
             fake_discord.message(
@@ -182,11 +182,13 @@ async def test_stop_delivers_an_answer_already_being_written(
                 mention_bot=True,
             ),
         )
-        async with asyncio.timeout(5):
-            while fake_openai.count("chat") == 0:
-                await asyncio.sleep(0.02)
+        await thinking.arrived()
         core.orchestrator.stop_accepting()  # what shutdown does first
-        await service.stop()
+        stopping = asyncio.create_task(service.stop())
+        # Released without yielding: stop() runs first, and the answer can only finish after it
+        # began (it needs the model's response, over a socket).
+        thinking.release()
+        await stopping
         [post] = fake_discord.channel_posts(channel)
         assert "slow one" in post.body["content"]
 
