@@ -54,7 +54,7 @@ async def _lag_sampler(samples: list[float], stop: asyncio.Event) -> None:
 
 
 async def _run_mnemo(urls: dict[str, str], control: Any, results: Any) -> None:
-    from adapters.discord.client import DiscordOptions
+    from adapters.discord.options import DiscordOptions
     from adapters.discord.service import DiscordService
     from bot.wiring import build_core
     from config import Settings

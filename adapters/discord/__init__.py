@@ -1,1 +1,2 @@
-"""Discord front door: discord.py client, pure translation, and the Service that runs it."""
+"""Discord front door: the discord.py client (client, interactions, replies, sdk), pure translation
+(translate, privacy, render, commands), place look-ups (places), options, and the Service that runs it."""

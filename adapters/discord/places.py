@@ -1,6 +1,6 @@
 """Who can read the place a Discord message was said in: the facts, from discord.py or from Discord.
 
-The decision is `translate.place_privacy` (pure); this module only gathers its `PlaceFacts`.
+The decision is `privacy.place_privacy` (pure); this module gathers its `PlaceFacts`.
 Channels, threads and roles that discord.py caches are read fresh for every message: discord.py
 applies CHANNEL_UPDATE, THREAD_UPDATE and GUILD_ROLE_UPDATE to them itself, so a permission change
 takes effect with the next message. Only channels discord.py does not know are asked of Discord
@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from adapters.discord.translate import EveryoneAccess, PlaceFacts
+from adapters.discord.privacy import EveryoneAccess, PlaceFacts, Privacy, place_privacy
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,13 @@ class PlaceLookup:
         if len(self._looked_up) > self._max_size:
             self._looked_up.popitem(last=False)
         return found
+
+    async def privacy_of(self, channel: Any) -> Privacy:
+        """Who can read `message.channel` (private whenever that cannot be learned)."""
+        privacy = place_privacy(await self.place_of(channel))
+        if privacy.is_private:
+            log.debug("channel %s counts as private: %s", channel.id, privacy.reason)
+        return privacy
 
     async def place_of(self, channel: Any) -> PlaceFacts:
         """The facts about `message.channel` that decide its privacy."""

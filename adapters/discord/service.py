@@ -16,7 +16,9 @@ import time
 import discord
 from pydantic import SecretStr
 
-from adapters.discord.client import DiscordOptions, MnemoDiscordClient, apply_endpoint_overrides
+from adapters.discord.client import MnemoDiscordClient
+from adapters.discord.options import DiscordOptions
+from adapters.discord.sdk import apply_endpoint_overrides
 from config import Settings
 from core.assistant import Assistant
 
@@ -165,7 +167,7 @@ class DiscordService:
     async def stop(self) -> None:
         self._stopping = True
         if self._client is not None:
-            if not await self._client.wait_replies_sent(self._settings.shutdown_grace_seconds):
+            if not await self._client.wait_messages_handled(self._settings.shutdown_grace_seconds):
                 log.warning("closing Discord with answers still being posted")
             await self._client.close()
         if self._task is not None:

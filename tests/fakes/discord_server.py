@@ -8,6 +8,8 @@ Gateway: HELLO (op 10) on connect, IDENTIFY (op 2) -> READY + GUILD_CREATE for t
 heartbeats acked, RESUME -> RESUMED. `dispatch()` pushes events (MESSAGE_CREATE, INTERACTION_CREATE...)
 to the shard that owns the guild, like Discord does; `broadcast=True` sends to every connection (a
 duplicate delivery seen by two shards or processes); `send_raw()` sends any text frame.
+`delivered()` returns once every client has read every event sent to it (Discord's heartbeat
+request, op 1: the client answers with the last sequence number it read).
 
 World building: servers (with the @everyone role's permissions), channels of any type with
 permission overwrites, threads of type 10/11/12, DMs and group DMs; `cached=False` keeps a channel
@@ -15,7 +17,8 @@ out of GUILD_CREATE (discord.py then only learns of it over REST); `update_chann
 and dispatches CHANNEL_UPDATE / THREAD_UPDATE, `update_everyone_role()` GUILD_ROLE_UPDATE.
 
 REST: everything discord.py calls for login, command sync, messages, edits, typing, threads and
-interaction callbacks/follow-ups. Every request is recorded (`requests`). Responses carry
+interaction callbacks/follow-ups. Every request is recorded (`requests`); `hold()` keeps the next
+request to a path waiting until the test releases it. Responses carry
 `Content-Type: application/json` exactly (with a charset discord.py would treat the body as text).
 Like Discord: a nonce with `enforce_nonce` returns the existing message instead of a duplicate;
 interaction callbacks carry no Authorization, must come within 3 s, and only once per interaction.
@@ -31,6 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -111,14 +115,42 @@ class _Fault:
     retry_after: float
 
 
+class HeldRequest:
+    """The next request to one method + path, held until the test releases it."""
+
+    def __init__(self, method: str, path: str) -> None:
+        self.method = method
+        self.path = path
+        self.taken = False
+        self._arrived = asyncio.Event()
+        self._released = asyncio.Event()
+
+    async def arrived(self, timeout: float = 10.0) -> None:
+        """Until the held request has come in."""
+        async with asyncio.timeout(timeout):
+            await self._arrived.wait()
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def park(self) -> None:
+        self._arrived.set()
+        await self._released.wait()
+
+
 class _Session:
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
         self.seq = 0
         self.shard: tuple[int, int] = (0, 1)
         self.identified = asyncio.Event()
+        self.read_seq = 0  # the last sequence number the client said it read (its heartbeats)
         self.session_id = f"session-{next(_counter)}"
         self.lock = asyncio.Lock()
+
+    def has_read(self, seq: int) -> bool:
+        """The client said it read event `seq` (or can no longer read anything)."""
+        return self.read_seq >= seq or self.ws.closed
 
     async def send(self, op: int, data: Any, event: str | None = None) -> None:
         async with self.lock:
@@ -154,10 +186,12 @@ class FakeDiscord:
         # Close the socket with this code on IDENTIFY (4014: privileged intent not enabled).
         self.identify_close_code: int | None = None
         self.interaction_window = INTERACTION_WINDOW_SECONDS
+        self.dispatches = 0  # DISPATCH events sent to clients (the echoes of the bot's messages too)
         self._nonces: dict[tuple[int, str], int] = {}
         self._sessions: list[_Session] = []
         self._past_sessions: list[_Session] = []
         self._faults: list[_Fault] = []
+        self._holds: list[HeldRequest] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -574,9 +608,40 @@ class FakeDiscord:
 
     async def wait_connected(self, count: int = 1, timeout: float = 10.0) -> None:
         """Until `count` gateway sessions have IDENTIFYed."""
+        await self.wait_until(
+            lambda: len([s for s in self._sessions if s.identified.is_set()]) >= count, timeout=timeout
+        )
+
+    async def wait_until(self, condition: Callable[[], bool], *, timeout: float = 10.0) -> None:
+        """Until `condition()` holds; checked whenever the fake's state changes (a request, a
+        connection opened, identified, resumed or closed, a heartbeat)."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(condition)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def delivered(self, timeout: float = 10.0) -> int:
+        """Until every client has read every gateway event sent to it so far, the echoes of the
+        bot's own messages included; returns how many events were sent in all.
+
+        Discord may ask a client for a heartbeat at once (op 1); the client answers with the last
+        sequence number it read. discord.py reads frames in order and runs the parser of each
+        before reading the next, so its answer means every event up to there has been parsed (and
+        handed to the client's event handlers).
+        """
         async with asyncio.timeout(timeout):
-            while len([s for s in self._sessions if s.identified.is_set()]) < count:
-                await asyncio.sleep(0.01)
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            for session in list(self._sessions):
+                if not session.identified.is_set() or session.ws.closed:
+                    continue
+                sent = session.seq  # before the request: the client's answer covers at least this
+                await session.send(1, None)
+                async with self._changed:
+                    await self._changed.wait_for(partial(session.has_read, sent))
+        return self.dispatches
 
     async def dispatch(
         self,
@@ -598,6 +663,7 @@ class FakeDiscord:
             if broadcast or self.shard_for(guild_id, count) == shard_id:
                 await session.send(0, data, event)
                 sent += 1
+        self.dispatches += sent
         if isinstance(data, dict) and event == "INTERACTION_CREATE" and data.get("id"):
             with contextlib.suppress(TypeError, ValueError, KeyError):
                 # The 3-second window starts when Discord sends the interaction.
@@ -627,6 +693,7 @@ class FakeDiscord:
         await ws.prepare(request)
         session = _Session(ws)
         self._sessions.append(session)
+        await self._notify()
         try:
             await session.send(10, {"heartbeat_interval": 41250})
             async for frame in ws:
@@ -635,7 +702,9 @@ class FakeDiscord:
                 payload = json.loads(frame.data)
                 op = payload.get("op")
                 if op == 1:
+                    session.read_seq = max(session.read_seq, int(payload.get("d") or 0))
                     await session.send(11, None)
+                    await self._notify()
                 elif op == 2:
                     await self._identify(session, payload["d"])
                 elif op == 6:
@@ -654,10 +723,12 @@ class FakeDiscord:
                     )
                     session.identified.set()
                     await session.send(0, {}, "RESUMED")
+                    await self._notify()
         finally:
             self._sessions.remove(session)
             if session.identified.is_set():
                 self._past_sessions.append(session)
+            await self._notify()
         return ws
 
     async def _identify(self, session: _Session, data: dict[str, Any]) -> None:
@@ -689,6 +760,7 @@ class FakeDiscord:
         )
         for guild in mine:
             await session.send(0, guild, "GUILD_CREATE")
+        await self._notify()
 
     # -- REST ------------------------------------------------------------------------------------
     def fail_next(
@@ -702,6 +774,12 @@ class FakeDiscord:
     ) -> None:
         """The next `times` matching requests get `status` (429 carries Discord's retry_after)."""
         self._faults.append(_Fault(method.upper(), path_prefix, status, times, retry_after))
+
+    def hold(self, method: str, path: str) -> HeldRequest:
+        """Hold the next `method` request to exactly `path` until `release()` (then serve it)."""
+        held = HeldRequest(method.upper(), path)
+        self._holds.append(held)
+        return held
 
     def clear_faults(self) -> None:
         """Every request from now on is served normally."""
@@ -787,6 +865,12 @@ class FakeDiscord:
         async with self._changed:
             self.requests.append(recorded)
             self._changed.notify_all()
+        held = next(
+            (h for h in self._holds if not h.taken and h.method == request.method and h.path == path), None
+        )
+        if held is not None:
+            held.taken = True
+            await held.park()
         for fault in self._faults:
             if fault.remaining > 0 and fault.method == request.method and path.startswith(fault.path_prefix):
                 fault.remaining -= 1

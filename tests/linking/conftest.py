@@ -11,12 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.discord.client import DiscordOptions, apply_endpoint_overrides
+from adapters.discord.options import DiscordOptions
+from adapters.discord.sdk import apply_endpoint_overrides
 from adapters.discord.service import DiscordService
 from adapters.slack.service import SlackService
 from bot.web import create_web_app
 from bot.wiring import Core, build_core
-from tests.discord.conftest import FAST, Bot, fake_discord
+from tests.adapters.discord.conftest import FAST, Bot, fake_discord
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack

@@ -9,8 +9,16 @@ from typing import Any
 
 from adapters.discord.translate import identity_of
 from core.models import IdentityKey, Platform
-from tests.discord.conftest import Bot, assert_no_pings, new_user, prompt_text
-from tests.discord.test_app_commands import EPHEMERAL, answer_text, callback_of, flags
+from tests.adapters.discord.conftest import (
+    EPHEMERAL,
+    Bot,
+    answer_text,
+    assert_no_pings,
+    callback_of,
+    flags,
+    new_user,
+    prompt_text,
+)
 from tests.linking.conftest import BothDoors
 from tests.slack import payloads as p
 from tests.slack.conftest import SlackHarness, blocks_text

@@ -10,13 +10,8 @@ import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.discord.client import (
-    DEFAULT_API_URL,
-    DEFAULT_GATEWAY_URL,
-    REQUIRED_PERMISSIONS,
-    apply_endpoint_overrides,
-    invite_url,
-)
+from adapters.discord.options import REQUIRED_PERMISSIONS, invite_url, required_intents
+from adapters.discord.sdk import DEFAULT_API_URL, DEFAULT_GATEWAY_URL, apply_endpoint_overrides
 from adapters.discord.service import (
     LOGIN_REJECTED_HELP,
     PRIVILEGED_INTENT_HELP,
@@ -25,7 +20,7 @@ from adapters.discord.service import (
 )
 from bot.services import build_services
 from bot.wiring import build_core
-from tests.discord.conftest import RunBot, discord_settings, new_user
+from tests.adapters.discord.conftest import RunBot, discord_settings, new_user
 from tests.fakes.discord_server import (
     INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MESSAGES,
@@ -130,8 +125,8 @@ async def test_stop_closes_the_gateway(run_bot: RunBot, fake_discord: FakeDiscor
     async with run_bot() as bot:
         client = bot.client
         assert fake_discord.open_sessions == [(0, 1)]
-    await asyncio.sleep(0.1)
     assert client.is_closed()
+    await fake_discord.wait_until(lambda: not fake_discord.open_sessions)  # the fake saw it close
     assert fake_discord.open_sessions == []
 
 
@@ -161,8 +156,6 @@ async def test_build_services_runs_discord_only_when_a_token_is_set(
 
 
 def test_intents_are_not_the_library_defaults() -> None:
-    from adapters.discord.client import required_intents
-
     intents = required_intents()
     assert intents.message_content
     assert not intents.members
@@ -174,11 +167,11 @@ async def test_stop_delivers_an_answer_already_being_written(
 ) -> None:
     _, [channel] = fake_discord.add_guild()
     guild_id = int(fake_discord.channels[channel]["guild_id"])
-    fake_openai.state.delay_chat = 1.0
     settings = discord_settings(tmp_path, fake_openai, fake_discord)
     async with build_core(settings) as core:
         service = DiscordService(settings=core.settings, assistant=core.assistant, ready_timeout=10)
         await service.start()
+        thinking = fake_openai.hold("chat")
         await fake_discord.dispatch(
             "MESSAGE_CREATE",
             fake_discord.message(
@@ -189,17 +182,19 @@ async def test_stop_delivers_an_answer_already_being_written(
                 mention_bot=True,
             ),
         )
-        async with asyncio.timeout(5):
-            while fake_openai.count("chat") == 0:
-                await asyncio.sleep(0.02)
+        await thinking.arrived()
         core.orchestrator.stop_accepting()  # what shutdown does first
-        await service.stop()
+        stopping = asyncio.create_task(service.stop())
+        # Released without yielding: stop() runs first, and the answer can only finish after it
+        # began (it needs the model's response, over a socket).
+        thinking.release()
+        await stopping
         [post] = fake_discord.channel_posts(channel)
         assert "slow one" in post.body["content"]
 
 
 def test_readme_invite_link_has_the_permissions_the_code_needs() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     assert f"permissions={REQUIRED_PERMISSIONS.value}" in readme
     assert "scope=bot+applications.commands" in readme
     assert invite_url(42).endswith(

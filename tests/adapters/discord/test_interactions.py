@@ -7,19 +7,22 @@ import re
 import time
 from typing import Any
 
-from adapters.discord.translate import confirm_custom_id, identity_of
+from adapters.discord.commands import confirm_custom_id
+from adapters.discord.translate import identity_of
 from core.commands import Command, CommandName
 from core.models import IdentityKey, MemoryItem, Platform
-from tests.discord.conftest import Bot, RunBot, assert_no_pings, new_user
+from tests.adapters.discord.conftest import (
+    EPHEMERAL,
+    Bot,
+    RunBot,
+    answer_text,
+    assert_no_pings,
+    callback_of,
+    flags,
+    new_user,
+)
 from tests.fakes.discord_server import FakeDiscord, Recorded
 from tests.fakes.openai_server import FakeOpenAI
-
-EPHEMERAL = 64
-
-
-def callback_of(payload: dict[str, Any]) -> Any:
-    path = f"/interactions/{payload['id']}/{payload['token']}/callback"
-    return lambda r: r.method == "POST" and r.path == path
 
 
 async def run_command(bot: Bot, user: int, subcommand: str, **options: Any) -> Recorded:
@@ -46,17 +49,6 @@ async def learn(bot: Bot, user: int, *facts: str) -> list[MemoryItem]:
 
 def _identity(user: int) -> IdentityKey:
     return identity_of(user)
-
-
-def answer_text(callback: Recorded) -> str:
-    data = callback.body.get("data") or {}
-    parts = [data.get("content") or ""]
-    parts += [(e.get("title") or "") + "\n" + (e.get("description") or "") for e in data.get("embeds") or []]
-    return "\n".join(parts)
-
-
-def flags(callback: Recorded) -> int:
-    return int((callback.body.get("data") or {}).get("flags") or 0)
 
 
 async def test_commands_are_synced_once_and_not_again_when_unchanged(run_bot: RunBot) -> None:
@@ -114,7 +106,7 @@ async def test_slow_work_is_deferred_then_followed_up(run_bot: RunBot, fake_open
     async with run_bot() as bot:
         user = new_user()
         await learn(bot, user, "my bike is a green cargo bike")
-        fake_openai.state.delay_embeddings = 2.2  # a search needs one embedding: slower than 3 s budget
+        searching = fake_openai.hold("embeddings")  # a search needs one embedding: held until deferred
         payload = bot.fake.slash_command(
             user_id=user,
             subcommand="show",
@@ -126,6 +118,7 @@ async def test_slow_work_is_deferred_then_followed_up(run_bot: RunBot, fake_open
         [callback] = await bot.fake.wait_for(callback_of(payload))
         assert callback.body["type"] == 5  # deferred ("thinking"), ephemeral
         assert callback.body["data"]["flags"] & EPHEMERAL
+        searching.release()
         webhook = f"/webhooks/{bot.fake.app_id}/{payload['token']}"
         [followup] = await bot.fake.wait_for(lambda r: r.method == "POST" and r.path == webhook)
         assert "green cargo bike" in json.dumps(followup.body)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.discord.conftest import RunBot, new_user
+from tests.adapters.discord.conftest import RunBot, new_user
 
 
 async def test_mention_gets_a_reply(run_bot: RunBot) -> None:

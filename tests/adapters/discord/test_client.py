@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 from adapters.discord.translate import identity_of
-from tests.discord.conftest import RunBot, assert_no_pings, new_user, prompt_text
+from tests.adapters.discord.conftest import RunBot, assert_no_pings, is_post_to, new_user, prompt_text
 from tests.fakes.openai_server import FakeOpenAI
-
-
-def is_post_to(channel_id: int) -> Any:
-    return lambda r: r.method == "POST" and r.path == f"/channels/{channel_id}/messages"
-
-
-async def settle(seconds: float = 0.3) -> None:
-    """Let anything that would (wrongly) happen after an event happen before asserting it did not."""
-    await asyncio.sleep(seconds)
 
 
 async def test_mention_in_a_channel_gets_one_reply_quoting_the_question(run_bot: RunBot) -> None:
     async with run_bot() as bot:
         question = await bot.say("what's the capital of Peru?", user_id=new_user())
         [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))
-        await settle()
+        await bot.settle()
         assert len(bot.fake.channel_posts(bot.channel_id)) == 1
         body = post.body
         assert "what's the capital of Peru?" in body["content"]  # the fake model echoes its prompt
@@ -38,16 +26,19 @@ async def test_mention_in_a_channel_gets_one_reply_quoting_the_question(run_bot:
 
 
 async def test_typing_shows_while_a_slow_answer_is_computed(run_bot: RunBot, fake_openai: FakeOpenAI) -> None:
-    fake_openai.state.delay_chat = 1.0
     async with run_bot() as bot:
+        thinking = fake_openai.hold("chat")
         payload = await bot.say("think hard", user_id=new_user())
+        await thinking.arrived()
+        await bot.fake.wait_for(lambda r: r.path == f"/channels/{bot.channel_id}/typing")
+        thinking.release()
         [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))
         typing = bot.fake.find("POST", f"/channels/{bot.channel_id}/typing")
         assert len(typing) == 1
         assert typing[0].at < post.at
         # A late duplicate of the same message neither answers nor shows typing again.
         await bot.fake.dispatch("MESSAGE_CREATE", payload)
-        await settle(0.8)
+        await bot.settle()
         assert len(bot.fake.find("POST", f"/channels/{bot.channel_id}/typing")) == 1
         assert len(bot.fake.channel_posts(bot.channel_id)) == 1
 
@@ -55,7 +46,7 @@ async def test_typing_shows_while_a_slow_answer_is_computed(run_bot: RunBot, fak
 async def test_channel_chatter_without_a_mention_is_ignored(run_bot: RunBot, fake_openai: FakeOpenAI) -> None:
     async with run_bot() as bot:
         await bot.say("lunch anyone?", user_id=new_user(), mention=False)
-        await settle()
+        await bot.settle()
         assert bot.fake.channel_posts(bot.channel_id) == []
         assert fake_openai.count("chat") == 0
 
@@ -79,13 +70,13 @@ async def test_bots_webhooks_system_messages_and_its_own_messages_are_ignored(
         await bot.say("webhook talking", user_id=new_user(), webhook_id=new_user())
         await bot.say("joined", user_id=new_user(), message_type=7)  # member join notice
         await bot.say("itself", user_id=bot.bot_id)
-        await settle()
+        await bot.settle()
         assert bot.fake.channel_posts(bot.channel_id) == []
         assert fake_openai.count("chat") == 0
         # A real answer is echoed back by Discord as a MESSAGE_CREATE; it must not start a loop.
         await bot.say("one question", user_id=new_user())
         await bot.fake.wait_for(is_post_to(bot.channel_id))
-        await settle(0.5)
+        await bot.settle()
         assert len(bot.fake.channel_posts(bot.channel_id)) == 1
         assert fake_openai.count("chat") == 1
 
@@ -107,7 +98,7 @@ async def test_long_answer_is_split_with_code_blocks_intact(run_bot: RunBot, fak
     async with run_bot() as bot:
         question = await bot.say("write me a script", user_id=new_user())
         posts = await bot.fake.wait_for(is_post_to(bot.channel_id), count=3)
-        await settle()
+        await bot.settle()
         posts = bot.fake.channel_posts(bot.channel_id)
         assert len(posts) == 3
         contents = [p.body["content"] for p in posts]
@@ -134,7 +125,7 @@ async def test_duplicate_delivery_gets_one_reply(run_bot: RunBot, fake_openai: F
         await bot.fake.dispatch("MESSAGE_CREATE", payload)
         await bot.fake.dispatch("MESSAGE_CREATE", payload)  # a gateway resume replays it
         await bot.fake.wait_for(is_post_to(bot.channel_id))
-        await settle(0.5)
+        await bot.settle()
         assert len(bot.fake.channel_posts(bot.channel_id)) == 1
         assert fake_openai.count("chat") == 1
 
@@ -160,63 +151,10 @@ async def test_two_gateway_connections_seeing_one_message_reply_once(run_bot: Ru
             )
             assert await bot.fake.dispatch("MESSAGE_CREATE", payload, broadcast=True) == 2
             await bot.fake.wait_for(is_post_to(bot.channel_id))
-            await settle(0.5)
+            await bot.settle(bot.client, second.client)
             assert len(bot.fake.channel_posts(bot.channel_id)) == 1
         finally:
             await second.stop()
-
-
-async def test_follow_ups_in_a_thread_mnemo_answered_need_no_mention(
-    run_bot: RunBot, fake_openai: FakeOpenAI
-) -> None:
-    async with run_bot() as bot:
-        user = new_user()
-        thread = bot.fake.add_thread(guild_id=bot.guild_id, parent_id=bot.channel_id, owner_id=user)
-        # Mnemo is not part of the thread yet: no mention, no answer.
-        await bot.say("anyone?", user_id=user, mention=False, channel_id=thread)
-        await settle()
-        assert bot.fake.channel_posts(thread) == []
-        await bot.say("first question", user_id=user, channel_id=thread)
-        await bot.fake.wait_for(is_post_to(thread))
-        await bot.say("and a follow-up", user_id=user, mention=False, channel_id=thread)
-        posts = await bot.fake.wait_for(is_post_to(thread), count=2)
-        # Same session: the follow-up's prompt carries the first exchange.
-        assert "first question" in posts[1].body["content"]
-        assert "and a follow-up" in posts[1].body["content"]
-        assert fake_openai.count("chat") == 2
-
-
-async def test_thread_follow_up_survives_a_restart(run_bot: RunBot) -> None:
-    async with run_bot() as bot:
-        user = new_user()
-        thread = bot.fake.add_thread(guild_id=bot.guild_id, parent_id=bot.channel_id, owner_id=user)
-        await bot.say("first question", user_id=user, channel_id=thread)
-        await bot.fake.wait_for(is_post_to(thread))
-    # A new process (same data dir) has no memory of the thread but the store does.
-    async with run_bot() as bot:
-        await bot.say("still there?", user_id=user, mention=False, channel_id=thread)
-        posts = await bot.fake.wait_for(is_post_to(thread), count=2)
-        assert "still there?" in posts[1].body["content"]
-
-
-async def test_thread_mode_opens_a_thread_and_follows_it(run_bot: RunBot) -> None:
-    async with run_bot(discord_reply_mode="thread") as bot:
-        user = new_user()
-        question = await bot.say("plan my trip\nto Lisbon please", user_id=user)
-        [created] = await bot.fake.wait_for(
-            lambda r: r.method == "POST" and r.path.endswith(f"/messages/{question['id']}/threads")
-        )
-        assert created.body["name"] == "plan my trip"
-        thread_id = int(question["id"])  # Discord gives the thread its starter message's id
-        [answer] = await bot.fake.wait_for(is_post_to(thread_id))
-        assert "plan my trip" in answer.body["content"]
-        assert "message_reference" not in answer.body
-        assert bot.fake.channel_posts(bot.channel_id) == []
-        await bot.say("what about food?", user_id=user, mention=False, channel_id=thread_id)
-        posts = await bot.fake.wait_for(is_post_to(thread_id), count=2)
-        assert "plan my trip" in posts[1].body["content"]  # the thread is the session
-        assert len(bot.fake.find("POST", "/threads")) == 1
-        assert_no_pings(bot.fake)
 
 
 async def test_two_users_never_see_each_others_memories(run_bot: RunBot) -> None:
@@ -256,7 +194,7 @@ async def test_rate_limited_send_is_retried_and_posted_once(run_bot: RunBot) -> 
         await bot.say("hello under load", user_id=new_user())
         attempts = await bot.fake.wait_for(is_post_to(bot.channel_id), count=2)
         assert attempts[1].at - attempts[0].at >= 0.15  # discord.py waited retry_after
-        await settle()
+        await bot.settle()
         created = [m for m in bot.fake.messages.values() if m["channel_id"] == str(bot.channel_id)]
         assert len(created) == 1
 
@@ -279,39 +217,6 @@ async def test_no_permission_to_send_is_logged_and_the_bot_keeps_going(run_bot: 
         assert "second" in posts[1].body["content"]
 
 
-async def test_malformed_payloads_are_skipped_and_the_client_keeps_running(run_bot: RunBot) -> None:
-    async with run_bot() as bot:
-        client = bot.client
-        await bot.fake.dispatch("MESSAGE_CREATE", {"id": "not-a-number"})
-        await bot.fake.dispatch("MESSAGE_CREATE", "garbage")
-        await bot.fake.dispatch("INTERACTION_CREATE", {"type": 2})
-        await bot.fake.dispatch("GUILD_CREATE", None, guild_id=bot.guild_id)
-        await bot.fake.send_raw("this is not json")
-        await bot.fake.send_raw("[1, 2, 3]")
-        await bot.fake.dispatch("SOMETHING_NEW", {"x": 1})  # unknown events are ignored quietly
-        await bot.say("still alive?", user_id=new_user())
-        [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))
-        assert "still alive?" in post.body["content"]
-        assert client.skipped_payloads >= 6
-        assert bot.client is client  # no restart was needed
-        assert not client.is_closed()
-
-
-async def test_a_crashed_connection_is_replaced_and_answers_again(run_bot: RunBot) -> None:
-    async with run_bot() as bot:
-        first = bot.client
-        # A corrupt compressed frame breaks the zlib stream: discord.py gives up on the client.
-        await bot.fake.send_raw(b"corrupt" + b"\x00\x00\xff\xff")
-        async with asyncio.timeout(10):
-            while bot.service.restarts < 1 or not bot.client.is_ready():
-                await asyncio.sleep(0.05)
-        assert bot.client is not first
-        assert first.is_closed()
-        await bot.say("back again?", user_id=new_user())
-        [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))
-        assert "back again?" in post.body["content"]
-
-
 async def test_replying_to_mnemos_message_needs_no_mention(run_bot: RunBot) -> None:
     async with run_bot() as bot:
         user = new_user()
@@ -326,7 +231,7 @@ async def test_replying_to_mnemos_message_needs_no_mention(run_bot: RunBot) -> N
             channel_id=bot.channel_id, guild_id=bot.guild_id, author_id=user, content="hm"
         )
         await bot.say("agreed", user_id=new_user(), mention=False, referenced=other)
-        await settle()
+        await bot.settle()
         assert len(bot.fake.channel_posts(bot.channel_id)) == 2
 
 
@@ -353,25 +258,6 @@ async def test_the_persons_display_name_reaches_the_model_and_the_account(run_bo
         assert "@Grace says hello" in prompt  # other people appear by name, not as raw ids
         account = await bot.core.store.resolve_account(identity_of(user))
         assert account.display_name == "Ada Lovelace"
-
-
-async def test_gateway_disconnects_are_resumed_and_answering_continues(run_bot: RunBot) -> None:
-    async with run_bot() as bot:
-        client = bot.client
-        await bot.fake.drop_connections(code=4000)  # a network blip
-        async with asyncio.timeout(10):
-            while len(bot.fake.resumes) < 1 or not bot.fake.open_sessions:
-                await asyncio.sleep(0.05)
-        await bot.fake.drop_connections(reconnect_op=True)  # Discord asks for a reconnect (op 7)
-        async with asyncio.timeout(10):
-            while len(bot.fake.resumes) < 2 or not bot.fake.open_sessions:
-                await asyncio.sleep(0.05)
-        await bot.say("after the blips", user_id=new_user())
-        [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))
-        assert "after the blips" in post.body["content"]
-        assert len(bot.fake.identifies) == 1  # resumed, never re-identified
-        assert bot.client is client
-        assert bot.service.restarts == 0
 
 
 async def test_an_overloaded_process_says_so_at_once(run_bot: RunBot, fake_openai: FakeOpenAI) -> None:

@@ -7,8 +7,8 @@ import itertools
 
 import discord
 
-from adapters.discord.client import ReplyWriter
-from tests.discord.conftest import Bot, RunBot, assert_no_pings, new_user
+from adapters.discord.replies import ReplyWriter
+from tests.adapters.discord.conftest import Bot, RunBot, assert_no_pings, is_post_to, new_user
 
 INTERVAL = 0.3
 
@@ -85,8 +85,7 @@ async def test_an_apology_after_a_partial_stream_keeps_what_was_shown(run_bot: R
         writer = writer_for(await source_message(bot))
         for piece in ["The answer ", "starts like "]:
             await writer.feed(piece)
-        await asyncio.sleep(INTERVAL * 1.5)  # the partial text is on screen
-        [post] = bot.fake.channel_posts(bot.channel_id)
+        [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))  # the partial text is on screen
         assert post.body["content"] == "The answer starts like"
         await writer.finish(f"{writer.streamed_text}\n\nSorry, I can't think right now.")
         [edit] = bot.fake.find("PATCH", "/channels/")
@@ -99,7 +98,7 @@ async def test_a_failed_send_mid_stream_is_retried_with_the_final_text_once(run_
         writer = writer_for(source)
         bot.fake.fail_next("POST", f"/channels/{bot.channel_id}/messages", status=400)
         await writer.feed("first part ")
-        await asyncio.sleep(INTERVAL * 1.5)  # the streamed post was refused
+        await bot.fake.wait_for(is_post_to(bot.channel_id))  # the streamed post, refused
         assert len(bot.fake.channel_posts(bot.channel_id)) == 1
         await writer.finish("first part and the rest")
         attempts = bot.fake.channel_posts(bot.channel_id)

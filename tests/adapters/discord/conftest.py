@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
-from adapters.discord.client import DiscordOptions, MnemoDiscordClient, apply_endpoint_overrides
+from adapters.discord.client import MnemoDiscordClient
+from adapters.discord.options import DiscordOptions
+from adapters.discord.sdk import apply_endpoint_overrides
 from adapters.discord.service import DiscordService
 from bot.wiring import Core, build_core
 from config import Settings
 from tests.conftest import make_settings
-from tests.fakes.discord_server import FakeDiscord, snowflake
+from tests.fakes.discord_server import FakeDiscord, Recorded, snowflake
 from tests.fakes.openai_server import FakeOpenAI
 
 # Fast for tests; production keeps discord.py's and Discord's pacing (see DiscordOptions).
@@ -56,6 +58,17 @@ class Bot:
         payload = self.fake.message(channel_id=channel_id, author_id=user_id, content=text)
         await self.fake.dispatch("MESSAGE_CREATE", payload)
         return payload
+
+    async def settle(self, *clients: MnemoDiscordClient) -> None:
+        """Until the bot is done: every event the fake sent has been read and handled (answered or
+        ignored) by `clients` (default: the current one), and handling them sent nothing new. What
+        was not sent by then is never sent: the echoes of the bot's own posts are handled too."""
+        watched = clients or (self.client,)
+        sent = -1
+        while (now := await self.fake.delivered()) != sent:
+            sent = now
+            for client in watched:
+                assert await client.wait_messages_handled(timeout=10), "the bot is still busy"
 
 
 @pytest.fixture
@@ -109,6 +122,11 @@ def new_user() -> int:
     return snowflake()
 
 
+def is_post_to(channel_id: int) -> Any:
+    """Matches a message send (attempt) to one channel or thread."""
+    return lambda r: r.method == "POST" and r.path == f"/channels/{channel_id}/messages"
+
+
 def assert_no_pings(fake: FakeDiscord) -> None:
     """Every request that put text in front of people allowed no mentions at all."""
     sends = fake.sends()
@@ -127,3 +145,24 @@ def prompt_text(bot: Bot) -> str:
     prompts = bot.openai.chat_prompts()
     assert prompts, "the model was never asked"
     return "\n".join(str(m.get("content")) for m in prompts[-1])
+
+
+# -- interactions ------------------------------------------------------------------------------------
+EPHEMERAL = 64
+
+
+def callback_of(payload: dict[str, Any]) -> Any:
+    """Matches the interaction callback (the first answer) of an INTERACTION_CREATE payload."""
+    path = f"/interactions/{payload['id']}/{payload['token']}/callback"
+    return lambda r: r.method == "POST" and r.path == path
+
+
+def answer_text(callback: Recorded) -> str:
+    data = callback.body.get("data") or {}
+    parts = [data.get("content") or ""]
+    parts += [(e.get("title") or "") + "\n" + (e.get("description") or "") for e in data.get("embeds") or []]
+    return "\n".join(parts)
+
+
+def flags(callback: Recorded) -> int:
+    return int((callback.body.get("data") or {}).get("flags") or 0)

@@ -3,7 +3,7 @@ client, the real core and mem0, fake Discord and a fake model that records every
 
 Each case tells a secret somewhere, then asks in a public channel of the same server and of another
 server (the secret must never reach those prompts), and in a DM (where it must: proof that it was
-remembered at all, privately).
+remembered at all, privately). First, the rule itself (pure) on every kind of place.
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import discord
 import pytest
+from discord.enums import try_enum
 
-from tests.discord.conftest import Bot, RunBot, new_user
+from adapters.discord.privacy import EveryoneAccess, PlaceFacts, place_privacy
+from tests.adapters.discord.conftest import Bot, RunBot, is_post_to, new_user
 from tests.fakes.discord_server import (
     EVERYONE_PERMISSIONS,
     NEWS,
@@ -29,8 +32,57 @@ from tests.fakes.discord_server import (
 RECALL_ALL = {"memory_recall_limit": 50}
 
 
-def is_post_to(channel_id: int) -> Any:
-    return lambda r: r.method == "POST" and r.path == f"/channels/{channel_id}/messages"
+# -- the rule, pure: who can read the place ---------------------------------------------------------
+T = discord.ChannelType
+SEEN = EveryoneAccess(overwrite=None, role=True)  # nothing hides it
+HIDDEN = EveryoneAccess(overwrite=False, role=True)  # the channel denies @everyone VIEW_CHANNEL
+SERVER_HIDES = EveryoneAccess(overwrite=None, role=False)  # @everyone lacks VIEW_CHANNEL server-wide
+GRANTED_BACK = EveryoneAccess(overwrite=True, role=False)  # ... but this channel grants it back
+ROLE_UNKNOWN = EveryoneAccess(overwrite=None, role=None)  # a server discord.py has not loaded
+
+
+@pytest.mark.parametrize(
+    ("place", "private", "direct"),
+    [
+        (PlaceFacts(T.private), True, True),
+        (PlaceFacts(T.group), True, False),
+        (PlaceFacts(T.private_thread), True, False),
+        (PlaceFacts(T.private_thread, SEEN), True, False),  # private whatever its parent
+        (PlaceFacts(T.public_thread, SEEN), False, False),
+        (PlaceFacts(T.news_thread, SEEN), False, False),
+        (PlaceFacts(T.public_thread, HIDDEN), True, False),  # a thread is as private as its parent
+        (PlaceFacts(T.news_thread, HIDDEN), True, False),
+        (PlaceFacts(T.public_thread, SERVER_HIDES), True, False),
+        (PlaceFacts(T.public_thread, GRANTED_BACK), False, False),
+        (PlaceFacts(T.public_thread), True, False),  # parent unknown
+        (PlaceFacts(T.public_thread, ROLE_UNKNOWN), True, False),
+        (PlaceFacts(T.text, SEEN), False, False),
+        (PlaceFacts(T.text, HIDDEN), True, False),
+        (PlaceFacts(T.text, SERVER_HIDES), True, False),
+        (PlaceFacts(T.text, GRANTED_BACK), False, False),
+        (PlaceFacts(T.text, EveryoneAccess(overwrite=False, role=None)), True, False),
+        (PlaceFacts(T.text, EveryoneAccess(overwrite=True, role=None)), False, False),
+        (PlaceFacts(T.text, ROLE_UNKNOWN), True, False),
+        (PlaceFacts(T.text), True, False),  # overwrites unknown
+        (PlaceFacts(T.voice, SEEN), False, False),
+        (PlaceFacts(T.voice, HIDDEN), True, False),
+        (PlaceFacts(T.stage_voice, HIDDEN), True, False),
+        (PlaceFacts(T.news, SEEN), False, False),
+        (PlaceFacts(T.news, HIDDEN), True, False),
+        (PlaceFacts(T.forum, SEEN), False, False),
+        (PlaceFacts(T.forum, SERVER_HIDES), True, False),
+        (PlaceFacts(T.media, HIDDEN), True, False),
+        (PlaceFacts(None), True, False),  # e.g. a PartialMessageable that could not be looked up
+        (PlaceFacts(None, SEEN), True, False),
+        (PlaceFacts(try_enum(T, 99), SEEN), True, False),  # a channel type Discord adds later
+    ],
+)
+def test_place_privacy_is_public_only_when_everyone_can_read_it(
+    place: PlaceFacts, private: bool, direct: bool
+) -> None:
+    privacy = place_privacy(place)
+    assert (privacy.is_private, privacy.is_direct) == (private, direct), privacy.reason
+    assert privacy.reason
 
 
 @dataclass
