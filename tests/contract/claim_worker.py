@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.storage import Store
-from core.storage_sqlite import SQLiteStore
-from core.storage_supabase import SupabaseStore
+from core.storage.sqlite import SQLiteStore
+from core.storage.supabase import SupabaseStore
 
 
 async def _open(argv: list[str]) -> tuple[Store, list[str]]:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from core.storage import Store
-from core.storage_sqlite import SQLiteStore
-from core.storage_supabase import SupabaseStore
+from core.storage.sqlite import SQLiteStore
+from core.storage.supabase import SupabaseStore
 from tests.fakes.postgrest import PostgrestShim
 from tests.supabase.fixtures import jwt_secret, postgrest_shim, shared_shim, supabase_dsn
 
