@@ -30,7 +30,7 @@ from bot.web import create_web_app
 from core.jobs import RETRY_MEMORY_WRITES
 from core.memory import Mem0Memory
 from core.models import IdentityKey, MemoryOrigin, Platform
-from core.storage_sqlite import SQLiteStore
+from core.storage.sqlite import SQLiteStore
 from tests.fakes.openai_server import FakeOpenAI
 
 CLAIMS = 500

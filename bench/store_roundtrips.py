@@ -32,8 +32,8 @@ from _common import percentile  # also puts the repository on sys.path
 
 from core.models import ConversationKey, IdentityKey, Platform, Role
 from core.storage import Store
-from core.storage_sqlite import SQLiteStore
-from core.storage_supabase import SupabaseStore
+from core.storage.sqlite import SQLiteStore
+from core.storage.supabase import SupabaseStore
 from tests.fakes.postgrest import make_key
 from tests.supabase import pg
 

@@ -21,7 +21,7 @@ from core.memory import Mem0Memory, Mem0Options, MemoryService
 from core.memory_writer import MemoryWriter
 from core.orchestrator import Orchestrator, OrchestratorOptions
 from core.storage import Store
-from core.storage_sqlite import SQLiteStore
+from core.storage.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class Core:
 
 async def open_store(settings: Settings) -> Store:
     if settings.supabase_enabled:
-        from core.storage_supabase import SupabaseStore
+        from core.storage.supabase import SupabaseStore
 
         return await SupabaseStore.open(settings)
     return await SQLiteStore.open(settings.data_dir / "mnemo.db")

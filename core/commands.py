@@ -18,7 +18,7 @@ from core.linking import LinkService, describe_identity, display_code
 from core.memory import MemoryService
 from core.models import IdentityKey, MemoryItem, MemoryPage
 from core.redaction import short_hash
-from core.storage import Store
+from core.storage import AccountStore
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def format_item(item: MemoryItem) -> str:
 
 class MemoryCommands:
     def __init__(
-        self, *, store: Store, memory: MemoryService, removals: Removals, links: LinkService
+        self, *, store: AccountStore, memory: MemoryService, removals: Removals, links: LinkService
     ) -> None:
         self._store = store
         self._memory = memory

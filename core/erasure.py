@@ -29,7 +29,7 @@ from datetime import datetime
 from core.memory import MemoryService
 from core.memory_writer import MemoryWriter
 from core.models import ConversationKey, MemoryItem
-from core.storage import Store
+from core.storage import RemovalStore
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class ErasureReport:
 class Removals:
     """The removals of `Removal`, one method each, over the store, memory and writer."""
 
-    def __init__(self, *, store: Store, memory: MemoryService, writer: MemoryWriter) -> None:
+    def __init__(self, *, store: RemovalStore, memory: MemoryService, writer: MemoryWriter) -> None:
         self._store = store
         self._memory = memory
         self._writer = writer

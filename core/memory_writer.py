@@ -26,7 +26,7 @@ from datetime import datetime
 from core.errors import BotError, StorageError
 from core.memory import MemoryService
 from core.models import MemoryOrigin, WriteTarget
-from core.storage import Store
+from core.storage import MemoryWriteStore
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class LandedWrite:
 
 async def land_memory_write(
     *,
-    store: Store,
+    store: MemoryWriteStore,
     memory: MemoryService,
     account_id: uuid.UUID,
     epoch: int,
@@ -69,7 +69,7 @@ async def land_memory_write(
 
 
 async def settle_memory_write(
-    *, store: Store, memory: MemoryService, written: WriteTarget, memory_ids: list[str]
+    *, store: MemoryWriteStore, memory: MemoryService, written: WriteTarget, memory_ids: list[str]
 ) -> LandedWrite:
     """After a write landed on `written`: keep it if that still holds, follow a merge that happened
     meanwhile, or discard it if the account was erased or paused meanwhile."""
@@ -103,7 +103,7 @@ class MemoryWriter:
         self,
         *,
         memory: MemoryService,
-        store: Store,
+        store: MemoryWriteStore,
         clock: Callable[[], datetime],
         queue_size: int,
         workers: int,

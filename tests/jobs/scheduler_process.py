@@ -21,7 +21,7 @@ import psycopg
 from bot.scheduler import SchedulerService
 from core.clock import utc_now
 from core.jobs import JobResult, JobSpec, RunClaimer, ScheduledJob, ShouldStop
-from core.storage_sqlite import SQLiteStore
+from core.storage.sqlite import SQLiteStore
 
 CLAIMS_TABLE = """
 create table if not exists processed_events (
@@ -92,7 +92,7 @@ async def main(claims: str, seconds: float, every: float, out: Path, start_at: f
         pg = await PostgresClaims.connect(target)
         claimer, closer = pg, pg.close
     elif kind == "supabase":  # supabase:URL|SERVICE_ROLE_KEY, the production path for Postgres
-        from core.storage_supabase import SupabaseStore
+        from core.storage.supabase import SupabaseStore
 
         url, _, key = target.partition("|")
         supabase = await SupabaseStore.connect(url=url, key=key)

@@ -17,7 +17,7 @@ from bot.wiring import build_core
 from core.clock import utc_now
 from core.errors import StorageError
 from core.jobs import DEFAULT_SPECS, JobResult, JobSpec, ScheduledJob, ShouldStop
-from core.storage_sqlite import SQLiteStore
+from core.storage.sqlite import SQLiteStore
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.jobs.helpers import FakeClock

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.models import ConversationKey, Platform
-from core.storage_sqlite import SQLiteStore
+from core.storage.sqlite import SQLiteStore
 
 
 async def test_has_session_sees_open_and_closed_sessions_and_survives_reopening(tmp_path: Path) -> None:

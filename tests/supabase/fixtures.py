@@ -1,4 +1,6 @@
-"""Fixtures shared by tests/contract and tests/supabase (imported by both conftests).
+"""Fixtures shared by the tests that need Supabase, imported by their conftests: the Store contract
+(tests/core/storage/contract), the Supabase store's own tests (tests/core/storage/supabase), the
+migrations' tests here, and the core, HTTP, jobs and Postgres-memory suites that also run on it.
 
 One migrated database and one PostgREST shim per test run (session scope: creating a database
 costs ~0.3 s); every test that uses them starts from empty tables.

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.core.storage.supabase.test_start_up_checks import free_port
 from tests.fakes.postgrest import PostgrestShim, make_key
-from tests.supabase.test_start_up_checks import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

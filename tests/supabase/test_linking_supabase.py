@@ -19,7 +19,7 @@ from bot.wiring import Core, build_core
 from core.commands import Command, CommandName
 from core.errors import UserFacingError
 from core.models import IdentityKey, MemoryOrigin, Platform
-from core.storage_supabase import SupabaseStore
+from core.storage.supabase import SupabaseStore
 from tests.conftest import make_settings
 from tests.core.helpers import message, prompt_text
 from tests.fakes.openai_server import FakeOpenAI

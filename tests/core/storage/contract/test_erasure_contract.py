@@ -12,7 +12,7 @@ import pytest
 from core.errors import ErasedError, StorageError
 from core.models import ConversationKey, IdentityKey, MemoryOrigin, Platform, Role, WriteTarget
 from core.storage import Store
-from tests.contract.conftest import Backend
+from tests.core.storage.contract.conftest import Backend
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 HOLD = timedelta(minutes=2)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from core.storage import Store
-from core.storage_sqlite import SQLiteStore
-from core.storage_supabase import SupabaseStore
+from core.storage.sqlite import SQLiteStore
+from core.storage.supabase import SupabaseStore
 from tests.fakes.postgrest import PostgrestShim
 from tests.supabase.fixtures import jwt_secret, postgrest_shim, shared_shim, supabase_dsn
 
@@ -23,13 +23,13 @@ __all__ = ["jwt_secret", "postgrest_shim", "shared_shim", "supabase_dsn"]
 class Backend:
     name: str
     open: Callable[[], Awaitable[Store]]
-    # argv for tests/contract/claim_worker.py: opens this same backend from another OS process
+    # argv for tests/core/storage/contract/claim_worker.py: opens this same backend from another OS process
     worker_argv: list[str]
 
 
 @pytest.fixture(params=["sqlite", "supabase"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    worker = [sys.executable, "-m", "tests.contract.claim_worker"]
+    worker = [sys.executable, "-m", "tests.core.storage.contract.claim_worker"]
     if request.param == "sqlite":
         path = tmp_path / "mnemo.db"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from config import ConfigError
-from core.storage_supabase import SCHEMA_VERSION, SupabaseStore
+from core.storage.supabase import SCHEMA_VERSION, SupabaseStore
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.postgrest import PostgrestShim, make_key

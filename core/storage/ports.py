@@ -1,8 +1,12 @@
-"""The storage port: accounts, identities, sessions, messages, processed events, pending memory writes.
+"""The storage port, one protocol per role: accounts, conversations, event claims, memory writes,
+account links, removal, and the connection itself. `Store` is all of them together.
 
-Two implementations pass the same contract tests (tests/contract/): the embedded SQLite store
-(`core.storage_sqlite`, the default) and the Supabase store (`core.storage_supabase`).
-Every method raises `core.errors.StorageError` when the backend fails; nothing else escapes.
+Code that needs one role types against that role (the memory writer needs `MemoryWriteStore`, the
+removals `RemovalStore`); code that needs several takes a `Store`.
+Two implementations pass the same contract tests (tests/core/storage/contract/): the embedded SQLite
+store (`core.storage.sqlite`, the default) and the Supabase store (`core.storage.supabase`).
+Every method raises `core.errors.StorageError` when the backend fails; nothing else escapes, apart
+from the ValueError of bad input (`core.storage.validation`) and the ErasedError documented below.
 """
 
 from __future__ import annotations
@@ -29,12 +33,29 @@ from core.models import (
 )
 
 
-class Store(Protocol):
+class AccountStore(Protocol):
+    """Accounts, the platform identities that belong to them, and their settings."""
+
     async def resolve_account(self, identity: IdentityKey, *, display_name: str | None = None) -> Account:
         """The account of this platform identity, created on first sight, with its current erasure
         epoch. Safe under concurrency: many simultaneous calls for one new identity create exactly
         one account."""
         ...
+
+    async def get_settings(self, account_id: uuid.UUID) -> AccountSettings: ...
+
+    async def set_memory_paused(self, account_id: uuid.UUID, paused: bool) -> None: ...
+
+    async def list_identities(self, account_id: uuid.UUID) -> list[IdentityKey]: ...
+
+    async def detach_identity(self, identity: IdentityKey, *, now: datetime) -> Account:
+        """Move the identity to a fresh, empty account (with the old account's settings) and
+        return it. Its memories and messages stay with the account it leaves."""
+        ...
+
+
+class ConversationStore(Protocol):
+    """Sessions (one open per conversation at a time) and the messages stored in them."""
 
     async def touch_session(
         self, conversation: ConversationKey, *, now: datetime, idle_timeout: timedelta
@@ -63,11 +84,6 @@ class Store(Protocol):
         """Every stored message of the conversation across all its sessions, oldest first."""
         ...
 
-    async def delete_conversation(self, conversation: ConversationKey) -> int:
-        """Delete every session of the conversation and their messages; returns the number of
-        sessions deleted (0: there was no such conversation)."""
-        ...
-
     async def append_message(
         self,
         *,
@@ -87,34 +103,21 @@ class Store(Protocol):
         """The last `limit` messages of a session, oldest first."""
         ...
 
-    async def claim_event(self, key: str, *, now: datetime) -> bool:
-        """True for the first claim of `key` ever (across processes sharing the store), False after."""
-        ...
-
-    async def get_settings(self, account_id: uuid.UUID) -> AccountSettings: ...
-
-    async def set_memory_paused(self, account_id: uuid.UUID, paused: bool) -> None: ...
-
     async def close_idle_sessions(self, *, now: datetime, idle_timeout: timedelta) -> int:
         """Close every open session idle for longer than `idle_timeout`; returns how many."""
         ...
 
-    async def purge_messages(self, *, before: datetime) -> int:
-        """Delete stored messages older than `before`; returns how many."""
+
+class EventClaimStore(Protocol):
+    """Exactly-once claims: of platform events (retried deliveries) and of job run slots."""
+
+    async def claim_event(self, key: str, *, now: datetime) -> bool:
+        """True for the first claim of `key` ever (across processes sharing the store), False after."""
         ...
 
-    async def purge_bookkeeping(self, *, before: datetime) -> int:
-        """Delete processed-event claims, failed link attempts, expired link codes and merge records
-        older than `before`; returns how many rows went. (They grow with every message and job run.)"""
-        ...
 
-    async def erase_account(self, account_id: uuid.UUID) -> int:
-        """In one transaction: move the account to its next erasure epoch (so work begun before
-        cannot store anything after: append_message, add_pending_write and memory_write_target
-        check it), delete every stored message and pending memory write of the account and drop
-        link-code reservations it holds. Returns the messages deleted. Deleted text must not
-        survive in the backend's files (embedded: secure_delete + vacuum)."""
-        ...
+class MemoryWriteStore(Protocol):
+    """Where a memory write may land, and the durable queue of writes that failed (retried by a job)."""
 
     async def memory_write_target(self, account_id: uuid.UUID, epoch: int) -> WriteTarget | None:
         """Where a memory write begun for (account, epoch) may land now, or None when it must not
@@ -148,7 +151,10 @@ class Store(Protocol):
         self, write_id: uuid.UUID, *, next_attempt_at: datetime, error: str
     ) -> None: ...
 
-    # -- account linking (one person, one memory across platforms) ------------------------------
+
+class LinkStore(Protocol):
+    """Account linking (one person, one memory across platforms): codes, failed attempts, merges."""
+
     async def add_link_code(
         self, *, account_id: uuid.UUID, code_hash: str, now: datetime, expires_at: datetime
     ) -> None:
@@ -180,15 +186,51 @@ class Store(Protocol):
         delete `source`."""
         ...
 
-    async def list_identities(self, account_id: uuid.UUID) -> list[IdentityKey]: ...
 
-    async def detach_identity(self, identity: IdentityKey, *, now: datetime) -> Account:
-        """Move the identity to a fresh, empty account (with the old account's settings) and
-        return it. Its memories and messages stay with the account it leaves."""
+class RemovalStore(Protocol):
+    """Physical removal of stored rows: an account's (erase), a conversation's, and old ones (purge)."""
+
+    async def erase_account(self, account_id: uuid.UUID) -> int:
+        """In one transaction: move the account to its next erasure epoch (so work begun before
+        cannot store anything after: append_message, add_pending_write and memory_write_target
+        check it), delete every stored message and pending memory write of the account and drop
+        link-code reservations it holds. Returns the messages deleted. Deleted text must not
+        survive in the backend's files (embedded: secure_delete + vacuum)."""
         ...
+
+    async def delete_conversation(self, conversation: ConversationKey) -> int:
+        """Delete every session of the conversation and their messages; returns the number of
+        sessions deleted (0: there was no such conversation)."""
+        ...
+
+    async def purge_messages(self, *, before: datetime) -> int:
+        """Delete stored messages older than `before`; returns how many."""
+        ...
+
+    async def purge_bookkeeping(self, *, before: datetime) -> int:
+        """Delete processed-event claims, failed link attempts, expired link codes and merge records
+        older than `before`; returns how many rows went. (They grow with every message and job run.)"""
+        ...
+
+
+class StoreConnection(Protocol):
+    """The backend itself: is it there, and letting it go."""
 
     async def ping(self) -> None:
         """Raise StorageError unless the backend answers."""
         ...
 
     async def close(self) -> None: ...
+
+
+class Store(
+    AccountStore,
+    ConversationStore,
+    EventClaimStore,
+    MemoryWriteStore,
+    LinkStore,
+    RemovalStore,
+    StoreConnection,
+    Protocol,
+):
+    """Every role at once: what a backend implements, and what code needing several roles takes."""

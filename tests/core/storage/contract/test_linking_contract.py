@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.models import ConversationKey, IdentityKey, MemoryOrigin, Platform, Role
 from core.storage import Store
-from tests.contract.conftest import Backend
+from tests.core.storage.contract.conftest import Backend
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 SLACK = IdentityKey(Platform.SLACK, "T1", "U1")

@@ -27,7 +27,7 @@ from core.models import (
     StoredMessage,
 )
 from core.replies import STORAGE_DOWN_REPLY
-from core.storage_supabase import SupabaseStore
+from core.storage.supabase import SupabaseStore
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.postgrest import PostgrestShim
@@ -307,7 +307,8 @@ async def test_a_stale_epoch_is_an_erased_error_and_not_logged_as_a_failure(
 
     assert not isinstance(caught.value, StorageError)  # the orchestrator must not apologise for it
     assert kept is None
-    assert [r.levelname for r in caplog.records if r.name == "core.storage_supabase"] == ["DEBUG", "DEBUG"]
+    store_records = [r.levelname for r in caplog.records if r.name == "core.storage.supabase.client"]
+    assert store_records == ["DEBUG", "DEBUG"]
     assert "secret words" not in caplog.text
     assert await store.recent_messages(session.id, limit=5) == []
     assert await store.due_pending_writes(now=T0, limit=5) == []

@@ -1,8 +1,8 @@
 """A second bot process for the contract tests: opens a store, waits for "go" on stdin, claims the
 given event keys as fast as it can, and prints the ones it won as JSON.
 
-    python -m tests.contract.claim_worker sqlite PATH KEY...
-    python -m tests.contract.claim_worker supabase URL SERVICE_ROLE_KEY KEY...
+    python -m tests.core.storage.contract.claim_worker sqlite PATH KEY...
+    python -m tests.core.storage.contract.claim_worker supabase URL SERVICE_ROLE_KEY KEY...
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.storage import Store
-from core.storage_sqlite import SQLiteStore
-from core.storage_supabase import SupabaseStore
+from core.storage.sqlite import SQLiteStore
+from core.storage.supabase import SupabaseStore
 
 
 async def _open(argv: list[str]) -> tuple[Store, list[str]]:

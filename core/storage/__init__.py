@@ -1,0 +1,25 @@
+"""The storage port (`core.storage.ports`) and its checks of bad input (`core.storage.validation`).
+The backends are imported by name where they are chosen: `core.storage.sqlite` (embedded, the
+default) and `core.storage.supabase` (which needs supabase-py)."""
+
+from core.storage.ports import (
+    AccountStore,
+    ConversationStore,
+    EventClaimStore,
+    LinkStore,
+    MemoryWriteStore,
+    RemovalStore,
+    Store,
+    StoreConnection,
+)
+
+__all__ = [
+    "AccountStore",
+    "ConversationStore",
+    "EventClaimStore",
+    "LinkStore",
+    "MemoryWriteStore",
+    "RemovalStore",
+    "Store",
+    "StoreConnection",
+]

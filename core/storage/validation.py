@@ -1,0 +1,38 @@
+"""Bad input every store refuses before it reaches its backend, with the same ValueError whichever
+backend it is (the contract tests check both): nothing is stored, nothing is sent."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+
+def aware(value: datetime, name: str) -> datetime:
+    # A naive datetime would be read in the database server's (or the file's) time zone: refuse it.
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (got naive {value.isoformat()})")
+    return value
+
+
+def non_negative(value: int, name: str) -> int:
+    # SQLite reads LIMIT -1 as "no limit"; PostgreSQL refuses it with an error of its own.
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0 (got {value})")
+    return value
+
+
+def non_negative_duration(value: timedelta, name: str) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError(f"{name} must be >= 0 (got {value})")
+    return value
+
+
+def event_key(key: str) -> str:
+    if not key:
+        raise ValueError("event key must not be empty")
+    return key
+
+
+def distinct_accounts(source: uuid.UUID, target: uuid.UUID) -> None:
+    if source == target:  # the merge would end by deleting the account itself
+        raise ValueError("merge_accounts: source and target must be different accounts")
