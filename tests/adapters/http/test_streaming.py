@@ -15,8 +15,8 @@ import pytest
 from adapters.http.routes import build_api_router
 from bot.web import WebServer, create_web_app
 from core.replies import MODEL_DOWN_REPLY
+from tests.adapters.http.conftest import Api
 from tests.fakes.openai_server import FakeOpenAI
-from tests.http.conftest import Api
 
 STREAM = {"Accept": "text/event-stream"}
 

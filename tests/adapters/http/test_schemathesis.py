@@ -26,9 +26,9 @@ from adapters.http.routes import build_api_router
 from bot.web import create_web_app
 from bot.wiring import build_core
 from config import Settings
+from tests.adapters.http.conftest import ALICE, Api, api_settings
 from tests.fakes.jwks import mint
 from tests.fakes.openai_server import FakeOpenAI
-from tests.http.conftest import ALICE, Api, api_settings
 
 MAX_EXAMPLES = 12
 
