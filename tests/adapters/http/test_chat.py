@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from adapters.http.routes import MAX_BODY_BYTES
+from adapters.http.api_route import MAX_BODY_BYTES
 from core.models import MAX_MESSAGE_CHARS
 from core.replies import MODEL_DOWN_REPLY
 from tests.adapters.http.conftest import BOB, Api, api_settings, open_api

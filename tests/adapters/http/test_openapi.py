@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from adapters.http.routes import build_api_router
+from adapters.http.api import build_api_router
 from tests.adapters.http.conftest import Api
 
 SNAPSHOT = Path(__file__).with_name("openapi_v1.json")
