@@ -22,8 +22,8 @@ import httpx
 from _common import bench_core, summary
 from fastapi import FastAPI
 
+from adapters.http.api import build_api_router
 from adapters.http.auth import TokenVerifier
-from adapters.http.routes import build_api_router
 from bot.web import WebServer, create_web_app
 from core.models import IncomingMessage, Platform
 from tests.fakes.jwks import FakeSupabaseAuth, SigningKey, mint

@@ -63,7 +63,7 @@ def build_services(settings: Settings, core: Core) -> list[Service]:
 
     # --- HTTP API (adapters/http) ---
     if settings.api_auth_enabled:
-        from adapters.http.routes import build_api_router
+        from adapters.http.api import build_api_router
 
         routers.append(build_api_router(core.assistant, settings))  # /v1/... on PORT, docs at /docs
 

@@ -2,7 +2,7 @@
 
 `code` is stable (clients branch on it); `message` is for people and may change. Every error the
 API returns goes through `ApiError.response()`, including FastAPI's own validation errors (the
-route class in `routes.py` converts them), so a client never sees two shapes.
+route class in `api_route.py` converts them), so a client never sees two shapes.
 """
 
 from __future__ import annotations

@@ -27,6 +27,11 @@ class Decision:
     retry_after_seconds: int  # 0 when allowed
 
 
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    """The IETF RateLimit header fields every authenticated /v1 response carries."""
+    return {"RateLimit-Limit": str(decision.limit), "RateLimit-Remaining": str(decision.remaining)}
+
+
 class RateLimiter:
     def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         if per_minute < 1:

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.http.routes import build_api_router
+from adapters.http.api import build_api_router
 from bot.web import WebServer, create_web_app
 from core.replies import MODEL_DOWN_REPLY
+from tests.adapters.http.conftest import Api
 from tests.fakes.openai_server import FakeOpenAI
-from tests.http.conftest import Api
 
 STREAM = {"Accept": "text/event-stream"}
 

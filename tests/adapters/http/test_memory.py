@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
+from tests.adapters.http.conftest import BOB, Api
 from tests.fakes.openai_server import FakeOpenAI
-from tests.http.conftest import BOB, Api
 
 
 async def learn(api: Api, *lines: str, sub: str | None = None) -> str:

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from adapters.http.routes import MAX_BODY_BYTES
+from adapters.http.api_route import MAX_BODY_BYTES
 from core.models import MAX_MESSAGE_CHARS
 from core.replies import MODEL_DOWN_REPLY
+from tests.adapters.http.conftest import BOB, Api, api_settings, open_api
 from tests.core.helpers import prompt_text
 from tests.fakes.openai_server import FakeOpenAI
-from tests.http.conftest import BOB, Api, api_settings, open_api
 
 
 async def test_a_new_session_then_a_continued_one_share_history(api: Api, fake_openai: FakeOpenAI) -> None:

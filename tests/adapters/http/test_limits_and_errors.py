@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from adapters.http.ratelimit import RateLimiter
+from tests.adapters.http.conftest import BOB, Api, api_settings, open_api
 from tests.fakes.openai_server import FakeOpenAI
-from tests.http.conftest import BOB, Api, api_settings, open_api
 
 
 class Clock:

@@ -17,11 +17,11 @@ import httpx
 from bot.services import build_services, front_doors_configured
 from bot.web import WebServer
 from bot.wiring import build_core
+from tests.adapters.http.conftest import ALICE, api_settings
 from tests.fakes.jwks import mint
 from tests.fakes.openai_server import FakeOpenAI
-from tests.http.conftest import ALICE, api_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def free_port() -> int:

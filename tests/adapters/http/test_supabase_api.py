@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.adapters.http.conftest import BOB, Api, api_settings, open_api
+from tests.adapters.http.test_streaming import STREAM, parse_events
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.postgrest import PostgrestShim
-from tests.http.conftest import BOB, Api, api_settings, open_api
-from tests.http.test_streaming import STREAM, parse_events
 from tests.supabase.fixtures import private_shim, supabase_dsn
 
 __all__ = ["private_shim", "supabase_dsn"]

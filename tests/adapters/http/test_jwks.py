@@ -14,9 +14,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from adapters.http.auth import TokenVerifier
+from tests.adapters.http.conftest import ALICE, Api, api_settings, open_api
 from tests.fakes.jwks import FakeSupabaseAuth, SigningKey, mint
 from tests.fakes.openai_server import FakeOpenAI
-from tests.http.conftest import ALICE, Api, api_settings, open_api
 
 
 @pytest.fixture(scope="module")

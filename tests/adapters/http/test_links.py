@@ -13,7 +13,7 @@ import pytest
 from core.commands import Command, CommandName
 from core.linking import hash_code
 from core.models import IdentityKey, MemoryOrigin, Platform
-from tests.http.conftest import ALICE, BOB, Api
+from tests.adapters.http.conftest import ALICE, BOB, Api
 
 SLACK = IdentityKey(Platform.SLACK, "T1", "U1")
 DISCORD = IdentityKey(Platform.DISCORD, "", "555")

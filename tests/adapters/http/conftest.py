@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.http.api import build_api_router
 from adapters.http.auth import TokenVerifier
 from adapters.http.ratelimit import RateLimiter
-from adapters.http.routes import build_api_router
 from bot.web import create_web_app
 from bot.wiring import Core, build_core
 from config import Settings

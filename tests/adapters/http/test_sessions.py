@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
+from tests.adapters.http.conftest import BOB, Api
 from tests.fakes.openai_server import FakeOpenAI
-from tests.http.conftest import BOB, Api
 
 
 async def test_sessions_are_listed_most_recent_first_with_counts_and_previews(api: Api) -> None:

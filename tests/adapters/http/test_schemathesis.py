@@ -22,13 +22,13 @@ from schemathesis.checks import positive_data_acceptance
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.python import asgi as schemathesis_asgi
 
-from adapters.http.routes import build_api_router
+from adapters.http.api import build_api_router
 from bot.web import create_web_app
 from bot.wiring import build_core
 from config import Settings
+from tests.adapters.http.conftest import ALICE, Api, api_settings
 from tests.fakes.jwks import mint
 from tests.fakes.openai_server import FakeOpenAI
-from tests.http.conftest import ALICE, Api, api_settings
 
 MAX_EXAMPLES = 12
 

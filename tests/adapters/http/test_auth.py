@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from adapters.http.auth import TokenVerifier
+from tests.adapters.http.conftest import ALICE, BOB, Api, api_settings, open_api
 from tests.conftest import make_settings
 from tests.fakes.jwks import SigningKey, mint
 from tests.fakes.openai_server import FakeOpenAI
-from tests.http.conftest import ALICE, BOB, Api, api_settings, open_api
 
 
 def b64(data: dict[str, object]) -> str:

@@ -1,0 +1,45 @@
+"""The HTTP API under /v1: chat, sessions, memory profiles and account links, for web and mobile
+clients.
+
+`build_api_router(assistant, settings)` returns the router that bot/services.py mounts on the one
+web server. It assembles one router per resource (routes/) and gives them the state they share
+(deps.ApiServices: the Assistant, the token verifier, the rate limiter, the idempotency cache and
+the in-flight chat replies), one per router built. Everything goes through the same core as
+Slack and Discord, through the Assistant facade.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from adapters.http.api_route import ApiRoute
+from adapters.http.auth import TokenVerifier
+from adapters.http.deps import ApiServices
+from adapters.http.errors import ERROR_RESPONSES
+from adapters.http.ratelimit import RateLimiter
+from adapters.http.routes import PREFIX, auth, chat, fallback, links, memory, sessions
+from config import Settings
+from core.assistant import Assistant
+
+# In this order: the OpenAPI document lists them so, and the catch-all must come last.
+RESOURCE_ROUTERS = (auth.router, chat.router, sessions.router, memory.router, links.router)
+
+
+def build_api_router(
+    assistant: Assistant,
+    settings: Settings,
+    *,
+    verifier: TokenVerifier | None = None,
+    limiter: RateLimiter | None = None,
+) -> APIRouter:
+    """The /v1 router. `verifier`/`limiter` default to the ones the settings describe."""
+    verifier = verifier if verifier is not None else TokenVerifier.from_settings(settings)
+    # `is None`, not `or`: an empty RateLimiter is falsy (it has a length).
+    limiter = limiter if limiter is not None else RateLimiter(settings.api_rate_limit_per_minute)
+    router = APIRouter(prefix=PREFIX, route_class=ApiRoute, responses=ERROR_RESPONSES)
+    services = ApiServices(
+        assistant=assistant, settings=settings, verifier=verifier, limiter=limiter, routes=router.routes
+    )
+    for resource in (*RESOURCE_ROUTERS, fallback.router):
+        router.include_router(resource, dependencies=[Depends(services.attach)])
+    return router
