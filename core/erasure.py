@@ -12,7 +12,7 @@ that keeps text must be added here, or those tests cannot see it.
 Erasure is a barrier, per account, across processes: `Store.erase_account` moves the account's
 erasure epoch in the same transaction that deletes its rows. Work begun under the old epoch cannot
 store anything afterwards: the store refuses its messages and pending writes (atomically), and
-memory writes check the epoch before and after they land (core.memory_writer). Reads of memories
+memory writes check the epoch before and after they land (core.memory.writer). Reads of memories
 are filtered by the epoch too, so a write that lands late is never recalled, even in the moment
 before it is discarded.
 """
@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.memory import MemoryService
-from core.memory_writer import MemoryWriter
+from core.memory.service import MemoryService
+from core.memory.writer import MemoryWriter
 from core.models import ConversationKey, MemoryItem
 from core.storage import Store
 
@@ -90,7 +90,7 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
     TextCopy(
         "writer.queue",
         "exchanges queued or being written to memory inside a running process",
-        {Removal.ERASE: "dropped or discarded by the epoch check (core.memory_writer)"},
+        {Removal.ERASE: "dropped or discarded by the epoch check (core.memory.writer)"},
     ),
     TextCopy(
         "mem0.history",

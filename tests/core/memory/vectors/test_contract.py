@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from core.vector_store import SQLiteVectorStore
-from core.vector_store_postgres import PostgresVectorStore
+from core.memory.vectors.postgres import PostgresVectorStore
+from core.memory.vectors.sqlite import SQLiteVectorStore
+from tests.core.memory import pgdb
 from tests.fakes.openai_server import embed_text
-from tests.memory_postgres import pgdb
 
 DIMS = 16
 Store = SQLiteVectorStore | PostgresVectorStore

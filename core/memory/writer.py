@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.errors import BotError, StorageError
-from core.memory import MemoryService
+from core.memory.service import MemoryService
 from core.models import MemoryOrigin, WriteTarget
 from core.storage import Store
 

@@ -1,4 +1,4 @@
-"""mem0's vectors in PostgreSQL (SUPABASE_DB_URL), partitioned by account like core.vector_store.
+"""mem0's vectors in PostgreSQL (SUPABASE_DB_URL), partitioned by account like core.memory.vectors.sqlite.
 
 The same duck-typed mem0 interface and Mnemo extensions as `SQLiteVectorStore`, with the same
 semantics, so several bot processes ("machines") share one memory and DATA_DIR holds none of it:
@@ -38,7 +38,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from config import ConfigError
-from core.vector_store import OutputData, _matches, first_matching
+from core.memory.vectors.sqlite import OutputData, _matches, first_matching
 
 PROVIDER = "mnemo_postgres"
 TABLE = "mnemo.memory_vectors"
@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Applied by this store when the table is missing. supabase/migrations/*_mnemo_memory_vectors.sql
-# creates the same objects (tests/memory_postgres compares the two catalogs); the role statements
-# here are conditional because a plain Postgres has no Supabase roles.
+# creates the same objects (tests/core/memory/vectors/test_postgres.py compares the two catalogs);
+# the role statements here are conditional because a plain Postgres has no Supabase roles.
 # COLLATE "C": byte order, like SQLite, so "newest first" ties and ISO timestamps sort identically
 # whatever the database's locale. `payload` is `json`, not `jsonb`: jsonb rejects the \u0000 escape
 # that json.dumps writes for a NUL in a memory's text, which the embedded store accepts.

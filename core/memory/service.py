@@ -5,8 +5,8 @@ mem0's quirks stay in this module:
 - its OpenAI clients are replaced with ours (our timeout and retry limits, and no silent
   OPENROUTER_API_KEY rerouting);
 - the vector store is our per-account partitioned store, plugged in through mem0's factory: SQLite
-  in DATA_DIR (core.vector_store), or PostgreSQL when a database URL is given
-  (core.vector_store_postgres), so several machines share one memory;
+  in DATA_DIR (core.memory.vectors.sqlite), or PostgreSQL when a database URL is given
+  (core.memory.vectors.postgres), so several machines share one memory;
 - `user_id` is always our account UUID, never platform input (mem0 treats "*" as a wildcard);
 - mem0's history database keeps nothing: mem0 would copy every memory text (also deleted ones)
   into a `history` table and the last raw messages of each person into a `messages` table, copies
@@ -17,7 +17,7 @@ mem0's quirks stay in this module:
 
 Erasure epochs: every memory carries the epoch of its account when it was written, and reads only
 return memories of the epoch the caller read from the store, so a write that lands after an erasure
-is never recalled, even in the moment before it is discarded (core.memory_writer).
+is never recalled, even in the moment before it is discarded (core.memory.writer).
 
 Memories are stored with where they were learned. mem0 `run_id` is "private" or "public", so a
 private conversation never feeds the extraction context of a public one, and recall in a public
@@ -40,10 +40,10 @@ import numpy as np
 
 from config import ConfigError
 from core.errors import MemoryBackendError, NotFoundError
+from core.memory.vectors.postgres import PROVIDER as POSTGRES_PROVIDER
+from core.memory.vectors.postgres import PostgresVectorConfig, PostgresVectorStore
+from core.memory.vectors.sqlite import PROVIDER, SQLiteVectorConfig, SQLiteVectorStore
 from core.models import MemoryItem, MemoryOrigin, MemoryPage
-from core.vector_store import PROVIDER, SQLiteVectorConfig, SQLiteVectorStore
-from core.vector_store_postgres import PROVIDER as POSTGRES_PROVIDER
-from core.vector_store_postgres import PostgresVectorConfig, PostgresVectorStore
 
 T = TypeVar("T")
 VectorStore = SQLiteVectorStore | PostgresVectorStore
@@ -146,8 +146,9 @@ def _import_mem0(data_dir: Path) -> Any:
     import mem0
     from mem0.utils.factory import VectorStoreFactory
 
-    VectorStoreFactory.provider_to_class[PROVIDER] = "core.vector_store.SQLiteVectorStore"
-    VectorStoreFactory.provider_to_class[POSTGRES_PROVIDER] = "core.vector_store_postgres.PostgresVectorStore"
+    classes = VectorStoreFactory.provider_to_class
+    classes[PROVIDER] = "core.memory.vectors.sqlite.SQLiteVectorStore"
+    classes[POSTGRES_PROVIDER] = "core.memory.vectors.postgres.PostgresVectorStore"
     return mem0
 
 

@@ -87,7 +87,7 @@ def _matches(payload: dict[str, Any], filters: dict[str, Any]) -> bool:
 
 class SQLiteVectorStore:
     """Implements mem0's VectorStoreBase interface by duck typing, so importing this module does not
-    import mem0 (which must only happen after its environment is set, see core.memory)."""
+    import mem0 (which must only happen after its environment is set, see core.memory.service)."""
 
     def __init__(self, *, collection_name: str, path: str, embedding_model_dims: int) -> None:
         self.collection_name = collection_name

@@ -1,0 +1,2 @@
+"""mem0's vectors, partitioned by account: `sqlite` (DATA_DIR) and `postgres` (SUPABASE_DB_URL) behave
+the same (tests/core/memory/vectors/test_contract.py); `base` holds what they share."""
