@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from core.memory.vectors.sqlite import OutputData
+from core.memory.vectors.base import OutputData
 
 Record = tuple[OutputData, np.ndarray]
 

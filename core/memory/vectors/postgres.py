@@ -2,11 +2,11 @@
 
 The same duck-typed mem0 interface and Mnemo extensions as `SQLiteVectorStore`, with the same
 semantics, so several bot processes ("machines") share one memory and DATA_DIR holds none of it:
-- `user_id` is mandatory for search/list and matched exactly (mem0's "*" matches no one); other
-  filter keys are matched for equality against the payload, in Python, exactly as the embedded store;
-- vectors are stored normalized float32 (`bytea`), and recall is an exact cosine score with numpy
-  over one account's rows, fetched through an index on (collection, user_id): its cost grows with
-  the person's own memories, not the table's (bench/recall_scaling_postgres.py). No pgvector needed
+- filters, the stored vector format (`bytea`) and the order of search results are
+  core.memory.vectors.base's, the same code as the embedded store's;
+- recall is an exact cosine score with numpy over one account's rows, fetched through an index on
+  (collection, user_id): its cost grows with the person's own memories, not the table's
+  (bench/recall_scaling_postgres.py). No pgvector needed
   (Debian has no package for it; Supabase has it, but exact per-account scoring does not need an
   approximate index over everyone's vectors);
 - erasure really erases: rows are deleted, then `VACUUM (FULL)` rewrites the table into new files,
@@ -38,7 +38,15 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from config import ConfigError
-from core.memory.vectors.sqlite import OutputData, _matches, first_matching
+from core.memory.vectors.base import (
+    OutputData,
+    first_matching,
+    matches,
+    ranked,
+    scoped_user,
+    vector_blob,
+    vector_from_blob,
+)
 
 PROVIDER = "mnemo_postgres"
 TABLE = "mnemo.memory_vectors"
@@ -355,22 +363,6 @@ class PostgresVectorStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- helpers -------------------------------------------------------------------------------
-    def _vector_blob(self, vector: Any) -> bytes:
-        arr = np.asarray(vector, dtype=np.float32)
-        if arr.shape != (self.embedding_model_dims,):
-            raise ValueError(f"expected a vector of {self.embedding_model_dims} dims, got {arr.shape}")
-        norm = float(np.linalg.norm(arr))
-        if norm > 0:
-            arr = arr / norm
-        return arr.astype("<f4").tobytes()
-
-    @staticmethod
-    def _user(filters: dict[str, Any] | None) -> str:
-        user = (filters or {}).get("user_id")
-        if not isinstance(user, str) or not user:
-            raise ValueError("this vector store only serves queries scoped to one user_id")
-        return user
-
     @staticmethod
     def _text(name: str, value: Any) -> str | None:
         if value is None:
@@ -386,9 +378,6 @@ class PostgresVectorStore:
             self._text("user_id", payload.get("user_id")),
             self._text("created_at", payload.get("created_at")),
         )
-
-    def _vectors(self, blobs: builtins.list[bytes]) -> np.ndarray:
-        return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), self.embedding_model_dims)
 
     # -- VectorStoreBase -----------------------------------------------------------------------
     def create_col(self, name: str, vector_size: int, distance: str) -> None:
@@ -411,7 +400,7 @@ class PostgresVectorStore:
                 self._text("id", vid),
                 self._text("user_id", payload.get("user_id")),
                 self._text("created_at", payload.get("created_at")),
-                self._vector_blob(vector),
+                vector_blob(vector, self.embedding_model_dims),
                 json.dumps(payload),
             )
             for vid, vector, payload in zip(ids, vectors, payloads, strict=True)
@@ -451,23 +440,13 @@ class PostgresVectorStore:
         top_k: int = 5,
         filters: dict[str, Any] | None = None,
     ) -> builtins.list[OutputData]:
-        user = self._user(filters)
+        user = scoped_user(filters)
         candidates = [
             (vid, blob, payload)
             for vid, blob, payload in self._user_rows(user, order=False)
-            if _matches(payload, filters or {})
+            if matches(payload, filters)
         ]
-        if not candidates:
-            return []
-        matrix = self._vectors([c[1] for c in candidates])
-        query_vec = np.asarray(vectors, dtype=np.float32)
-        norm = float(np.linalg.norm(query_vec))
-        if norm > 0:
-            query_vec = query_vec / norm
-        scores = matrix @ query_vec
-        order = np.argsort(-scores, kind="stable")[:top_k]
-        # Cosine similarity in [-1, 1]; mem0 wants "higher is better", ideally in [0, 1].
-        return [OutputData(candidates[i][0], max(0.0, float(scores[i])), candidates[i][2]) for i in order]
+        return ranked(candidates, vectors, dims=self.embedding_model_dims, top_k=top_k)
 
     def delete(self, vector_id: str) -> None:
         vid = self._text("id", vector_id)
@@ -486,10 +465,13 @@ class PostgresVectorStore:
                 "update mnemo.memory_vectors set vector = %s, payload = %s::json, user_id = %s, "
                 "created_at = %s where collection = %s and id = %s"
             )
-            params: tuple[Any, ...] = (self._vector_blob(vector), *self._payload_params(payload))
+            params: tuple[Any, ...] = (
+                vector_blob(vector, self.embedding_model_dims),
+                *self._payload_params(payload),
+            )
         elif vector is not None:
             query = "update mnemo.memory_vectors set vector = %s where collection = %s and id = %s"
-            params = (self._vector_blob(vector),)
+            params = (vector_blob(vector, self.embedding_model_dims),)
         elif payload is not None:
             query = (
                 "update mnemo.memory_vectors set payload = %s::json, user_id = %s, created_at = %s "
@@ -562,7 +544,7 @@ class PostgresVectorStore:
         self, filters: dict[str, Any] | None = None, top_k: int | None = None
     ) -> builtins.list[builtins.list[OutputData]]:
         """Newest first. Returned wrapped in a list, the shape mem0's delete_all indexes with [0]."""
-        user = self._user(filters)
+        user = scoped_user(filters)
         if "\x00" in user:
             return [[]]
         query = (
@@ -594,7 +576,7 @@ class PostgresVectorStore:
     def user_vectors(self, user_id: str) -> builtins.list[tuple[OutputData, np.ndarray]]:
         """One user's records with their (normalized) vectors, newest first."""
         return [
-            (OutputData(vid, None, payload), np.frombuffer(blob, dtype="<f4"))
+            (OutputData(vid, None, payload), vector_from_blob(blob))
             for vid, blob, payload in self._user_rows(user_id, order=True)
         ]
 

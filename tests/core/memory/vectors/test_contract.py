@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import math
+import random
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -172,6 +174,94 @@ def test_a_record_without_created_at_lists_last(store: Store) -> None:
     store.insert([vec("undated")], payloads=[{"user_id": "alice", "data": "undated"}], ids=["u"])
     add(store, "alice", "dated", created="2026-11-01T10:00:00+00:00")
     assert texts(store.list(filters={"user_id": "alice"})[0]) == ["dated", "undated"]
+
+
+Tied = tuple[str, str | None]
+
+
+def tied_rows(count: int, seed: int) -> list[Tied]:
+    """(id, created_at) of `count` memories with the same words, in a shuffled write order: a few
+    share an instant, a few have no created_at."""
+    rng = random.Random(seed)
+    instants: list[str | None] = [f"2026-11-01T1{h}:00:00+00:00" for h in range(4)] + [None]
+    rows: list[Tied] = [(f"m{rng.randrange(10**6):06d}-{n}", rng.choice(instants)) for n in range(count)]
+    rng.shuffle(rows)
+    return rows
+
+
+def insert_tied(store: Store, rows: list[Tied], text: str = "alice likes green tea") -> None:
+    for vid, created in rows:
+        payload: dict[str, Any] = {"user_id": "alice", "data": text}
+        if created is not None:
+            payload["created_at"] = created
+        store.insert([vec(text)], payloads=[payload], ids=[vid])
+
+
+def test_equal_scores_come_back_newest_first_then_by_id(store: Store) -> None:
+    # The same words give the same vector, so the same score; the order among them must not depend
+    # on how the store happens to read its rows.
+    rows = tied_rows(30, seed=12)
+    insert_tied(store, rows)
+    add(store, "alice", "alice grows tomatoes", created="2026-11-02T00:00:00+00:00")  # newer, less alike
+
+    found = store.search("q", vec("alice likes green tea"), top_k=50, filters={"user_id": "alice"})
+
+    by_id = sorted(rows)
+    dated = sorted((r for r in by_id if r[1] is not None), key=lambda r: r[1] or "", reverse=True)
+    expected = [vid for vid, _ in dated] + [vid for vid, created in by_id if created is None]
+    assert [r.id for r in found[:30]] == expected
+    assert len({r.score for r in found[:30]}) == 1  # really a tie
+    assert texts(found[30:]) == ["alice grows tomatoes"]
+    # A top_k that cuts through the tie keeps the same order.
+    top = store.search("q", vec("alice likes green tea"), top_k=7, filters={"user_id": "alice"})
+    assert [r.id for r in top] == expected[:7]
+
+
+def test_equal_scores_come_back_in_the_same_order_on_both_stores(tmp_path: Path, vec_db: str) -> None:
+    sqlite = SQLiteVectorStore(
+        collection_name="mnemo", path=str(tmp_path / "vectors.db"), embedding_model_dims=DIMS
+    )
+    postgres = PostgresVectorStore(collection_name="mnemo", url=pgdb.url(vec_db), embedding_model_dims=DIMS)
+    try:
+        green = tied_rows(40, seed=7)
+        plain = [(vid + "-b", created) for vid, created in green]
+        for store, write_order in ((sqlite, 1), (postgres, -1)):  # each written in another order
+            insert_tied(store, green[::write_order], "alice likes green tea")
+            insert_tied(store, plain[::write_order], "alice likes tea")
+        for query in ("alice likes green tea", "green tea", "tea"):
+            for top_k in (5, 40, 100):
+                answers = [
+                    [
+                        (r.id, r.score)
+                        for r in store.search("q", vec(query), top_k=top_k, filters={"user_id": "alice"})
+                    ]
+                    for store in (sqlite, postgres)
+                ]
+                assert answers[0] == answers[1]
+                assert len(answers[0]) == min(top_k, 80)
+    finally:
+        sqlite.close()
+        postgres.close()
+
+
+def test_both_stores_keep_vectors_as_the_same_little_endian_float32(tmp_path: Path, vec_db: str) -> None:
+    sqlite = SQLiteVectorStore(
+        collection_name="mnemo", path=str(tmp_path / "vectors.db"), embedding_model_dims=DIMS
+    )
+    postgres = PostgresVectorStore(collection_name="mnemo", url=pgdb.url(vec_db), embedding_model_dims=DIMS)
+    try:
+        for store in (sqlite, postgres):
+            add(store, "alice", "alice likes tea", created="1")
+    finally:
+        sqlite.close()
+        postgres.close()
+    raw = np.asarray(vec("alice likes tea"), dtype=np.float64)
+    expected = (raw / np.linalg.norm(raw)).astype("<f4").tobytes()
+    with sqlite3.connect(tmp_path / "vectors.db") as conn:
+        [(in_sqlite,)] = conn.execute("select vector from vectors").fetchall()
+    [(in_postgres,)] = pgdb.query(vec_db, "select vector from mnemo.memory_vectors")
+    assert bytes(in_postgres) == bytes(in_sqlite)
+    assert np.allclose(np.frombuffer(in_sqlite, dtype="<f4"), np.frombuffer(expected, dtype="<f4"), atol=1e-7)
 
 
 def test_update_replaces_vector_and_payload_and_can_move_a_memory_to_another_user(store: Store) -> None:
