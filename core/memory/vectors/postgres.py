@@ -6,38 +6,29 @@ semantics, so several bot processes ("machines") share one memory and DATA_DIR h
   core.memory.vectors.base's, the same code as the embedded store's;
 - recall is an exact cosine score with numpy over one account's rows, fetched through an index on
   (collection, user_id): its cost grows with the person's own memories, not the table's
-  (bench/recall_scaling_postgres.py). No pgvector needed
-  (Debian has no package for it; Supabase has it, but exact per-account scoring does not need an
-  approximate index over everyone's vectors);
+  (bench/recall_scaling_postgres.py). No pgvector needed (Debian has no package for it; Supabase
+  has it, but exact per-account scoring does not need an approximate index over everyone's vectors);
 - erasure really erases: rows are deleted, then `VACUUM (FULL)` rewrites the table into new files,
   because DELETE (and plain VACUUM, which only marks the space reusable) leaves the deleted bytes in
   the table's pages until something overwrites them. What remains is outside the table: WAL until
   it is recycled, and base backups / point-in-time recovery for the server's retention period.
 
-The table is `mnemo.memory_vectors` (private schema, Row Level Security on, no policy), created here
-if missing and also shipped as a Supabase migration, so `supabase db push` creates it. mem0 calls us
-from several threads and builds two stores (memories and entities): they share one small connection
-pool per database URL in the process.
+The table (core.memory.vectors.postgres_schema) is `mnemo.memory_vectors`, created if missing. mem0
+calls us from several threads and builds two stores (memories and entities): they share one small
+connection pool per database URL in the process (core.memory.vectors.postgres_pool).
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import json
-import logging
-import re
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
 import psycopg
-from psycopg import pq
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from config import ConfigError
 from core.memory.vectors.base import (
     OutputData,
     first_matching,
@@ -47,66 +38,12 @@ from core.memory.vectors.base import (
     vector_blob,
     vector_from_blob,
 )
+from core.memory.vectors.postgres_pool import POOLS
+from core.memory.vectors.postgres_schema import prepare_database
 
 PROVIDER = "mnemo_postgres"
-TABLE = "mnemo.memory_vectors"
-SETTING = "SUPABASE_DB_URL"
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-# Applied by this store when the table is missing. supabase/migrations/*_mnemo_memory_vectors.sql
-# creates the same objects (tests/core/memory/vectors/test_postgres.py compares the two catalogs);
-# the role statements here are conditional because a plain Postgres has no Supabase roles.
-# COLLATE "C": byte order, like SQLite, so "newest first" ties and ISO timestamps sort identically
-# whatever the database's locale. `payload` is `json`, not `jsonb`: jsonb rejects the \u0000 escape
-# that json.dumps writes for a NUL in a memory's text, which the embedded store accepts.
-SCHEMA_SQL = """
-create schema if not exists mnemo;
-create table if not exists mnemo.memory_vectors (
-    collection text collate "C" not null,
-    id text collate "C" not null,
-    user_id text collate "C",
-    created_at text collate "C",
-    vector bytea not null check (octet_length(vector) % 4 = 0),
-    payload json not null,
-    primary key (collection, id)
-);
-create index if not exists memory_vectors_user_idx
-    on mnemo.memory_vectors (collection, user_id, created_at);
-alter table mnemo.memory_vectors enable row level security;
-revoke all on table mnemo.memory_vectors from public;
-do $$
-begin
-    if exists (select 1 from pg_catalog.pg_roles where rolname = 'anon') then
-        revoke all on table mnemo.memory_vectors from anon;
-    end if;
-    if exists (select 1 from pg_catalog.pg_roles where rolname = 'authenticated') then
-        revoke all on table mnemo.memory_vectors from authenticated;
-    end if;
-    if exists (select 1 from pg_catalog.pg_roles where rolname = 'service_role') then
-        grant usage on schema mnemo to service_role;
-        grant select, insert, update, delete on table mnemo.memory_vectors to service_role;
-    end if;
-end;
-$$;
-"""
-
-# Two processes starting at once must not race on CREATE TABLE (a unique violation in pg_type).
-_SCHEMA_LOCK_KEY = 0x6D6E656D6F7663  # "mnemovc"
-
-# libpq settings used unless the URL sets them: fail a dead host in seconds, and notice a silently
-# dropped connection (a NAT or proxy timing out) instead of blocking a memory worker forever.
-_CONNECT_DEFAULTS = {
-    "connect_timeout": "10",
-    "keepalives": "1",
-    "keepalives_idle": "30",
-    "keepalives_interval": "10",
-    "keepalives_count": "3",
-    "tcp_user_timeout": "30000",
-}
-_POOL_SIZE = 4  # mem0 runs on Mem0Memory's 4 worker threads
-_ACQUIRE_TIMEOUT_SECONDS = 30.0
 
 
 class PostgresVectorConfig(BaseModel):
@@ -117,217 +54,6 @@ class PostgresVectorConfig(BaseModel):
     collection_name: str = "mnemo"
     url: SecretStr
     embedding_model_dims: int
-
-
-# -- connection handling ---------------------------------------------------------------------------
-
-
-def _redact(text: str, password: str | None) -> str:
-    if password and len(password) >= 4:
-        text = text.replace(password, "***")
-    # scheme://user:password@host, in case libpq echoed a URL back
-    return re.sub(r"(://[^\s:/@]*:)[^\s@/]+@", r"\1***@", text)
-
-
-def _one_line(exc: BaseException, password: str | None) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    return _redact(text.removeprefix("connection failed: "), password)
-
-
-def _conninfo(url: str) -> tuple[str, dict[str, Any]]:
-    """The connection string with our libpq defaults added, and its parsed parameters. ConfigError
-    with one line (never the password) when libpq cannot parse it."""
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError as exc:
-        # libpq quotes the offending fragment, which can be part of the password: drop the quotes.
-        detail = re.sub(r'"[^"]*"', '"..."', " ".join(str(exc).split()))
-        detail = detail.removeprefix("invalid connection string: ")
-        raise ConfigError(
-            f"{SETTING} is not a valid Postgres connection string ({detail}); expected "
-            "postgresql://user:password@host:5432/dbname"
-        ) from None
-    if not params.get("dbname") and not params.get("host"):
-        raise ConfigError(f"{SETTING} names no host or database; expected postgresql://user:password@host/db")
-    extra = {key: value for key, value in _CONNECT_DEFAULTS.items() if key not in params}
-    return make_conninfo(url, **extra), params
-
-
-def _where(params: dict[str, Any]) -> str:
-    host = params.get("host") or "localhost"
-    port = params.get("port") or "5432"
-    return f"{host}:{port}/{params.get('dbname') or params.get('user') or ''}"
-
-
-class ConnectionPool:
-    """A few autocommit connections, opened on demand and reused; a broken one is dropped.
-
-    psycopg_pool is not a dependency and a pool this size needs no background threads: a connection
-    is opened by the thread that needs it, and returned idle (autocommit, no open transaction)."""
-
-    def __init__(self, conninfo: str, *, max_size: int = _POOL_SIZE, password: str | None = None) -> None:
-        self._conninfo = conninfo
-        self._password = password
-        self._max_size = max_size
-        self._idle: list[psycopg.Connection[Any]] = []
-        self._open = 0
-        self._closed = False
-        self._cond = threading.Condition()
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        # prepare_threshold=None: Supabase's transaction pooler (port 6543) has no prepared statements.
-        return psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None)
-
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        conn = self._acquire()
-        try:
-            yield conn
-        finally:
-            self._release(conn)
-
-    def _acquire(self) -> psycopg.Connection[Any]:
-        with self._cond:
-            if not self._cond.wait_for(
-                lambda: self._closed or self._idle or self._open < self._max_size,
-                timeout=_ACQUIRE_TIMEOUT_SECONDS,
-            ):
-                raise TimeoutError(f"no free database connection after {_ACQUIRE_TIMEOUT_SECONDS:.0f}s")
-            if self._closed:
-                raise RuntimeError("the memory vector store is closed")
-            if self._idle:
-                return self._idle.pop()
-            self._open += 1
-        try:
-            return self._connect()
-        except BaseException:
-            with self._cond:
-                self._open -= 1
-                self._cond.notify()
-            raise
-
-    def _release(self, conn: psycopg.Connection[Any]) -> None:
-        reusable = (
-            not conn.closed and not conn.broken and conn.info.transaction_status == pq.TransactionStatus.IDLE
-        )
-        with self._cond:
-            if reusable and not self._closed:
-                self._idle.append(conn)
-                self._cond.notify()
-                return
-            self._open -= 1
-            self._cond.notify()
-        conn.close()
-
-    def discard_idle(self) -> None:
-        """After a broken connection (a server restart, a pooler timeout) the idle ones are likely
-        broken too: close them so the next use opens a fresh one."""
-        with self._cond:
-            stale, self._idle = self._idle, []
-            self._open -= len(stale)
-            self._cond.notify_all()
-        for conn in stale:
-            conn.close()
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            idle, self._idle = self._idle, []
-            self._open -= len(idle)
-            self._cond.notify_all()
-        for conn in idle:
-            conn.close()
-
-
-class _SharedPools:
-    """One pool per connection string in the process, shared by mem0's memory and entity stores;
-    the first user checks the database (reachable, table present or created, privileges)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pools: dict[str, tuple[ConnectionPool, int]] = {}
-
-    def acquire(self, url: str) -> tuple[str, ConnectionPool]:
-        conninfo, params = _conninfo(url)
-        with self._lock:
-            entry = self._pools.get(conninfo)
-            if entry is not None:
-                self._pools[conninfo] = (entry[0], entry[1] + 1)
-                return conninfo, entry[0]
-            password = params.get("password")
-            pool = ConnectionPool(conninfo, password=password)
-            try:
-                with pool.connection() as conn:
-                    _prepare_database(conn, where=_where(params))
-            except psycopg.Error as exc:
-                pool.close()
-                raise ConfigError(
-                    f"{SETTING}: cannot use the database at {_where(params)} ({_one_line(exc, password)})"
-                ) from None
-            except BaseException:
-                pool.close()
-                raise
-            self._pools[conninfo] = (pool, 1)
-            return conninfo, pool
-
-    def release(self, conninfo: str) -> None:
-        with self._lock:
-            entry = self._pools.get(conninfo)
-            if entry is None:
-                return
-            if entry[1] > 1:
-                self._pools[conninfo] = (entry[0], entry[1] - 1)
-                return
-            del self._pools[conninfo]
-        entry[0].close()
-
-
-_POOLS = _SharedPools()
-
-
-def _prepare_database(conn: psycopg.Connection[Any], *, where: str) -> None:
-    """Create the table if missing (one process at a time), then check this role may use it."""
-    exists = conn.execute("select to_regclass(%s) is not null", (TABLE,)).fetchone()
-    if not (exists and exists[0]):
-        try:
-            with conn.transaction():
-                conn.execute("select pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
-                conn.execute(SCHEMA_SQL)
-        except psycopg.errors.InsufficientPrivilege:
-            raise ConfigError(
-                f"{SETTING}: mnemo.memory_vectors does not exist at {where} and this role may not create it; "
-                "apply supabase/migrations (supabase db push) or use the database owner's URL"
-            ) from None
-    try:
-        conn.execute(
-            "select collection, id, user_id, created_at, vector, payload from mnemo.memory_vectors limit 0"
-        )
-    except psycopg.errors.UndefinedColumn:
-        raise ConfigError(
-            f"{SETTING}: mnemo.memory_vectors at {where} has other columns than Mnemo's; "
-            "rename or drop that table"
-        ) from None
-    row = conn.execute(
-        "select has_table_privilege(%s, 'select, insert, update, delete'), "
-        "       pg_has_role(c.relowner, 'usage') "
-        "from pg_class c where c.oid = %s::regclass",
-        (TABLE, TABLE),
-    ).fetchone()
-    if not row or not row[0]:
-        raise ConfigError(f"{SETTING}: this role may not read and write mnemo.memory_vectors at {where}")
-    if not row[1]:
-        # VACUUM (FULL) by a non-owner is skipped with a warning: rows are still deleted, but their
-        # bytes stay in the table's free space until autovacuum lets new rows overwrite them.
-        log.warning(
-            "the %s role does not own %s: forgetting deletes rows but cannot rewrite the table, so "
-            "erased text can linger in its files; connect as the table owner to erase completely",
-            SETTING,
-            TABLE,
-        )
-
-
-# -- the store ----------------------------------------------------------------------------------
 
 
 class PostgresVectorStore:
@@ -344,7 +70,7 @@ class PostgresVectorStore:
         self.collection_name = collection_name
         self.embedding_model_dims = embedding_model_dims
         raw = url.get_secret_value() if isinstance(url, SecretStr) else url
-        self._conninfo, self._pool = _POOLS.acquire(raw)
+        self._conninfo, self._pool = POOLS.acquire(raw, prepare=prepare_database)
         self._closed = False
 
     def _db(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
@@ -604,4 +330,4 @@ class PostgresVectorStore:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            _POOLS.release(self._conninfo)
+            POOLS.release(self._conninfo)

@@ -194,7 +194,7 @@ def test_a_role_that_does_not_own_the_table_works_and_is_warned_that_erasure_can
 ) -> None:
     pg.bootstrap(pgdb.dsn(fresh_database))
     pg.run_sql_file(pgdb.dsn(fresh_database), MIGRATION)
-    with caplog.at_level(logging.WARNING, logger="core.memory.vectors.postgres"):
+    with caplog.at_level(logging.WARNING, logger="core.memory.vectors.postgres_schema"):
         store = open_store(fresh_database, options="-c role=service_role")
     try:
         assert any("does not own mnemo.memory_vectors" in r.getMessage() for r in caplog.records)
