@@ -75,7 +75,7 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
         "each memory's text in the vector store payload (SQLite memory_vectors.db or Postgres)",
         {
             Removal.FORGET: "MemoryService.forget deletes it and rewrites the file",
-            Removal.ERASE: "MemoryService.clear deletes every memory of the account, any epoch",
+            Removal.ERASE: "MemoryService.erase deletes every memory of the account, any epoch",
         },
         "what was learned in a conversation stays when the conversation is deleted (forget it)",
     ),
@@ -95,7 +95,7 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
     TextCopy(
         "mem0.history",
         "nothing: mem0's history store (memory changes, last raw messages) keeps nothing here",
-        note="core.memory gives mem0 a history store whose writes do nothing",
+        note="core.memory.mem0_setup gives mem0 a history store whose writes do nothing",
     ),
     TextCopy(
         "exports",
@@ -133,7 +133,7 @@ class Removals:
         #    for that, so "done" below means done. (Other processes' writes discard themselves.)
         await self._writer.settle_account(account_id)
         # 3. Every memory, whatever its epoch, and the files rewritten.
-        memories = await self._memory.clear(account_id)
+        memories = await self._memory.erase(account_id)
         return ErasureReport(memories=memories, messages=messages)
 
     async def delete_conversation(self, conversation: ConversationKey) -> int:

@@ -73,8 +73,9 @@ class MemoryService(Protocol):
         """Delete one memory of this account. NotFoundError if the account has no such memory."""
         ...
 
-    async def clear(self, account_id: uuid.UUID) -> int:
-        """Erase every memory of the account (whatever its epoch), and purge the files."""
+    async def erase(self, account_id: uuid.UUID) -> int:
+        """Erase every memory of the account (whatever its epoch), and purge the files. Returns how
+        many memories there were."""
         ...
 
     async def discard(self, account_id: uuid.UUID, memory_ids: list[str]) -> None:
@@ -243,7 +244,7 @@ class Mem0Memory:
                 raise NotFoundError(f"No memory with id {memory_id}.")
             item = _payload_item(stored.id, stored.payload)
             self._memory.delete(memory_id)
-            self._store.compact()
+            self._store.purge()
             return item
 
         return await self._run(work)
@@ -259,11 +260,11 @@ class Mem0Memory:
             for memory_id in owned:
                 self._memory.delete(memory_id)
             if owned:
-                self._store.compact()
+                self._store.purge()
 
         await self._run(work)
 
-    async def clear(self, account_id: uuid.UUID) -> int:
+    async def erase(self, account_id: uuid.UUID) -> int:
         def work() -> int:
             ids = [item.id for item in self._all(account_id)]
             if ids:
@@ -304,7 +305,7 @@ class Mem0Memory:
             if duplicates:
                 # One rewrite of the files for all collapsed duplicates, not one per duplicate
                 # (bench/linking.py: 200 memories with 50 duplicates took 2.2 s that way).
-                self._store.compact()
+                self._store.purge()
             return moved
 
         return await self._run(work)
@@ -332,7 +333,7 @@ class Mem0Memory:
             for memory_id in doomed:
                 self._memory.delete(memory_id)
             if doomed:
-                self._store.compact()
+                self._store.purge()
             return len(doomed)
 
         return await self._run(work)

@@ -7,8 +7,8 @@ the store's durable `pending_memory_writes`, which the retry job (core.jobs) wor
 Every write, queued or retried, goes through `land_memory_write`, which keeps erasure a barrier
 (core.erasure): a write carries the erasure epoch its account had when the exchange happened; it
 is dropped if the account was erased or paused before the write began, and what it wrote is
-discarded if that happened while it ran. An erasure moves the epoch *before* it clears memories,
-so either the clear sees the write, or the check after the write sees the new epoch. A write whose
+discarded if that happened while it ran. An erasure moves the epoch *before* it erases memories,
+so either the erasure sees the write, or the check after the write sees the new epoch. A write whose
 account was merged into another meanwhile follows the merge (Store.memory_write_target).
 """
 

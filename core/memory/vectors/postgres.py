@@ -314,13 +314,14 @@ class PostgresVectorStore:
         deleted = self._db(
             lambda conn: conn.execute("delete from mnemo.memory_vectors where user_id = %s", (user,)).rowcount
         )
-        self.compact()
+        self.purge()
         return int(deleted)
 
-    def compact(self) -> None:
-        """VACUUM (FULL): writes the live rows into new files and drops the old ones. It holds an
-        exclusive lock on the table while it runs (other machines' recalls wait) and its cost grows
-        with the whole table; bench/recall_scaling_postgres.py prints it."""
+    def purge(self) -> None:
+        """Remove deleted rows' text from the table's files. VACUUM (FULL): writes the live rows into
+        new files and drops the old ones. It holds an exclusive lock on the table while it runs
+        (other machines' recalls wait) and its cost grows with the whole table;
+        bench/recall_scaling_postgres.py prints it."""
         self._db(lambda conn: conn.execute("vacuum (full) mnemo.memory_vectors"))
 
     def ping(self) -> None:

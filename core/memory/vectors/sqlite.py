@@ -244,14 +244,16 @@ class SQLiteVectorStore:
         text survives in free pages or the WAL."""
         with self._lock:
             deleted = self._conn.execute("DELETE FROM vectors WHERE user_id = ?", (user_id,)).rowcount
-            self.compact_locked()
+            self._purge_locked()
         return int(deleted)
 
-    def compact(self) -> None:
+    def purge(self) -> None:
+        """Rewrite the file and empty the WAL, so that no deleted row's text survives in free pages
+        or old WAL frames."""
         with self._lock:
-            self.compact_locked()
+            self._purge_locked()
 
-    def compact_locked(self) -> None:
+    def _purge_locked(self) -> None:
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.execute("VACUUM")
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -381,7 +381,7 @@ def test_erase_user_deletes_that_user_in_every_collection_and_nobody_else(make_s
     assert texts(memories.list(filters={"user_id": "bob"})[0]) == ["bob fact"]
     assert texts(entities.list(filters={"user_id": "bob"})[0]) == ["bob entity"]
     assert memories.erase_user("alice") == 0  # again: nothing left, no error
-    memories.compact()
+    memories.purge()
     assert memories.col_info()["count"] == 1
 
 

@@ -269,7 +269,7 @@ def test_erasure_rewrites_the_table_so_the_text_is_gone_from_its_files(vec_db: s
         store.close()
 
 
-def test_forgetting_one_memory_with_compact_removes_its_text_from_the_files(vec_db: str) -> None:
+def test_forgetting_one_memory_then_purging_removes_its_text_from_the_files(vec_db: str) -> None:
     canary = "okapicanary" + secrets.token_hex(4)
     store = open_store(vec_db)
     try:
@@ -277,7 +277,7 @@ def test_forgetting_one_memory_with_compact_removes_its_text_from_the_files(vec_
         add(store, "alice", "keep this one")
         assert pgdb.files_holding(vec_db, canary.encode())
         store.delete(gone)
-        store.compact()
+        store.purge()
         assert pgdb.files_holding(vec_db, canary.encode()) == []
         assert [r.payload["data"] for r in store.list(filters={"user_id": "alice"})[0]] == ["keep this one"]
     finally:
