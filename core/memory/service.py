@@ -171,11 +171,11 @@ class Mem0Memory:
         if not include_private:
             filters["is_private"] = False
 
-        def work() -> list[MemoryItem]:
+        def search() -> list[MemoryItem]:
             result = self._memory.search(query, filters=filters, top_k=limit)
             return [_item(r) for r in result.get("results", [])]
 
-        return await self._run(work)
+        return await self._run(search)
 
     async def remember(
         self,
@@ -192,7 +192,7 @@ class Mem0Memory:
             "epoch": epoch,
         }
 
-        def work() -> list[MemoryItem]:
+        def add_and_read_back() -> list[MemoryItem]:
             result = self._memory.add(
                 messages,
                 user_id=str(account_id),
@@ -206,7 +206,7 @@ class Mem0Memory:
                     added.append(_payload_item(stored.id, stored.payload))
             return added
 
-        return await self._run(work)
+        return await self._run(add_and_read_back)
 
     def _all(self, account_id: uuid.UUID, epoch: int | None = None) -> list[MemoryItem]:
         filters = {"user_id": str(account_id)} if epoch is None else _epoch_filter(account_id, epoch)
@@ -222,7 +222,7 @@ class Mem0Memory:
         limit: int,
         query: str | None = None,
     ) -> MemoryPage:
-        def work() -> MemoryPage:
+        def read_page() -> MemoryPage:
             if query and query.strip():
                 result = self._memory.search(
                     query,
@@ -235,10 +235,10 @@ class Mem0Memory:
             items = self._all(account_id, epoch)
             return MemoryPage(items[offset : offset + limit], offset, len(items))
 
-        return await self._run(work)
+        return await self._run(read_page)
 
     async def forget(self, account_id: uuid.UUID, memory_id: str) -> MemoryItem:
-        def work() -> MemoryItem:
+        def delete_one() -> MemoryItem:
             stored = self._store.get(memory_id)
             if stored is None or stored.payload.get("user_id") != str(account_id):
                 raise NotFoundError(f"No memory with id {memory_id}.")
@@ -247,10 +247,10 @@ class Mem0Memory:
             self._store.purge()
             return item
 
-        return await self._run(work)
+        return await self._run(delete_one)
 
     async def discard(self, account_id: uuid.UUID, memory_ids: list[str]) -> None:
-        def work() -> None:
+        def delete_owned() -> None:
             owned = [
                 memory_id
                 for memory_id in memory_ids
@@ -262,10 +262,10 @@ class Mem0Memory:
             if owned:
                 self._store.purge()
 
-        await self._run(work)
+        await self._run(delete_owned)
 
     async def erase(self, account_id: uuid.UUID) -> int:
-        def work() -> int:
+        def erase_everything() -> int:
             ids = [item.id for item in self._all(account_id)]
             if ids:
                 self._memory.delete_all(user_id=str(account_id))
@@ -273,7 +273,7 @@ class Mem0Memory:
             self._store.erase_user(str(account_id))
             return len(ids)
 
-        return await self._run(work)
+        return await self._run(erase_everything)
 
     async def export(self, account_id: uuid.UUID, *, epoch: int) -> list[MemoryItem]:
         return await self._run(lambda: self._all(account_id, epoch))
@@ -281,7 +281,7 @@ class Mem0Memory:
     async def move(
         self, source: uuid.UUID, target: uuid.UUID, *, epoch: int, memory_ids: list[str] | None = None
     ) -> list[str]:
-        def work() -> list[str]:
+        def rehome() -> list[str]:
             target_hashes = {
                 r.payload.get("hash") for r in self._store.list(filters={"user_id": str(target)})[0]
             }
@@ -308,10 +308,10 @@ class Mem0Memory:
                 self._store.purge()
             return moved
 
-        return await self._run(work)
+        return await self._run(rehome)
 
     async def account_ids(self) -> list[uuid.UUID]:
-        def work() -> list[uuid.UUID]:
+        def read_account_ids() -> list[uuid.UUID]:
             ids = []
             for raw in self._store.user_ids():
                 try:
@@ -320,10 +320,10 @@ class Mem0Memory:
                     continue  # not one of our accounts (written by something else); never touch it
             return ids
 
-        return await self._run(work)
+        return await self._run(read_account_ids)
 
     async def consolidate(self, account_id: uuid.UUID, *, epoch: int, similarity: float) -> int:
-        def work() -> int:
+        def delete_duplicates_and_stale() -> int:
             current: list[Record] = []
             stale: list[Record] = []
             for record in self._store.user_vectors(str(account_id)):
@@ -336,7 +336,7 @@ class Mem0Memory:
                 self._store.purge()
             return len(doomed)
 
-        return await self._run(work)
+        return await self._run(delete_duplicates_and_stale)
 
     async def ping(self) -> None:
         store = self._store
@@ -344,12 +344,12 @@ class Mem0Memory:
         await self._run(store.ping if isinstance(store, PostgresVectorStore) else store.col_info)
 
     async def close(self) -> None:
-        def work() -> None:
+        def close_mem0() -> None:
             self._store.close()
             entity = getattr(self._memory, "_entity_store", None)
             if isinstance(entity, SQLiteVectorStore | PostgresVectorStore):
                 entity.close()
             self._memory.close()
 
-        await self._run(work)
+        await self._run(close_mem0)
         self._executor.shutdown(wait=True)

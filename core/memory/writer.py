@@ -120,7 +120,7 @@ class MemoryWriter:
     def start(self) -> None:
         if not self._workers:
             self._workers = [
-                asyncio.create_task(self._work(), name=f"memory-writer-{i}")
+                asyncio.create_task(self._write_queued(), name=f"memory-writer-{i}")
                 for i in range(self._worker_count)
             ]
 
@@ -159,7 +159,8 @@ class MemoryWriter:
             except TimeoutError:
                 log.warning("a memory write is still running for an account being erased")
 
-    async def _work(self) -> None:
+    async def _write_queued(self) -> None:
+        """One worker: take queued writes one at a time, until drain cancels it."""
         while True:
             job = await self._queue.get()
             self._in_flight.append(job)

@@ -73,15 +73,15 @@ class PostgresVectorStore:
         self._conninfo, self._pool = POOLS.acquire(raw, prepare=prepare_database)
         self._closed = False
 
-    def _db(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """Run `work` on a pooled connection. Every statement here is idempotent, so a connection
+    def _db(self, statements: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run `statements` on a pooled connection. Every statement here is idempotent, so a connection
         the server dropped (restart, failover, idle timeout) is retried once on a fresh one."""
         if self._closed:
             raise RuntimeError("the memory vector store is closed")
         for attempt in (1, 2):
             with self._pool.connection() as conn:
                 try:
-                    return work(conn)
+                    return statements(conn)
                 except psycopg.OperationalError:
                     if attempt == 2 or not conn.broken:
                         raise
@@ -134,7 +134,7 @@ class PostgresVectorStore:
         if not rows:
             return
 
-        def work(conn: psycopg.Connection[Any]) -> None:
+        def insert_rows(conn: psycopg.Connection[Any]) -> None:
             with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(
                     "insert into mnemo.memory_vectors (collection, id, user_id, created_at, vector, payload) "
@@ -144,7 +144,7 @@ class PostgresVectorStore:
                     rows,
                 )
 
-        self._db(work)
+        self._db(insert_rows)
 
     def _user_rows(self, user: str, *, order: bool) -> builtins.list[tuple[Any, ...]]:
         if "\x00" in user:
