@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import math
-import random
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +16,8 @@ import pytest
 from core.memory.vectors.postgres import PostgresVectorStore
 from core.memory.vectors.sqlite import SQLiteVectorStore
 from tests.core.memory import pgdb
-from tests.fakes.openai_server import embed_text
+from tests.core.memory.vectors.records import DIMS, Store, add, insert_tied, texts, tied_rows, vec
 
-DIMS = 16
-Store = SQLiteVectorStore | PostgresVectorStore
 MakeStore = Callable[..., Store]
 
 
@@ -51,21 +47,6 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeS
 @pytest.fixture
 def store(make_store: MakeStore) -> Store:
     return make_store()
-
-
-def vec(text: str) -> list[float]:
-    return embed_text(text, DIMS)
-
-
-def add(store: Store, user: str, text: str, *, created: str, private: bool = True, **extra: Any) -> str:
-    vid = str(uuid.uuid4())
-    payload = {"user_id": user, "data": text, "created_at": created, "is_private": private, **extra}
-    store.insert([vec(text)], payloads=[payload], ids=[vid])
-    return vid
-
-
-def texts(records: list[Any]) -> list[str]:
-    return [r.payload["data"] for r in records]
 
 
 def test_insert_then_get_returns_the_payload_unchanged(store: Store) -> None:
@@ -176,27 +157,6 @@ def test_a_record_without_created_at_lists_last(store: Store) -> None:
     assert texts(store.list(filters={"user_id": "alice"})[0]) == ["dated", "undated"]
 
 
-Tied = tuple[str, str | None]
-
-
-def tied_rows(count: int, seed: int) -> list[Tied]:
-    """(id, created_at) of `count` memories with the same words, in a shuffled write order: a few
-    share an instant, a few have no created_at."""
-    rng = random.Random(seed)
-    instants: list[str | None] = [f"2026-11-01T1{h}:00:00+00:00" for h in range(4)] + [None]
-    rows: list[Tied] = [(f"m{rng.randrange(10**6):06d}-{n}", rng.choice(instants)) for n in range(count)]
-    rng.shuffle(rows)
-    return rows
-
-
-def insert_tied(store: Store, rows: list[Tied], text: str = "alice likes green tea") -> None:
-    for vid, created in rows:
-        payload: dict[str, Any] = {"user_id": "alice", "data": text}
-        if created is not None:
-            payload["created_at"] = created
-        store.insert([vec(text)], payloads=[payload], ids=[vid])
-
-
 def test_equal_scores_come_back_newest_first_then_by_id(store: Store) -> None:
     # The same words give the same vector, so the same score; the order among them must not depend
     # on how the store happens to read its rows.
@@ -217,51 +177,47 @@ def test_equal_scores_come_back_newest_first_then_by_id(store: Store) -> None:
     assert [r.id for r in top] == expected[:7]
 
 
-def test_equal_scores_come_back_in_the_same_order_on_both_stores(tmp_path: Path, vec_db: str) -> None:
-    sqlite = SQLiteVectorStore(
-        collection_name="mnemo", path=str(tmp_path / "vectors.db"), embedding_model_dims=DIMS
-    )
-    postgres = PostgresVectorStore(collection_name="mnemo", url=pgdb.url(vec_db), embedding_model_dims=DIMS)
-    try:
-        green = tied_rows(40, seed=7)
-        plain = [(vid + "-b", created) for vid, created in green]
-        for store, write_order in ((sqlite, 1), (postgres, -1)):  # each written in another order
-            insert_tied(store, green[::write_order], "alice likes green tea")
-            insert_tied(store, plain[::write_order], "alice likes tea")
-        for query in ("alice likes green tea", "green tea", "tea"):
-            for top_k in (5, 40, 100):
-                answers = [
-                    [
-                        (r.id, r.score)
-                        for r in store.search("q", vec(query), top_k=top_k, filters={"user_id": "alice"})
-                    ]
-                    for store in (sqlite, postgres)
-                ]
-                assert answers[0] == answers[1]
-                assert len(answers[0]) == min(top_k, 80)
-    finally:
-        sqlite.close()
-        postgres.close()
+ALICE = {"user_id": "alice"}
 
 
-def test_both_stores_keep_vectors_as_the_same_little_endian_float32(tmp_path: Path, vec_db: str) -> None:
-    sqlite = SQLiteVectorStore(
-        collection_name="mnemo", path=str(tmp_path / "vectors.db"), embedding_model_dims=DIMS
-    )
+@pytest.fixture
+def both_stores(tmp_path: Path, vec_db: str) -> Iterator[tuple[Store, Store]]:
+    sqlite = SQLiteVectorStore(collection_name="mnemo", path=f"{tmp_path}/v.db", embedding_model_dims=DIMS)
     postgres = PostgresVectorStore(collection_name="mnemo", url=pgdb.url(vec_db), embedding_model_dims=DIMS)
-    try:
-        for store in (sqlite, postgres):
-            add(store, "alice", "alice likes tea", created="1")
-    finally:
-        sqlite.close()
-        postgres.close()
-    raw = np.asarray(vec("alice likes tea"), dtype=np.float64)
-    expected = (raw / np.linalg.norm(raw)).astype("<f4").tobytes()
-    with sqlite3.connect(tmp_path / "vectors.db") as conn:
+    yield sqlite, postgres
+    sqlite.close()
+    postgres.close()
+
+
+def test_equal_scores_come_back_in_the_same_order_on_both_stores(
+    both_stores: tuple[Store, Store],
+) -> None:
+    green = tied_rows(40, seed=7)
+    plain = [(vid + "-b", created) for vid, created in green]
+    for store, write_order in zip(both_stores, (1, -1), strict=True):  # each written in another order
+        insert_tied(store, green[::write_order], "alice likes green tea")
+        insert_tied(store, plain[::write_order], "alice likes tea")
+    for query in ("alice likes green tea", "green tea", "tea"):
+        for top_k in (5, 40, 100):
+            sqlite, postgres = (
+                [(r.id, r.score) for r in store.search("q", vec(query), top_k=top_k, filters=ALICE)]
+                for store in both_stores
+            )
+            assert sqlite == postgres
+            assert len(sqlite) == min(top_k, 80)
+
+
+def test_both_stores_keep_vectors_as_the_same_little_endian_float32(
+    both_stores: tuple[Store, Store], tmp_path: Path, vec_db: str
+) -> None:
+    for store in both_stores:
+        add(store, "alice", "alice likes tea", created="1")
+    with sqlite3.connect(tmp_path / "v.db") as conn:
         [(in_sqlite,)] = conn.execute("select vector from vectors").fetchall()
     [(in_postgres,)] = pgdb.query(vec_db, "select vector from mnemo.memory_vectors")
     assert bytes(in_postgres) == bytes(in_sqlite)
-    assert np.allclose(np.frombuffer(in_sqlite, dtype="<f4"), np.frombuffer(expected, dtype="<f4"), atol=1e-7)
+    raw = np.asarray(vec("alice likes tea"))
+    assert np.allclose(np.frombuffer(in_sqlite, dtype="<f4"), raw / np.linalg.norm(raw), atol=1e-7)
 
 
 def test_update_replaces_vector_and_payload_and_can_move_a_memory_to_another_user(store: Store) -> None:
