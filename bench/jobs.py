@@ -28,7 +28,7 @@ from bench._common import bench_core, summary
 from bot.scheduler import build_jobs
 from bot.web import create_web_app
 from core.jobs import RETRY_MEMORY_WRITES
-from core.memory import Mem0Memory
+from core.memory.service import Mem0Memory
 from core.models import IdentityKey, MemoryOrigin, Platform
 from core.storage.sqlite import SQLiteStore
 from tests.fakes.openai_server import FakeOpenAI

@@ -19,7 +19,7 @@ from pathlib import Path
 from _common import bench_core, summary
 from qdrant_client import QdrantClient, models
 
-from core.vector_store import SQLiteVectorStore
+from core.memory.vectors.sqlite import SQLiteVectorStore
 from tests.fakes.openai_server import FakeOpenAI, embed_text
 
 DIMS = 64

@@ -26,10 +26,10 @@ import numpy as np
 from _common import bench_core, summary
 from recall_scaling import DIMS, QUERIES, corpus
 
-from core.vector_store import SQLiteVectorStore
-from core.vector_store_postgres import PostgresVectorStore
+from core.memory.vectors.postgres import PostgresVectorStore
+from core.memory.vectors.sqlite import SQLiteVectorStore
+from tests.core.memory import pgdb
 from tests.fakes.openai_server import FakeOpenAI, embed_text
-from tests.memory_postgres import pgdb
 
 Row = tuple[str, str, list[float], dict[str, object]]
 Store = SQLiteVectorStore | PostgresVectorStore

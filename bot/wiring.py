@@ -17,8 +17,9 @@ from core.commands import MemoryCommands
 from core.erasure import Removals
 from core.linking import LinkService
 from core.llm import ChatModel, OpenAIChatModel
-from core.memory import Mem0Memory, Mem0Options, MemoryService
-from core.memory_writer import MemoryWriter
+from core.memory.mem0_setup import Mem0Options
+from core.memory.service import Mem0Memory, MemoryService
+from core.memory.writer import MemoryWriter
 from core.orchestrator import Orchestrator, OrchestratorOptions
 from core.storage import Store
 from core.storage.sqlite import SQLiteStore

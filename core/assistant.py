@@ -21,7 +21,7 @@ from core.commands import Command, CommandResult, MemoryCommands
 from core.erasure import Removals
 from core.linking import IssuedCode, LinkOutcome, LinkService
 from core.llm import OnDelta
-from core.memory import MemoryService
+from core.memory.service import MemoryService
 from core.models import (
     Account,
     AccountSettings,

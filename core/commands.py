@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from core.erasure import Removals
 from core.errors import UserFacingError
 from core.linking import LinkService, describe_identity, display_code
-from core.memory import MemoryService
+from core.memory.service import MemoryService
 from core.models import IdentityKey, MemoryItem, MemoryPage
 from core.redaction import short_hash
 from core.storage import AccountStore

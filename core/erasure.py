@@ -12,7 +12,7 @@ that keeps text must be added here, or those tests cannot see it.
 Erasure is a barrier, per account, across processes: `Store.erase_account` moves the account's
 erasure epoch in the same transaction that deletes its rows. Work begun under the old epoch cannot
 store anything afterwards: the store refuses its messages and pending writes (atomically), and
-memory writes check the epoch before and after they land (core.memory_writer). Reads of memories
+memory writes check the epoch before and after they land (core.memory.writer). Reads of memories
 are filtered by the epoch too, so a write that lands late is never recalled, even in the moment
 before it is discarded.
 """
@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.memory import MemoryService
-from core.memory_writer import MemoryWriter
+from core.memory.service import MemoryService
+from core.memory.writer import MemoryWriter
 from core.models import ConversationKey, MemoryItem
 from core.storage import RemovalStore
 
@@ -75,7 +75,7 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
         "each memory's text in the vector store payload (SQLite memory_vectors.db or Postgres)",
         {
             Removal.FORGET: "MemoryService.forget deletes it and rewrites the file",
-            Removal.ERASE: "MemoryService.clear deletes every memory of the account, any epoch",
+            Removal.ERASE: "MemoryService.erase deletes every memory of the account, any epoch",
         },
         "what was learned in a conversation stays when the conversation is deleted (forget it)",
     ),
@@ -90,12 +90,12 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
     TextCopy(
         "writer.queue",
         "exchanges queued or being written to memory inside a running process",
-        {Removal.ERASE: "dropped or discarded by the epoch check (core.memory_writer)"},
+        {Removal.ERASE: "dropped or discarded by the epoch check (core.memory.writer)"},
     ),
     TextCopy(
         "mem0.history",
         "nothing: mem0's history store (memory changes, last raw messages) keeps nothing here",
-        note="core.memory gives mem0 a history store whose writes do nothing",
+        note="core.memory.mem0_setup gives mem0 a history store whose writes do nothing",
     ),
     TextCopy(
         "exports",
@@ -133,7 +133,7 @@ class Removals:
         #    for that, so "done" below means done. (Other processes' writes discard themselves.)
         await self._writer.settle_account(account_id)
         # 3. Every memory, whatever its epoch, and the files rewritten.
-        memories = await self._memory.clear(account_id)
+        memories = await self._memory.erase(account_id)
         return ErasureReport(memories=memories, messages=messages)
 
     async def delete_conversation(self, conversation: ConversationKey) -> int:

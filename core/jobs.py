@@ -33,8 +33,8 @@ from typing import Protocol
 
 from core.erasure import Removals
 from core.errors import BotError, UserFacingError
-from core.memory import MemoryService
-from core.memory_writer import WriteOutcome, land_memory_write
+from core.memory.service import MemoryService
+from core.memory.writer import WriteOutcome, land_memory_write
 from core.models import PendingMemoryWrite
 from core.redaction import short_hash
 from core.storage import Store

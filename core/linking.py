@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from core.errors import UserFacingError
-from core.memory import MemoryService
+from core.memory.service import MemoryService
 from core.models import IdentityKey, Platform
 from core.redaction import short_hash
 from core.storage import Store
@@ -185,7 +185,7 @@ class LinkService:
                 "That code was already used. Ask for a new one with /memory link.", problem="used"
             )
         # Memory writes that landed on the source while the move ran: the merge is recorded now, so
-        # every later write follows it by itself (core.memory_writer); these are swept here.
+        # every later write follows it by itself (core.memory.writer); these are swept here.
         moved += await self._memory.move(source, target, epoch=target_epoch)
         identities = await self._store.list_identities(target)
         log.info(

@@ -9,7 +9,7 @@ Erasure and pause during a reply: the account's erasure epoch is read with the a
 write of this reply carries it. If the person erases everything while the reply is being written,
 nothing of the exchange is stored (the store refuses the answer atomically) and the answer, which was
 built from what they erased, is withdrawn: the reply says so instead (ReplyKind.WITHDRAWN).
-Pause is read when the memory write starts and again when it ends (core.memory_writer), not here,
+Pause is read when the memory write starts and again when it ends (core.memory.writer), not here,
 so pausing while a reply is being written keeps that exchange out of memory too.
 """
 
@@ -27,8 +27,8 @@ from core.cache import TTLCache
 from core.errors import ErasedError, MemoryBackendError, ModelError, StorageError
 from core.llm import ChatModel, OnDelta
 from core.locks import KeyedLocks
-from core.memory import MemoryService
-from core.memory_writer import MemoryWriter
+from core.memory.service import MemoryService
+from core.memory.writer import MemoryWriter
 from core.models import (
     MAX_MESSAGE_CHARS,
     Account,

@@ -30,10 +30,10 @@ from core.jobs import RETRY_MEMORY_WRITES
 from core.models import IdentityKey, Platform, ReplyKind
 from tests.conftest import make_settings
 from tests.core.helpers import message, prompt_text
+from tests.core.memory import pgdb
+from tests.core.memory.pgdb import PASSWORD
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.postgrest import PostgrestShim
-from tests.memory_postgres import pgdb
-from tests.memory_postgres.test_postgres_vector_store import PASSWORD
 
 ALICE = IdentityKey(Platform.CONSOLE, "w1", "alice")
 BOB = IdentityKey(Platform.DISCORD, "", "bob-42")

@@ -12,7 +12,7 @@ from bot.wiring import Core, build_core
 from core.commands import Command, CommandName, parse_memory_command
 from core.errors import MemoryBackendError, UserFacingError
 from core.linking import CODE_ALPHABET, LinkService, hash_code, normalize_code
-from core.memory import MemoryService
+from core.memory.service import MemoryService
 from core.models import IdentityKey, MemoryItem, MemoryOrigin, MemoryPage, Platform
 from tests.conftest import make_settings
 from tests.core.helpers import message, prompt_text

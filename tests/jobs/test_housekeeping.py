@@ -143,7 +143,7 @@ async def test_forget_all_after_housekeeping_leaves_no_history(hcore: Core) -> N
     await say(hcore, alice, "I live in Paris")
     await say(hcore, alice, "I live in Berlin")
     assert await hcore.memory.consolidate(alice, similarity=0.7, epoch=0) == 1
-    await hcore.memory.clear(alice)
+    await hcore.memory.erase(alice)
     assert files_containing(hcore, "Paris") == []
     assert files_containing(hcore, "Berlin") == []
     assert not (hcore.settings.data_dir / "memory_history.db").exists()

@@ -27,7 +27,7 @@ from core.jobs import (
     run_key,
     run_slot,
 )
-from core.memory import MemoryService
+from core.memory.service import MemoryService
 from core.models import IdentityKey, MemoryItem, MemoryOrigin, MemoryPage, Platform
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI

@@ -8,9 +8,8 @@ Every recall here is scoped to one account, so we index by (collection, user_id)
 account's vectors with one numpy matrix product: cost grows with the person's own memories, not the
 store's. A memory count per person in the thousands stays a few milliseconds.
 
-Filters: `user_id` is mandatory for search/list and matched exactly (so mem0's `"*"` wildcard is just
-a string that matches no one); other keys are matched for equality against the payload, where a
-missing `epoch` reads as 0 (memories written before erasure epochs existed).
+Filters, the stored vector format and the search order are core.memory.vectors.base's, shared with
+the PostgreSQL store.
 """
 
 from __future__ import annotations
@@ -19,13 +18,21 @@ import builtins
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
+
+from core.memory.vectors.base import (
+    OutputData,
+    first_matching,
+    matches,
+    ranked,
+    scoped_user,
+    vector_blob,
+    vector_from_blob,
+)
 
 PROVIDER = "mnemo_sqlite"
 
@@ -37,13 +44,6 @@ class SQLiteVectorConfig(BaseModel):
     collection_name: str = "mnemo"
     path: str
     embedding_model_dims: int
-
-
-@dataclass
-class OutputData:
-    id: str
-    score: float | None
-    payload: dict[str, Any]
 
 
 _SCHEMA = """
@@ -60,34 +60,9 @@ CREATE INDEX IF NOT EXISTS vectors_user ON vectors(collection, user_id, created_
 """
 
 
-def first_matching(
-    rows: Iterable[tuple[str, dict[str, Any]]], filters: dict[str, Any] | None, top_k: int | None
-) -> list[OutputData]:
-    """mem0's `list`: (id, payload) rows that pass the filters, at most `top_k`, in row order."""
-    out = []
-    for vid, payload in rows:
-        if _matches(payload, filters or {}):
-            out.append(OutputData(vid, None, payload))
-            if top_k is not None and len(out) >= top_k:
-                break
-    return out
-
-
-_PAYLOAD_DEFAULTS: dict[str, Any] = {"epoch": 0}
-
-
-def _matches(payload: dict[str, Any], filters: dict[str, Any]) -> bool:
-    for key, expected in filters.items():
-        if key == "user_id":
-            continue
-        if payload.get(key, _PAYLOAD_DEFAULTS.get(key)) != expected:
-            return False
-    return True
-
-
 class SQLiteVectorStore:
     """Implements mem0's VectorStoreBase interface by duck typing, so importing this module does not
-    import mem0 (which must only happen after its environment is set, see core.memory)."""
+    import mem0 (which must only happen after its environment is set, see core.memory.service)."""
 
     def __init__(self, *, collection_name: str, path: str, embedding_model_dims: int) -> None:
         self.collection_name = collection_name
@@ -101,23 +76,6 @@ class SQLiteVectorStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA secure_delete=ON")
             self._conn.executescript(_SCHEMA)
-
-    # -- helpers -------------------------------------------------------------------------------
-    def _vector_blob(self, vector: Any) -> bytes:
-        arr = np.asarray(vector, dtype=np.float32)
-        if arr.shape != (self.embedding_model_dims,):
-            raise ValueError(f"expected a vector of {self.embedding_model_dims} dims, got {arr.shape}")
-        norm = float(np.linalg.norm(arr))
-        if norm > 0:
-            arr = arr / norm
-        return arr.tobytes()
-
-    @staticmethod
-    def _user(filters: dict[str, Any] | None) -> str:
-        user = (filters or {}).get("user_id")
-        if not isinstance(user, str) or not user:
-            raise ValueError("this vector store only serves queries scoped to one user_id")
-        return user
 
     # -- VectorStoreBase -----------------------------------------------------------------------
     def create_col(self, name: str, vector_size: int, distance: str) -> None:
@@ -138,7 +96,7 @@ class SQLiteVectorStore:
                 str(vid),
                 payload.get("user_id"),
                 payload.get("created_at"),
-                self._vector_blob(vector),
+                vector_blob(vector, self.embedding_model_dims),
                 json.dumps(payload),
             )
             for vid, vector, payload in zip(ids, vectors, payloads, strict=True)
@@ -157,7 +115,7 @@ class SQLiteVectorStore:
         top_k: int = 5,
         filters: dict[str, Any] | None = None,
     ) -> list[OutputData]:
-        user = self._user(filters)
+        user = scoped_user(filters)
         with self._lock:
             rows = self._conn.execute(
                 "SELECT id, vector, payload FROM vectors WHERE collection = ? AND user_id = ?",
@@ -166,21 +124,9 @@ class SQLiteVectorStore:
         candidates = []
         for vid, blob, payload_json in rows:
             payload = json.loads(payload_json)
-            if _matches(payload, filters or {}):
+            if matches(payload, filters):
                 candidates.append((vid, blob, payload))
-        if not candidates:
-            return []
-        matrix = np.frombuffer(b"".join(c[1] for c in candidates), dtype=np.float32).reshape(
-            len(candidates), self.embedding_model_dims
-        )
-        query_vec = np.asarray(vectors, dtype=np.float32)
-        norm = float(np.linalg.norm(query_vec))
-        if norm > 0:
-            query_vec = query_vec / norm
-        scores = matrix @ query_vec
-        order = np.argsort(-scores)[:top_k]
-        # Cosine similarity in [-1, 1]; mem0 wants "higher is better", ideally in [0, 1].
-        return [OutputData(candidates[i][0], max(0.0, float(scores[i])), candidates[i][2]) for i in order]
+        return ranked(candidates, vectors, dims=self.embedding_model_dims, top_k=top_k)
 
     def delete(self, vector_id: str) -> None:
         with self._lock:
@@ -194,7 +140,7 @@ class SQLiteVectorStore:
             if vector is not None:
                 self._conn.execute(
                     "UPDATE vectors SET vector = ? WHERE collection = ? AND id = ?",
-                    (self._vector_blob(vector), self.collection_name, str(vector_id)),
+                    (vector_blob(vector, self.embedding_model_dims), self.collection_name, str(vector_id)),
                 )
             if payload is not None:
                 self._conn.execute(
@@ -256,7 +202,7 @@ class SQLiteVectorStore:
 
     def list(self, filters: dict[str, Any] | None = None, top_k: int | None = None) -> list[list[OutputData]]:
         """Newest first. Returned wrapped in a list, the shape mem0's delete_all indexes with [0]."""
-        user = self._user(filters)
+        user = scoped_user(filters)
         with self._lock:
             rows = self._conn.execute(
                 "SELECT id, payload FROM vectors WHERE collection = ? AND user_id = ? "
@@ -289,7 +235,7 @@ class SQLiteVectorStore:
                 (self.collection_name, user_id),
             ).fetchall()
         return [
-            (OutputData(vid, None, json.loads(payload)), np.frombuffer(blob, dtype=np.float32))
+            (OutputData(vid, None, json.loads(payload)), vector_from_blob(blob))
             for vid, blob, payload in rows
         ]
 
@@ -298,14 +244,16 @@ class SQLiteVectorStore:
         text survives in free pages or the WAL."""
         with self._lock:
             deleted = self._conn.execute("DELETE FROM vectors WHERE user_id = ?", (user_id,)).rowcount
-            self.compact_locked()
+            self._purge_locked()
         return int(deleted)
 
-    def compact(self) -> None:
+    def purge(self) -> None:
+        """Rewrite the file and empty the WAL, so that no deleted row's text survives in free pages
+        or old WAL frames."""
         with self._lock:
-            self.compact_locked()
+            self._purge_locked()
 
-    def compact_locked(self) -> None:
+    def _purge_locked(self) -> None:
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.execute("VACUUM")
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,23 +1,16 @@
-"""Long-term memory per account: the port, and its mem0 implementation.
+"""Long-term memory per account: the port the core uses, and its mem0 implementation.
 
-mem0's quirks stay in this module:
-- telemetry and its `~/.mem0` directory are switched off / moved into DATA_DIR before `import mem0`;
-- its OpenAI clients are replaced with ours (our timeout and retry limits, and no silent
-  OPENROUTER_API_KEY rerouting);
-- the vector store is our per-account partitioned store, plugged in through mem0's factory: SQLite
-  in DATA_DIR (core.vector_store), or PostgreSQL when a database URL is given
-  (core.vector_store_postgres), so several machines share one memory;
+How mem0 is set up (its environment, our vector stores, our clients, a history that keeps
+nothing) is core.memory.mem0_setup. Here:
 - `user_id` is always our account UUID, never platform input (mem0 treats "*" as a wildcard);
-- mem0's history database keeps nothing: mem0 would copy every memory text (also deleted ones)
-  into a `history` table and the last raw messages of each person into a `messages` table, copies
-  that per-process (Postgres mode) could not be purged from another process. Mnemo never reads
-  them, so mem0 gets a history store that stores nothing (see core.erasure for every copy of a
-  person's words);
-- its errors become `MemoryBackendError`.
+- mem0 runs on a few worker threads (it is synchronous), and its errors become
+  `MemoryBackendError`;
+- removal follows the vocabulary: `forget` one memory, `erase` everything of an account, `discard`
+  a write that must not stand; each ends by purging the deleted text from the vector store's files.
 
 Erasure epochs: every memory carries the epoch of its account when it was written, and reads only
 return memories of the epoch the caller read from the store, so a write that lands after an erasure
-is never recalled, even in the moment before it is discarded (core.memory_writer).
+is never recalled, even in the moment before it is discarded (core.memory.writer).
 
 Memories are stored with where they were learned. mem0 `run_id` is "private" or "public", so a
 private conversation never feeds the extraction context of a public one, and recall in a public
@@ -27,26 +20,19 @@ place filters on `is_private == False`.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import numpy as np
-
-from config import ConfigError
 from core.errors import MemoryBackendError, NotFoundError
+from core.memory.consolidation import Record, consolidation_victims
+from core.memory.mem0_setup import Mem0Options, VectorStore, open_mem0
+from core.memory.vectors.postgres import PostgresVectorStore
+from core.memory.vectors.sqlite import SQLiteVectorStore
 from core.models import MemoryItem, MemoryOrigin, MemoryPage
-from core.vector_store import PROVIDER, SQLiteVectorConfig, SQLiteVectorStore
-from core.vector_store_postgres import PROVIDER as POSTGRES_PROVIDER
-from core.vector_store_postgres import PostgresVectorConfig, PostgresVectorStore
 
 T = TypeVar("T")
-VectorStore = SQLiteVectorStore | PostgresVectorStore
 
 
 class MemoryService(Protocol):
@@ -87,8 +73,9 @@ class MemoryService(Protocol):
         """Delete one memory of this account. NotFoundError if the account has no such memory."""
         ...
 
-    async def clear(self, account_id: uuid.UUID) -> int:
-        """Erase every memory of the account (whatever its epoch), and purge the files."""
+    async def erase(self, account_id: uuid.UUID) -> int:
+        """Erase every memory of the account (whatever its epoch), and purge the files. Returns how
+        many memories there were."""
         ...
 
     async def discard(self, account_id: uuid.UUID, memory_ids: list[str]) -> None:
@@ -124,57 +111,6 @@ class MemoryService(Protocol):
     async def close(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Mem0Options:
-    data_dir: Path
-    base_url: str
-    api_key: str
-    llm_model: str
-    embedding_model: str
-    embedding_dims: int
-    timeout_seconds: float
-    max_retries: int
-    # Postgres connection string for the vectors (None: SQLite in data_dir). Never in a repr.
-    vector_db_url: str | None = field(default=None, repr=False)
-
-
-def _import_mem0(data_dir: Path) -> Any:
-    # Must happen before the first `import mem0`: telemetry is read at import time and mem0 creates
-    # its directory on import. OPENROUTER_API_KEY is handled by replacing mem0's clients below.
-    os.environ["MEM0_TELEMETRY"] = "False"
-    os.environ.setdefault("MEM0_DIR", str(data_dir / "mem0"))
-    import mem0
-    from mem0.utils.factory import VectorStoreFactory
-
-    VectorStoreFactory.provider_to_class[PROVIDER] = "core.vector_store.SQLiteVectorStore"
-    VectorStoreFactory.provider_to_class[POSTGRES_PROVIDER] = "core.vector_store_postgres.PostgresVectorStore"
-    return mem0
-
-
-def _history_that_keeps_nothing() -> Any:
-    """mem0's history store with every write switched off (in memory, always empty).
-
-    mem0 only writes to it on our paths (`Memory.history()`, the one reader, is never called), and
-    what it would keep are copies of people's words: each memory's text at every change, including
-    deletion, and the last ten raw messages per person as extraction context. Purging those by
-    hand proved fragile (every delete path must remember it; in Postgres mode each process has its
-    own copy that another process's erasure cannot reach). The extraction still sees the exchange
-    and the person's existing memories; it loses only mem0's own ten-message look-back."""
-    from mem0.memory.storage import SQLiteManager
-
-    class KeepNothing(SQLiteManager):  # type: ignore[misc]
-        def add_history(self, *args: Any, **kwargs: Any) -> None:
-            return None
-
-        def batch_add_history(self, records: list[dict[str, Any]]) -> None:
-            return None
-
-        def save_messages(self, messages: list[dict[str, Any]], session_scope: str) -> None:
-            return None
-
-    return KeepNothing(":memory:")
-
-
 def _item(raw: dict[str, Any]) -> MemoryItem:
     meta = raw.get("metadata") or {}
     return MemoryItem(
@@ -203,52 +139,6 @@ def _payload_item(vid: str, payload: dict[str, Any]) -> MemoryItem:
     )
 
 
-def _normalized_text(text: str) -> str:
-    return " ".join(text.casefold().split()).rstrip(".!")
-
-
-def _recency(payload: dict[str, Any]) -> datetime:
-    for key in ("updated_at", "created_at"):
-        value = payload.get(key)
-        if isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                continue
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return datetime.min.replace(tzinfo=UTC)
-
-
-def _consolidation_victims(records: list[tuple[Any, np.ndarray]], similarity: float) -> list[str]:
-    """Ids to delete so that no exact repeat and no pair at least `similarity` alike remains."""
-    newest_first = sorted(records, key=lambda r: (_recency(r[0].payload), r[0].id), reverse=True)
-    doomed: list[str] = []
-    # Exact repeats: the same words carry no newer information, so prefer the copy usable in
-    # public channels (is_private False), then the newest.
-    by_text: dict[str, list[tuple[Any, np.ndarray]]] = {}
-    for record in newest_first:
-        by_text.setdefault(_normalized_text(str(record[0].payload.get("data", ""))), []).append(record)
-    survivors: list[tuple[Any, np.ndarray]] = []
-    for group in by_text.values():
-        keep = next((r for r in group if r[0].payload.get("is_private") is False), group[0])
-        survivors.append(keep)
-        doomed.extend(r[0].id for r in group if r is not keep)
-    # Near repeats and superseded facts: the newest wins. Greedy over newest-first order, so every
-    # deleted memory is older than a kept one it resembles.
-    survivors.sort(key=lambda r: (_recency(r[0].payload), r[0].id), reverse=True)
-    if not survivors:
-        return doomed
-    kept = np.empty((len(survivors), survivors[0][1].shape[0]), dtype=np.float32)
-    count = 0
-    for record, vector in survivors:
-        if count and float(np.max(kept[:count] @ vector)) >= similarity:
-            doomed.append(record.id)
-        else:
-            kept[count] = vector
-            count += 1
-    return doomed
-
-
 class Mem0Memory:
     """mem0 open-source `Memory` with our vector store, clients and complete erasure."""
 
@@ -260,73 +150,7 @@ class Mem0Memory:
     @classmethod
     def build(cls, options: Mem0Options) -> Mem0Memory:
         """Construct synchronously (touches files only; no network)."""
-        options.data_dir.mkdir(parents=True, exist_ok=True)
-        _import_mem0(options.data_dir)
-        from mem0 import Memory
-        from mem0.configs.base import MemoryConfig
-        from mem0.vector_stores.configs import VectorStoreConfig
-        from openai import OpenAI
-
-        vector_config: SQLiteVectorConfig | PostgresVectorConfig
-        if options.vector_db_url:
-            provider = POSTGRES_PROVIDER
-            vector_config = PostgresVectorConfig(
-                collection_name="mnemo",
-                url=options.vector_db_url,
-                embedding_model_dims=options.embedding_dims,
-            )
-
-        else:
-            provider = PROVIDER
-            vector_config = SQLiteVectorConfig(
-                collection_name="mnemo",
-                path=str(options.data_dir / "memory_vectors.db"),
-                embedding_model_dims=options.embedding_dims,
-            )
-        config = MemoryConfig(
-            llm={
-                "provider": "openai",
-                "config": {
-                    "model": options.llm_model,
-                    "openai_base_url": options.base_url,
-                    "api_key": options.api_key,
-                    "temperature": 0.0,
-                },
-            },
-            embedder={
-                "provider": "openai",
-                "config": {
-                    "model": options.embedding_model,
-                    "openai_base_url": options.base_url,
-                    "api_key": options.api_key,
-                    "embedding_dims": options.embedding_dims,
-                },
-            },
-            # Replaced below by a history store that keeps nothing; never a file.
-            history_db_path=":memory:",
-        )
-        # mem0 validates vector store providers against a fixed list; ours is registered with its
-        # factory in _import_mem0, so this one field is set after validation.
-        config.vector_store = VectorStoreConfig.model_construct(provider=provider, config=vector_config)
-        try:
-            memory = Memory(config)
-        except ConfigError:
-            raise  # the database URL is wrong or the database unusable: one line at start-up
-        except Exception as exc:
-            raise MemoryBackendError(f"mem0 could not start: {exc}") from exc
-        client = OpenAI(
-            api_key=options.api_key,
-            base_url=options.base_url,
-            timeout=options.timeout_seconds,
-            max_retries=options.max_retries,
-        )
-        memory.llm.client = client
-        memory.embedding_model.client = client
-        memory.db.close()
-        memory.db = _history_that_keeps_nothing()
-        store = memory.vector_store
-        if not isinstance(store, SQLiteVectorStore | PostgresVectorStore):  # pragma: no cover - wiring error
-            raise MemoryBackendError("mem0 did not use Mnemo's vector store")
+        memory, store = open_mem0(options)
         return cls(memory, store)
 
     async def _run(self, fn: Callable[[], T]) -> T:
@@ -347,11 +171,11 @@ class Mem0Memory:
         if not include_private:
             filters["is_private"] = False
 
-        def work() -> list[MemoryItem]:
+        def search() -> list[MemoryItem]:
             result = self._memory.search(query, filters=filters, top_k=limit)
             return [_item(r) for r in result.get("results", [])]
 
-        return await self._run(work)
+        return await self._run(search)
 
     async def remember(
         self,
@@ -368,7 +192,7 @@ class Mem0Memory:
             "epoch": epoch,
         }
 
-        def work() -> list[MemoryItem]:
+        def add_and_read_back() -> list[MemoryItem]:
             result = self._memory.add(
                 messages,
                 user_id=str(account_id),
@@ -382,7 +206,7 @@ class Mem0Memory:
                     added.append(_payload_item(stored.id, stored.payload))
             return added
 
-        return await self._run(work)
+        return await self._run(add_and_read_back)
 
     def _all(self, account_id: uuid.UUID, epoch: int | None = None) -> list[MemoryItem]:
         filters = {"user_id": str(account_id)} if epoch is None else _epoch_filter(account_id, epoch)
@@ -398,7 +222,7 @@ class Mem0Memory:
         limit: int,
         query: str | None = None,
     ) -> MemoryPage:
-        def work() -> MemoryPage:
+        def read_page() -> MemoryPage:
             if query and query.strip():
                 result = self._memory.search(
                     query,
@@ -411,22 +235,22 @@ class Mem0Memory:
             items = self._all(account_id, epoch)
             return MemoryPage(items[offset : offset + limit], offset, len(items))
 
-        return await self._run(work)
+        return await self._run(read_page)
 
     async def forget(self, account_id: uuid.UUID, memory_id: str) -> MemoryItem:
-        def work() -> MemoryItem:
+        def delete_one() -> MemoryItem:
             stored = self._store.get(memory_id)
             if stored is None or stored.payload.get("user_id") != str(account_id):
                 raise NotFoundError(f"No memory with id {memory_id}.")
             item = _payload_item(stored.id, stored.payload)
             self._memory.delete(memory_id)
-            self._store.compact()
+            self._store.purge()
             return item
 
-        return await self._run(work)
+        return await self._run(delete_one)
 
     async def discard(self, account_id: uuid.UUID, memory_ids: list[str]) -> None:
-        def work() -> None:
+        def delete_owned() -> None:
             owned = [
                 memory_id
                 for memory_id in memory_ids
@@ -436,12 +260,12 @@ class Mem0Memory:
             for memory_id in owned:
                 self._memory.delete(memory_id)
             if owned:
-                self._store.compact()
+                self._store.purge()
 
-        await self._run(work)
+        await self._run(delete_owned)
 
-    async def clear(self, account_id: uuid.UUID) -> int:
-        def work() -> int:
+    async def erase(self, account_id: uuid.UUID) -> int:
+        def erase_everything() -> int:
             ids = [item.id for item in self._all(account_id)]
             if ids:
                 self._memory.delete_all(user_id=str(account_id))
@@ -449,7 +273,7 @@ class Mem0Memory:
             self._store.erase_user(str(account_id))
             return len(ids)
 
-        return await self._run(work)
+        return await self._run(erase_everything)
 
     async def export(self, account_id: uuid.UUID, *, epoch: int) -> list[MemoryItem]:
         return await self._run(lambda: self._all(account_id, epoch))
@@ -457,7 +281,7 @@ class Mem0Memory:
     async def move(
         self, source: uuid.UUID, target: uuid.UUID, *, epoch: int, memory_ids: list[str] | None = None
     ) -> list[str]:
-        def work() -> list[str]:
+        def rehome() -> list[str]:
             target_hashes = {
                 r.payload.get("hash") for r in self._store.list(filters={"user_id": str(target)})[0]
             }
@@ -481,13 +305,13 @@ class Mem0Memory:
             if duplicates:
                 # One rewrite of the files for all collapsed duplicates, not one per duplicate
                 # (bench/linking.py: 200 memories with 50 duplicates took 2.2 s that way).
-                self._store.compact()
+                self._store.purge()
             return moved
 
-        return await self._run(work)
+        return await self._run(rehome)
 
     async def account_ids(self) -> list[uuid.UUID]:
-        def work() -> list[uuid.UUID]:
+        def read_account_ids() -> list[uuid.UUID]:
             ids = []
             for raw in self._store.user_ids():
                 try:
@@ -496,23 +320,23 @@ class Mem0Memory:
                     continue  # not one of our accounts (written by something else); never touch it
             return ids
 
-        return await self._run(work)
+        return await self._run(read_account_ids)
 
     async def consolidate(self, account_id: uuid.UUID, *, epoch: int, similarity: float) -> int:
-        def work() -> int:
-            current: list[tuple[Any, np.ndarray]] = []
-            stale: list[tuple[Any, np.ndarray]] = []
+        def delete_duplicates_and_stale() -> int:
+            current: list[Record] = []
+            stale: list[Record] = []
             for record in self._store.user_vectors(str(account_id)):
                 # Older epochs only: an account the store does not know reads as epoch 0.
                 (stale if record[0].payload.get("epoch", 0) < epoch else current).append(record)
-            doomed = [r[0].id for r in stale] + _consolidation_victims(current, similarity)
+            doomed = [r[0].id for r in stale] + consolidation_victims(current, similarity)
             for memory_id in doomed:
                 self._memory.delete(memory_id)
             if doomed:
-                self._store.compact()
+                self._store.purge()
             return len(doomed)
 
-        return await self._run(work)
+        return await self._run(delete_duplicates_and_stale)
 
     async def ping(self) -> None:
         store = self._store
@@ -520,12 +344,12 @@ class Mem0Memory:
         await self._run(store.ping if isinstance(store, PostgresVectorStore) else store.col_info)
 
     async def close(self) -> None:
-        def work() -> None:
+        def close_mem0() -> None:
             self._store.close()
             entity = getattr(self._memory, "_entity_store", None)
             if isinstance(entity, SQLiteVectorStore | PostgresVectorStore):
                 entity.close()
             self._memory.close()
 
-        await self._run(work)
+        await self._run(close_mem0)
         self._executor.shutdown(wait=True)

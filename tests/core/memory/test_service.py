@@ -13,8 +13,8 @@ import pytest
 from bot.wiring import Core
 from core.commands import Command, CommandName
 from core.errors import MemoryBackendError, NotFoundError
+from core.memory.vectors.sqlite import SQLiteVectorStore
 from core.models import IdentityKey, MemoryOrigin, Platform
-from core.vector_store import SQLiteVectorStore
 from tests.core.helpers import message
 from tests.fakes.openai_server import FakeOpenAI
 

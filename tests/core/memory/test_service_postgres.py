@@ -23,16 +23,16 @@ from config import Settings
 from core.commands import Command, CommandName
 from core.errors import MemoryBackendError
 from core.jobs import MEMORY_HOUSEKEEPING
+from core.memory.vectors.postgres import PostgresVectorStore
 from core.models import IdentityKey, MemoryOrigin, Platform, ReplyKind
-from core.vector_store_postgres import PostgresVectorStore
 from tests.conftest import make_settings
 from tests.core.helpers import message, prompt_text
+from tests.core.memory import pgdb
+from tests.core.memory.pgdb import PASSWORD, free_port
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.postgrest import PostgrestShim
-from tests.memory_postgres import pgdb
-from tests.memory_postgres.test_postgres_vector_store import PASSWORD, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PRIVATE = MemoryOrigin(Platform.CONSOLE, "dm", True)
 
 

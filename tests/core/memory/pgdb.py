@@ -9,6 +9,7 @@ CHECKPOINT so the files are current).
 from __future__ import annotations
 
 import secrets
+import socket
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +20,15 @@ from tests.supabase import pg
 
 DB_PREFIX = "mnemo_vec_"
 TABLE = "mnemo.memory_vectors"
+# Put in the tests' database URLs (trust auth ignores it) so they can check it is never shown.
+PASSWORD = "pw-Secr3t-do-not-print"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (an unreachable database)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def create_database() -> str:

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,13 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from core.vector_store import SQLiteVectorStore
-from core.vector_store_postgres import PostgresVectorStore
-from tests.fakes.openai_server import embed_text
-from tests.memory_postgres import pgdb
+from core.memory.vectors.postgres import PostgresVectorStore
+from core.memory.vectors.sqlite import SQLiteVectorStore
+from tests.core.memory import pgdb
+from tests.core.memory.vectors.records import DIMS, Store, add, insert_tied, texts, tied_rows, vec
 
-DIMS = 16
-Store = SQLiteVectorStore | PostgresVectorStore
 MakeStore = Callable[..., Store]
 
 
@@ -49,21 +47,6 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeS
 @pytest.fixture
 def store(make_store: MakeStore) -> Store:
     return make_store()
-
-
-def vec(text: str) -> list[float]:
-    return embed_text(text, DIMS)
-
-
-def add(store: Store, user: str, text: str, *, created: str, private: bool = True, **extra: Any) -> str:
-    vid = str(uuid.uuid4())
-    payload = {"user_id": user, "data": text, "created_at": created, "is_private": private, **extra}
-    store.insert([vec(text)], payloads=[payload], ids=[vid])
-    return vid
-
-
-def texts(records: list[Any]) -> list[str]:
-    return [r.payload["data"] for r in records]
 
 
 def test_insert_then_get_returns_the_payload_unchanged(store: Store) -> None:
@@ -172,6 +155,69 @@ def test_a_record_without_created_at_lists_last(store: Store) -> None:
     store.insert([vec("undated")], payloads=[{"user_id": "alice", "data": "undated"}], ids=["u"])
     add(store, "alice", "dated", created="2026-11-01T10:00:00+00:00")
     assert texts(store.list(filters={"user_id": "alice"})[0]) == ["dated", "undated"]
+
+
+def test_equal_scores_come_back_newest_first_then_by_id(store: Store) -> None:
+    # The same words give the same vector, so the same score; the order among them must not depend
+    # on how the store happens to read its rows.
+    rows = tied_rows(30, seed=12)
+    insert_tied(store, rows)
+    add(store, "alice", "alice grows tomatoes", created="2026-11-02T00:00:00+00:00")  # newer, less alike
+
+    found = store.search("q", vec("alice likes green tea"), top_k=50, filters={"user_id": "alice"})
+
+    by_id = sorted(rows)
+    dated = sorted((r for r in by_id if r[1] is not None), key=lambda r: r[1] or "", reverse=True)
+    expected = [vid for vid, _ in dated] + [vid for vid, created in by_id if created is None]
+    assert [r.id for r in found[:30]] == expected
+    assert len({r.score for r in found[:30]}) == 1  # really a tie
+    assert texts(found[30:]) == ["alice grows tomatoes"]
+    # A top_k that cuts through the tie keeps the same order.
+    top = store.search("q", vec("alice likes green tea"), top_k=7, filters={"user_id": "alice"})
+    assert [r.id for r in top] == expected[:7]
+
+
+ALICE = {"user_id": "alice"}
+
+
+@pytest.fixture
+def both_stores(tmp_path: Path, vec_db: str) -> Iterator[tuple[Store, Store]]:
+    sqlite = SQLiteVectorStore(collection_name="mnemo", path=f"{tmp_path}/v.db", embedding_model_dims=DIMS)
+    postgres = PostgresVectorStore(collection_name="mnemo", url=pgdb.url(vec_db), embedding_model_dims=DIMS)
+    yield sqlite, postgres
+    sqlite.close()
+    postgres.close()
+
+
+def test_equal_scores_come_back_in_the_same_order_on_both_stores(
+    both_stores: tuple[Store, Store],
+) -> None:
+    green = tied_rows(40, seed=7)
+    plain = [(vid + "-b", created) for vid, created in green]
+    for store, write_order in zip(both_stores, (1, -1), strict=True):  # each written in another order
+        insert_tied(store, green[::write_order], "alice likes green tea")
+        insert_tied(store, plain[::write_order], "alice likes tea")
+    for query in ("alice likes green tea", "green tea", "tea"):
+        for top_k in (5, 40, 100):
+            sqlite, postgres = (
+                [(r.id, r.score) for r in store.search("q", vec(query), top_k=top_k, filters=ALICE)]
+                for store in both_stores
+            )
+            assert sqlite == postgres
+            assert len(sqlite) == min(top_k, 80)
+
+
+def test_both_stores_keep_vectors_as_the_same_little_endian_float32(
+    both_stores: tuple[Store, Store], tmp_path: Path, vec_db: str
+) -> None:
+    for store in both_stores:
+        add(store, "alice", "alice likes tea", created="1")
+    with sqlite3.connect(tmp_path / "v.db") as conn:
+        [(in_sqlite,)] = conn.execute("select vector from vectors").fetchall()
+    [(in_postgres,)] = pgdb.query(vec_db, "select vector from mnemo.memory_vectors")
+    assert bytes(in_postgres) == bytes(in_sqlite)
+    raw = np.asarray(vec("alice likes tea"))
+    assert np.allclose(np.frombuffer(in_sqlite, dtype="<f4"), raw / np.linalg.norm(raw), atol=1e-7)
 
 
 def test_update_replaces_vector_and_payload_and_can_move_a_memory_to_another_user(store: Store) -> None:
@@ -291,7 +337,7 @@ def test_erase_user_deletes_that_user_in_every_collection_and_nobody_else(make_s
     assert texts(memories.list(filters={"user_id": "bob"})[0]) == ["bob fact"]
     assert texts(entities.list(filters={"user_id": "bob"})[0]) == ["bob entity"]
     assert memories.erase_user("alice") == 0  # again: nothing left, no error
-    memories.compact()
+    memories.purge()
     assert memories.col_info()["count"] == 1
 
 

@@ -7,8 +7,8 @@ the store's durable `pending_memory_writes`, which the retry job (core.jobs) wor
 Every write, queued or retried, goes through `land_memory_write`, which keeps erasure a barrier
 (core.erasure): a write carries the erasure epoch its account had when the exchange happened; it
 is dropped if the account was erased or paused before the write began, and what it wrote is
-discarded if that happened while it ran. An erasure moves the epoch *before* it clears memories,
-so either the clear sees the write, or the check after the write sees the new epoch. A write whose
+discarded if that happened while it ran. An erasure moves the epoch *before* it erases memories,
+so either the erasure sees the write, or the check after the write sees the new epoch. A write whose
 account was merged into another meanwhile follows the merge (Store.memory_write_target).
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.errors import BotError, StorageError
-from core.memory import MemoryService
+from core.memory.service import MemoryService
 from core.models import MemoryOrigin, WriteTarget
 from core.storage import MemoryWriteStore
 
@@ -120,7 +120,7 @@ class MemoryWriter:
     def start(self) -> None:
         if not self._workers:
             self._workers = [
-                asyncio.create_task(self._work(), name=f"memory-writer-{i}")
+                asyncio.create_task(self._write_queued(), name=f"memory-writer-{i}")
                 for i in range(self._worker_count)
             ]
 
@@ -159,7 +159,8 @@ class MemoryWriter:
             except TimeoutError:
                 log.warning("a memory write is still running for an account being erased")
 
-    async def _work(self) -> None:
+    async def _write_queued(self) -> None:
+        """One worker: take queued writes one at a time, until drain cancels it."""
         while True:
             job = await self._queue.get()
             self._in_flight.append(job)

@@ -1,5 +1,6 @@
 """One `mnemo_vec_*` database for this directory's run (dropped at the end); the table is emptied
-before each test that uses it. Tests that need a database of their own call `fresh_database`."""
+before each test that uses it. Tests that need a database of their own call `fresh_database`.
+(The Supabase fixtures come from tests/core/conftest.py.)"""
 
 from __future__ import annotations
 
@@ -7,10 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.memory_postgres import pgdb
-from tests.supabase.fixtures import jwt_secret, postgrest_shim, shared_shim, supabase_dsn
-
-__all__ = ["jwt_secret", "postgrest_shim", "shared_shim", "supabase_dsn"]
+from tests.core.memory import pgdb
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -16,13 +15,13 @@ import psycopg
 import pytest
 
 from config import ConfigError
-from core.vector_store_postgres import PostgresVectorStore
+from core.memory.vectors.postgres import PostgresVectorStore
+from tests.core.memory import pgdb
+from tests.core.memory.pgdb import PASSWORD, free_port
 from tests.fakes.openai_server import embed_text
-from tests.memory_postgres import pgdb
 from tests.supabase import pg
 
 DIMS = 16
-PASSWORD = "pw-Secr3t-do-not-print"
 MIGRATION = next(p for p in pg.migration_files() if p.name.endswith("_mnemo_memory_vectors.sql"))
 
 
@@ -42,12 +41,6 @@ def add(store: PostgresVectorStore, user: str, text: str, *, created: str = "202
         ids=[vid],
     )
     return vid
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 _CATALOG = {
@@ -201,7 +194,7 @@ def test_a_role_that_does_not_own_the_table_works_and_is_warned_that_erasure_can
 ) -> None:
     pg.bootstrap(pgdb.dsn(fresh_database))
     pg.run_sql_file(pgdb.dsn(fresh_database), MIGRATION)
-    with caplog.at_level(logging.WARNING, logger="core.vector_store_postgres"):
+    with caplog.at_level(logging.WARNING, logger="core.memory.vectors.postgres_schema"):
         store = open_store(fresh_database, options="-c role=service_role")
     try:
         assert any("does not own mnemo.memory_vectors" in r.getMessage() for r in caplog.records)
@@ -276,7 +269,7 @@ def test_erasure_rewrites_the_table_so_the_text_is_gone_from_its_files(vec_db: s
         store.close()
 
 
-def test_forgetting_one_memory_with_compact_removes_its_text_from_the_files(vec_db: str) -> None:
+def test_forgetting_one_memory_then_purging_removes_its_text_from_the_files(vec_db: str) -> None:
     canary = "okapicanary" + secrets.token_hex(4)
     store = open_store(vec_db)
     try:
@@ -284,7 +277,7 @@ def test_forgetting_one_memory_with_compact_removes_its_text_from_the_files(vec_
         add(store, "alice", "keep this one")
         assert pgdb.files_holding(vec_db, canary.encode())
         store.delete(gone)
-        store.compact()
+        store.purge()
         assert pgdb.files_holding(vec_db, canary.encode()) == []
         assert [r.payload["data"] for r in store.list(filters={"user_id": "alice"})[0]] == ["keep this one"]
     finally:
