@@ -92,7 +92,7 @@ class _Plan:
             self.used_values.add(chosen.casefold())
         return chosen
 
-    def say(self, text: str, kind: str, session: int) -> int:
+    def say(self, text: str, *, kind: str, session: int) -> int:
         self.said.append(_Said(text, kind, session))
         return len(self.said) - 1
 
@@ -113,7 +113,7 @@ class _Plan:
         return self.rng.choice([i for i, (_, place) in enumerate(self.sessions) if place == ds.DM])
 
 
-def _when(tense: str, said_on: date, rng: random.Random) -> tuple[str, str]:
+def _when(tense: str, said_on: date, *, rng: random.Random) -> tuple[str, str]:
     """A relative date expression and the date it means, said on `said_on`."""
     phrase, amount, unit = rng.choice(PAST_WHEN if tense == "past" else FUTURE_WHEN)
     if unit == "d":
@@ -122,7 +122,7 @@ def _when(tense: str, said_on: date, rng: random.Random) -> tuple[str, str]:
     return phrase, f"the week of {monday.isoformat()}"
 
 
-def _free(plan: _Plan, topics: tuple[K, ...], count: int) -> list[K]:
+def _free(plan: _Plan, topics: tuple[K, ...], *, count: int) -> list[K]:
     """`count` topics whose subject this person has not talked about yet."""
     chosen = plan.rng.sample([t for t in topics if t.key not in plan.used_keys], count)
     plan.used_keys.update(t.key for t in chosen)
@@ -130,60 +130,60 @@ def _free(plan: _Plan, topics: tuple[K, ...], count: int) -> list[K]:
 
 
 def _plan_single(plan: _Plan) -> None:
-    for topic in _free(plan, SINGLE_TOPICS, 4):
+    for topic in _free(plan, SINGLE_TOPICS, count=4):
         v = plan.value(topic.values)
-        i = plan.say(plan.rng.choice(topic.statements).format(v=v), "fact", plan.any_session())
+        i = plan.say(plan.rng.choice(topic.statements).format(v=v), kind="fact", session=plan.any_session())
         text, style = plan.ask(topic.questions, topic.indirect)
         plan.asks.append(_Ask(ds.SINGLE, text.format(v=v), v, [i], style=style))
         # Confusers: the same subject, about someone else, with other values.
         for confuser in topic.confusers:
-            plan.say(confuser.format(v=plan.value(topic.values)), "confuser", plan.any_session())
+            plan.say(confuser.format(v=plan.value(topic.values)), kind="confuser", session=plan.any_session())
 
 
 def _plan_multi(plan: _Plan) -> None:
-    for topic in _free(plan, MULTI_TOPICS, 2):
+    for topic in _free(plan, MULTI_TOPICS, count=2):
         a, b = plan.value(topic.values_a), plan.value(topic.values_b)
         first, second = plan.two_sessions()
-        i = plan.say(plan.rng.choice(topic.first).format(a=a, b=b), "fact", first)
-        j = plan.say(plan.rng.choice(topic.second).format(a=a, b=b), "fact", second)
+        i = plan.say(plan.rng.choice(topic.first).format(a=a, b=b), kind="fact", session=first)
+        j = plan.say(plan.rng.choice(topic.second).format(a=a, b=b), kind="fact", session=second)
         text, style = plan.ask(topic.questions, topic.indirect)
         plan.asks.append(_Ask(ds.MULTI, text, topic.answer.format(a=a, b=b), [i, j], style=style))
 
 
 def _plan_updates(plan: _Plan) -> None:
-    for topic in _free(plan, UPDATE_TOPICS, 2):
+    for topic in _free(plan, UPDATE_TOPICS, count=2):
         old, new = plan.value(topic.values), plan.value(topic.values)
         first, second = plan.two_sessions()
-        i = plan.say(plan.rng.choice(topic.older).format(old=old), "fact", first)
-        j = plan.say(plan.rng.choice(topic.newer).format(old=old, new=new), "fact", second)
+        i = plan.say(plan.rng.choice(topic.older).format(old=old), kind="fact", session=first)
+        j = plan.say(plan.rng.choice(topic.newer).format(old=old, new=new), kind="fact", session=second)
         text, style = plan.ask(topic.questions, topic.indirect)
         plan.asks.append(_Ask(ds.UPDATE, text, new, [j], [i], style=style))
 
 
 def _plan_dates(plan: _Plan, session_days: list[date]) -> None:
-    for topic in _free(plan, DATE_TOPICS, 2):
+    for topic in _free(plan, DATE_TOPICS, count=2):
         v = plan.value(topic.values)
         session = plan.any_session()
-        phrase, answer = _when(topic.tense, session_days[session], plan.rng)
-        i = plan.say(plan.rng.choice(topic.statements).format(v=v, when=phrase), "fact", session)
+        phrase, answer = _when(topic.tense, session_days[session], rng=plan.rng)
+        i = plan.say(plan.rng.choice(topic.statements).format(v=v, when=phrase), kind="fact", session=session)
         plan.asks.append(_Ask(ds.DATE, plan.rng.choice(topic.questions).format(v=v), answer, [i]))
 
 
 def _plan_private(plan: _Plan) -> None:
-    for topic in _free(plan, PRIVATE_TOPICS, 2):
+    for topic in _free(plan, PRIVATE_TOPICS, count=2):
         v = plan.value(topic.values)
-        i = plan.say(plan.rng.choice(topic.statements).format(v=v), "fact", plan.dm_session())
+        i = plan.say(plan.rng.choice(topic.statements).format(v=v), kind="fact", session=plan.dm_session())
         question = plan.rng.choice(topic.questions).format(v=v)
         plan.asks.append(_Ask(ds.PRIVACY, question, v or "(private)", [i]))
 
 
 def _plan_never_said(plan: _Plan) -> None:
     """One subject the person only mentions about someone else (a confuser), one nobody mentions."""
-    (single,) = _free(plan, SINGLE_TOPICS, 1)
+    (single,) = _free(plan, SINGLE_TOPICS, count=1)
     confuser = plan.rng.choice(single.confusers).format(v=plan.value(single.values))
-    plan.say(confuser, "confuser", plan.any_session())
+    plan.say(confuser, kind="confuser", session=plan.any_session())
     plan.asks.append(_Ask(ds.NEVER, plan.rng.choice(single.questions), "(never said)", []))
-    (never,) = _free(plan, NEVER_TOPICS, 1)
+    (never,) = _free(plan, NEVER_TOPICS, count=1)
     plan.asks.append(_Ask(ds.NEVER, plan.rng.choice(never.questions), "(never said)", []))
 
 
@@ -197,7 +197,7 @@ def _plan_facts(plan: _Plan, session_days: list[date]) -> None:
 
 
 def _person(
-    index: int, rng: random.Random, taken_hours: dict[int, set[int]]
+    index: int, *, rng: random.Random, taken_hours: dict[int, set[int]]
 ) -> tuple[Person, _Plan, dict[int, str]]:
     """One person's sessions, and their plan with the turn id of each planned turn."""
     pid = f"p{index + 1:02d}"
@@ -214,14 +214,16 @@ def _person(
         if themes and rng.random() < 0.7:
             theme = rng.choice(themes)
             for line in rng.sample(theme, rng.randint(2, len(theme))):
-                plan.say(line, "chatter", plan.any_session())
+                plan.say(line, kind="chatter", session=plan.any_session())
     anything = [line for line in CHATTER if line not in chatter]
     chatter += rng.sample(anything, max(0, rng.randint(*TURNS_PER_PERSON) - len(plan.said) - len(chatter)))
     rng.shuffle(chatter)
     for text in chatter:
         # Chatter evens the sessions out (a session of two facts and nothing else is not a chat).
         sizes = [sum(1 for said in plan.said if said.session == s) for s in range(len(places))]
-        plan.say(text, "chatter", rng.choice([s for s, n in enumerate(sizes) if n == min(sizes)]))
+        plan.say(
+            text, kind="chatter", session=rng.choice([s for s, n in enumerate(sizes) if n == min(sizes)])
+        )
 
     order = list(range(len(plan.said)))
     rng.shuffle(order)
@@ -255,7 +257,7 @@ def _person(
 
 
 def _place_of_question(
-    kind: str, evidence_private: bool, rng: random.Random, person: Person
+    kind: str, *, evidence_private: bool, rng: random.Random, person: Person
 ) -> tuple[str, str]:
     """Where a question is asked: privacy traps in public, DM facts in a DM, the rest anywhere."""
     if kind == ds.PRIVACY:
@@ -277,14 +279,14 @@ def generate(seed: int = SEED, people: int = len(NAMES)) -> Dataset:
     questions: list[Question] = []
     asked_at = QUESTIONS_FROM
     for index in range(people):
-        person, plan, turn_ids = _person(index, rng, taken_hours)
+        person, plan, turn_ids = _person(index, rng=rng, taken_hours=taken_hours)
         persons.append(person)
         place_of = {t.id: s.place for s, t in person.turns()}
         for n, ask in enumerate(plan.asks, start=1):
             evidence = [turn_ids[i] for i in ask.evidence]
             superseded = [turn_ids[i] for i in ask.superseded]
             private = any(place_of[t] == ds.DM for t in [*evidence, *superseded])
-            where, channel = _place_of_question(ask.kind, private, rng, person)
+            where, channel = _place_of_question(ask.kind, evidence_private=private, rng=rng, person=person)
             platform, place = where.split(":")
             questions.append(
                 Question(
