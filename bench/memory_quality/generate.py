@@ -21,10 +21,11 @@ from typing import Protocol, TypeVar
 
 from . import dataset as ds
 from .dataset import DATASET_PATH, Dataset, Person, Question, Session, Turn, to_json
-from .topics import NEVER_TOPICS, SINGLE_TOPICS
+from .topics import NEVER_TOPICS
 from .topics_chatter import AREA_CHATTER, CHATTER, RECURRING, TOPIC_AREAS
 from .topics_over_time import DATE_TOPICS, FUTURE_WHEN, MULTI_TOPICS, PAST_WHEN, UPDATE_TOPICS
 from .topics_private import PRIVATE_TOPICS
+from .topics_single import SINGLE_TOPICS
 
 SEED = 16
 WORKSPACE = "T0MNEMO"
