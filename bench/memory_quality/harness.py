@@ -111,8 +111,9 @@ async def open_core(
 
 
 async def _link_identities(core: Core, dataset: Dataset, *, clock: BenchClock) -> None:
+    """Everyone links their Discord identity to their Slack one (/memory link) before talking."""
+    clock.now = min(s.turns[0].at for p in dataset.people for s in p.sessions) - timedelta(hours=1)
     for person in dataset.people:
-        clock.now = person.sessions[0].turns[0].at - timedelta(hours=1)
         issued = await core.assistant.issue_link_code(identity(dataset, person, platform=SLACK))
         await core.assistant.redeem_link_code(identity(dataset, person, platform=DISCORD), issued.code)
 
