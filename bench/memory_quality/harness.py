@@ -4,9 +4,9 @@ Mnemo: a core built by bot.wiring.build_core against the loopback fake OpenAI se
 embeddings come from the benchmark's real model). Each person links their Discord identity to their
 Slack one (/memory link), then every turn goes in as a real message through the Assistant facade,
 in date order with the core's clock set to the turn's time; a session's memory writes finish before
-the next session starts. Each question then goes through the same
-recall call the orchestrator makes for a message in that place (MemoryService.recall with the
-production recall limit; private memories only in a DM).
+the next session starts. Each question then goes through the same recall call the orchestrator
+makes for a message in that place (MemoryService.recall with the production recall limit; private
+memories only in a DM).
 
 Plain top-k: every line the person said, embedded with the same model; the k most similar to the
 question, k being the number of memories Mnemo recalled for it (equal memories per prompt). Once
@@ -42,8 +42,8 @@ from .scoring import Recall, TurnMatcher
 # and never a "user:" line, so the fake extraction keeps exactly the person's line.
 REPLY = "Noted."
 WRITE_TIMEOUT_SECONDS = 120.0
-# The stores fsync every commit; in memory-backed scratch space that costs nothing, and what is
-# measured here is what gets recalled, not how fast a disk syncs.
+# The stores sync every commit to disk; scratch space in memory keeps a shared machine's disk out of
+# the run's time (what is measured here is what gets recalled).
 _SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 Progress = Callable[[str], None]
