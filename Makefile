@@ -1,10 +1,12 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and make:
 #   make run    create .venv, install pinned dependencies, run the bot
 #   make test   same set-up, then lint (ruff), type-check (mypy) and the whole test suite
+#   make bench  same set-up plus requirements-bench.txt (an embedding model on torch), then every benchmark
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+BENCH_STAMP := $(VENV)/.bench-installed-$(shell cksum requirements-bench.txt | cut -d' ' -f1)
 
 .PHONY: run console test lint pytest bench clean
 
@@ -32,7 +34,13 @@ pytest: $(STAMP)
 
 test: lint pytest
 
-bench: $(STAMP)
+# Only the benchmarks need torch and the embedding model (bench/memory_quality.py): not run or test.
+$(BENCH_STAMP): requirements-bench.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	@rm -f $(VENV)/.bench-installed-*
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:

@@ -4,7 +4,8 @@ Speaks real HTTP (the openai SDK uses its own HTTP stack, so only a real server 
 - POST /v1/chat/completions: plain or streamed (SSE). Default answer echoes the whole prompt, so a
   test can assert what the model was shown. JSON-mode requests (mem0's memory extraction) get
   `{"memory": [{"id", "text"}]}` with one fact per user line of the "New Messages" section.
-- POST /v1/embeddings: deterministic hashed bag-of-words vectors (similar text, similar vectors).
+- POST /v1/embeddings: deterministic hashed bag-of-words vectors (similar text, similar vectors), or
+  whatever `FakeOpenAI(embed=...)` computes (a real embedding model, for bench/memory_quality.py).
 - GET /v1/models.
 Faults on demand: `fail(status, times, endpoint)`, `delay_*` seconds, `invalid_json` extraction.
 Orderings on demand: `hold(endpoint)` parks the next request of that kind until the test calls
@@ -55,6 +56,11 @@ def extract_facts(prompt: str) -> list[str]:
     return facts
 
 
+# A pluggable embedder: every input text of one request at once (so a real model can batch them),
+# returning one vector per text.
+Embedder = Callable[[list[str]], list[list[float]]]
+
+
 @dataclass
 class Fault:
     status: int
@@ -98,6 +104,7 @@ class RecordedRequest:
 @dataclass
 class FakeOpenAIState:
     reply: Callable[[list[dict[str, Any]]], str] | None = None
+    embed: Embedder | None = None
     delay_chat: float = 0.0
     delay_embeddings: float = 0.0
     delay_extract: float = 0.0
@@ -198,16 +205,28 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(state.delay_embeddings)
         inputs = body.get("input")
         texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
-        dims = int(body.get("dimensions") or state.default_dims)
+        asked = body.get("dimensions")
+        if state.embed is None:
+            vectors = [embed_text(str(t), int(asked or state.default_dims)) for t in texts]
+        else:
+            try:
+                vectors = state.embed([str(t) for t in texts])
+            except Exception as exc:  # the embedder's failure is the server's 500, not a dropped socket
+                self._json(500, {"error": {"message": f"embedder failed: {exc}", "type": "fake"}})
+                return
+            given = {len(v) for v in vectors}
+            if asked is not None and given != {int(asked)}:
+                # A real server refuses dimensions its model cannot give; say so instead of
+                # handing mem0 vectors that its store would reject later with a vaguer error.
+                message = f"the embedder gives {sorted(given)} dimensions, {asked} were asked"
+                self._json(400, {"error": {"message": message, "type": "fake"}})
+                return
         self._json(
             200,
             {
                 "object": "list",
                 "model": body.get("model", "fake-embed"),
-                "data": [
-                    {"object": "embedding", "index": i, "embedding": embed_text(str(t), dims)}
-                    for i, t in enumerate(texts)
-                ],
+                "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
                 "usage": {"prompt_tokens": 1, "total_tokens": 1},
             },
         )
@@ -291,10 +310,13 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeOpenAI:
-    """`with FakeOpenAI() as fake:` then point OPENAI_BASE_URL at `fake.base_url`."""
+    """`with FakeOpenAI() as fake:` then point OPENAI_BASE_URL at `fake.base_url`.
 
-    def __init__(self) -> None:
-        self.state = FakeOpenAIState()
+    `embed`, if given, computes /v1/embeddings instead of the hashed bag of words (it may be called
+    from several server threads at once)."""
+
+    def __init__(self, *, embed: Embedder | None = None) -> None:
+        self.state = FakeOpenAIState(embed=embed)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = self.state
         self._server.lock = threading.Lock()
