@@ -9,11 +9,11 @@ from typing import Any
 
 from adapters.discord.translate import identity_of
 from core.models import IdentityKey, Platform
+from tests.adapters.slack import payloads as p
+from tests.adapters.slack.conftest import SlackHarness, blocks_text
 from tests.discord.conftest import Bot, assert_no_pings, new_user, prompt_text
 from tests.discord.test_app_commands import EPHEMERAL, answer_text, callback_of, flags
 from tests.linking.conftest import BothDoors
-from tests.slack import payloads as p
-from tests.slack.conftest import SlackHarness, blocks_text
 
 CODE = re.compile(r"\b([A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4})\b")
 ALICE_SLACK = IdentityKey(Platform.SLACK, p.TEAM, p.ALICE)
