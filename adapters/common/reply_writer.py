@@ -178,9 +178,13 @@ class ReplyWriter(Generic[H]):
 
     async def abandon(self) -> None:
         """Stop streaming without a final text (a duplicate delivery, a failure elsewhere). What
-        was posted stays. Safe to call at any time, and after finish()."""
-        await self._stop_updates()
+        was posted stays. Safe to call at any time, and after finish(); never raises (it runs
+        while another error may be on its way out)."""
         self._done = True
+        try:
+            await self._stop_updates()
+        except Exception:
+            log.exception("streamed updates failed")
 
     # -- the background updates --------------------------------------------------------------
     def _update_due(self) -> bool:
@@ -193,9 +197,10 @@ class ReplyWriter(Generic[H]):
     async def _stop_updates(self) -> None:
         self._closing.set()
         self._wake.set()
-        if self._pump is not None:
+        pump, self._pump = self._pump, None
+        if pump is not None:
             # Never cancel an update half-way: a cancelled post may still create the message.
-            await self._pump
+            await pump
 
     async def _run_updates(self) -> None:
         try:

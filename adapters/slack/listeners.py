@@ -1,10 +1,10 @@
 """The bolt app's listeners: every event, command and click is acknowledged at once and its work
 handed to the tracker (adapters.common.tasks); a person's message is answered here.
 
-The app runs with `process_before_response`: a listener only parses nothing and starts a task,
-so running it before the ack costs microseconds, and an acknowledged event is then always already
-tracked (a clean shutdown waits for it; a test can wait for it). Bolt's default instead starts
-listeners in untracked tasks after the ack, and polls every 10 ms for a command's ack.
+The app runs with `process_before_response`: a listener does nothing but start a tracked task, so
+running it before the ack costs microseconds, and whatever was acknowledged is then already
+tracked (a clean shutdown waits for it; a test can wait for it). Bolt's default would run each
+listener in an untracked task after the ack, and poll every 10 ms for a command's ack().
 
 An answer: the payload becomes an IncomingMessage (translate), the core answers it
 (Assistant.handle), and the reply is streamed into the thread by the shared ReplyWriter. The

@@ -300,3 +300,21 @@ async def test_leaving_the_block_without_finish_abandons_the_stream() -> None:
     assert target.shown() == ["partial …"]
     with pytest.raises(RuntimeError, match="twice"):
         await replies.finish("too late")
+
+
+async def test_a_broken_layout_is_raised_by_finish_and_only_logged_by_abandon(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(text: str, final: bool) -> list[str]:
+        raise ZeroDivisionError
+
+    clock = ManualClock()
+    with caplog.at_level(logging.ERROR):
+        async with ReplyWriter(FakeTarget(), layout=broken, clock=clock, sleep=clock.sleep) as replies:
+            await replies.on_delta("boom")
+            await replies.flushed()
+        with pytest.raises(ZeroDivisionError):
+            async with ReplyWriter(FakeTarget(), layout=broken, clock=clock, sleep=clock.sleep) as other:
+                await other.finish("boom")
+
+    assert caplog.text.count("streamed updates failed") == 1
