@@ -132,3 +132,18 @@ async def test_overload_gets_a_busy_reply_instead_of_an_endless_queue(
     assert len(fake_slack.posted(p.GENERAL)) == 1  # waited its turn, then answered
     assert [m.text for m in fake_slack.posted("D0BOB")] == [BUSY_REPLY]
     assert fake_openai.count("chat") == 2
+
+
+async def test_an_acknowledged_message_is_already_being_worked_on(slack_http: SlackHarness) -> None:
+    """Listeners hand their work to the tracker before the ack: nothing acknowledged is untracked
+    (shutdown waits for it, and tests can wait for it instead of sleeping)."""
+    model = slack_http.model.hold("chat")
+
+    response = await slack_http.event(p.dm("hello"))
+
+    assert response.status_code == 200
+    assert slack_http.service.tracker.in_flight == 1
+    await model.arrived()
+    model.release()
+    await slack_http.settle()
+    assert len(slack_http.slack.posted(p.ALICE_DM)) == 1
