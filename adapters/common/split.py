@@ -88,7 +88,7 @@ class _Splitter:
                 continue
             prefix = opener + "\n" if opener is not None else ""
             end, start = self._cut(rest, self.limit - self.measure(prefix), opener)
-            piece = rest[:end].rstrip()
+            piece = rest[:end].rstrip("\n")
             rest = rest[start:].lstrip("\n")
             after = _open_after(piece, opener, self.rules)
             chunk = prefix + piece + (CLOSING if after is not None else "")

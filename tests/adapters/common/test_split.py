@@ -138,3 +138,12 @@ def test_random_documents_always_split_into_valid_chunks(rules: MarkupRules) -> 
         original = re.sub(r"\s+|```\w*", "", text)
         rebuilt = re.sub(r"\s+|```\w*", "", "\n".join(chunks))
         assert rebuilt == original
+
+
+def test_a_cut_at_a_line_break_loses_only_the_line_break() -> None:
+    """Lines ending in a space (as streamed text does) stay words apart when chunks are joined."""
+    text = "".join(("lorem ipsum dolor sit amet " * 8) + "\n" for _ in range(24))
+    chunks = split_message(text, limit=2000, rules=UTF16_WITH_LANGUAGES)
+
+    assert len(chunks) == 3
+    assert "".join(chunks).split() == text.split()
