@@ -21,43 +21,28 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.app import BotIdentity, SlackBot, build_app, slack_error
+from adapters.common.tasks import TaskTracker
+from adapters.slack.commands import SlackCommands
+from adapters.slack.directory import SlackDirectory
 from adapters.slack.http_gate import Refused, admit
+from adapters.slack.listeners import SlackListeners, build_app
+from adapters.slack.web_api import (
+    SlackStartError,
+    authenticate,
+    retry_handlers,
+    slack_error,
+    web_api_base_url,
+)
 from config import Settings
 from core.assistant import Assistant
 
 log = logging.getLogger(__name__)
 
 SLACK_EVENTS_PATH = "/slack/events"
-DEFAULT_API_URL = "https://slack.com/api/"
-RATE_LIMIT_RETRIES = 3
 SOCKET_CONNECT_TIMEOUT_SECONDS = 30.0
-
-
-class SlackStartError(RuntimeError):
-    """Slack refused our tokens or could not be reached at start-up; the message says which."""
-
-
-def web_api_base_url(override: str | None) -> str:
-    """SLACK_API_URL (GovSlack, tests) or Slack's; the SDK needs the trailing slash."""
-    return (override.rstrip("/") + "/") if override else DEFAULT_API_URL
-
-
-def retry_handlers() -> list[AsyncRetryHandler]:
-    # 429s are retried after Slack's Retry-After; a dropped connection is retried once.
-    return [
-        AsyncConnectionErrorRetryHandler(max_retry_count=1),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-    ]
 
 
 def _reject(status: int, message: str) -> Response:
@@ -86,7 +71,9 @@ class SlackService:
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._accepting = False
-        self.bot: SlackBot | None = None
+        # Everything acknowledged and still being worked on (answers, /memory, clicks).
+        self.tracker = TaskTracker("slack")
+        self.listeners: SlackListeners | None = None
         self.app: AsyncApp | None = None
 
     @property
@@ -104,11 +91,17 @@ class SlackService:
             client = AsyncWebClient(
                 token=token, base_url=base_url, session=self._session, retry_handlers=retry_handlers()
             )
-            identity, authorization = await self._authenticate(client, token, base_url)
-            self.bot = SlackBot(
+            identity, authorization = await authenticate(
+                client, token=token, base_url=base_url, bot_name=settings.bot_name
+            )
+            directory = SlackDirectory(client)
+            self.listeners = SlackListeners(
                 assistant=self._assistant,
                 client=client,
                 identity=identity,
+                tracker=self.tracker,
+                directory=directory,
+                commands=SlackCommands(assistant=self._assistant, client=client, directory=directory),
                 stream_interval=self._stream_interval,
             )
             # Bolt copies this client's base URL, session and retry handlers into every request's
@@ -117,7 +110,7 @@ class SlackService:
                 base_url=base_url, session=self._session, retry_handlers=retry_handlers()
             )
             self.app = build_app(
-                bot=self.bot,
+                listeners=self.listeners,
                 client=app_client,
                 authorization=authorization,
                 signing_secret=self._secret.decode() if self._secret is not None else None,
@@ -125,8 +118,7 @@ class SlackService:
             if self.socket_mode:
                 await self._connect_socket(self.app, app_client)
         except BaseException:
-            if self.bot is not None:
-                await self.bot.close(0)
+            await self.tracker.drain(0)
             await self._session.close()
             self._session = None
             raise
@@ -136,36 +128,6 @@ class SlackService:
             identity.user_id,
             "Socket" if self.socket_mode else "HTTP",
         )
-
-    async def _authenticate(
-        self, client: AsyncWebClient, token: str, base_url: str
-    ) -> tuple[BotIdentity, AuthorizeResult]:
-        try:
-            auth = await client.auth_test()
-        except SlackApiError as exc:
-            raise SlackStartError(f"Slack refused SLACK_BOT_TOKEN ({slack_error(exc)})") from None
-        except (SlackClientError, aiohttp.ClientError, OSError) as exc:
-            raise SlackStartError(f"could not reach the Slack Web API at {base_url} ({exc})") from None
-        user_id = str(auth.get("user_id") or "")
-        if not user_id:
-            raise SlackStartError("auth.test did not say who the bot is; is SLACK_BOT_TOKEN a bot token?")
-        identity = BotIdentity(
-            user_id=user_id,
-            bot_id=auth.get("bot_id"),
-            team_id=auth.get("team_id"),
-            enterprise_id=auth.get("enterprise_id"),
-            name=self._settings.bot_name,
-        )
-        authorization = AuthorizeResult(
-            enterprise_id=identity.enterprise_id,
-            team_id=identity.team_id,
-            team=auth.get("team"),
-            url=auth.get("url"),
-            bot_user_id=identity.user_id,
-            bot_id=identity.bot_id,
-            bot_token=token,
-        )
-        return identity, authorization
 
     async def _connect_socket(self, app: AsyncApp, app_client: AsyncWebClient) -> None:
         assert self._settings.slack_app_token is not None
@@ -206,8 +168,7 @@ class SlackService:
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
-        if self.bot is not None:
-            await self.bot.close(self._settings.shutdown_grace_seconds)
+        await self.tracker.drain(self._settings.shutdown_grace_seconds)
         if self._session is not None:
             await self._session.close()
             self._session = None

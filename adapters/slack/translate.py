@@ -1,7 +1,7 @@
 """Pure translation between Slack payloads and the core: events -> IncomingMessage, model text -> mrkdwn.
 
-Nothing here does I/O. The decisions that need the network (is Mnemo in this thread? is this
-channel private? what is this person called?) are left to `adapters.slack.app`, after the ack.
+Nothing here does I/O. The decisions that need the network (is this channel private? what is this
+person called?) are left to `adapters.slack.directory`, after the ack.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from adapters.common.split import MarkupRules
+from adapters.common.split import split_message as split_long_message
 from core.models import ConversationKey, IdentityKey, IncomingMessage, Platform
 
 # Slack truncates message text past 40,000 characters and section blocks take at most 3,000; long
@@ -325,46 +327,22 @@ def to_mrkdwn(text: str) -> str:
     return "".join(part if index % 2 else _markdown_to_mrkdwn(part) for index, part in enumerate(parts))
 
 
-def _cut_point(text: str, budget: int) -> tuple[int, int]:
-    """Where to end a chunk of at most `budget` characters, and where the next one starts."""
-    window = text[:budget]
-    for separator in ("\n\n", "\n", " "):
-        index = window.rfind(separator)
-        if index >= budget // 2:
-            return index, index + len(separator)
-    cut = budget
-    # Never cut through an escape (&amp;) or a link token (<url|label>): Slack would show garbage.
-    amp = window.rfind("&", max(0, budget - 6))
-    if amp != -1 and ";" not in window[amp:]:
-        cut = amp
-    lt = window.rfind("<")
-    if lt > 0 and ">" not in window[lt:cut]:
-        cut = min(cut, lt)
-    return cut, cut
+# Slack shows `&amp;` cut in two as garbage and a `<url|label>` cut in two as broken text.
+SLACK_MARKUP = MarkupRules(unbreakable=re.compile(r"&(?:amp|lt|gt);|<[^<>]*>"))
 
 
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split mrkdwn into messages of at most `limit` characters at paragraph, line or word breaks.
-    A code block cut in two is closed at the end of one chunk and reopened in the next."""
-    if limit < 64:
-        raise ValueError("limit must be at least 64 characters")
-    chunks: list[str] = []
-    rest = text.strip()
-    in_fence = False
-    while rest:
-        prefix = "```\n" if in_fence else ""
-        budget = limit - len(prefix) - 4  # room for a closing "\n```"
-        if len(rest) <= budget:
-            piece, rest = rest, ""
-        else:
-            end, start = _cut_point(rest, budget)
-            piece, rest = rest[:end], rest[start:]
-        ends_in_fence = in_fence != (piece.count("```") % 2 == 1)
-        chunk = prefix + piece + ("\n```" if ends_in_fence else "")
-        in_fence = ends_in_fence
-        if chunk.strip() and chunk.strip() != "```\n```":
-            chunks.append(chunk)
-    return chunks
+    """Split mrkdwn into messages of at most `limit` characters at paragraph, line or word breaks,
+    never inside an escape or a link. A code block cut in two is closed at the end of one chunk and
+    reopened in the next."""
+    return split_long_message(text, limit=limit, rules=SLACK_MARKUP)
+
+
+def reply_messages(text: str, final: bool, *, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """The messages that show model text (a ReplyWriter layout): mrkdwn, split, and while the
+    model is still writing (not `final`) marked so ("…")."""
+    rendered = to_mrkdwn(text)
+    return split_message(rendered if final else rendered + " …", limit)
 
 
 def message_arguments(

@@ -300,6 +300,7 @@ class FakeSlack:
     @property
     def root_url(self) -> str:
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server: typeshed also allows bytes
         return f"http://{host}:{port}"
 
     @property

@@ -18,10 +18,10 @@ from adapters.slack.service import SlackService
 from bot.web import create_web_app
 from bot.wiring import Core, build_core
 from tests.adapters.discord.conftest import FAST, Bot, fake_discord
+from tests.adapters.slack.conftest import SlackHarness, fake_slack, slack_settings
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
-from tests.slack.conftest import SlackHarness, fake_slack, slack_settings
 
 __all__ = ["fake_discord", "fake_slack"]
 

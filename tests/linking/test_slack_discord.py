@@ -19,9 +19,9 @@ from tests.adapters.discord.conftest import (
     new_user,
     prompt_text,
 )
+from tests.adapters.slack import payloads as p
+from tests.adapters.slack.conftest import SlackHarness, blocks_text
 from tests.linking.conftest import BothDoors
-from tests.slack import payloads as p
-from tests.slack.conftest import SlackHarness, blocks_text
 
 CODE = re.compile(r"\b([A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4})\b")
 ALICE_SLACK = IdentityKey(Platform.SLACK, p.TEAM, p.ALICE)

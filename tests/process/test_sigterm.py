@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.adapters.slack import payloads as p
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
-from tests.slack import payloads as p
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAI_KEY = "sk-process-test-key-7f3a9c"

@@ -15,8 +15,8 @@ from adapters.slack.render import (
 )
 from core.commands import HELP_TEXT
 from core.models import IdentityKey, MemoryItem, MemoryOrigin, Platform
-from tests.slack import payloads as p
-from tests.slack.conftest import SlackHarness, assert_safe_mrkdwn, blocks_text
+from tests.adapters.slack import payloads as p
+from tests.adapters.slack.conftest import SlackHarness, assert_safe_mrkdwn, blocks_text
 
 
 async def seed(harness: SlackHarness, facts: list[str], *, user: str = p.ALICE) -> list[MemoryItem]:

@@ -4,8 +4,8 @@ streamed with throttled edits, and delivered despite Slack's rate limits."""
 from __future__ import annotations
 
 from adapters.slack.translate import MESSAGE_LIMIT
-from tests.slack import payloads as p
-from tests.slack.conftest import SlackHarness, assert_safe_mrkdwn
+from tests.adapters.slack import payloads as p
+from tests.adapters.slack.conftest import SlackHarness, assert_safe_mrkdwn
 
 PINGS = "<!channel> <!here> <!everyone> <@U123> <@UBOSS|boss> <#C0SECRET> <!subteam^S1> <!subteam^S2|@admins>"
 NASTY = (

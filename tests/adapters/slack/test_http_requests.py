@@ -16,10 +16,10 @@ from adapters.slack.service import SlackService
 from bot.web import create_web_app
 from bot.wiring import build_core
 from core.models import ConversationKey, Platform
+from tests.adapters.slack import payloads as p
+from tests.adapters.slack.conftest import SlackHarness, slack_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
-from tests.slack import payloads as p
-from tests.slack.conftest import SlackHarness, slack_settings
 
 MENTION = p.app_mention("this must never be answered")
 BODY = json.dumps(p.envelope(MENTION)).encode()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MANIFESTS = {"socket": ROOT / "slack-manifest.yaml", "http": ROOT / "slack-manifest.http.yaml"}
 
 # Web API methods the adapter calls -> the bot scopes they need (app-level token calls need none).

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from adapters.slack.render import ACTION_OLDER, ShowState, encode_state
-from adapters.slack.service import SlackService, SlackStartError
+from adapters.slack.service import SlackService
+from adapters.slack.web_api import SlackStartError
 from bot.wiring import Core, build_core
+from tests.adapters.slack import payloads as p
+from tests.adapters.slack.conftest import settle, slack_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import APP_TOKEN, FakeSlack
 from tests.fakes.slack_socket import FakeSocketMode
-from tests.slack import payloads as p
-from tests.slack.conftest import settle, slack_settings
 
 
 @dataclass

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from tests.adapters.slack import payloads as p
+from tests.adapters.slack.conftest import SlackHarness, running_slack, slack_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
-from tests.slack import payloads as p
-from tests.slack.conftest import SlackHarness, running_slack, slack_settings
 
 
 def _retry_headers(headers: dict[str, str], number: int) -> dict[str, str]:

@@ -7,7 +7,6 @@ shows (how much of a body the server reads). Requests are signed like Slack sign
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -24,10 +23,10 @@ from adapters.slack.service import SlackService
 from bot.web import WebServer, create_web_app
 from bot.wiring import Core, build_core
 from config import Settings
+from tests.adapters.slack import payloads as p
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
-from tests.slack import payloads as p
 
 
 @pytest.fixture
@@ -41,17 +40,10 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 
 async def settle(service: SlackService) -> None:
-    """Wait until every reply the adapter started has been posted. Bolt starts listeners in tasks
-    after the ack, so "nothing in flight" must hold across a few loop turns."""
-    assert service.bot is not None
-    quiet = 0
-    while quiet < 3:
-        await asyncio.sleep(0.02)
-        if service.bot.in_flight:
-            quiet = 0
-            await service.bot.drain(10)
-        else:
-            quiet += 1
+    """Wait until everything the adapter acknowledged is done (answers posted, /memory answered).
+    Its listeners hand their work to the tracker before the ack (process_before_response), so
+    once a request has been answered, its work is tracked: idle means done."""
+    assert await service.tracker.wait_idle(10), "Slack work still running after 10 s"
 
 
 def slack_settings(

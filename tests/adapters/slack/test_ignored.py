@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from core.models import ConversationKey, Platform
-from tests.slack import payloads as p
-from tests.slack.conftest import SlackHarness
+from tests.adapters.slack import payloads as p
+from tests.adapters.slack.conftest import SlackHarness
 
 MENTION = f"<@{p.BOT_USER}> are you there?"
 

@@ -11,11 +11,11 @@ from adapters.slack.service import SlackService
 from bot.services import build_services
 from bot.web import WebServer
 from bot.wiring import build_core
+from tests.adapters.slack import payloads as p
+from tests.adapters.slack.conftest import settle, slack_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import APP_TOKEN, FakeSlack
 from tests.fakes.slack_socket import FakeSocketMode
-from tests.slack import payloads as p
-from tests.slack.conftest import settle, slack_settings
 
 
 def _free_port() -> int:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from core.replies import SWAMPED_REPLY as BUSY_REPLY
+from tests.adapters.slack import payloads as p
+from tests.adapters.slack.conftest import SlackHarness, running_slack, slack_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
-from tests.slack import payloads as p
-from tests.slack.conftest import SlackHarness, running_slack, slack_settings
 
 
 async def test_mention_is_answered_in_the_thread_of_that_message(slack_http: SlackHarness) -> None:
@@ -115,16 +114,36 @@ async def test_overload_gets_a_busy_reply_instead_of_an_endless_queue(
     settings = slack_settings(
         tmp_path / "data", fake_openai, fake_slack, max_concurrent_replies=1, max_waiting_replies=1
     )
-    fake_openai.state.delay_chat = 0.5
+    model = fake_openai.hold("chat")  # the first answer holds the one slot until released
     async with running_slack(settings, fake_openai, fake_slack) as harness:
         busy_dm = p.dm("third", user=p.BOB, channel="D0BOB")
-        for event in (p.dm("first"), p.app_mention("second"), busy_dm):
-            await harness.event(event)
-            await asyncio.sleep(0.05)
+        await harness.event(p.dm("first"))
+        await model.arrived()
+        await harness.event(p.app_mention("second"))
+        await fake_slack.wait_for(lambda: harness.core.admission.waiting == 1)  # queued behind it
+        await harness.event(busy_dm)
+        await fake_slack.wait_for(lambda: len(fake_slack.posted("D0BOB")) == 1)
         await harness.event(busy_dm, retry=1)  # a retry of the refused message stays silent
+        await fake_slack.wait_for(lambda: harness.core.admission.refused == 2)
+        model.release()
         await harness.settle()
 
     assert len(fake_slack.posted(p.ALICE_DM)) == 1
     assert len(fake_slack.posted(p.GENERAL)) == 1  # waited its turn, then answered
     assert [m.text for m in fake_slack.posted("D0BOB")] == [BUSY_REPLY]
     assert fake_openai.count("chat") == 2
+
+
+async def test_an_acknowledged_message_is_already_being_worked_on(slack_http: SlackHarness) -> None:
+    """Listeners hand their work to the tracker before the ack: nothing acknowledged is untracked
+    (shutdown waits for it, and tests can wait for it instead of sleeping)."""
+    model = slack_http.model.hold("chat")
+
+    response = await slack_http.event(p.dm("hello"))
+
+    assert response.status_code == 200
+    assert slack_http.service.tracker.in_flight == 1
+    await model.arrived()
+    model.release()
+    await slack_http.settle()
+    assert len(slack_http.slack.posted(p.ALICE_DM)) == 1

@@ -23,7 +23,7 @@ from adapters.slack.translate import (
     workspace_of,
 )
 from core.models import IdentityKey, Platform
-from tests.slack import payloads as p
+from tests.adapters.slack import payloads as p
 
 
 def parse(event: dict[str, object], **envelope: object) -> SlackMessage | None:

@@ -4,8 +4,8 @@ exactly what the model was given."""
 from __future__ import annotations
 
 from core.models import IdentityKey, Platform
-from tests.slack import payloads as p
-from tests.slack.conftest import SlackHarness
+from tests.adapters.slack import payloads as p
+from tests.adapters.slack.conftest import SlackHarness
 
 
 async def _say(harness: SlackHarness, event: dict[str, object]) -> str:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.slack.http_gate import MAX_BODY_BYTES
-from tests.slack import payloads as p
-from tests.slack.conftest import SlackHarness
+from tests.adapters.slack import payloads as p
+from tests.adapters.slack.conftest import SlackHarness
 
 HUGE = 200 * 1024 * 1024
 BLOCK = b"x" * 65536
