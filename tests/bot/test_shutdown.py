@@ -14,8 +14,8 @@ from core.clock import utc_now
 from core.jobs import RETRY_MEMORY_WRITES
 from core.models import IdentityKey, Platform
 from tests.conftest import make_settings
+from tests.core.jobs.helpers import message
 from tests.fakes.openai_server import FakeOpenAI
-from tests.jobs.helpers import message
 
 
 async def test_replies_and_memory_writes_share_one_grace_period(

@@ -1,11 +1,13 @@
-"""Shared by the job tests: a clock the test moves, and message builders."""
+"""Shared by the job tests: a clock the test moves, message builders, and what a test reads back."""
 
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import UTC, datetime, timedelta
 
-from core.models import IncomingMessage, Platform
+from bot.wiring import Core
+from core.models import IdentityKey, IncomingMessage, MemoryOrigin, Platform
 
 _ids = itertools.count(1)
 
@@ -39,3 +41,16 @@ def message(
         mentions_bot=True,
         user_name=user.capitalize(),
     )
+
+
+ALICE = IdentityKey(Platform.CONSOLE, "w1", "alice")
+DM = MemoryOrigin(Platform.CONSOLE, "dm-alice", True)
+
+
+async def memory_texts(core: Core, account: uuid.UUID) -> list[str]:
+    page = await core.memory.page(account, offset=0, limit=50, epoch=0)
+    return sorted(item.text for item in page.items)
+
+
+async def pending(core: Core, *, at: datetime) -> int:
+    return len(await core.store.due_pending_writes(now=at, limit=1000))

@@ -19,8 +19,8 @@ from core.errors import StorageError
 from core.jobs import DEFAULT_SPECS, JobResult, JobSpec, ScheduledJob, ShouldStop
 from core.storage.sqlite import SQLiteStore
 from tests.conftest import make_settings
+from tests.core.jobs.helpers import FakeClock
 from tests.fakes.openai_server import FakeOpenAI
-from tests.jobs.helpers import FakeClock
 
 EVERY = timedelta(seconds=0.5)  # exact in binary: slot arithmetic on the fake clock stays exact
 

@@ -14,8 +14,8 @@ from bot.logging_setup import REDACTED, Redactor, configure_logging, secret_valu
 from bot.wiring import build_core
 from config import LogFormat
 from tests.conftest import make_settings
+from tests.core.jobs.helpers import message
 from tests.fakes.openai_server import FakeOpenAI
-from tests.jobs.helpers import message
 
 OPENAI_KEY = "sk-live-abcdef0123456789"
 SLACK_TOKEN = "xoxb-1234-5678-supersecret"

@@ -17,8 +17,8 @@ import pytest
 from honcho.environ import parse_procfile
 
 from bot.__main__ import _parser
+from tests.bot.test_sigterm import free_port
 from tests.fakes.openai_server import FakeOpenAI
-from tests.process.test_sigterm import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HONCHO = Path(sys.executable).with_name("honcho")

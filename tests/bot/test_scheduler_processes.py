@@ -21,8 +21,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from tests.bot.scheduler_process import CLAIMS_TABLE
 from tests.fakes.postgrest import PostgrestShim
-from tests.jobs.scheduler_process import CLAIMS_TABLE
 from tests.supabase import pg
 from tests.supabase.fixtures import jwt_secret, supabase_dsn
 
@@ -63,7 +63,7 @@ def run_processes(tmp_path: Path, claims: list[str]) -> list[dict[str, object]]:
                 [
                     sys.executable,
                     "-m",
-                    "tests.jobs.scheduler_process",
+                    "tests.bot.scheduler_process",
                     "--claims",
                     target,
                     "--seconds",

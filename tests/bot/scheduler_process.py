@@ -1,5 +1,5 @@
 """One "bot process" worth of scheduler, for the multi-process tests: run as
-`python -m tests.jobs.scheduler_process --claims sqlite:PATH|pg:DSN|supabase:URL|KEY --seconds S
+`python -m tests.bot.scheduler_process --claims sqlite:PATH|pg:DSN|supabase:URL|KEY --seconds S
 --out FILE`.
 
 It runs the real SchedulerService (real APScheduler) with jobs that only record their runs, claims
