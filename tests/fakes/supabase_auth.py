@@ -14,9 +14,10 @@ included: some quote the email address, as GoTrue's do, so tests can see Mnemo n
 Every request needs the anon key as `apikey`, or gets the gateway's 401 (no `code`).
 
 Controls: `fail(status, ...)` answers the next requests with an error (or a body that is not
-JSON), `hold(endpoint)` parks the next request until the test releases it (tests.fakes.openai_server.Gate),
-`confirm(email)` confirms an address. `calls` counts requests per endpoint; `bodies` keeps what
-was posted, in memory only, so a test can check where a password went.
+JSON, or a redirect), `hold(endpoint)` parks the next request until the test releases it
+(tests.fakes.openai_server.Gate), `confirm(email)` confirms an address. `calls` counts requests
+per endpoint; `bodies` keeps what was posted, in memory only, so a test can check where a
+password went.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class Failure:
     remaining: int
     endpoint: str  # "signup", "password", "refresh_token", "logout", "user" or "any"
     body: bytes | None
+    location: str | None  # a redirect's target
 
 
 @dataclass
@@ -200,9 +202,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: Any) -> None:
         self._send_raw(status, b"" if body is None else json.dumps(body).encode())
 
-    def _send_raw(self, status: int, data: bytes) -> None:
+    def _send_raw(self, status: int, data: bytes, *, location: str | None = None) -> None:
         self.send_response(status)
         self.send_header("X-Supabase-Api-Version", API_VERSION)
+        if location is not None:
+            self.send_header("Location", location)
         if data:
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -253,9 +257,19 @@ class FakeGoTrue:
             self._server.server_close()
 
     # -- controls ------------------------------------------------------------------------------
-    def fail(self, status: int, *, times: int = 1, endpoint: str = "any", body: bytes | None = None) -> None:
+    def fail(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        endpoint: str = "any",
+        body: bytes | None = None,
+        location: str | None = None,
+    ) -> None:
+        """Answer the next `times` requests to `endpoint` with `status` and `body` (default: a JSON
+        error without a code), and a Location header when given (a redirect)."""
         with self.lock:
-            self.state.failures.append(Failure(status, times, endpoint, body))
+            self.state.failures.append(Failure(status, times, endpoint, body, location))
 
     def hold(self, endpoint: str, *, times: int = 1, timeout: float = 30.0) -> Gate:
         gate = Gate(endpoint, times=times, timeout=timeout)

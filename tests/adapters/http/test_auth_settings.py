@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from config import ConfigError, load_settings
+from tests.adapters.http.conftest import Api, bearer, sign_up
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.supabase_auth import FakeGoTrue
 
 ANON_KEY = "sb_publishable_" + "a" * 32
 URL = "https://project-ref.supabase.co"
@@ -40,6 +42,15 @@ def test_the_anon_key_enables_sign_in_and_keeps_storage_embedded(fake_openai: Fa
     assert settings.supabase_auth_enabled
     assert not settings.supabase_enabled  # storage stays in DATA_DIR
     assert ANON_KEY not in repr(settings)  # a SecretStr
+
+
+async def test_with_the_anon_key_alone_accounts_stay_in_data_dir(auth_api: Api, gotrue: FakeGoTrue) -> None:
+    created = await sign_up(auth_api)
+    me = await auth_api.client.get("/v1/auth/me", headers=bearer(created))
+
+    assert me.status_code == 200, me.text
+    assert auth_api.account_count() == 1  # read from DATA_DIR/mnemo.db, the embedded store
+    assert gotrue.calls("other") == 0  # nothing asked the project's REST API (/rest/v1)
 
 
 def test_the_service_role_key_moves_storage_and_the_anon_key_adds_sign_in(fake_openai: FakeOpenAI) -> None:
