@@ -144,9 +144,8 @@ def _sign_in_error(exc: AuthError) -> ApiError:
     return _refused("sign-in", exc)
 
 
-def _refresh_error(exc: AuthError) -> ApiError:
-    # Unknown, used, revoked or expired: the client can only sign in again.
-    del exc
+def _refresh_error(_exc: AuthError) -> ApiError:
+    # Unknown, used, revoked or expired: whichever, the client can only sign in again.
     return ApiError(
         401,
         ErrorCode.INVALID_REFRESH_TOKEN,
