@@ -7,6 +7,9 @@ traceback for a typo. Nothing else in the code base reads the environment.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,6 +46,21 @@ class DiscordReplyMode(StrEnum):
 def _is_placeholder(value: str) -> bool:
     lowered = value.strip().lower()
     return lowered in _PLACEHOLDERS or "your-" in lowered or lowered.endswith("...")
+
+
+def _is_service_key(key: str) -> bool:
+    """A Supabase secret key: `sb_secret_...`, or a legacy JWT key whose `role` is service_role
+    (read without verifying it: only its claim matters here)."""
+    if key.startswith("sb_secret_"):
+        return True
+    parts = key.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return False
+    return isinstance(claims, dict) and claims.get("role") == "service_role"
 
 
 def _check_url(value: str, *, schemes: tuple[str, ...]) -> str:
@@ -121,6 +139,9 @@ class Settings(BaseSettings):
     # Supabase.
     supabase_url: str | None = None
     supabase_service_role_key: SecretStr | None = None
+    # The anon (or publishable) key: what Supabase Auth expects from clients. With SUPABASE_URL it
+    # enables POST /v1/auth/signup, /login, /refresh and /logout; it gives no access to storage.
+    supabase_anon_key: SecretStr | None = None
     supabase_db_url: SecretStr | None = None
     supabase_jwt_secret: SecretStr | None = None
     supabase_jwt_issuer: str | None = None
@@ -180,6 +201,7 @@ class Settings(BaseSettings):
         "slack_signing_secret",
         "discord_bot_token",
         "supabase_service_role_key",
+        "supabase_anon_key",
         "supabase_jwt_secret",
         "supabase_db_url",
     )
@@ -208,6 +230,18 @@ class Settings(BaseSettings):
             raise ValueError("expected a Slack app-level token starting with xapp-")
         return value
 
+    @field_validator("supabase_anon_key")
+    @classmethod
+    def _anon_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # Mnemo hands this key to Supabase Auth on behalf of anyone who signs up: a key that
+        # bypasses row-level security has no business there.
+        if value is not None and _is_service_key(value.get_secret_value()):
+            raise ValueError(
+                "this is a secret (service_role) key; use the anon or publishable key "
+                "(Project Settings > API Keys)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _combinations(self) -> Settings:
         slack_mode = self.slack_app_token is not None or self.slack_signing_secret is not None
@@ -218,8 +252,7 @@ class Settings(BaseSettings):
             )
         if slack_mode and self.slack_bot_token is None:
             raise ValueError("SLACK_APP_TOKEN/SLACK_SIGNING_SECRET need SLACK_BOT_TOKEN as well")
-        if (self.supabase_url is None) != (self.supabase_service_role_key is None):
-            raise ValueError("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY must be set together")
+        self._check_supabase_combination()
         if self.openai_api_key is None and urlparse(self.openai_base_url).hostname == "api.openai.com":
             raise ValueError(
                 "OPENAI_API_KEY is required for api.openai.com (or point OPENAI_BASE_URL at a local server)"
@@ -227,6 +260,28 @@ class Settings(BaseSettings):
         if self.discord_shard_ids is not None and self.discord_shard_count is None:
             raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT")
         return self
+
+    def _check_supabase_combination(self) -> None:
+        keys = {
+            "SUPABASE_SERVICE_ROLE_KEY": self.supabase_service_role_key,
+            "SUPABASE_ANON_KEY": self.supabase_anon_key,
+        }
+        if self.supabase_url is None:
+            for name, key in keys.items():
+                if key is not None:
+                    raise ValueError(f"{name} is set but SUPABASE_URL is not: they must be set together")
+            return
+        if all(key is None for key in keys.values()):
+            raise ValueError(
+                "SUPABASE_URL needs SUPABASE_SERVICE_ROLE_KEY (storage in Supabase) and/or "
+                "SUPABASE_ANON_KEY (sign-up and sign-in through Supabase Auth): "
+                "SUPABASE_URL and a key must be set together"
+            )
+        if self.supabase_anon_key is not None and not self.api_auth_enabled:
+            raise ValueError(
+                "SUPABASE_ANON_KEY enables the HTTP API's sign-in endpoints, which also need "
+                "SUPABASE_JWT_SECRET or SUPABASE_JWKS_URL (to verify the tokens they hand out)"
+            )
 
     # Derived views, so callers never repeat these rules.
     @property
@@ -243,7 +298,13 @@ class Settings(BaseSettings):
 
     @property
     def supabase_enabled(self) -> bool:
-        return self.supabase_url is not None
+        """Storage in Supabase: only with the service-role key (the anon key alone keeps it embedded)."""
+        return self.supabase_url is not None and self.supabase_service_role_key is not None
+
+    @property
+    def supabase_auth_enabled(self) -> bool:
+        """POST /v1/auth/signup, /login, /refresh and /logout, through Supabase Auth."""
+        return self.supabase_url is not None and self.supabase_anon_key is not None
 
     @property
     def api_auth_enabled(self) -> bool:

@@ -23,8 +23,10 @@ from adapters.http import translate
 from adapters.http.auth import Principal, TokenVerifier, bearer_token
 from adapters.http.errors import ApiError, ErrorCode, not_found
 from adapters.http.idempotency import ChatOutcome, IdempotencyCache
+from adapters.http.login_throttle import LoginThrottle, Refusal, address_key
 from adapters.http.ratelimit import RateLimiter, rate_limit_headers
 from adapters.http.schemas import MAX_OFFSET, MAX_PAGE_SIZE
+from adapters.http.supabase_auth import SupabaseAuth
 from config import Settings
 from core.assistant import Assistant
 from core.models import Account
@@ -43,6 +45,9 @@ class ApiServices:
     limiter: RateLimiter
     # The /v1 router's routes, for the catch-all's "which methods would work here" (405 vs 404).
     routes: Sequence[BaseRoute]
+    # Sign-up and sign-in through Supabase Auth; None unless SUPABASE_URL + SUPABASE_ANON_KEY.
+    supabase_auth: SupabaseAuth | None = None
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     idempotency: IdempotencyCache = field(default_factory=IdempotencyCache)
     # Chat tasks outlive their request when a stream's client goes away: the reply is still
     # stored and remembered. Strong references keep them from being garbage-collected.
@@ -70,6 +75,44 @@ def get_assistant(services: Services) -> Assistant:
 
 
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+
+
+def get_supabase_auth(services: Services) -> SupabaseAuth:
+    if services.supabase_auth is None:
+        raise ApiError(
+            501,
+            ErrorCode.NOT_CONFIGURED,
+            "Sign-up and sign-in through Mnemo are not enabled on this server: set SUPABASE_URL and "
+            "SUPABASE_ANON_KEY.",
+        )
+    return services.supabase_auth
+
+
+SupabaseAuthDep = Annotated[SupabaseAuth, Depends(get_supabase_auth)]
+
+
+def client_address(request: Request) -> str:
+    """The key of the client's address for the sign-in throttle (behind a proxy: what uvicorn's
+    FORWARDED_ALLOW_IPS lets it read from X-Forwarded-For)."""
+    return address_key(request.client.host if request.client is not None else None)
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
+
+
+def throttled(refusal: Refusal | None, *, what: str) -> None:
+    """A 429 with Retry-After when the sign-in throttle refused the attempt."""
+    if refusal is None:
+        return
+    seconds = refusal.decision.retry_after_seconds
+    whose = "for this email address" if refusal.scope == "email" else "from your network address"
+    raise ApiError(
+        429,
+        ErrorCode.RATE_LIMITED,
+        f"Too many {what} {whose}; try again in {seconds} s.",
+        headers={"Retry-After": str(seconds)},
+    )
+
 
 bearer_scheme = HTTPBearer(
     auto_error=False,

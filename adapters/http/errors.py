@@ -35,6 +35,15 @@ class ErrorCode(enum.StrEnum):
     LINK_CODE_EXPIRED = "link_code_expired"
     LINK_CODE_OWN = "link_code_own"
     LAST_IDENTITY = "last_identity"
+    # Sign-up and sign-in through Supabase Auth (routes/auth.py).
+    EMAIL_TAKEN = "email_taken"
+    WEAK_PASSWORD = "weak_password"  # noqa: S105
+    INVALID_EMAIL = "invalid_email"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    INVALID_REFRESH_TOKEN = "invalid_refresh_token"  # noqa: S105
+    EMAIL_NOT_CONFIRMED = "email_not_confirmed"
+    SIGNUP_DISABLED = "signup_disabled"
+    NOT_CONFIGURED = "not_configured"
     SERVICE_UNAVAILABLE = "service_unavailable"
     AUTH_UNAVAILABLE = "auth_unavailable"
     SHUTTING_DOWN = "shutting_down"
@@ -122,8 +131,11 @@ def _describe(error: Mapping[str, Any]) -> str:
         return "unknown field (not part of this endpoint's schema)"
     if kind == "json_invalid":
         return f"the body is not valid JSON ({ctx.get('error', 'decode error')})"
-    if kind == "string_too_long":
+    if kind in ("string_too_long", "too_long"):
         return f"too long: at most {ctx.get('max_length')} characters"
+    if kind == "too_short":
+        # A SecretStr's (a password's) own message says "items" and gives the length sent.
+        return f"too short: at least {ctx.get('min_length')} characters"
     return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
 
 

@@ -1,4 +1,5 @@
-"""Per-account request rate limit for the HTTP API: a token bucket per token subject.
+"""Per-account request rate limit for the HTTP API: a token bucket per token subject (and, through
+`RateLimiter.per_window`, the buckets of the sign-in throttle, login_throttle.py).
 
 A bucket holds up to `per_minute` requests and refills continuously at `per_minute / 60` per
 second, so a client may burst up to its minute's allowance and then goes at the steady rate.
@@ -41,6 +42,17 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, updated_at)
 
+    @classmethod
+    def per_window(
+        cls, limit: int, *, window_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> RateLimiter:
+        """Up to `limit` hits at once, refilled at `limit` per `window_seconds` (e.g. 5 per 15 min)."""
+        if window_seconds <= 0:
+            raise ValueError(f"window_seconds must be > 0 (got {window_seconds})")
+        limiter = cls(limit, clock=clock)
+        limiter._rate = limit / window_seconds
+        return limiter
+
     @property
     def limit(self) -> int:
         return int(self._capacity)
@@ -61,6 +73,12 @@ class RateLimiter:
         self._buckets[key] = (tokens, now)
         wait = (1.0 - tokens) / self._rate
         return Decision(False, self.limit, 0, max(1, math.ceil(wait)))
+
+    def refund(self, key: str) -> None:
+        """Give back one hit taken by `hit` (the attempt turned out not to count)."""
+        now = self._clock()
+        if key in self._buckets:
+            self._buckets[key] = (min(self._capacity, self._tokens(key, now) + 1.0), now)
 
     def _prune(self, now: float) -> None:
         # A full bucket carries no state worth keeping: a new one starts full too.

@@ -52,7 +52,10 @@ class ChatRequest(_Strict):
 
 class MemoryProfileUpdate(_Strict):
     memory_paused: bool = Field(
-        description="true: stop remembering new things (answers continue); false: remember again."
+        # Strict: pydantic would read 0, 1 or "yes" as a boolean; the schema says true or false,
+        # and a client sending 0 likely meant something else (schemathesis found it).
+        strict=True,
+        description="true: stop remembering new things (answers continue); false: remember again.",
     )
 
 

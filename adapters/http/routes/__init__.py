@@ -1,6 +1,7 @@
 """The /v1 endpoints, one APIRouter per resource (assembled by adapters/http/api.py):
 
-- auth.py: GET /auth/me, the caller's account;
+- auth.py: GET /auth/me, the caller's account; sign-up, sign-in, refresh and sign-out through
+  Supabase Auth;
 - chat.py: POST /chat, idempotent, as JSON or streamed as server-sent events;
 - sessions.py: the caller's web sessions and their messages;
 - memory.py: the memory profile (the same commands as `/memory` on Slack and Discord);

@@ -117,7 +117,14 @@ async def test_pause_stops_remembering_and_resume_starts_again(api: Api) -> None
 
 
 async def test_bad_profile_updates_are_422(api: Api) -> None:
-    for body in ({}, {"memory_paused": "maybe"}, {"memory_paused": True, "forget": True}, {"paused": True}):
+    for body in (
+        {},
+        {"memory_paused": "maybe"},
+        {"memory_paused": True, "forget": True},
+        {"paused": True},
+        {"memory_paused": 0},  # not a boolean, though pydantic would read it as one
+        {"memory_paused": "true"},
+    ):
         response = await api.client.patch("/v1/memory-profiles/me", json=body, headers=api.auth())
         assert response.status_code == 422, body
         assert response.json()["error"]["code"] == "validation_error"

@@ -39,10 +39,22 @@ async def test_the_snapshot_documents_every_operation_and_its_errors(api: Api) -
     """Guards the snapshot itself: a truncated or hand-edited file would make the test above weak."""
     expected = json.loads(SNAPSHOT.read_text())
     operations = {(method.upper(), path) for path, item in expected["paths"].items() for method in item}
-    assert len(operations) == 14
+    assert len(operations) == 18
     assert all(path.startswith("/v1/") for _, path in operations)
     for path, item in expected["paths"].items():
         for method, operation in item.items():
             assert operation["operationId"], (method, path)
             assert {"401", "422", "429", "503"} <= set(operation["responses"]), (method, path)
     assert "ErrorBody" in expected["components"]["schemas"]
+
+
+async def test_the_sign_in_operations_say_which_settings_enable_them(api: Api) -> None:
+    """Documented whether or not this server has them: a client learns what a 501 means."""
+    expected = json.loads(SNAPSHOT.read_text())
+    for name in ("signup", "login", "refresh", "logout"):
+        operation = expected["paths"][f"/v1/auth/{name}"]["post"]
+        description = operation["responses"]["501"]["description"]
+        assert "SUPABASE_URL" in description, name
+        assert "SUPABASE_ANON_KEY" in description, name
+        assert "auth_unavailable" in operation["responses"]["503"]["description"], name
+    assert v1_document(api) == expected  # this server has neither setting: the same document

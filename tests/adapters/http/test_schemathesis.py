@@ -5,6 +5,9 @@ the documented status codes, media types and schemas.
 Schemathesis serves an ASGI app from its own event-loop thread, so the core is built by the app's
 ASGI lifespan (on that loop), not by a pytest-asyncio fixture. Bounded: a few examples per
 operation, no deadline (the first request of an operation may build caches).
+
+The sign-up and sign-in operations run against the fake Supabase Auth (tests/fakes/supabase_auth.py)
+with a throttle generous enough that the examples reach it.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.python import asgi as schemathesis_asgi
 
 from adapters.http.api import build_api_router
+from adapters.http.login_throttle import LoginThrottle
 from bot.web import create_web_app
 from bot.wiring import build_core
 from config import Settings
-from tests.adapters.http.conftest import ALICE, Api, api_settings
+from tests.adapters.http.conftest import ALICE, Api, api_settings, auth_settings
 from tests.fakes.jwks import mint
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.supabase_auth import FakeGoTrue
 
 MAX_EXAMPLES = 12
 
@@ -36,8 +41,9 @@ MAX_EXAMPLES = 12
 class LifespanApp:
     """The API app whose core is opened at ASGI startup and closed at shutdown, on the serving loop."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, login_throttle: LoginThrottle | None = None) -> None:
         self._settings = settings
+        self._login_throttle = login_throttle
         self._app: Any = None
         self.requests = 0
 
@@ -46,7 +52,8 @@ class LifespanApp:
             async with AsyncExitStack() as stack:
                 await receive()  # lifespan.startup
                 core = await stack.enter_async_context(build_core(self._settings))
-                self._app = create_web_app(core, routers=[build_api_router(core.assistant, self._settings)])
+                router = build_api_router(core.assistant, self._settings, login_throttle=self._login_throttle)
+                self._app = create_web_app(core, routers=[router])
                 await send({"type": "lifespan.startup.complete"})
                 await receive()  # lifespan.shutdown
             await send({"type": "lifespan.shutdown.complete"})
@@ -57,6 +64,10 @@ class LifespanApp:
 
 OPERATIONS = [
     ("GET", "/v1/auth/me"),
+    ("POST", "/v1/auth/signup"),
+    ("POST", "/v1/auth/login"),
+    ("POST", "/v1/auth/refresh"),
+    ("POST", "/v1/auth/logout"),
     ("POST", "/v1/chat"),
     ("GET", "/v1/sessions"),
     ("GET", "/v1/sessions/{session_id}/messages"),
@@ -72,9 +83,22 @@ OPERATIONS = [
     ("DELETE", "/v1/links/{platform}"),
 ]
 
-# Operations whose valid-looking input is a secret no fuzzer can guess (a link code): refusing it
-# (400 link_code_invalid) is the point, so "schema-valid data must be accepted" does not apply.
-SECRET_INPUT = {("POST", "/v1/links/redeem")}
+# Operations whose valid-looking input is a secret no fuzzer can guess (a link code, a password, a
+# refresh token) or must be unique (a sign-up's email, which hypothesis repeats): refusing it
+# (400 link_code_invalid, 401 invalid_credentials, 409 email_taken...) is the point, so
+# "schema-valid data must be accepted" does not apply.
+SECRET_INPUT = {
+    ("POST", "/v1/links/redeem"),
+    ("POST", "/v1/auth/signup"),
+    ("POST", "/v1/auth/login"),
+    ("POST", "/v1/auth/refresh"),
+}
+# Served with SUPABASE_URL + SUPABASE_ANON_KEY pointing at the fake Supabase Auth.
+SUPABASE_AUTH = {
+    operation
+    for operation in OPERATIONS
+    if operation[1].startswith("/v1/auth/") and operation[1] != "/v1/auth/me"
+}
 
 
 async def test_every_v1_operation_is_fuzzed(api: Api) -> None:
@@ -92,11 +116,23 @@ async def test_every_v1_operation_is_fuzzed(api: Api) -> None:
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
 @pytest.mark.parametrize("operation", OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_no_generated_request_gets_a_server_error(
-    tmp_path: Path, fake_openai: FakeOpenAI, jwt_secret: str, operation: tuple[str, str], mode: GenerationMode
+    tmp_path: Path,
+    fake_openai: FakeOpenAI,
+    jwt_secret: str,
+    gotrue: FakeGoTrue,
+    *,
+    operation: tuple[str, str],
+    mode: GenerationMode,
 ) -> None:
     method, path = operation
-    app = LifespanApp(api_settings(tmp_path, fake_openai, jwt_secret))
-    token = f"Bearer {mint(jwt_secret, sub=ALICE)}"
+    if operation in SUPABASE_AUTH:
+        generous = LoginThrottle(failures_per_email=1000, failures_per_address=1000, signups_per_address=1000)
+        app = LifespanApp(auth_settings(tmp_path, fake_openai, jwt_secret, gotrue), login_throttle=generous)
+        # SUPABASE_URL is set, so the issuer is checked: tokens must be the project's.
+        token = f"Bearer {mint(jwt_secret, sub=ALICE, issuer=gotrue.issuer)}"
+    else:
+        app = LifespanApp(api_settings(tmp_path, fake_openai, jwt_secret))
+        token = f"Bearer {mint(jwt_secret, sub=ALICE)}"
     try:
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         api_operation = schema[path][method]
@@ -128,3 +164,8 @@ def test_no_generated_request_gets_a_server_error(
     finally:
         schemathesis_asgi.shutdown_lifespans()
     assert app.requests > MAX_EXAMPLES // 2  # the examples really reached the app
+    if operation in SUPABASE_AUTH and mode is GenerationMode.POSITIVE:
+        # Valid examples reached Supabase Auth; sign-ups succeeded, so sessions were checked too.
+        assert sum(gotrue.calls(e) for e in ("signup", "password", "refresh_token", "logout")) > 0
+        if path == "/v1/auth/signup":
+            assert gotrue.state.users
