@@ -37,7 +37,7 @@ Set one of:
   SLACK_BOT_TOKEN + SLACK_APP_TOKEN        (Slack, Socket Mode)
   SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET   (Slack, HTTP mode on PORT)
   DISCORD_BOT_TOKEN                        (Discord)
-  SUPABASE_JWT_SECRET                      (HTTP API only)
+  SUPABASE_JWT_SECRET                      (HTTP API only; + SUPABASE_URL, SUPABASE_ANON_KEY: sign-in)
 or run `python -m bot console` in a terminal. See .env.example for every setting."""
 
 

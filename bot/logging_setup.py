@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from pydantic import SecretStr
+
 from config import LogFormat, Settings
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -24,23 +26,14 @@ REDACTED = "***"
 # Shorter values are not treated as secrets: replacing "1" everywhere would garble every line.
 _MIN_SECRET_LENGTH = 6
 
-_SECRET_FIELDS = (
-    "openai_api_key",
-    "slack_bot_token",
-    "slack_app_token",
-    "slack_signing_secret",
-    "discord_bot_token",
-    "supabase_service_role_key",
-    "supabase_db_url",
-    "supabase_jwt_secret",
-)
-
 
 def secret_values(settings: Settings) -> list[str]:
+    """Every SecretStr setting's value (read from the settings themselves, so a new secret setting
+    cannot be forgotten here)."""
     values = []
-    for name in _SECRET_FIELDS:
+    for name in type(settings).model_fields:
         secret = getattr(settings, name, None)
-        if secret is not None:
+        if isinstance(secret, SecretStr):
             raw = secret.get_secret_value()
             if len(raw) >= _MIN_SECRET_LENGTH:
                 values.append(raw)

@@ -115,3 +115,22 @@ async def test_a_conversation_logs_ids_but_never_the_message_text_at_info(
     assert "account=" in answering[0]["msg"]
     assert "4417" not in stream.getvalue()
     assert OPENAI_KEY not in stream.getvalue()
+
+
+def test_every_secret_setting_is_redacted_even_ones_added_later(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    """The list is read from the settings: each SecretStr field, set to a distinct value, is found."""
+    from pydantic import SecretStr
+
+    from config import Settings
+
+    names = [
+        name
+        for name, field in Settings.model_fields.items()
+        if field.annotation is not None and "SecretStr" in str(field.annotation)
+    ]
+    assert "supabase_anon_key" in names
+    values = {name: SecretStr(f"value-of-{name}-0123456789") for name in names}
+    settings = make_settings(tmp_path, fake_openai).model_copy(update=values)
+    assert set(secret_values(settings)) == {v.get_secret_value() for v in values.values()}
