@@ -23,11 +23,15 @@ T = TypeVar("T")
 
 
 class SQLiteConnection:
-    """The connection and its worker thread; the role mixins of `SQLiteStore` run their SQL here."""
+    """The connection and its worker thread; the role mixins of `SQLiteStore` run their SQL here.
+    (The intake's inbox, core.intake.sqlite, runs on the same kind of connection: `_prepare` is
+    what differs.)"""
+
+    thread_name = "sqlite-store"
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.thread_name)
         self._conn: sqlite3.Connection | None = None
 
     @classmethod
@@ -45,9 +49,13 @@ class SQLiteConnection:
         # Erasure must really erase: overwrite deleted content instead of leaving it in free pages.
         conn.execute("PRAGMA secure_delete=ON")
         conn.execute("PRAGMA busy_timeout=30000")
+        self._prepare(conn)
+        self._conn = conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Create or upgrade the tables this connection serves."""
         conn.executescript(SCHEMA)
         migrate(conn)
-        self._conn = conn
 
     def _open_connection(self) -> sqlite3.Connection:
         if self._conn is None:

@@ -1,0 +1,85 @@
+"""What the intake carries, and the port both inboxes implement."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+JsonObject = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """An accepted platform event, before it is recorded.
+
+    `key` deduplicates (the same event delivered twice, or by two front doors, is one delivery);
+    `lane` orders (deliveries of one lane are answered one at a time, in arrival order: a
+    conversation); `kind` picks the responder; `payload` is what the responder needs, as JSON."""
+
+    key: str
+    kind: str
+    lane: str
+    payload: JsonObject
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A recorded delivery, as a worker gets it. `attempt` counts from 1 (more: an earlier worker
+    died or failed while handling it). `reply_ref` is what an earlier attempt noted about the
+    reply it had already posted (note_reply), so a retry can continue that reply instead of posting
+    a second one."""
+
+    id: str
+    key: str
+    kind: str
+    lane: str
+    payload: JsonObject
+    received_at: datetime
+    attempt: int = 1
+    reply_ref: JsonObject | None = field(default=None)
+
+
+# Handles one delivery. Returning means done (the delivery is completed and its payload dropped);
+# raising means "try again later" (another attempt, with backoff, up to a bound).
+DeliveryHandler = Callable[[Delivery], Awaitable[None]]
+
+
+class Intake(Protocol):
+    """Every method raises core.errors.StorageError when the backend fails."""
+
+    async def accept(self, delivery: NewDelivery) -> bool:
+        """Record it durably (before the platform is acknowledged). False, and nothing recorded,
+        when a delivery with this key was accepted before (a duplicate)."""
+        ...
+
+    async def serve(self, handler: DeliveryHandler, *, concurrency: int) -> None:
+        """Hand deliveries to `handler` until `stop()`: at least once each, one at a time per
+        lane, in arrival order; `concurrency` deliveries of different lanes at once."""
+        ...
+
+    async def stop(self, *, grace: float) -> None:
+        """Stop taking deliveries; let those being handled finish for up to `grace` seconds (what
+        does not finish is handed to another worker once its lease expires)."""
+        ...
+
+    async def note_reply(self, delivery_id: str, ref: JsonObject) -> None:
+        """Remember what was posted for this delivery so far (a retry continues it)."""
+        ...
+
+    async def pending(self) -> int:
+        """Deliveries accepted and not yet done (for readiness and metrics)."""
+        ...
+
+    async def purge(self, *, before: datetime) -> int:
+        """Forget the keys of deliveries done before `before` (they only deduplicate)."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+__all__ = ["Delivery", "DeliveryHandler", "Intake", "JsonObject", "NewDelivery"]

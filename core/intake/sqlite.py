@@ -1,0 +1,293 @@
+"""The embedded inbox: a SQLite file in DATA_DIR, shared by the processes of one machine.
+
+Hand-written on purpose: the maintained Python queues that run on SQLite (huey, persist-queue,
+litequeue) have no leases that expire when a worker dies, or no per-key ordering, and the Postgres
+engine used with a database (procrastinate) does not run on SQLite. What is needed here is small:
+one table, a lease per delivery, and "the oldest open delivery of a lane goes first".
+
+A worker leases the head of each lane (the oldest delivery not yet done), marks it with a lease
+that it renews while handling it, and completes it (the payload, which holds a person's words, is
+dropped then; the key stays to deduplicate). A worker that dies stops renewing: when the lease
+expires, any worker leases the delivery again (attempt + 1). A handler that raises gets the
+delivery back after a backoff, up to MAX_ATTEMPTS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import sqlite3
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from core.intake.model import Delivery, DeliveryHandler, JsonObject, NewDelivery
+from core.storage.sqlite.connection import SQLiteConnection
+from core.storage.validation import aware
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+RETRY_BASE = timedelta(seconds=2)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    lane TEXT NOT NULL,
+    payload TEXT,
+    received_at TEXT NOT NULL,
+    accepted_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    leased_by TEXT,
+    lease_until TEXT,
+    not_before TEXT,
+    reply_ref TEXT,
+    done_at TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries(lane, seq) WHERE done_at IS NULL;
+CREATE INDEX IF NOT EXISTS deliveries_done ON deliveries(done_at) WHERE done_at IS NOT NULL;
+"""
+
+
+def _ts(value: datetime) -> str:
+    return aware(value, "time").astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class _InboxConnection(SQLiteConnection):
+    thread_name = "sqlite-intake"
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        conn.executescript(_SCHEMA)
+
+
+class SQLiteIntake:
+    """`await SQLiteIntake.open(path)`; several processes may open the same file."""
+
+    def __init__(
+        self,
+        db: _InboxConnection,
+        *,
+        clock: Callable[[], datetime],
+        lease: timedelta,
+        poll_interval: float,
+        retry_base: timedelta,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._lease = lease
+        self._poll = poll_interval
+        self._retry_base = retry_base
+        self._worker = f"w-{uuid.uuid4().hex[:12]}"
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._running: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path,
+        *,
+        clock: Callable[[], datetime],
+        lease: timedelta = timedelta(seconds=6),
+        poll_interval: float = 0.25,
+        retry_base: timedelta = RETRY_BASE,
+    ) -> SQLiteIntake:
+        return cls(
+            await _InboxConnection.open(path),
+            clock=clock,
+            lease=lease,
+            poll_interval=poll_interval,
+            retry_base=retry_base,
+        )
+
+    # -- front doors ---------------------------------------------------------------------------------
+    async def accept(self, delivery: NewDelivery) -> bool:
+        if not delivery.key:
+            raise ValueError("a delivery needs a key")
+        row = (
+            uuid.uuid4().hex,
+            delivery.key,
+            delivery.kind,
+            delivery.lane,
+            json.dumps(dict(delivery.payload)),
+            _ts(delivery.received_at),
+            _ts(self._clock()),
+        )
+
+        def insert_once(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO deliveries (id, key, kind, lane, payload, received_at, accepted_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            return cursor.rowcount == 1
+
+        accepted = await self._db._tx(insert_once)
+        if accepted:
+            self._wake.set()  # a worker in this process starts at once; others poll
+        return accepted
+
+    # -- workers ---------------------------------------------------------------------------------------
+    async def serve(self, handler: DeliveryHandler, *, concurrency: int) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        while not self._stopping:
+            self._wake.clear()
+            free = concurrency - len(self._running)
+            leased = await self._lease_heads(free) if free > 0 else []
+            for delivery in leased:
+                task = asyncio.create_task(self._handle(handler, delivery), name=f"delivery-{delivery.id}")
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+            if leased and len(leased) == free:
+                continue  # there may be more waiting right now
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+
+    async def _lease_heads(self, limit: int) -> list[Delivery]:
+        now = self._clock()
+        until = _ts(now + self._lease)
+
+        def lease_heads(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            rows = conn.execute(
+                "SELECT d.* FROM deliveries d "
+                "WHERE d.done_at IS NULL "
+                "AND d.seq = (SELECT min(x.seq) FROM deliveries x "
+                "             WHERE x.lane = d.lane AND x.done_at IS NULL) "
+                "AND (d.lease_until IS NULL OR d.lease_until < ?) "
+                "AND (d.not_before IS NULL OR d.not_before <= ?) "
+                "ORDER BY d.seq LIMIT ?",
+                (_ts(now), _ts(now), limit),
+            ).fetchall()
+            for row in rows:
+                conn.execute(
+                    "UPDATE deliveries SET leased_by = ?, lease_until = ?, attempts = attempts + 1 "
+                    "WHERE seq = ?",
+                    (self._worker, until, row["seq"]),
+                )
+            return rows
+
+        rows = await self._db._tx(lease_heads)
+        return [
+            Delivery(
+                id=row["id"],
+                key=row["key"],
+                kind=row["kind"],
+                lane=row["lane"],
+                payload=json.loads(row["payload"] or "{}"),
+                received_at=datetime.fromisoformat(row["received_at"]),
+                attempt=row["attempts"] + 1,
+                reply_ref=json.loads(row["reply_ref"]) if row["reply_ref"] else None,
+            )
+            for row in rows
+        ]
+
+    async def _handle(self, handler: DeliveryHandler, delivery: Delivery) -> None:
+        renewer = asyncio.create_task(self._keep_lease(delivery.id))
+        try:
+            await handler(delivery)
+        except asyncio.CancelledError:
+            raise  # stopped: the lease expires and another worker takes it over
+        except Exception:
+            log.exception("delivery failed kind=%s attempt=%d", delivery.kind, delivery.attempt)
+            await self._retry_later(delivery)
+        else:
+            await self._complete(delivery.id)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
+    async def _keep_lease(self, delivery_id: str) -> None:
+        def renew(conn: sqlite3.Connection, until: str) -> None:
+            conn.execute(
+                "UPDATE deliveries SET lease_until = ? WHERE id = ? AND leased_by = ?",
+                (until, delivery_id, self._worker),
+            )
+
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            until = _ts(self._clock() + self._lease)
+            await self._db._tx(functools.partial(renew, until=until))
+
+    async def _complete(self, delivery_id: str) -> None:
+        now = _ts(self._clock())
+        await self._db._tx(
+            lambda conn: conn.execute(
+                "UPDATE deliveries SET done_at = ?, payload = NULL, reply_ref = NULL, leased_by = NULL, "
+                "lease_until = NULL WHERE id = ?",
+                (now, delivery_id),
+            )
+        )
+
+    async def _retry_later(self, delivery: Delivery) -> None:
+        if delivery.attempt >= MAX_ATTEMPTS:
+            log.error("delivery given up after %d attempts kind=%s", delivery.attempt, delivery.kind)
+            await self._complete(delivery.id)
+            return
+        not_before = _ts(self._clock() + self._retry_base * (2 ** (delivery.attempt - 1)))
+        await self._db._tx(
+            lambda conn: conn.execute(
+                "UPDATE deliveries SET leased_by = NULL, lease_until = NULL, not_before = ? WHERE id = ?",
+                (not_before, delivery.id),
+            )
+        )
+
+    async def note_reply(self, delivery_id: str, ref: JsonObject) -> None:
+        encoded = json.dumps(dict(ref))
+        await self._db._tx(
+            lambda conn: conn.execute(
+                "UPDATE deliveries SET reply_ref = ? WHERE id = ?", (encoded, delivery_id)
+            )
+        )
+
+    async def idle(self) -> None:
+        """Return once no delivery is being handled by this process."""
+        while self._running:
+            await asyncio.wait(set(self._running))
+
+    async def stop(self, *, grace: float) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._running:
+            _, late = await asyncio.wait(set(self._running), timeout=grace)
+            for task in late:
+                task.cancel()
+            for task in late:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    # -- bookkeeping -------------------------------------------------------------------------------------
+    async def pending(self) -> int:
+        row = await self._db._read(
+            lambda conn: conn.execute("SELECT count(*) FROM deliveries WHERE done_at IS NULL").fetchone()
+        )
+        return int(row[0])
+
+    async def purge(self, *, before: datetime) -> int:
+        cutoff = _ts(before)
+        return int(
+            await self._db._tx(
+                lambda conn: (
+                    conn.execute(
+                        "DELETE FROM deliveries WHERE done_at IS NOT NULL AND done_at < ?", (cutoff,)
+                    ).rowcount
+                )
+            )
+        )
+
+    async def ping(self) -> None:
+        await self._db.ping()
+
+    async def close(self) -> None:
+        await self._db.close()
+
+
+__all__ = ["MAX_ATTEMPTS", "SQLiteIntake"]

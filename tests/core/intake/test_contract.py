@@ -1,0 +1,169 @@
+"""The intake's contract, on every inbox: deduplicated acceptance, at-least-once handling with one
+delivery at a time per lane in arrival order, take-over after a worker dies, retries, notes."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from core.intake.model import Delivery, DeliveryHandler, Intake, NewDelivery
+from tests.core.intake.conftest import Inboxes
+
+T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+_keys = itertools.count(1)
+
+
+def new(lane: str = "slack|T1|C1|", *, text: str = "hello", key: str | None = None) -> NewDelivery:
+    return NewDelivery(
+        key=key if key is not None else f"msg:{next(_keys)}",
+        kind="test.message",
+        lane=lane,
+        payload={"text": text},
+        received_at=T0,
+    )
+
+
+class Recorder:
+    """A handler that records what it got, and can hold deliveries until the test releases them."""
+
+    def __init__(self) -> None:
+        self.seen: list[Delivery] = []
+        self.holds: dict[str, asyncio.Event] = {}
+        self.arrived = asyncio.Condition()
+        self.fail_first: set[str] = set()
+
+    def hold(self, text: str) -> asyncio.Event:
+        self.holds[text] = asyncio.Event()
+        return self.holds[text]
+
+    async def __call__(self, delivery: Delivery) -> None:
+        async with self.arrived:
+            self.seen.append(delivery)
+            self.arrived.notify_all()
+        text = str(delivery.payload.get("text"))
+        if text in self.fail_first:
+            self.fail_first.discard(text)
+            raise RuntimeError("a bug on the first attempt")
+        gate = self.holds.get(text)
+        if gate is not None:
+            await gate.wait()
+
+    async def wait_for(self, count: int, *, timeout: float = 10.0) -> list[Delivery]:
+        async with asyncio.timeout(timeout), self.arrived:
+            await self.arrived.wait_for(lambda: len(self.seen) >= count)
+        return list(self.seen)
+
+    def texts(self) -> list[str]:
+        return [str(d.payload.get("text")) for d in self.seen]
+
+
+@pytest.fixture
+async def serving(inboxes: Inboxes) -> AsyncIterator[Callable[..., Awaitable[tuple[Intake, Recorder]]]]:
+    started: list[tuple[Intake, asyncio.Task[None]]] = []
+
+    async def start(intake: Intake | None = None, *, concurrency: int = 4) -> tuple[Intake, Recorder]:
+        inbox = intake or await inboxes.open()
+        recorder = Recorder()
+        handler: DeliveryHandler = recorder
+        started.append((inbox, asyncio.create_task(inbox.serve(handler, concurrency=concurrency))))
+        return inbox, recorder
+
+    yield start
+    for inbox, task in started:
+        await inbox.stop(grace=1)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_key_is_accepted_once_across_processes(inboxes: Inboxes) -> None:
+    first, second = await inboxes.open(), await inboxes.open()
+    delivery = new(key="msg:slack:T1:C1:1700.1")
+    results = await asyncio.gather(*(inbox.accept(delivery) for inbox in (first, second) for _ in range(3)))
+    assert sorted(results) == [False] * 5 + [True]
+    assert await first.pending() == 1
+
+
+async def test_each_delivery_is_handled_once_and_then_forgets_its_payload(
+    inboxes: Inboxes, serving: Callable[..., Awaitable[tuple[Intake, Recorder]]]
+) -> None:
+    inbox, recorder = await serving()
+    for i in range(5):
+        assert await inbox.accept(new(f"lane-{i}", text=f"text {i}"))
+    seen = await recorder.wait_for(5)
+    assert sorted(recorder.texts()) == [f"text {i}" for i in range(5)]
+    assert all(d.attempt == 1 for d in seen)
+    await inboxes.settled(inbox)
+    assert await inbox.pending() == 0
+    assert await inboxes.payloads_holding(inbox, "text ") == 0
+
+
+async def test_one_lane_goes_one_at_a_time_in_arrival_order_while_others_run(
+    inboxes: Inboxes, serving: Callable[..., Awaitable[tuple[Intake, Recorder]]]
+) -> None:
+    inbox, recorder = await serving(concurrency=4)
+    first = recorder.hold("a1")
+    for text in ("a1", "a2", "a3"):
+        await inbox.accept(new("lane-a", text=text))
+    await inbox.accept(new("lane-b", text="b1"))
+    seen = await recorder.wait_for(2)
+    assert sorted(d.payload["text"] for d in seen) == ["a1", "b1"]  # a2 waits behind a1, b1 does not
+    first.set()
+    await recorder.wait_for(4)
+    assert [t for t in recorder.texts() if t.startswith("a")] == ["a1", "a2", "a3"]
+
+
+async def test_a_delivery_whose_worker_died_is_taken_over(
+    inboxes: Inboxes, serving: Callable[..., Awaitable[tuple[Intake, Recorder]]]
+) -> None:
+    doomed, doomed_recorder = await serving()
+    doomed_recorder.hold("mid-answer")  # never released: this worker "dies" while answering
+    await doomed.accept(new(text="mid-answer"))
+    [taken] = await doomed_recorder.wait_for(1)
+    await doomed.note_reply(taken.id, {"posted": ["1700.2"]})
+    await inboxes.kill(doomed)
+
+    _, survivor = await serving()
+    [again] = await survivor.wait_for(1, timeout=30)
+    assert again.id == taken.id
+    assert again.attempt == 2
+    assert again.reply_ref == {"posted": ["1700.2"]}  # the retry continues the reply
+
+
+async def test_a_failing_handler_gets_the_delivery_again(
+    inboxes: Inboxes, serving: Callable[..., Awaitable[tuple[Intake, Recorder]]]
+) -> None:
+    inbox, recorder = await serving()
+    recorder.fail_first.add("flaky")
+    await inbox.accept(new(text="flaky"))
+    seen = await recorder.wait_for(2, timeout=30)
+    assert [d.attempt for d in seen] == [1, 2]
+    await inboxes.settled(inbox)
+    assert await inbox.pending() == 0
+
+
+async def test_purged_keys_can_be_accepted_again_later(
+    inboxes: Inboxes, serving: Callable[..., Awaitable[tuple[Intake, Recorder]]]
+) -> None:
+    inbox, recorder = await serving()
+    delivery = new(key="msg:old")
+    assert await inbox.accept(delivery)
+    await recorder.wait_for(1)
+    await inboxes.settled(inbox)
+    assert not await inbox.accept(delivery)  # done, but its key still deduplicates
+    assert await inbox.purge(before=datetime.now(UTC) + timedelta(minutes=1)) == 1
+    assert await inbox.accept(delivery)
+
+
+async def test_bad_input_is_refused(inboxes: Inboxes) -> None:
+    inbox = await inboxes.open()
+    with pytest.raises(ValueError, match="key"):
+        await inbox.accept(new(key=""))
+    with pytest.raises(ValueError, match="timezone"):
+        await inbox.accept(
+            NewDelivery(key="k", kind="x", lane="l", payload={}, received_at=datetime(2026, 1, 1))
+        )
+    assert await inbox.pending() == 0
