@@ -73,9 +73,12 @@ class Assistant:
         *,
         on_delta: OnDelta | None = None,
         complete: Complete | None = None,
+        already_claimed: bool = False,
     ) -> Reply | None:
         """See Orchestrator.handle. Raises SwampedError (core.admission) when overloaded."""
-        return await self._orchestrator.handle(message, on_delta=on_delta, complete=complete)
+        return await self._orchestrator.handle(
+            message, on_delta=on_delta, complete=complete, already_claimed=already_claimed
+        )
 
     async def follows(self, conversation: ConversationKey) -> bool:
         """True if Mnemo takes part in the conversation (a thread it answered in)."""

@@ -97,6 +97,9 @@ class Account:
     created_at: datetime
     display_name: str | None = None
     epoch: int = 0
+    # When the account was last erased: a message received before that (still queued, or answered
+    # by a worker only now) is not stored nor answered from memory (core.orchestrator).
+    erased_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

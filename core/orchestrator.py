@@ -68,6 +68,14 @@ class OrchestratorOptions:
     system_prompt: str | None = None
 
 
+def _said_before_erasure(message: IncomingMessage, account: Account) -> bool:
+    return (
+        message.received_at is not None
+        and account.erased_at is not None
+        and message.received_at < account.erased_at
+    )
+
+
 class Orchestrator:
     def __init__(
         self,
@@ -115,6 +123,7 @@ class Orchestrator:
         *,
         on_delta: OnDelta | None = None,
         complete: Complete | None = None,
+        already_claimed: bool = False,
     ) -> Reply | None:
         """The reply to `message`, or None when it must not be answered (a duplicate delivery, an
         empty message, a conversation Mnemo does not follow when `only_if_following`, or the
@@ -125,14 +134,17 @@ class Orchestrator:
         `complete`, if given, fills in what the adapter must look up over the network (privacy of
         the place, the person's name): it runs once the message is known to be answered, in its
         conversation's turn, so look-ups are spent only on messages that get a reply and never
-        reorder a conversation."""
+        reorder a conversation.
+
+        `already_claimed`: the message came through the durable intake, which deduplicated it when
+        it was accepted; a second attempt after a worker died must be answered, not skipped."""
         if not self._accepting or not message.text.strip():
             return None
         async with self._admission.queue() as turn:
             self._in_flight += 1
             self._idle.clear()
             try:
-                return await self._handle(message, on_delta, complete, turn)
+                return await self._handle(message, on_delta, complete, turn, already_claimed)
             finally:
                 self._in_flight -= 1
                 if self._in_flight == 0:
@@ -154,7 +166,12 @@ class Orchestrator:
         return joined
 
     async def _handle(
-        self, message: IncomingMessage, on_delta: OnDelta | None, complete: Complete | None, turn: Turn
+        self,
+        message: IncomingMessage,
+        on_delta: OnDelta | None,
+        complete: Complete | None,
+        turn: Turn,
+        already_claimed: bool,
     ) -> Reply | None:
         # One conversation at a time, in arrival order: replies keep their order, and a follow-up
         # that waits here while the first answer is written then finds the conversation followed.
@@ -162,7 +179,9 @@ class Orchestrator:
             if message.only_if_following and not await self.follows(message.conversation):
                 return None
             try:
-                if not await self._store.claim_event(message.event_key, now=self._clock()):
+                if not already_claimed and not await self._store.claim_event(
+                    message.event_key, now=self._clock()
+                ):
                     log.info("duplicate delivery ignored platform=%s", message.platform.value)
                     return None
             except StorageError:
@@ -189,6 +208,11 @@ class Orchestrator:
                     idle_timeout=self._options.idle_timeout,
                 ),
             )
+            if _said_before_erasure(message, account):
+                # It waited (in the intake, or for a worker to take it over) while the person erased
+                # everything: it is part of what they erased. Nothing of it is stored or recalled.
+                log.info("message from before an erasure withdrawn account=%s", short_hash(account.id))
+                return Reply(WITHDRAWN_REPLY, ReplyKind.WITHDRAWN, session.id, account.id)
             history, stored, memories = await asyncio.gather(
                 self._store.recent_messages(session.id, limit=self._options.history_limit),
                 self._store_turn(

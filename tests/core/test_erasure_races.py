@@ -15,7 +15,7 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg
@@ -339,3 +339,25 @@ async def test_without_an_erasure_the_secret_is_remembered(world: World, fake_op
     assert world.files_with(secret)
     await world.second.orchestrator.handle(message("what is my code?", dm=True, channel="dm-other"))
     assert secret in prompt_text(fake_openai.chat_prompts()[-1])
+
+
+async def test_a_message_still_queued_when_the_person_erased_is_withdrawn(
+    world: World, fake_openai: FakeOpenAI
+) -> None:
+    """It was received (acknowledged, waiting for a worker) before the erasure and is handled only
+    after it: it belongs to what the person erased."""
+    secret = canary()
+    queued = replace(message(f"my code is {secret}", dm=True), received_at=world.first.clock())
+    await forget_all(world.second)
+
+    reply = await world.first.orchestrator.handle(queued)
+
+    assert reply is not None
+    assert reply.kind is ReplyKind.WITHDRAWN
+    assert secret not in reply.text
+    await assert_gone(world, fake_openai, secret)
+    later = await world.first.orchestrator.handle(
+        replace(message(f"now my code is {secret}x", dm=True), received_at=world.first.clock())
+    )
+    assert later is not None
+    assert later.kind is ReplyKind.ANSWER  # received after the erasure: answered as usual

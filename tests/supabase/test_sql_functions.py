@@ -73,8 +73,8 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
 
     exchange = json.dumps([{"role": "user", "content": "one"}])
     with pg.as_service_role(supabase_dsn) as conn:
-        assert call(conn, "select public.mnemo_ping()") == [(7,)]
-        [(account_id, _, name, epoch)] = call(
+        assert call(conn, "select public.mnemo_ping()") == [(8,)]
+        [(account_id, _, name, epoch, _erased_at)] = call(
             conn, "select * from public.mnemo_resolve_account('discord', '', '42', 'Al')"
         )
         assert (name, epoch) == ("Al", 0)

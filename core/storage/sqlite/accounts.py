@@ -17,7 +17,7 @@ class SQLiteAccounts(SQLiteConnection):
     async def resolve_account(self, identity: IdentityKey, *, display_name: str | None = None) -> Account:
         def find_or_create_account(conn: sqlite3.Connection) -> Account:
             row = conn.execute(
-                "SELECT a.id, a.created_at, a.display_name, a.epoch FROM identities i "
+                "SELECT a.id, a.created_at, a.display_name, a.epoch, a.erased_at FROM identities i "
                 "JOIN accounts a ON a.id = i.account_id "
                 "WHERE i.platform = ? AND i.workspace = ? AND i.user_id = ?",
                 (identity.platform.value, identity.workspace, identity.user),
@@ -33,6 +33,7 @@ class SQLiteAccounts(SQLiteConnection):
                     timestamp(row["created_at"]),
                     display_name or row["display_name"],
                     row["epoch"],
+                    timestamp(row["erased_at"]) if row["erased_at"] else None,
                 )
             account_id = uuid.uuid4()
             now = timestamp_text(datetime.now(UTC))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from core.models import ConversationKey
 from core.storage.sqlite.connection import SQLiteConnection
@@ -17,7 +17,10 @@ class SQLiteRemoval(SQLiteConnection):
     async def erase_account(self, account_id: uuid.UUID) -> int:
         def erase_rows_and_move_epoch(conn: sqlite3.Connection) -> int:
             # The epoch moves first, in the same transaction: nothing begun before can land after.
-            conn.execute("UPDATE accounts SET epoch = epoch + 1 WHERE id = ?", (str(account_id),))
+            conn.execute(
+                "UPDATE accounts SET epoch = epoch + 1, erased_at = ? WHERE id = ?",
+                (timestamp_text(datetime.now(UTC)), str(account_id)),
+            )
             deleted = conn.execute("DELETE FROM messages WHERE account_id = ?", (str(account_id),)).rowcount
             conn.execute(
                 "DELETE FROM pending_memory_writes WHERE account_id = ?",

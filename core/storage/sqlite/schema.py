@@ -92,6 +92,8 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE pending_memory_writes ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE link_codes ADD COLUMN reserved_by TEXT;"
     "ALTER TABLE link_codes ADD COLUMN reserved_at TEXT;",
+    # When an account was last erased (messages received before it are withdrawn, not stored).
+    "ALTER TABLE accounts ADD COLUMN erased_at TEXT;",
 )
 
 

@@ -83,6 +83,7 @@ def account_from(row: Mapping[str, JSON]) -> Account:
         time_at(row, "created_at"),
         optional_string_at(row, "display_name"),
         as_int(row.get("epoch"), "epoch"),
+        optional_time_at(row, "erased_at"),
     )
 
 

@@ -52,6 +52,19 @@ async def test_an_erasure_moves_the_epoch(store: Store) -> None:
     assert (await store.get_settings(account.id)).epoch == 2
 
 
+async def test_an_erasure_records_when_it_happened(store: Store) -> None:
+    account = await store.resolve_account(SLACK)
+    assert account.erased_at is None
+    before = datetime.now(UTC)
+
+    await store.erase_account(account.id)
+
+    erased_at = (await store.resolve_account(SLACK)).erased_at
+    assert erased_at is not None
+    # The database's clock (Postgres now()) or ours; a second of leeway either side.
+    assert before - timedelta(seconds=1) <= erased_at <= datetime.now(UTC) + timedelta(seconds=1)
+
+
 async def test_a_message_from_before_an_erasure_is_refused_and_nothing_is_stored(store: Store) -> None:
     account = await store.resolve_account(SLACK)
     session_id = await session_of(store)
