@@ -1,18 +1,28 @@
-"""The chat model: a port and its OpenAI-compatible implementation (OpenAI, Ollama, vLLM, OpenRouter...)."""
+"""The chat model: a port and its OpenAI-compatible implementation (OpenAI, Ollama, vLLM, OpenRouter...).
+
+Requests go through the SDK's documented lower-level path, `client.post(path, body=..., cast_to=object)`:
+the SDK still builds the request, authenticates, retries (backoff with jitter, Retry-After), times out,
+decodes SSE and turns HTTP failures into its exceptions, but it neither walks the typed params (its
+pure-Python transform costs milliseconds per call with a 20-message prompt, on the event loop) nor
+builds a pydantic model per response or per streamed chunk. We read the one field we need from the
+JSON ourselves (`answer_text`, `delta_text`); bench/model_request.py times both paths side by side.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol, cast
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import openai
-from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletionChunk
+from openai import AsyncOpenAI, AsyncStream
 
 from core.errors import ModelError
 
 ChatMessage = dict[str, str]
 OnDelta = Callable[[str], Awaitable[None]]
+
+CHAT_PATH = "/chat/completions"
 
 
 class ChatModel(Protocol):
@@ -24,6 +34,48 @@ class ChatModel(Protocol):
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class MalformedAnswerError(ValueError):
+    """The endpoint answered 2xx with something that is not a chat completion."""
+
+
+def answer_text(data: object) -> str | None:
+    """The text of a non-streamed chat completion (`choices[0].message.content`); None when the
+    model gave no text. MalformedAnswerError when `data` is not shaped like a completion."""
+    if not isinstance(data, dict):
+        raise MalformedAnswerError(f"expected a JSON object, got {type(data).__name__}")
+    choices = data.get("choices")
+    if not choices:  # as the typed SDK read it: no choices is an empty answer
+        return None
+    first = choices[0] if isinstance(choices, list) else None
+    message = first.get("message") if isinstance(first, dict) else None
+    if not isinstance(message, dict):
+        raise MalformedAnswerError("completion without a message")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        raise MalformedAnswerError("message content is not text")
+    return content
+
+
+def delta_text(chunk: object) -> str | None:
+    """The new text in one streamed chunk (`choices[0].delta.content`); None for chunks that carry
+    none (role announcements, usage, finish). MalformedAnswerError when the chunk is not a chunk."""
+    if not isinstance(chunk, dict):
+        raise MalformedAnswerError(f"expected a JSON object per chunk, got {type(chunk).__name__}")
+    choices = chunk.get("choices")
+    if not choices:
+        return None
+    first = choices[0] if isinstance(choices, list) else None
+    delta = first.get("delta") if isinstance(first, dict) else None
+    if delta is None:
+        return None
+    if not isinstance(delta, dict):
+        raise MalformedAnswerError("chunk delta is not an object")
+    content = delta.get("content")
+    if content is not None and not isinstance(content, str):
+        raise MalformedAnswerError("chunk content is not text")
+    return content
 
 
 class OpenAIChatModel:
@@ -48,16 +100,16 @@ class OpenAIChatModel:
         self._max_tokens = max_tokens
 
     async def complete(self, messages: list[ChatMessage], *, on_delta: OnDelta | None = None) -> str:
+        body: dict[str, Any] = {"model": self._model, "messages": messages, "max_tokens": self._max_tokens}
         try:
             if on_delta is None:
-                response = await self._client.chat.completions.create(
-                    model=self._model,
-                    messages=messages,  # type: ignore[arg-type]
-                    max_tokens=self._max_tokens,
+                # As the typed create(): the API key as a bearer token, never an admin key.
+                data = await self._client.post(
+                    CHAT_PATH, body=body, cast_to=object, options={"security": {"bearer_auth": True}}
                 )
-                text = response.choices[0].message.content if response.choices else None
+                text = answer_text(data)
             else:
-                text = await self._stream(messages, on_delta)
+                text = await self._stream(body, on_delta)
         except openai.RateLimitError as exc:
             raise ModelError(f"model rate limited: {exc}") from exc
         except openai.APITimeoutError as exc:
@@ -68,21 +120,30 @@ class OpenAIChatModel:
             raise ModelError(f"model error {exc.status_code}", retryable=exc.status_code >= 500) from exc
         except openai.OpenAIError as exc:
             raise ModelError(f"model error: {exc}") from exc
+        except (json.JSONDecodeError, MalformedAnswerError) as exc:
+            # A 2xx that is not a completion (a proxy's error page, a truncated body): the typed
+            # SDK let these escape as raw exceptions; here they are the model failing.
+            raise ModelError(f"model answered something that is not a completion: {exc}") from exc
         if not text or not text.strip():
             raise ModelError("model returned an empty answer")
         return text
 
-    async def _stream(self, messages: list[ChatMessage], on_delta: OnDelta) -> str:
-        stream = await self._client.chat.completions.create(
-            model=self._model,
-            messages=messages,  # type: ignore[arg-type]
-            max_tokens=self._max_tokens,
+    async def _stream(self, body: dict[str, Any], on_delta: OnDelta) -> str:
+        stream = await self._client.post(
+            CHAT_PATH,
+            body={**body, "stream": True},
+            cast_to=object,
+            options={"security": {"bearer_auth": True}},
             stream=True,
+            stream_cls=AsyncStream[object],
         )
         parts: list[str] = []
-        async for piece in _deltas(cast("openai.AsyncStream[ChatCompletionChunk]", stream)):
-            parts.append(piece)
-            await on_delta(piece)
+        async with stream:
+            async for chunk in stream:
+                piece = delta_text(chunk)
+                if piece:
+                    parts.append(piece)
+                    await on_delta(piece)
         return "".join(parts)
 
     async def ping(self) -> None:
@@ -93,12 +154,3 @@ class OpenAIChatModel:
 
     async def close(self) -> None:
         await self._client.close()
-
-
-async def _deltas(
-    stream: openai.AsyncStream[openai.types.chat.ChatCompletionChunk],
-) -> AsyncIterator[str]:
-    async with stream:
-        async for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                yield chunk.choices[0].delta.content

@@ -5,8 +5,8 @@
 - the vector store is our per-account partitioned store, plugged in through mem0's factory: SQLite
   in DATA_DIR (core.memory.vectors.sqlite), or PostgreSQL when a database URL is given
   (core.memory.vectors.postgres), so several machines share one memory;
-- its OpenAI clients are replaced with ours (our timeout and retry limits, and no silent
-  OPENROUTER_API_KEY rerouting);
+- its OpenAI clients are replaced with ours (core.memory.mem0_openai: our timeout and retry
+  limits, no silent OPENROUTER_API_KEY rerouting, and no typed-SDK work holding the GIL);
 - mem0's history database keeps nothing: mem0 would copy every memory text (also deleted ones)
   into a `history` table and the last raw messages of each person into a `messages` table, copies
   that per-process (Postgres mode) could not be purged from another process. Mnemo never reads
@@ -23,6 +23,7 @@ from typing import Any
 
 from config import ConfigError
 from core.errors import MemoryBackendError
+from core.memory.mem0_openai import Mem0OpenAI
 from core.memory.vectors.postgres import PROVIDER as POSTGRES_PROVIDER
 from core.memory.vectors.postgres import PostgresVectorConfig, PostgresVectorStore
 from core.memory.vectors.sqlite import PROVIDER as SQLITE_PROVIDER
@@ -106,7 +107,6 @@ def open_mem0(options: Mem0Options) -> tuple[Any, VectorStore]:
     from mem0 import Memory
     from mem0.configs.base import MemoryConfig
     from mem0.vector_stores.configs import VectorStoreConfig
-    from openai import OpenAI
 
     provider, vector_config = _vector_store_config(options)
     config = MemoryConfig(
@@ -140,10 +140,10 @@ def open_mem0(options: Mem0Options) -> tuple[Any, VectorStore]:
         raise  # the database URL is wrong or the database unusable: one line at start-up
     except Exception as exc:
         raise MemoryBackendError(f"mem0 could not start: {exc}") from exc
-    client = OpenAI(
-        api_key=options.api_key,
+    client = Mem0OpenAI(
         base_url=options.base_url,
-        timeout=options.timeout_seconds,
+        api_key=options.api_key,
+        timeout_seconds=options.timeout_seconds,
         max_retries=options.max_retries,
     )
     memory.llm.client = client

@@ -7,7 +7,8 @@ Speaks real HTTP (the openai SDK uses its own HTTP stack, so only a real server 
 - POST /v1/embeddings: deterministic hashed bag-of-words vectors (similar text, similar vectors), or
   whatever `FakeOpenAI(embed=...)` computes (a real embedding model, for bench/memory_quality.py).
 - GET /v1/models.
-Faults on demand: `fail(status, times, endpoint)`, `delay_*` seconds, `invalid_json` extraction.
+Faults on demand: `fail(status, times, endpoint, retry_after)`, `answer_raw(body, content_type)` (a
+2xx that is not what the SDK expects), `delay_*` seconds, `invalid_json` extraction.
 Orderings on demand: `hold(endpoint)` parks the next request of that kind until the test calls
 `release()` on the returned gate, and `await gate.arrived()` says the request is being held, so a
 test can put something (an erasure, a pause) exactly in the middle of a reply or a memory write.
@@ -66,6 +67,9 @@ class Fault:
     status: int
     remaining: int
     endpoint: str  # "chat", "embeddings", "extract" or "any"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None  # None: an OpenAI-style JSON error
+    content_type: str = "application/json"
 
 
 class Gate:
@@ -99,6 +103,7 @@ class RecordedRequest:
     path: str
     body: dict[str, Any]
     at: float
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
 
 @dataclass
@@ -145,16 +150,17 @@ class _Handler(BaseHTTPRequestHandler):
             for fault in state.faults:
                 if fault.remaining > 0 and fault.endpoint in (endpoint, "any"):
                     fault.remaining -= 1
-                    status = fault.status
                     break
             else:
                 return False
-        headers = {"Retry-After": "0"} if status == 429 else {}
-        data = json.dumps({"error": {"message": f"injected {status}", "type": "fake"}}).encode()
+        status = fault.status
+        data = fault.body
+        if data is None:
+            data = json.dumps({"error": {"message": f"injected {status}", "type": "fake"}}).encode()
         self.send_response(status)
-        for key, value in headers.items():
+        for key, value in fault.headers.items():
             self.send_header(key, value)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", fault.content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -184,7 +190,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"{}")
         state = self.server.state
         with self.server.lock:
-            state.requests.append(RecordedRequest(self.path, body, time.monotonic()))
+            state.requests.append(
+                RecordedRequest(
+                    self.path, body, time.monotonic(), {k.lower(): v for k, v in self.headers.items()}
+                )
+            )
         if self.path.endswith("/embeddings"):
             self._embeddings(body)
         elif self.path.endswith("/chat/completions"):
@@ -325,6 +335,7 @@ class FakeOpenAI:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server
         return f"http://{host}:{port}/v1"
 
     def start(self) -> FakeOpenAI:
@@ -342,9 +353,24 @@ class FakeOpenAI:
         self.stop()
 
     # -- controls ------------------------------------------------------------------------------
-    def fail(self, status: int, *, times: int = 1, endpoint: str = "any") -> None:
+    def fail(
+        self, status: int, *, times: int = 1, endpoint: str = "any", retry_after: str | None = None
+    ) -> None:
+        """Answer the next `times` requests to `endpoint` with `status` (429s say Retry-After: 0
+        unless `retry_after` is given)."""
+        if retry_after is None and status == 429:
+            retry_after = "0"
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
         with self._server.lock:
-            self.state.faults.append(Fault(status, times, endpoint))
+            self.state.faults.append(Fault(status, times, endpoint, headers))
+
+    def answer_raw(
+        self, body: bytes, *, content_type: str = "application/json", times: int = 1, endpoint: str = "any"
+    ) -> None:
+        """Answer the next `times` requests to `endpoint` with 200 and exactly `body` (a truncated
+        JSON, a proxy's HTML page, a broken event stream)."""
+        with self._server.lock:
+            self.state.faults.append(Fault(200, times, endpoint, body=body, content_type=content_type))
 
     def hold(self, endpoint: str, *, times: int = 1, timeout: float = 30.0) -> Gate:
         """Park the next `times` requests to `endpoint` ("chat", "extract" or "embeddings")."""
