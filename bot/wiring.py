@@ -15,6 +15,8 @@ from core.assistant import Assistant
 from core.clock import utc_now
 from core.commands import MemoryCommands
 from core.erasure import Removals
+from core.intake.model import Intake
+from core.intake.sqlite import SQLiteIntake
 from core.linking import LinkService
 from core.llm import ChatModel, OpenAIChatModel
 from core.memory.mem0_setup import Mem0Options
@@ -46,6 +48,8 @@ class Core:
     admission: Admission
     # What the front doors get: the core's one facade (adapters never see the rest).
     assistant: Assistant
+    # Accepted events waiting for a worker (core.intake).
+    intake: Intake
 
     async def shutdown(self, grace_seconds: float) -> None:
         """Stop taking messages, let in-flight replies finish, then flush memory writes, all within
@@ -65,6 +69,12 @@ async def open_store(settings: Settings) -> Store:
 
         return await SupabaseStore.open(settings)
     return await SQLiteStore.open(settings.data_dir / "mnemo.db")
+
+
+async def open_intake(settings: Settings, clock: Callable[[], datetime]) -> Intake:
+    """Where accepted events wait for a worker: a SQLite file in DATA_DIR (shared by the processes
+    of this machine)."""
+    return await SQLiteIntake.open(settings.data_dir / "intake.db", clock=clock)
 
 
 def mem0_options(settings: Settings) -> Mem0Options:
@@ -92,6 +102,8 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
     async with AsyncExitStack() as stack:
         store = await open_store(settings)
         stack.push_async_callback(store.close)
+        intake = await open_intake(settings, clock)
+        stack.push_async_callback(intake.close)
         memory = await asyncio.to_thread(Mem0Memory.build, mem0_options(settings))
         stack.push_async_callback(memory.close)
         model = OpenAIChatModel(
@@ -138,6 +150,7 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
         removals = Removals(store=store, memory=memory, writer=writer)
         commands = MemoryCommands(store=store, memory=memory, removals=removals, links=links)
         assistant = Assistant(
+            intake=intake,
             orchestrator=orchestrator,
             commands=commands,
             links=links,
@@ -159,4 +172,5 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             removals,
             admission,
             assistant,
+            intake,
         )

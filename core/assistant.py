@@ -5,6 +5,7 @@ methods, and renders what comes back. It never reaches past this class into the 
 or the model: what a front door may do to a person's data is exactly what is listed here, and the
 removals all go through core.erasure.
 
+    events    -> accept (record an event durably before acknowledging it; a worker answers it)
     message   -> handle (a reply, streamed through on_delta), follows, claim_delivery
     /memory   -> run_command (the same commands everywhere)
     HTTP API  -> account, settings, conversations, conversation_messages, delete_conversation,
@@ -19,6 +20,7 @@ from datetime import datetime
 
 from core.commands import Command, CommandResult, MemoryCommands
 from core.erasure import Removals
+from core.intake.model import Intake, NewDelivery
 from core.linking import IssuedCode, LinkOutcome, LinkService
 from core.llm import OnDelta
 from core.memory.service import MemoryService
@@ -45,6 +47,7 @@ class Assistant:
     def __init__(
         self,
         *,
+        intake: Intake,
         orchestrator: Orchestrator,
         commands: MemoryCommands,
         links: LinkService,
@@ -53,6 +56,7 @@ class Assistant:
         memory: MemoryService,
         clock: Callable[[], datetime],
     ) -> None:
+        self._intake = intake
         self._orchestrator = orchestrator
         self._commands = commands
         self._links = links
@@ -60,6 +64,14 @@ class Assistant:
         self._store = store
         self._memory = memory
         self.clock = clock
+
+    # -- events ------------------------------------------------------------------------------------
+    async def accept(self, delivery: NewDelivery) -> bool:
+        """Record a platform event durably, before acknowledging it to the platform: from then on
+        some worker answers it, even if this process dies. False for a duplicate (already
+        accepted: acknowledge it, do nothing else). Raises StorageError (do not acknowledge: the
+        platform will deliver it again)."""
+        return await self._intake.accept(delivery)
 
     # -- messages ----------------------------------------------------------------------------------
     @property

@@ -1,0 +1,44 @@
+"""The worker side of the durable intake as a Service: serve deliveries with the dispatcher that the
+front doors' responders were registered on (bot/services.py does the registering)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from core.intake.dispatch import Dispatcher
+from core.intake.model import Intake
+
+log = logging.getLogger(__name__)
+
+
+class IntakeWorker:
+    name = "intake-worker"
+
+    def __init__(self, *, intake: Intake, dispatcher: Dispatcher, concurrency: int, grace: float) -> None:
+        self._intake = intake
+        self._dispatcher = dispatcher
+        self._concurrency = concurrency
+        self._grace = grace
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(
+            self._intake.serve(self._dispatcher, concurrency=self._concurrency), name="intake-worker"
+        )
+        log.info(
+            "answering deliveries kinds=%s concurrency=%d",
+            ",".join(self._dispatcher.kinds),
+            self._concurrency,
+        )
+
+    async def stop(self) -> None:
+        # What does not finish within the grace period is taken over by another worker (or by this
+        # one after a restart) once its lease expires: nothing acknowledged is lost.
+        await self._intake.stop(grace=self._grace)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
