@@ -9,7 +9,7 @@ wait for the answers being written, within a bound, instead of dropping them.
     tracker = TaskTracker("slack")
     tracker.spawn(answer(message), name="message")      # tracked until it ends
     with tracker.hold():                                # work running in a task someone else made
-        ...                                             # (discord.py's event dispatch)
+        ...                                             # (an SDK's own handler task)
     await tracker.wait_idle()                           # nothing in flight (tests; shutdown)
     await tracker.drain(timeout)                        # shutdown: wait, then cancel what is left
 
