@@ -8,14 +8,11 @@
 - `reply_writer`: ReplyWriter, a streamed answer over a three-call ReplyTarget (post, edit,
   delete), paced by Pacing.
 
-Adopting them on Discord (what its client does by hand today):
-    ReplyWriter(target, layout=..., pacing=Pacing(interval=edit_interval,
-                first_post_delay=edit_interval, new_messages_per_update=1),
-                on_first_post=typing.stop)
-      target.post(text, index): the thread or the quoted reply at index 0, nonce_for(id, index);
-      discord.Forbidden -> DeliveryFailed(permanent=True), other HTTP errors -> DeliveryFailed.
-      layout: split_message(text, limit=2000, rules=MarkupRules(measure=utf16_length,
-      language_tags=True)).
-    the `_answering` counter -> `with tracker.hold():`; wait_replies_sent -> tracker.wait_idle.
-The HTTP API's `running` set -> TaskTracker("http", on_failure=...) with spawn().
+Who uses what:
+- Slack (adapters/slack/listeners.py): TaskTracker for every acknowledged event, ReplyWriter over
+  SlackThread, split_message with SLACK_MARKUP.
+- Discord (adapters/discord/): TaskTracker for the messages the gateway handed over (client.py),
+  ReplyWriter over DiscordReplyTarget (replies.py: thread or quote, nonces, typing until the first
+  post), split_message with DISCORD_MARKUP (render.py: UTF-16 lengths, language tags).
+- The HTTP API (adapters/http/): TaskTracker for the chat replies a closed stream leaves running.
 """

@@ -9,7 +9,7 @@ wait for the answers being written, within a bound, instead of dropping them.
     tracker = TaskTracker("slack")
     tracker.spawn(answer(message), name="message")      # tracked until it ends
     with tracker.hold():                                # work running in a task someone else made
-        ...                                             # (discord.py's event dispatch)
+        ...                                             # (an SDK's own handler task)
     await tracker.wait_idle()                           # nothing in flight (tests; shutdown)
     await tracker.drain(timeout)                        # shutdown: wait, then cancel what is left
 
@@ -40,8 +40,8 @@ class TaskTracker:
         self._on_failure = on_failure if on_failure is not None else self._log_failure
         self._tasks: set[asyncio.Task[Any]] = set()
         self._held = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        # Set, and replaced by a fresh one, whenever work ends: wakes every wait to look again.
+        self._work_ended = asyncio.Event()
 
     @property
     def in_flight(self) -> int:
@@ -53,7 +53,6 @@ class TaskTracker:
         (awaiting it still raises its error); nobody has to await it."""
         task = asyncio.create_task(work, name=f"{self.label}-{name}")
         self._tasks.add(task)
-        self._idle.clear()
         task.add_done_callback(self._finished)
         return task
 
@@ -62,19 +61,20 @@ class TaskTracker:
         """Count the work inside this block as in flight (for work that runs in a task the SDK
         created). `drain` waits for it but cannot cancel it."""
         self._held += 1
-        self._idle.clear()
         try:
             yield
         finally:
             self._held -= 1
-            self._update_idle()
+            self._announce_end()
 
-    async def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until nothing is in flight; False if something still was after `timeout` seconds.
+    async def wait_idle(self, timeout: float | None = None, *, except_for: int = 0) -> bool:
+        """Wait until nothing is in flight (at most `except_for` pieces of work, for a test that
+        holds one answer back on purpose); False if more still were after `timeout` seconds.
         Work spawned while waiting is waited for too."""
         try:
             async with asyncio.timeout(timeout):
-                await self._idle.wait()
+                while self.in_flight > except_for:
+                    await self._work_ended.wait()
         except TimeoutError:
             return False
         return True
@@ -97,16 +97,16 @@ class TaskTracker:
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        self._update_idle()
+        self._announce_end()
         if task.cancelled():
             return
         error = task.exception()  # retrieved here, so asyncio never reports it a second time
         if error is not None:
             self._on_failure(task.get_name(), error)
 
-    def _update_idle(self) -> None:
-        if not self._tasks and self._held == 0:
-            self._idle.set()
+    def _announce_end(self) -> None:
+        ended, self._work_ended = self._work_ended, asyncio.Event()
+        ended.set()
 
     @staticmethod
     def _log_failure(name: str, error: BaseException) -> None:

@@ -7,7 +7,6 @@ discord.py itself is `sdk`. Answers come from the core, which keeps each convers
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import replace
 from functools import partial
@@ -15,12 +14,14 @@ from typing import Any
 
 import discord
 
+from adapters.common.reply_writer import DeliveryFailed, ReplyWriter
+from adapters.common.tasks import TaskTracker
 from adapters.discord.interactions import ConfirmButton, MemoryCommandTree, MemoryGroup, MemoryInteractions
 from adapters.discord.options import NO_MENTIONS, DiscordOptions, invite_url, required_intents
 from adapters.discord.places import WATCHED_EVENTS, PlaceLookup
 from adapters.discord.privacy import NOT_LOOKED_UP
 from adapters.discord.render import thread_name
-from adapters.discord.replies import ReplyWriter, TypingIndicator
+from adapters.discord.replies import DiscordReplyTarget, TypingIndicator, discord_reply_writer
 from adapters.discord.sdk import GatewayGuard
 from adapters.discord.translate import (
     MessageFacts,
@@ -62,8 +63,7 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         self._places = PlaceLookup(self)
         self._invite_logged = False
         # Messages discord.py handed over whose handling has not finished (shutdown and tests wait).
-        self._messages_in_hand = 0
-        self._handled = asyncio.Condition()
+        self._messages = TaskTracker("discord")
         self.memory_interactions = MemoryInteractions(
             assistant=assistant,
             defer_after=options.defer_after,
@@ -103,11 +103,12 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         log.exception("error in Discord event handler %s; skipped", event_method)
 
     def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
-        # Counted here, where discord.py hands the message over (inside its gateway read loop),
-        # so a message is "in hand" from the moment the gateway delivered it, not from when its
-        # handler task first runs.
+        # A message is tracked here, where discord.py hands it over (inside its gateway read loop),
+        # so it is "in hand" from the moment the gateway delivered it, not from when a handler
+        # task first runs. The client has no on_message: discord.py still resolves wait_for().
         if event == "message":
-            self._messages_in_hand += 1
+            [message] = args
+            self._messages.spawn(self._handle_message(message), name="message")
         super().dispatch(event, *args, **kwargs)
 
     async def wait_messages_handled(self, timeout: float | None = None, *, except_for: int = 0) -> bool:
@@ -115,22 +116,9 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         at most `except_for` still in hand. Shutdown waits here so answers already computed are
         delivered before the connection closes; tests wait here before asserting that nothing (more)
         was sent. False if still busy at `timeout`."""
-        try:
-            async with asyncio.timeout(timeout), self._handled:
-                await self._handled.wait_for(lambda: self._messages_in_hand <= except_for)
-        except TimeoutError:
-            return False
-        return True
+        return await self._messages.wait_idle(timeout, except_for=except_for)
 
     # -- messages ------------------------------------------------------------------------------
-    async def on_message(self, message: discord.Message) -> None:
-        try:
-            await self._handle_message(message)
-        finally:
-            self._messages_in_hand -= 1
-            async with self._handled:
-                self._handled.notify_all()
-
     async def _handle_message(self, message: discord.Message) -> None:
         me = self.user
         if me is None:
@@ -166,35 +154,34 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         typing = TypingIndicator(
             message.channel, interval=self.options.typing_interval, delay=self.options.typing_delay
         )
-        writer = ReplyWriter(
-            source=message,
+        target = DiscordReplyTarget(
+            message,
             open_thread=open_thread,
             # Plain server replies quote the question; DMs and Mnemo's own threads need no quote.
-            reference=not facts.is_dm
-            and not open_thread
-            and self.options.reply_mode is DiscordReplyMode.REPLY,
-            interval=self.options.edit_interval,
+            quote=not facts.is_dm and not open_thread and self.options.reply_mode is DiscordReplyMode.REPLY,
             thread_title=thread_name(incoming.text, fallback=f"{self.options.bot_name} answers"),
-            on_first_post=typing.stop,
         )
         try:
-            try:
-                reply = await self.assistant.handle(
-                    incoming,
-                    on_delta=writer.feed,
-                    complete=partial(self._start_answer, source=message, typing=typing),
-                )
-            except SwampedError:
-                await self._say_swamped(incoming, writer)
-                return
-            if reply is None:
-                await writer.abandon()
-                return
-            text = reply.text
-            if reply.kind is ReplyKind.APOLOGY and writer.posted:
-                # The model failed mid-stream: keep what people already read, then say so.
-                text = f"{writer.streamed_text}\n\n{reply.text}"
-            await writer.finish(text)
+            # Leaving the block without finish() (a duplicate, an error) stops the streamed updates.
+            async with discord_reply_writer(
+                target, interval=self.options.edit_interval, on_first_post=typing.stop
+            ) as writer:
+                try:
+                    reply = await self.assistant.handle(
+                        incoming,
+                        on_delta=writer.on_delta,
+                        complete=partial(self._start_answer, source=message, typing=typing),
+                    )
+                except SwampedError:
+                    await self._say_swamped(incoming, writer)
+                    return
+                if reply is None:
+                    return  # a duplicate delivery: another delivery of it is (or was) answered
+                text = reply.text
+                if reply.kind is ReplyKind.APOLOGY and writer.posted:
+                    # The model failed mid-stream: keep what people already read, then say so.
+                    text = f"{writer.streamed_text}\n\n{reply.text}"
+                await _show(writer, text)
         finally:
             await typing.stop()
 
@@ -208,8 +195,16 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         privacy = await self._places.privacy_of(source.channel)
         return replace(incoming, is_private=privacy.is_private, is_direct=privacy.is_direct)
 
-    async def _say_swamped(self, incoming: IncomingMessage, writer: ReplyWriter) -> None:
+    async def _say_swamped(self, incoming: IncomingMessage, writer: ReplyWriter[discord.Message]) -> None:
         if incoming.only_if_following and not await self.assistant.follows(incoming.conversation):
             return  # chatter in a thread Mnemo is not part of: it would not have answered anyway
         log.warning("too many replies waiting; told the person to ask again")
-        await writer.finish(SWAMPED_REPLY)
+        await _show(writer, SWAMPED_REPLY)
+
+
+async def _show(writer: ReplyWriter[discord.Message], text: str) -> None:
+    """The final text, or a log line saying why Discord did not take it (what was posted stays)."""
+    try:
+        await writer.finish(text)
+    except DeliveryFailed as exc:
+        log.warning("%s", exc.reason)

@@ -9,7 +9,7 @@ endpoint a plain module-level function: importable, and testable on a router of 
 
 # No `from __future__ import annotations` here: FastAPI reads these annotations at runtime.
 
-import asyncio
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,19 +19,34 @@ from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.routing import BaseRoute
 
+from adapters.common.tasks import TaskTracker
 from adapters.http import translate
 from adapters.http.auth import Principal, TokenVerifier, bearer_token
 from adapters.http.errors import ApiError, ErrorCode, not_found
-from adapters.http.idempotency import ChatOutcome, IdempotencyCache
+from adapters.http.idempotency import IdempotencyCache
 from adapters.http.login_throttle import LoginThrottle, Refusal, address_key
 from adapters.http.ratelimit import RateLimiter, rate_limit_headers
 from adapters.http.schemas import MAX_OFFSET, MAX_PAGE_SIZE
 from adapters.http.supabase_auth import SupabaseAuth
 from config import Settings
+from core.admission import SwampedError
 from core.assistant import Assistant
 from core.models import Account
 
+log = logging.getLogger(__name__)
+
 _STATE_KEY = "api_services"
+
+
+def log_chat_failure(name: str, error: BaseException) -> None:
+    """A chat reply that failed. Logged here because a reply whose client left (a closed stream)
+    is awaited by nobody; overload is an answer (a 503), not a failure."""
+    if not isinstance(error, SwampedError):
+        log.error("chat reply failed", exc_info=error)
+
+
+def chat_tracker() -> TaskTracker:
+    return TaskTracker("http", on_failure=log_chat_failure)
 
 
 # eq=False: FastAPI keys its dependency cache on `attach`, so the container must hash by identity.
@@ -49,9 +64,9 @@ class ApiServices:
     supabase_auth: SupabaseAuth | None = None
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     idempotency: IdempotencyCache = field(default_factory=IdempotencyCache)
-    # Chat tasks outlive their request when a stream's client goes away: the reply is still
-    # stored and remembered. Strong references keep them from being garbage-collected.
-    chat_tasks: set[asyncio.Task[ChatOutcome]] = field(default_factory=set)
+    # Chat replies outlive their request when a stream's client goes away: the reply is still
+    # stored and remembered. The tracker holds them until they end.
+    chat_replies: TaskTracker = field(default_factory=chat_tracker)
 
     def attach(self, request: Request) -> None:
         """The /v1 router's dependency: makes this container the request's."""

@@ -10,7 +10,6 @@ leaves does not cancel it, so the reply is still stored and remembered.
 
 import asyncio
 import json
-import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
@@ -25,12 +24,9 @@ from adapters.http.deps import ApiServices, Caller, Services, require_session
 from adapters.http.errors import ApiError, ErrorCode, service_unavailable
 from adapters.http.idempotency import CacheKey, ChatOutcome, PendingChat, fingerprint
 from adapters.http.schemas import ChatRequest, ChatResponse
-from core.admission import SwampedError
 from core.assistant import Assistant
 from core.models import Reply, ReplyKind
 from core.replies import STORAGE_DOWN_REPLY
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["chat"], route_class=ApiRoute)
 
@@ -78,20 +74,6 @@ async def answer(
     )
     reply = await assistant.handle(message, on_delta=on_delta)
     return outcome_of(assistant, reply, session_id)
-
-
-def start_reply(services: ApiServices, coro: Coroutine[Any, Any, ChatOutcome]) -> asyncio.Task[ChatOutcome]:
-    task = asyncio.create_task(coro, name="http-chat")
-    services.chat_tasks.add(task)
-    task.add_done_callback(services.chat_tasks.discard)
-    task.add_done_callback(log_unawaited_failure)
-    return task
-
-
-def log_unawaited_failure(task: asyncio.Task[ChatOutcome]) -> None:
-    # A reply whose client left (stream closed) is not awaited by anyone: log its failure here.
-    if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, SwampedError):
-        log.error("chat reply failed", exc_info=exc)
 
 
 async def settle(task: asyncio.Task[ChatOutcome]) -> ChatOutcome:
@@ -218,7 +200,7 @@ async def chat(
         message_id=message_id,
         on_delta=None if deltas is None else forward_to(deltas),
     )
-    task = start_reply(services, answering)
+    task = services.chat_replies.spawn(answering, name="chat")
     if deltas is not None:
         close_when_done(deltas, task)
     if cache_key is not None:

@@ -77,6 +77,22 @@ async def test_held_work_counts_until_its_block_ends() -> None:
     assert await tracker.wait_idle(0)
 
 
+async def test_wait_idle_can_leave_some_work_in_flight() -> None:
+    tracker = TaskTracker("t")
+    held_back, quick = asyncio.Event(), asyncio.Event()
+    slow = tracker.spawn(held_back.wait(), name="held back")
+    tracker.spawn(quick.wait(), name="quick")
+    assert not await tracker.wait_idle(0, except_for=1)
+
+    quick.set()
+    assert await tracker.wait_idle(5, except_for=1)
+    assert tracker.in_flight == 1
+    assert not slow.done()
+
+    held_back.set()
+    assert await tracker.wait_idle(5)
+
+
 async def test_wait_idle_also_waits_for_work_spawned_meanwhile() -> None:
     tracker = TaskTracker("t")
     second_done = asyncio.Event()

@@ -163,6 +163,7 @@ async def test_two_users_never_see_each_others_memories(run_bot: RunBot) -> None
         alice_dm, bob_dm = bot.fake.add_dm_channel(alice), bot.fake.add_dm_channel(bob)
         await bot.dm("my locker code is 4417-kumquat", user_id=alice, channel_id=alice_dm)
         await bot.fake.wait_for(is_post_to(alice_dm))
+        await bot.settle()  # a streamed answer is posted before the core queues its memory write
         assert await bot.core.writer.flush(10)
         await bot.dm("what is my locker code?", user_id=bob, channel_id=bob_dm)
         [bob_answer] = await bot.fake.wait_for(is_post_to(bob_dm))
@@ -179,6 +180,7 @@ async def test_memory_learned_in_a_dm_is_not_recalled_in_a_server_channel(run_bo
         dm = bot.fake.add_dm_channel(alice)
         await bot.dm("my diagnosis is chickenpox-zeta", user_id=alice, channel_id=dm)
         await bot.fake.wait_for(is_post_to(dm))
+        await bot.settle()  # a streamed answer is posted before the core queues its memory write
         assert await bot.core.writer.flush(10)
         await bot.say("what do you know about my health?", user_id=alice)
         [public] = await bot.fake.wait_for(is_post_to(bot.channel_id))

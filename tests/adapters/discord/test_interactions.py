@@ -42,6 +42,8 @@ async def learn(bot: Bot, user: int, *facts: str) -> list[MemoryItem]:
         await bot.fake.wait_for(
             lambda r: r.method == "POST" and r.path == f"/channels/{dm}/messages", count=index
         )
+    # A streamed answer is posted before the core queues its memory write: wait for the handling.
+    await bot.settle()
     assert await bot.core.writer.flush(10)
     account = await bot.core.store.resolve_account(_identity(user))
     return await bot.core.memory.export(account.id, epoch=0)

@@ -129,6 +129,7 @@ async def say_in(bot: Bot, text: str, *, user: int, channel_id: int, guild_id: i
 
 async def tell(bot: Bot, secret: str, *, user: int, channel_id: int, guild_id: int | None) -> None:
     await say_in(bot, f"my secret is {secret}", user=user, channel_id=channel_id, guild_id=guild_id)
+    await bot.settle()  # a streamed answer is posted before the core queues its memory write
     assert await bot.core.writer.flush(10)  # the memory write is asynchronous
 
 

@@ -7,7 +7,8 @@ import itertools
 
 import discord
 
-from adapters.discord.replies import ReplyWriter
+from adapters.common.reply_writer import ReplyWriter
+from adapters.discord.replies import DiscordReplyTarget, discord_reply_writer
 from tests.adapters.discord.conftest import Bot, RunBot, assert_no_pings, is_post_to, new_user
 
 INTERVAL = 0.3
@@ -23,15 +24,14 @@ async def source_message(bot: Bot) -> discord.Message:
     return await asyncio.wait_for(waiter, 5)
 
 
-def writer_for(source: discord.Message) -> ReplyWriter:
-    return ReplyWriter(
-        source=source, open_thread=False, reference=True, interval=INTERVAL, thread_title="story"
-    )
+def writer_for(source: discord.Message) -> ReplyWriter[discord.Message]:
+    target = DiscordReplyTarget(source, open_thread=False, quote=True, thread_title="story")
+    return discord_reply_writer(target, interval=INTERVAL)
 
 
-async def stream(writer: ReplyWriter, pieces: list[str], *, pause: float) -> str:
+async def stream(writer: ReplyWriter[discord.Message], pieces: list[str], *, pause: float) -> str:
     for piece in pieces:
-        await writer.feed(piece)
+        await writer.on_delta(piece)
         await asyncio.sleep(pause)
     text = "".join(pieces).strip()
     await writer.finish(text)
@@ -84,7 +84,7 @@ async def test_an_apology_after_a_partial_stream_keeps_what_was_shown(run_bot: R
     async with run_bot() as bot:
         writer = writer_for(await source_message(bot))
         for piece in ["The answer ", "starts like "]:
-            await writer.feed(piece)
+            await writer.on_delta(piece)
         [post] = await bot.fake.wait_for(is_post_to(bot.channel_id))  # the partial text is on screen
         assert post.body["content"] == "The answer starts like"
         await writer.finish(f"{writer.streamed_text}\n\nSorry, I can't think right now.")
@@ -97,7 +97,7 @@ async def test_a_failed_send_mid_stream_is_retried_with_the_final_text_once(run_
         source = await source_message(bot)
         writer = writer_for(source)
         bot.fake.fail_next("POST", f"/channels/{bot.channel_id}/messages", status=400)
-        await writer.feed("first part ")
+        await writer.on_delta("first part ")
         await bot.fake.wait_for(is_post_to(bot.channel_id))  # the streamed post, refused
         assert len(bot.fake.channel_posts(bot.channel_id)) == 1
         await writer.finish("first part and the rest")
