@@ -120,8 +120,20 @@ class PostgresIntake:
     ) -> PostgresIntake:
         if lease <= timedelta(0):
             raise ValueError("lease must be positive")
+        try:
+            conninfo = make_conninfo(url, **_CONNECT_DEFAULTS)
+        except psycopg.ProgrammingError:
+            # libpq quotes the offending fragment, which can be part of the password.
+            raise StorageError("intake database: SUPABASE_DB_URL is not a valid connection string") from None
+        # One connection first: a database that cannot be reached fails here at once, with libpq's
+        # reason (a pool would retry quietly for its whole timeout).
+        async with (
+            _storage_errors("opening"),
+            await psycopg.AsyncConnection.connect(conninfo, prepare_threshold=None) as conn,
+        ):
+            await postgres_schema.install(conn)
         connector = procrastinate.PsycopgConnector(
-            conninfo=make_conninfo(url, **_CONNECT_DEFAULTS),
+            conninfo=conninfo,
             min_size=1,
             max_size=pool_size,
             # prepare_threshold=None: no server-side prepared statements behind a pooler.
@@ -135,12 +147,6 @@ class PostgresIntake:
         )
         async with _storage_errors("opening"):
             await app.open_async()
-            try:
-                async with connector.pool.connection() as conn:
-                    await postgres_schema.install(conn)
-            except BaseException:
-                await app.close_async()
-                raise
         return intake
 
     # -- front doors ---------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ async def install(conn: psycopg.AsyncConnection[Any]) -> str:
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_INSTALL_LOCK,))
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        await conn.execute("SELECT set_config('search_path', %s, true)", (SCHEMA,))
         await conn.execute(_DELIVERIES)
         row = await (
             await conn.execute("SELECT level FROM installed WHERE component = 'procrastinate'")
