@@ -72,8 +72,13 @@ async def open_store(settings: Settings) -> Store:
 
 
 async def open_intake(settings: Settings, clock: Callable[[], datetime]) -> Intake:
-    """Where accepted events wait for a worker: a SQLite file in DATA_DIR (shared by the processes
-    of this machine)."""
+    """Where accepted events wait for a worker: with SUPABASE_DB_URL, procrastinate's queue in that
+    database (any number of processes and machines); otherwise a SQLite file in DATA_DIR (shared by
+    the processes of this machine)."""
+    if settings.supabase_db_url is not None:
+        from core.intake.postgres import PostgresIntake
+
+        return await PostgresIntake.open(settings.supabase_db_url.get_secret_value(), clock=clock)
     return await SQLiteIntake.open(settings.data_dir / "intake.db", clock=clock)
 
 

@@ -37,22 +37,23 @@ from procrastinate import exceptions as pexc
 from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
 from procrastinate.worker import Worker
-from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
+from config import ConfigError
 from core.errors import StorageError
 from core.intake import postgres_schema
 from core.intake.model import Delivery, DeliveryHandler, JsonObject, NewDelivery
 from core.intake.sqlite import MAX_ATTEMPTS, RETRY_BASE
+
+# The vector store's handling of SUPABASE_DB_URL (libpq defaults, one-line errors without the
+# password), shared rather than copied.
+from core.memory.vectors.postgres_pool import SETTING, _conninfo, _one_line, _where
 from core.storage.validation import aware
 
 log = logging.getLogger(__name__)
 
 QUEUE = "mnemo-intake"
 TASK = "mnemo.intake.deliver"
-# libpq settings used unless the URL sets them (as for the vector store): fail a dead host in
-# seconds, and notice a silently dropped connection.
-_CONNECT_DEFAULTS = {"connect_timeout": "10", "keepalives": "1", "keepalives_idle": "30"}
 _RESTART_DELAY = 1.0  # seconds before serving again after the worker stopped on a database error
 
 
@@ -120,18 +121,17 @@ class PostgresIntake:
     ) -> PostgresIntake:
         if lease <= timedelta(0):
             raise ValueError("lease must be positive")
+        # A URL libpq cannot parse, or a database it cannot use, is a configuration error: one
+        # line, never the password, as for the vector store in the same database.
+        conninfo, params = _conninfo(url)
         try:
-            conninfo = make_conninfo(url, **_CONNECT_DEFAULTS)
-        except psycopg.ProgrammingError:
-            # libpq quotes the offending fragment, which can be part of the password.
-            raise StorageError("intake database: SUPABASE_DB_URL is not a valid connection string") from None
-        # One connection first: a database that cannot be reached fails here at once, with libpq's
-        # reason (a pool would retry quietly for its whole timeout).
-        async with (
-            _storage_errors("opening"),
-            await psycopg.AsyncConnection.connect(conninfo, prepare_threshold=None) as conn,
-        ):
-            await postgres_schema.install(conn)
+            # One connection first: a database that cannot be reached fails here at once, with
+            # libpq's reason (a pool would retry quietly for its whole timeout).
+            async with await psycopg.AsyncConnection.connect(conninfo, prepare_threshold=None) as conn:
+                await postgres_schema.install(conn)
+        except psycopg.Error as exc:
+            reason = _one_line(exc, params.get("password"))
+            raise ConfigError(f"{SETTING}: cannot use the database at {_where(params)} ({reason})") from None
         connector = procrastinate.PsycopgConnector(
             conninfo=conninfo,
             min_size=1,

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from bot.wiring import open_intake
+from config import ConfigError, Settings
 from core.clock import utc_now
-from core.errors import StorageError
 from core.intake import postgres_schema
 from core.intake.postgres import PostgresIntake
+from core.intake.sqlite import SQLiteIntake
 from tests.core.intake import pgqueue
 
 PASSWORD = "pw-Secr3t-do-not-print"
@@ -61,7 +64,7 @@ async def test_reopening_keeps_what_is_queued(database: str) -> None:
 
 async def test_an_unreachable_database_is_one_clear_error_without_the_password() -> None:
     url = make_conninfo(pgqueue.url("mnemo_q_does_not_exist"), password=PASSWORD)
-    with pytest.raises(StorageError, match="intake database: opening failed") as caught:
+    with pytest.raises(ConfigError, match="SUPABASE_DB_URL: cannot use the database at") as caught:
         await PostgresIntake.open(url, clock=utc_now)
     assert "mnemo_q_does_not_exist" in str(caught.value)
     assert PASSWORD not in str(caught.value)
@@ -69,6 +72,20 @@ async def test_an_unreachable_database_is_one_clear_error_without_the_password()
 
 async def test_a_malformed_url_is_refused_without_echoing_it() -> None:
     url = f"postgresql://postgres:{PASSWORD}@127.0.0.1:5432/x?no_such_option=1"
-    with pytest.raises(StorageError, match="not a valid connection string") as caught:
+    with pytest.raises(ConfigError, match="not a valid Postgres connection string") as caught:
         await PostgresIntake.open(url, clock=utc_now)
     assert PASSWORD not in str(caught.value)
+
+
+async def test_the_wiring_picks_postgres_with_supabase_db_url_and_sqlite_without(
+    database: str, tmp_path: Path
+) -> None:
+    base = {"openai_base_url": "http://127.0.0.1:9/v1", "openai_api_key": "k", "data_dir": tmp_path}
+    with_db = Settings(_env_file=None, supabase_db_url=pgqueue.url(database), **base)  # type: ignore[call-arg]
+    intake = await open_intake(with_db, utc_now)
+    assert isinstance(intake, PostgresIntake)
+    await intake.close()
+    embedded = await open_intake(Settings(_env_file=None, **base), utc_now)  # type: ignore[call-arg]
+    assert isinstance(embedded, SQLiteIntake)
+    await embedded.close()
+    assert (tmp_path / "intake.db").exists()
