@@ -17,6 +17,7 @@ from core.commands import MemoryCommands
 from core.erasure import Removals
 from core.intake.model import Intake
 from core.intake.sqlite import SQLiteIntake
+from core.limits_postgres import PostgresLimits
 from core.linking import LinkService
 from core.llm import ChatModel, OpenAIChatModel
 from core.memory.mem0_setup import Mem0Options
@@ -50,6 +51,8 @@ class Core:
     assistant: Assistant
     # Accepted events waiting for a worker (core.intake).
     intake: Intake
+    # Limits shared by every process (core.limits), with SUPABASE_DB_URL; None: each process its own.
+    limits: PostgresLimits | None = None
 
     async def shutdown(self, grace_seconds: float) -> None:
         """Stop taking messages, let in-flight replies finish, then flush memory writes, all within
@@ -82,6 +85,14 @@ async def open_intake(settings: Settings, clock: Callable[[], datetime]) -> Inta
     return await SQLiteIntake.open(settings.data_dir / "intake.db", clock=clock)
 
 
+async def open_limits(settings: Settings) -> PostgresLimits | None:
+    """With SUPABASE_DB_URL, the HTTP API's rate limits and the admission cap live in that database
+    (shared by every process); otherwise each process keeps its own."""
+    if settings.supabase_db_url is None:
+        return None
+    return await PostgresLimits.open(settings.supabase_db_url.get_secret_value())
+
+
 def mem0_options(settings: Settings) -> Mem0Options:
     return Mem0Options(
         data_dir=settings.data_dir,
@@ -109,6 +120,9 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
         stack.push_async_callback(store.close)
         intake = await open_intake(settings, clock)
         stack.push_async_callback(intake.close)
+        limits = await open_limits(settings)
+        if limits is not None:
+            stack.push_async_callback(limits.close)
         memory = await asyncio.to_thread(Mem0Memory.build, mem0_options(settings))
         stack.push_async_callback(memory.close)
         model = OpenAIChatModel(
@@ -130,7 +144,10 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
         writer.start()
         stack.push_async_callback(writer.drain, settings.shutdown_grace_seconds)
         admission = Admission(
-            max_concurrent=settings.max_concurrent_replies, max_waiting=settings.max_waiting_replies
+            max_concurrent=settings.max_concurrent_replies,
+            max_waiting=settings.max_waiting_replies,
+            shared=limits if settings.max_concurrent_replies_total else None,
+            shared_limit=settings.max_concurrent_replies_total,
         )
         admission.start()
         stack.push_async_callback(admission.stop)
@@ -178,4 +195,5 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             admission,
             assistant,
             intake,
+            limits,
         )

@@ -62,18 +62,18 @@ async def test_a_bad_token_does_not_spend_anyones_allowance(
     assert statuses == [200, 200, 429]
 
 
-def test_the_bucket_refills_continuously_and_caps_at_the_limit() -> None:
+async def test_the_bucket_refills_continuously_and_caps_at_the_limit() -> None:
     clock = Clock()
     limiter = RateLimiter(60, clock=clock)
 
-    burst = [limiter.hit("a").allowed for _ in range(61)]
-    denied = limiter.hit("a")
+    burst = [(await limiter.hit("a")).allowed for _ in range(61)]
+    denied = await limiter.hit("a")
     clock.now += 0.5
-    still = limiter.hit("a")
+    still = await limiter.hit("a")
     clock.now += 0.5
-    refilled = limiter.hit("a")
+    refilled = await limiter.hit("a")
     clock.now += 3600
-    capped = [limiter.hit("a").allowed for _ in range(61)]
+    capped = [(await limiter.hit("a")).allowed for _ in range(61)]
 
     assert burst == [True] * 60 + [False]
     assert denied.retry_after_seconds == 1
@@ -82,13 +82,13 @@ def test_the_bucket_refills_continuously_and_caps_at_the_limit() -> None:
     assert capped == [True] * 60 + [False]
 
 
-def test_idle_buckets_are_pruned_so_many_subjects_cannot_grow_memory() -> None:
+async def test_idle_buckets_are_pruned_so_many_subjects_cannot_grow_memory() -> None:
     clock = Clock()
     limiter = RateLimiter(10, clock=clock)
     for n in range(10_001):
-        limiter.hit(f"sub-{n}")
+        await limiter.hit(f"sub-{n}")
     clock.now += 120
-    limiter.hit("one-more")
+    await limiter.hit("one-more")
     assert len(limiter) <= 2
 
 

@@ -17,16 +17,16 @@ class Clock:
         return self.now
 
 
-def test_a_window_bucket_refills_at_limit_per_window() -> None:
+async def test_a_window_bucket_refills_at_limit_per_window() -> None:
     clock = Clock()
     limiter = RateLimiter.per_window(5, window_seconds=900, clock=clock)
 
-    burst = [limiter.hit("k").allowed for _ in range(6)]
-    denied = limiter.hit("k")
+    burst = [(await limiter.hit("k")).allowed for _ in range(6)]
+    denied = await limiter.hit("k")
     clock.now += 179  # one hit comes back every 180 s
-    still = limiter.hit("k")
+    still = await limiter.hit("k")
     clock.now += 1
-    refilled = limiter.hit("k")
+    refilled = await limiter.hit("k")
 
     assert burst == [True] * 5 + [False]
     assert denied.retry_after_seconds == 180
@@ -36,26 +36,26 @@ def test_a_window_bucket_refills_at_limit_per_window() -> None:
         RateLimiter.per_window(5, window_seconds=0)
 
 
-def test_a_refund_gives_back_one_hit_and_never_more_than_the_limit() -> None:
+async def test_a_refund_gives_back_one_hit_and_never_more_than_the_limit() -> None:
     limiter = RateLimiter.per_window(2, window_seconds=60, clock=Clock())
-    limiter.hit("k")
-    limiter.hit("k")
-    limiter.refund("k")
-    limiter.refund("k")
-    limiter.refund("k")  # one more than was taken: capped
-    limiter.refund("never-hit")  # adds no bucket
+    await limiter.hit("k")
+    await limiter.hit("k")
+    await limiter.refund("k")
+    await limiter.refund("k")
+    await limiter.refund("k")  # one more than was taken: capped
+    await limiter.refund("never-hit")  # adds no bucket
 
-    assert [limiter.hit("k").allowed for _ in range(3)] == [True, True, False]
+    assert [(await limiter.hit("k")).allowed for _ in range(3)] == [True, True, False]
     assert len(limiter) == 1
 
 
-def test_failures_are_limited_per_email_and_per_address() -> None:
+async def test_failures_are_limited_per_email_and_per_address() -> None:
     throttle = LoginThrottle(failures_per_email=2, failures_per_address=3, clock=Clock())
 
-    first = [throttle.charge(address="1.1.1.1", email="alice@example.com") for _ in range(2)]
-    alice_again = throttle.charge(address="2.2.2.2", email="alice@example.com")
-    bob = throttle.charge(address="1.1.1.1", email="bob@example.com")
-    carol = throttle.charge(address="1.1.1.1", email="carol@example.com")
+    first = [await throttle.charge(address="1.1.1.1", email="alice@example.com") for _ in range(2)]
+    alice_again = await throttle.charge(address="2.2.2.2", email="alice@example.com")
+    bob = await throttle.charge(address="1.1.1.1", email="bob@example.com")
+    carol = await throttle.charge(address="1.1.1.1", email="carol@example.com")
 
     assert first == [None, None]
     assert alice_again is not None
@@ -65,26 +65,26 @@ def test_failures_are_limited_per_email_and_per_address() -> None:
     assert carol.scope == "address"
     assert carol.decision.retry_after_seconds > 0
     # The refused email did not spend 2.2.2.2's allowance: it still has all three.
-    assert [throttle.charge(address="2.2.2.2") for _ in range(3)] == [None, None, None]
+    assert [await throttle.charge(address="2.2.2.2") for _ in range(3)] == [None, None, None]
 
 
-def test_a_forgiven_attempt_costs_nothing() -> None:
+async def test_a_forgiven_attempt_costs_nothing() -> None:
     throttle = LoginThrottle(failures_per_email=1, failures_per_address=1, clock=Clock())
     for _ in range(5):
-        assert throttle.charge(address="1.1.1.1", email="alice@example.com") is None
-        throttle.forgive(address="1.1.1.1", email="alice@example.com")
-    assert throttle.charge(address="1.1.1.1", email="alice@example.com") is None
-    assert throttle.charge(address="1.1.1.1", email="alice@example.com") is not None
+        assert await throttle.charge(address="1.1.1.1", email="alice@example.com") is None
+        await throttle.forgive(address="1.1.1.1", email="alice@example.com")
+    assert await throttle.charge(address="1.1.1.1", email="alice@example.com") is None
+    assert await throttle.charge(address="1.1.1.1", email="alice@example.com") is not None
 
 
-def test_sign_ups_are_limited_per_address() -> None:
+async def test_sign_ups_are_limited_per_address() -> None:
     clock = Clock()
     throttle = LoginThrottle(signups_per_address=2, signup_window_seconds=3600, clock=clock)
-    allowed = [throttle.charge_signup("1.1.1.1") for _ in range(2)]
-    refused = throttle.charge_signup("1.1.1.1")
-    other = throttle.charge_signup("2.2.2.2")
-    throttle.forgive_signup("1.1.1.1")
-    after_forgiving = throttle.charge_signup("1.1.1.1")
+    allowed = [await throttle.charge_signup("1.1.1.1") for _ in range(2)]
+    refused = await throttle.charge_signup("1.1.1.1")
+    other = await throttle.charge_signup("2.2.2.2")
+    await throttle.forgive_signup("1.1.1.1")
+    after_forgiving = await throttle.charge_signup("1.1.1.1")
 
     assert allowed == [None, None]
     assert refused is not None

@@ -1,4 +1,5 @@
-"""Throwaway PostgreSQL databases for the Postgres inbox tests.
+"""Throwaway PostgreSQL databases for the tests of what processes share in Postgres: the inbox
+(core.intake.postgres) and the limits (core.limits_postgres).
 
 Every database created here is named `mnemo_q_<random>` and dropped by this module; nothing else on
 the server is touched. `MNEMO_TEST_PG_DSN` points at another server (default: the local one).
