@@ -37,6 +37,7 @@ from procrastinate import exceptions as pexc
 from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
 from procrastinate.worker import Worker
+from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
 from config import ConfigError
@@ -79,6 +80,17 @@ class _Backoff(procrastinate.BaseRetryStrategy):
             return procrastinate.RetryDecision(retry_in={"seconds": 0})
         wait = self._base * (2 ** min(job.attempts, 16))
         return procrastinate.RetryDecision(retry_in={"seconds": wait.total_seconds()})
+
+
+def session_conninfo(conninfo: str, params: dict[str, Any]) -> str:
+    """The queue needs a session (LISTEN, and the search_path set per connection): on Supabase's
+    pooler, the transaction mode on port 6543 has neither, the session mode on 5432 of the same host
+    has both. Other URLs are used as they are."""
+    host = str(params.get("host") or "")
+    if host.endswith(".pooler.supabase.com") and str(params.get("port")) == "6543":
+        log.info("intake: using the session pooler (port 5432) of %s for the queue", host)
+        return make_conninfo(conninfo, port="5432")
+    return conninfo
 
 
 class PostgresIntake:
@@ -124,6 +136,7 @@ class PostgresIntake:
         # A URL libpq cannot parse, or a database it cannot use, is a configuration error: one
         # line, never the password, as for the vector store in the same database.
         conninfo, params = _conninfo(url)
+        conninfo = session_conninfo(conninfo, params)
         try:
             # One connection first: a database that cannot be reached fails here at once, with
             # libpq's reason (a pool would retry quietly for its whole timeout).

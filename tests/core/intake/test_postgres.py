@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bot.wiring import open_intake
 from config import ConfigError, Settings
 from core.clock import utc_now
 from core.intake import postgres_schema
-from core.intake.postgres import PostgresIntake
+from core.intake.postgres import PostgresIntake, session_conninfo
 from core.intake.sqlite import SQLiteIntake
 from tests.core.intake import pgqueue
 
@@ -89,3 +89,12 @@ async def test_the_wiring_picks_postgres_with_supabase_db_url_and_sqlite_without
     assert isinstance(embedded, SQLiteIntake)
     await embedded.close()
     assert (tmp_path / "intake.db").exists()
+
+
+def test_supabases_transaction_pooler_is_swapped_for_its_session_pooler() -> None:
+    pooler = "postgresql://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:6543/postgres"
+    swapped = conninfo_to_dict(session_conninfo(pooler, conninfo_to_dict(pooler)))
+    assert swapped["port"] == "5432"
+    assert swapped["host"] == "aws-0-eu-west-1.pooler.supabase.com"
+    direct = "postgresql://postgres:pw@db.ref.supabase.co:6543/postgres"  # not the pooler: as it is
+    assert session_conninfo(direct, conninfo_to_dict(direct)) == direct
