@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from config import ConfigError
+from bot.wiring import open_limits
+from config import ConfigError, Settings
 from core.errors import StorageError
 from core.limits_postgres import PostgresLimits
 from tests.core.intake import pgqueue
@@ -180,3 +182,12 @@ async def test_bad_input_is_refused_clearly(processes: Callable[..., Awaitable[P
     with pytest.raises(ValueError, match="limit must be >= 1"):
         async with limits.slot("x", 0):
             pass
+
+
+async def test_the_wiring_shares_limits_only_with_supabase_db_url(database: str, tmp_path: Path) -> None:
+    base = {"openai_base_url": "http://127.0.0.1:9/v1", "openai_api_key": "k", "data_dir": tmp_path}
+    with_db = Settings(_env_file=None, supabase_db_url=pgqueue.url(database), **base)  # type: ignore[call-arg]
+    shared = await open_limits(with_db)
+    assert isinstance(shared, PostgresLimits)
+    await shared.close()
+    assert await open_limits(Settings(_env_file=None, **base)) is None  # type: ignore[call-arg]

@@ -1,5 +1,6 @@
 """The sign-in throttle's buckets on their own (a clock the test moves): per email and per client
-address, charged before the attempt and forgiven after one that did not fail."""
+address, charged before the attempt and forgiven after one that did not fail; shared by two
+instances on one backend."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import pytest
 
 from adapters.http.login_throttle import LoginThrottle, address_key, email_key
 from adapters.http.ratelimit import RateLimiter
+from core.limits_postgres import PostgresLimits
+from tests.core.intake import pgqueue
 
 
 class Clock:
@@ -115,3 +118,27 @@ def test_spellings_of_one_address_share_a_bucket(spelling: str) -> None:
 )
 def test_client_addresses_are_keyed_by_what_one_client_controls(host: str | None, key: str) -> None:
     assert address_key(host) == key
+
+
+async def test_two_instances_on_one_backend_count_failures_together() -> None:
+    database = pgqueue.create_database()
+    try:
+        limits = await PostgresLimits.open(pgqueue.url(database))
+        try:
+            first, second = (LoginThrottle(failures_per_email=3, shared=limits) for _ in range(2))
+            charged = [
+                await throttle.charge(address=f"10.0.0.{n}", email="alice@example.com")
+                for n, throttle in enumerate((first, second, first, second))
+            ]
+            await first.forgive(address="10.0.0.2", email="alice@example.com")  # that one did not fail
+            forgiven = await second.charge(address="10.0.0.9", email="Alice@Example.com")
+            refused = await first.charge(address="10.0.0.8", email="alice@example.com")
+        finally:
+            await limits.close()
+    finally:
+        pgqueue.drop_database(database)
+    assert charged[:3] == [None, None, None]
+    assert charged[3] is not None  # the fourth failure, on the other instance
+    assert charged[3].scope == "email"
+    assert forgiven is None
+    assert refused is not None
