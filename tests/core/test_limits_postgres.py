@@ -143,17 +143,18 @@ async def test_a_dead_process_slot_expires_after_its_lease(
 async def test_a_held_slot_is_renewed_past_its_lease(
     database: str, processes: Callable[..., Awaitable[PostgresLimits]]
 ) -> None:
-    holder = await processes(lease=timedelta(seconds=0.3), poll_interval=0.02)
+    holder = await processes(lease=timedelta(seconds=1), poll_interval=0.02)
     other = await processes(poll_interval=0.02)
     async with holder.slot("replies", 1):
-        before = pgqueue.query(database, "SELECT expires_at FROM mnemo_limits.slots")[0][0]
-        while pgqueue.query(database, "SELECT expires_at FROM mnemo_limits.slots")[0][0] == before:
-            await asyncio.sleep(0.02)  # until the holder's process renews it
+        [(first_expiry,)] = pgqueue.query(database, "SELECT expires_at FROM mnemo_limits.slots")
+        # Until the slot is older than its first lease: only renewals by its process keep it.
+        while not pgqueue.query(database, "SELECT now() > %s", (first_expiry,))[0][0]:
+            await asyncio.sleep(0.05)
         tries = other.tries
         attempt = asyncio.create_task(enter(other))
         while other.tries < tries + 2:
             await asyncio.sleep(0.01)
-        assert not attempt.done()  # still held, though older than one lease
+        assert not attempt.done()  # still held
     await asyncio.wait_for(attempt, timeout=10)
 
 
