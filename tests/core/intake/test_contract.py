@@ -200,3 +200,17 @@ async def test_no_log_line_carries_what_was_said(
     await inboxes.settled(inbox)
     assert "delivery" in caplog.text or "job" in caplog.text  # the queue did log
     assert "canary-7f3a" not in caplog.text
+
+
+async def test_work_queued_while_no_worker_runs_is_drained_in_order_per_lane(
+    inboxes: Inboxes, serving: Callable[..., Awaitable[tuple[Intake, Recorder]]]
+) -> None:
+    front_door = await inboxes.open()  # accepts while every worker is down
+    for i in range(4):
+        for lane in ("lane-a", "lane-b", "lane-c"):
+            assert await front_door.accept(new(lane, text=f"{lane}:{i}"))
+    assert await front_door.pending() == 12
+    _, recorder = await serving(concurrency=3)  # a worker (re)starts
+    seen = await recorder.wait_for(12, timeout=30)
+    for lane in ("lane-a", "lane-b", "lane-c"):
+        assert [d.payload["text"] for d in seen if d.lane == lane] == [f"{lane}:{i}" for i in range(4)]
