@@ -5,7 +5,8 @@ Hand-written on purpose: each is one or two SQL statements over a table (the lib
 limits are Redis-based, and a Supabase user has Postgres already).
 
 - A bucket is one row, taken from with one atomic upsert: the refill since its last use, minus one
-  token if there is one, computed by the database (its clock, so machines need not agree).
+  token if there is one, computed by the database (its clock, so machines need not agree). Its key
+  (an email, a client address, an account id) is stored as a hash; full buckets are swept away.
 - A slot is one row per holder, with a lease its process renews; a process that dies leaves rows
   that expire after the lease. Taking one is serialized per slot name by an advisory lock (count
   the live holders, add one if under the limit). A holder waiting for a slot polls, and only one
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "mnemo_limits"
 _INSTALL_LOCK = 0x6D6E656D6F5F6C  # pg_advisory_xact_lock key for CREATE ("mnemo_l")
-_PRUNE_EVERY = 1000  # takes between two sweeps of this process's full buckets
+_PRUNE_EVERY_SECONDS = 60.0  # between two sweeps of a bucket's full rows by this process
 # After a failure, calls fail at once for this long (callers use their in-process limits) instead
 # of each waiting for the pool's timeout while the database is away.
 _BACK_OFF_SECONDS = 15.0
@@ -118,7 +120,7 @@ class PostgresLimits:
         self._poll = poll_interval
         self._clock = clock
         self._process = f"p-{uuid.uuid4().hex[:12]}"
-        self._takes = 0
+        self._pruned: dict[str, float] = {}  # bucket -> when this process last swept it
         self._queues: dict[str, asyncio.Lock] = {}
         self._freed: dict[str, asyncio.Event] = {}
         self._held = 0
@@ -178,7 +180,8 @@ class PostgresLimits:
     def _params(self, bucket: str, key: str, capacity: float, rate: float) -> dict[str, Any]:
         return {
             "bucket": bucket,
-            "key": key,
+            # Keys are emails, client addresses and account ids: the table keeps only their hashes.
+            "key": hashlib.sha256(f"{bucket}\0{key}".encode()).hexdigest(),
             "capacity": float(capacity),
             "rate": float(rate),
             "now": self._clock() if self._clock is not None else None,
@@ -188,9 +191,10 @@ class PostgresLimits:
         params = self._params(bucket, key, capacity, rate)
         async with self._connection("rate limit") as conn:
             row = await (await conn.execute(_TAKE, params)).fetchone()
-            self._takes += 1
-            if self._takes % _PRUNE_EVERY == 0:
+            now = asyncio.get_running_loop().time()
+            if now - self._pruned.setdefault(bucket, now) > _PRUNE_EVERY_SECONDS:
                 # A full bucket carries no state worth keeping: a new one starts full too.
+                self._pruned[bucket] = now
                 await conn.execute(_PRUNE, params)
         assert row is not None
         return Take(bool(row[0]), float(row[1]))
