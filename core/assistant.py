@@ -104,10 +104,18 @@ class Assistant:
 
     # -- /memory -----------------------------------------------------------------------------------
     async def run_command(
-        self, identity: IdentityKey, command: Command, *, display_name: str | None = None
+        self,
+        identity: IdentityKey,
+        command: Command,
+        *,
+        display_name: str | None = None,
+        conversation: ConversationKey | None = None,
     ) -> CommandResult:
-        """Raises UserFacingError (a clear answer for the person) and DependencyError."""
-        return await self._commands.run(identity, command, display_name=display_name)
+        """Raises UserFacingError (a clear answer for the person) and DependencyError.
+        `conversation`: where the command was given (for `/memory why`)."""
+        return await self._commands.run(
+            identity, command, display_name=display_name, conversation=conversation
+        )
 
     # -- the HTTP API's views of a person's data ------------------------------------------------------
     async def account(self, identity: IdentityKey, *, display_name: str | None = None) -> Account:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -264,7 +264,11 @@ class Orchestrator:
             try:
                 erased = (
                     await self._store_turn(
-                        session_id=session.id, account=account, role=Role.ASSISTANT, text=answer
+                        session_id=session.id,
+                        account=account,
+                        role=Role.ASSISTANT,
+                        text=answer,
+                        memory_ids=[memory.id for memory in memories],
                     )
                     is None
                 )
@@ -281,7 +285,7 @@ class Orchestrator:
             MemoryOrigin(message.platform, message.channel, message.is_private),
             epoch=account.epoch,
         )
-        return Reply(answer, ReplyKind.ANSWER, session.id, account.id)
+        return Reply(answer, ReplyKind.ANSWER, session.id, account.id, tuple(memories))
 
     async def _store_turn(
         self,
@@ -291,6 +295,7 @@ class Orchestrator:
         role: Role,
         text: str,
         author_name: str | None = None,
+        memory_ids: Sequence[str] = (),
     ) -> StoredMessage | None:
         """The stored message, or None when the account was erased since this reply began."""
         try:
@@ -302,6 +307,7 @@ class Orchestrator:
                 now=self._clock(),
                 epoch=account.epoch,
                 author_name=author_name,
+                memory_ids=memory_ids,
             )
         except ErasedError:
             log.info("erased during a reply; its exchange is not stored account=%s", short_hash(account.id))
