@@ -31,6 +31,7 @@ from core.models import (
     ConversationPage,
     IdentityKey,
     IncomingMessage,
+    MemoryOrigin,
     MemoryPage,
     MessagePage,
     Platform,
@@ -91,6 +92,13 @@ class Assistant:
         return await self._orchestrator.handle(
             message, on_delta=on_delta, complete=complete, already_claimed=already_claimed
         )
+
+    async def remember_text(
+        self, identity: IdentityKey, text: str, origin: MemoryOrigin, *, display_name: str | None = None
+    ) -> bool:
+        """Remember what the person chose ("Remember this"), with the privacy of where it was said.
+        False when their memory is paused. Raises StorageError."""
+        return await self._orchestrator.remember_text(identity, text, origin, display_name=display_name)
 
     async def follows(self, conversation: ConversationKey) -> bool:
         """True if Mnemo takes part in the conversation (a thread it answered in)."""

@@ -243,10 +243,12 @@ class MemoryGroup(app_commands.Group):
         super().__init__(
             name="memory",
             description="What I remember about you",
+            # Usable wherever the person is: servers, DMs with the bot, group DMs; installed on a
+            # server or by a person for themselves (a user install).
             allowed_contexts=app_commands.AppCommandContext(
-                guild=True, dm_channel=True, private_channel=False
+                guild=True, dm_channel=True, private_channel=True
             ),
-            allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
+            allowed_installs=app_commands.AppInstallationType(guild=True, user=True),
         )
         self._interactions = interactions
 
