@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from bot.app import format_schedule, run_bot, run_console_mode, run_job_now, run_worker
+from bot.app import StartError, format_schedule, run_bot, run_console_mode, run_job_now, run_worker
 from bot.logging_setup import configure_logging
 from bot.services import front_doors_configured
 from bot.web import WebStartError
@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except ConfigError as exc:  # found at start-up, e.g. a Supabase URL or key the server rejects
         print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StartError as exc:  # Slack or Discord refused us, or could not be reached
+        print(str(exc), file=sys.stderr)
         return 2
     except WebStartError as exc:
         print(f"Could not start: {exc}", file=sys.stderr)
