@@ -57,7 +57,7 @@ class Result:
     detail: str
 
     def line(self) -> str:
-        return f"{'ok' if self.ok else 'FAIL':<5} {self.name:<15} {self.detail}"
+        return f"{'ok' if self.ok else 'FAIL':<5} {self.name:<17} {self.detail}"
 
 
 Check = Callable[[Settings], Awaitable[list[Result]]]
@@ -148,17 +148,26 @@ async def check_store(settings: Settings) -> list[Result]:
     return [Result(name, True, f"{settings.data_dir / 'mnemo.db'} ({_ms(started)})")]
 
 
-def _postgres_vectors(url: str) -> str:
+def _postgres_vectors(url: str) -> tuple[bool, str]:
     with psycopg.connect(url, connect_timeout=10, prepare_threshold=None) as conn:
-        row = conn.execute(
+        exists, may_create = conn.execute(
             "select to_regclass('mnemo.memory_vectors') is not null, "
-            "has_schema_privilege('mnemo', 'usage') and "
-            "has_table_privilege('mnemo.memory_vectors', 'select, insert, update, delete') "
-            "from pg_namespace where nspname = 'mnemo'"
+            "coalesce((select has_schema_privilege(oid, 'create') from pg_namespace "
+            "          where nspname = 'mnemo'), has_database_privilege(current_database(), 'create'))"
+        ).fetchone() or (False, False)
+        if not exists:
+            if may_create:
+                return True, "mnemo.memory_vectors not there yet: the bot creates it at start-up"
+            return (
+                False,
+                "mnemo.memory_vectors is missing and this role may not create it: apply supabase/migrations",
+            )
+        usable = conn.execute(
+            "select has_table_privilege('mnemo.memory_vectors', 'select, insert, update, delete')"
         ).fetchone()
-    if row is None or not row[0]:
-        return "mnemo.memory_vectors does not exist yet (the bot creates it; or apply supabase/migrations)"
-    return "" if row[1] else "this role may not read and write mnemo.memory_vectors"
+    if usable and usable[0]:
+        return True, "mnemo.memory_vectors usable"
+    return False, "this role may not read and write mnemo.memory_vectors"
 
 
 async def check_vectors(settings: Settings) -> list[Result]:
@@ -166,11 +175,11 @@ async def check_vectors(settings: Settings) -> list[Result]:
     results = []
     if options.vector_db_url:
         try:
-            problem = await asyncio.to_thread(_postgres_vectors, options.vector_db_url)
+            ok, detail = await asyncio.to_thread(_postgres_vectors, options.vector_db_url)
         except psycopg.Error as exc:
-            problem = f"cannot connect ({type(exc).__name__}); check SUPABASE_DB_URL"
-        results.append(Result("postgres vectors", not problem, problem or "mnemo.memory_vectors usable"))
-        if problem:
+            ok, detail = False, f"cannot connect ({type(exc).__name__}); check SUPABASE_DB_URL"
+        results.append(Result("postgres vectors", ok, detail))
+        if not ok:
             return results
     try:
         state = await asyncio.to_thread(options.embedding_record.state)
