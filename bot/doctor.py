@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
+from urllib.parse import urlparse
 
 import httpx
 import psycopg
@@ -247,12 +248,13 @@ async def check_slack(settings: Settings) -> list[Result]:
 
 
 async def check_discord(settings: Settings) -> list[Result]:
-    from adapters.discord.sdk import apply_endpoint_overrides
+    from adapters.discord.sdk import DEFAULT_API_URL
 
     assert settings.discord_bot_token is not None
-    api, _ = apply_endpoint_overrides(
-        api_url=settings.discord_api_url, gateway_url=settings.discord_gateway_url
-    )
+    # As the adapter reads DISCORD_API_URL (without touching discord.py's process-wide endpoints).
+    api = (settings.discord_api_url or DEFAULT_API_URL).rstrip("/")
+    if urlparse(api).path in ("", "/"):
+        api += "/api/v10"
     token = settings.discord_bot_token.get_secret_value().strip().removeprefix("Bot ").strip()
     headers = {"Authorization": f"Bot {token}"}
     async with httpx.AsyncClient(base_url=api + "/", headers=headers, timeout=CHECK_TIMEOUT_SECONDS) as http:
