@@ -22,7 +22,7 @@ from typing import TextIO
 from bot.wiring import build_core, mem0_options
 from config import Settings
 from core.admin import Admin, PersonSummary, describe_identity
-from core.errors import DependencyError
+from core.errors import DependencyError, NotFoundError
 from core.memory.reembed import embedding_state, reembed_all
 from core.models import IdentityKey, Platform
 
@@ -201,7 +201,7 @@ async def run_admin(
             if args.admin_command == "export":
                 return await _export(admin, con, identity, args.output, args.yes)
             return await _erase(admin, con, identity, args.yes)
-    except AdminError as exc:
+    except (AdminError, NotFoundError) as exc:
         con.say(str(exc))
         return 2
     except DependencyError as exc:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.erasure import ErasureReport, Removals
+from core.errors import NotFoundError
 from core.memory.service import MemoryService
 from core.models import Account, IdentityKey, MemoryItem
 from core.storage import Store
@@ -68,19 +69,23 @@ class Admin:
         items = await self._memory.export(account_id, epoch=settings.epoch)
         return PersonSummary(account_id, identities, len(items), settings.memory_paused)
 
+    async def _account(self, identity: IdentityKey) -> Account:
+        account = await self._store.find_account(identity)
+        if account is None:  # a mistyped id must not become an account
+            raise NotFoundError(f"Mnemo has no account for {describe_identity(identity)}.")
+        return account
+
     async def person(self, identity: IdentityKey) -> PersonSummary:
-        """The person's account, with its linked identities and memory count. An identity the store
-        has never seen gets an empty account (the store has no lookup that does not create), which
-        holds nothing but that id."""
-        return await self._summary((await self._store.resolve_account(identity)).id)
+        """The person's account, with its linked identities and memory count. NotFoundError for an
+        identity Mnemo has never seen (nothing is created)."""
+        return await self._summary((await self._account(identity)).id)
 
     async def erase(self, identity: IdentityKey) -> ErasureReport:
         """Everything of the person's account, on every linked platform: `/memory forget all`."""
-        account = await self._store.resolve_account(identity)
-        return await self._removals.erase(account.id)
+        return await self._removals.erase((await self._account(identity)).id)
 
     async def export(self, identity: IdentityKey) -> dict[str, Any]:
-        account = await self._store.resolve_account(identity)
+        account = await self._account(identity)
         settings = await self._store.get_settings(account.id)
         identities = await self._store.list_identities(account.id)
         items = await self._memory.export(account.id, epoch=settings.epoch)

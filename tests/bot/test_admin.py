@@ -196,6 +196,18 @@ async def test_a_malformed_person_is_one_line_and_changes_nothing(
     assert not settings.data_dir.exists()  # not even the store was opened
 
 
+async def test_someone_mnemo_never_saw_is_one_line_and_nothing_is_created(
+    settings: Settings, fake_openai: FakeOpenAI
+) -> None:
+    await planted(settings, fake_openai, "canary-known")
+    for command in ("erase", "export"):
+        err = io.StringIO()
+        assert await run_admin(settings, args(command, "discord:404", "--yes"), err=err) == 2
+        assert err.getvalue().strip() == "Mnemo has no account for discord:404."
+    async with build_core(settings) as core:
+        assert await core.store.find_account(parse_person("discord:404")) is None
+
+
 def test_person_ids_default_to_the_adapters_workspaces() -> None:
     from adapters.console.translate import WORKSPACE as CONSOLE
     from adapters.discord.translate import WORKSPACE as DISCORD
