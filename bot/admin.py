@@ -193,7 +193,9 @@ async def run_admin(
         if args.admin_command == "reembed":
             return await _reembed(settings, con, args.yes)
         identity = parse_person(args.person) if args.admin_command in ("export", "erase") else None
-        async with build_core(settings) as core:
+        # Even when the embedding settings no longer match the stored memories: none of these
+        # needs an embedding, and an erasure must never wait for a re-embed.
+        async with build_core(settings, check_embedding=False) as core:
             admin = Admin(store=core.store, memory=core.memory, removals=core.removals)
             if args.admin_command == "accounts":
                 return await _accounts(admin, con)

@@ -234,6 +234,10 @@ def test_a_new_embedding_size_is_refused_at_start_up_until_reembed(
     assert line.startswith("Configuration error: EMBEDDING_DIMS=96 and EMBEDDING_MODEL=fake-embed do not")
     assert "`python -m bot admin reembed`" in line
 
+    # Erasure and export do not wait for a re-embed.
+    exported = bot(["admin", "export", "console:zoe", "--yes"], bigger)
+    assert exported.returncode == 0, exported.stderr
+    assert "I keep two goats" in exported.stdout
     assert bot(["admin", "reembed"], bigger).returncode == 2  # no terminal, no --yes: nothing done
     done = bot(["admin", "reembed", "--yes"], bigger)
     assert done.returncode == 0, done.stderr
