@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from pydantic import SecretStr
 
 from config import LogFormat, Settings
+from core.metrics import ErrorCounter
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 # scheme://user:password@host -> scheme://user:***@host
@@ -106,7 +107,8 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     else:
         handler.setFormatter(TextFormatter(redact))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # ErrorCounter: every logged error also counts in /metrics (mnemo_errors_total).
+    root.handlers[:] = [handler, ErrorCounter()]
     root.setLevel(settings.log_level)
     # Third-party chatter that would log request bodies or URLs with tokens at INFO/DEBUG.
     for noisy in _NOISY:
