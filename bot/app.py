@@ -73,10 +73,16 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
 
 async def run_services(core: Core, services: list[Service], stop: asyncio.Event) -> None:
     async with AsyncExitStack() as stack:
+        # /readyz answers 503 "starting" until every front door below has started.
+        webs = [service for service in services if isinstance(service, WebServer)]
+        for web in webs:
+            web.startup.begin()
         for service in services:
             await service.start()
             stack.push_async_callback(service.stop)
             log.info("started %s", service.name)
+        for web in webs:
+            web.startup.finish()
         await stop.wait()
         log.info("shutting down: finishing in-flight replies and memory writes")
         # First stop acknowledging events a platform would redeliver: once the core stops taking
