@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core import metrics
+from core import logcontext, metrics
 from core.admission import Admission, Turn
 from core.cache import TTLCache
 from core.errors import ErasedError, MemoryBackendError, ModelError, StorageError
@@ -143,18 +143,19 @@ class Orchestrator:
         if not self._accepting or not message.text.strip():
             return None
         started = time.perf_counter()
-        async with self._admission.queue() as turn:
-            self._in_flight += 1
-            self._idle.clear()
-            try:
-                reply = await self._handle(message, on_delta, complete, turn, already_claimed)
-                if reply is not None:
-                    metrics.observe_reply(message.platform.value, reply.kind.value, started)
-                return reply
-            finally:
-                self._in_flight -= 1
-                if self._in_flight == 0:
-                    self._idle.set()
+        with logcontext.for_message(message):  # its log lines carry its ids (the API's session_id)
+            async with self._admission.queue() as turn:
+                self._in_flight += 1
+                self._idle.clear()
+                try:
+                    reply = await self._handle(message, on_delta, complete, turn, already_claimed)
+                    if reply is not None:
+                        metrics.observe_reply(message.platform.value, reply.kind.value, started)
+                    return reply
+                finally:
+                    self._in_flight -= 1
+                    if self._in_flight == 0:
+                        self._idle.set()
 
     async def follows(self, conversation: ConversationKey) -> bool:
         """True if Mnemo has taken part in the conversation (it has a session, open or closed).
