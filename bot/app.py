@@ -146,7 +146,8 @@ async def run_console(core: Core, *, user: str, channel: str | None, is_dm: bool
         bot_name=core.settings.bot_name,
     )
     await console.run()
-    await core.shutdown(core.settings.shutdown_grace_seconds)
+    # Ctrl-C leaves at once: queued memory writes are kept for the retry job instead of awaited.
+    await core.shutdown(0 if console.interrupted else core.settings.shutdown_grace_seconds)
     return 0
 
 
