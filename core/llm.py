@@ -133,7 +133,9 @@ class OpenAIChatModel:
     async def _stream(self, body: dict[str, Any], on_delta: OnDelta) -> str:
         stream = await self._client.post(
             CHAT_PATH,
-            body={**body, "stream": True},
+            # include_usage: the last chunk then carries `usage` (tokens in /metrics); servers that
+            # do not know the option ignore it.
+            body={**body, "stream": True, "stream_options": {"include_usage": True}},
             cast_to=object,
             options={"security": {"bearer_auth": True}},
             stream=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,7 +75,8 @@ async def test_a_reply_is_counted_timed_and_its_tokens_and_memory_write_too(core
     assert value(after, "mnemo_memory_write_queue") == 0
     assert value(after, "mnemo_replies_waiting") == 0
     assert value(after, "mnemo_replies_active") == 0
-    assert value(after, "mnemo_replies_limit") == core.settings.max_concurrent_replies
+    # The limit adapts to event-loop lag (core.admission): somewhere between its floor and the setting.
+    assert 1 <= value(after, "mnemo_replies_limit") <= core.settings.max_concurrent_replies
     names = {name for name, _ in after}
     assert all(name.startswith("mnemo_") for name in names if not name.startswith(("python_", "process_")))
     assert "Lisbon" not in response.text  # labels never carry what people said
@@ -131,3 +133,30 @@ async def test_logged_errors_are_counted_by_source(tmp_path: Path, fake_openai: 
         _, after = await scrape(core)
     assert delta(before, after, "mnemo_errors_total", source="core") == 1
     assert delta(before, after, "mnemo_errors_total", source="adapters") == 1
+
+
+async def test_a_streamed_reply_asks_for_usage_and_counts_it(core: Core, fake_openai: FakeOpenAI) -> None:
+    """Streams carry `usage` only when asked (stream_options.include_usage), in a last chunk with
+    no choices; the fake answers here with such a stream, as OpenAI sends it."""
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"content": "Hello"}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {"choices": [], "usage": {"prompt_tokens": 41, "completion_tokens": 7, "total_tokens": 48}},
+    ]
+    stream = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+    fake_openai.answer_raw(stream.encode(), content_type="text/event-stream", endpoint="chat")
+    pieces: list[str] = []
+
+    async def on_delta(piece: str) -> None:
+        pieces.append(piece)
+
+    _, before = await scrape(core)
+    reply = await core.orchestrator.handle(message("hi"), on_delta=on_delta)
+    _, after = await scrape(core)
+    assert reply is not None
+    assert reply.text == "Hello"
+    assert pieces == ["Hello"]
+    chat = [r for r in fake_openai.state.requests if r.path.endswith("/chat/completions")][-1]
+    assert chat.body["stream_options"] == {"include_usage": True}
+    assert delta(before, after, "mnemo_model_tokens_total", kind="prompt") == 41
+    assert delta(before, after, "mnemo_model_tokens_total", kind="completion") == 7
