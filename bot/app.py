@@ -42,6 +42,7 @@ or run `python -m bot console` in a terminal. See .env.example for every setting
 
 
 FORCED_EXIT_SECONDS = 5.0
+CONSOLE_INTERRUPT_GRACE_SECONDS = 1.0
 
 
 def _forced_exit() -> None:
@@ -146,8 +147,9 @@ async def run_console(core: Core, *, user: str, channel: str | None, is_dm: bool
         bot_name=core.settings.bot_name,
     )
     await console.run()
-    # Ctrl-C leaves at once: queued memory writes are kept for the retry job instead of awaited.
-    await core.shutdown(0 if console.interrupted else core.settings.shutdown_grace_seconds)
+    grace = core.settings.shutdown_grace_seconds
+    # Ctrl-C leaves at once: a write that does not finish within a second is kept for the retry job.
+    await core.shutdown(min(grace, CONSOLE_INTERRUPT_GRACE_SECONDS) if console.interrupted else grace)
     return 0
 
 

@@ -84,6 +84,7 @@ def test_ctrl_c_at_the_prompt_leaves_at_once(console: Console) -> None:
     code, err = console.interrupt()
     assert code == 0
     assert "Traceback" not in err
+    assert err == ""  # no log line either: the console leaves quietly
 
 
 def test_ctrl_c_while_an_answer_is_being_written_leaves_at_once(
@@ -97,3 +98,4 @@ def test_ctrl_c_while_an_answer_is_being_written_leaves_at_once(
     gate.release()
     assert code == 0
     assert "Traceback" not in err
+    assert err == ""  # no log line either: the console leaves quietly
