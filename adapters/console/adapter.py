@@ -22,7 +22,7 @@ from core.admission import SwampedError
 from core.assistant import Assistant
 from core.commands import CommandName, parse_memory_command
 from core.errors import BotError, UserFacingError
-from core.models import IdentityKey, Platform, Reply, ReplyKind
+from core.models import ConversationKey, IdentityKey, Platform, Reply, ReplyKind
 from core.replies import COMMAND_FAILED_REPLY, SWAMPED_REPLY
 
 PROMPT = "you> "
@@ -154,7 +154,11 @@ class ConsoleAdapter:
             if command.name is CommandName.SHOW and command.argument:
                 shown = await self._show_matching(command.argument, page=command.page)
             else:
-                result = await self._assistant.run_command(self._identity, command, display_name=self._user)
+                # `why` looks at the answers given here (the channel, whatever /new started in it).
+                where = ConversationKey(Platform.CONSOLE, WORKSPACE, self._channel, "")
+                result = await self._assistant.run_command(
+                    self._identity, command, display_name=self._user, conversation=where
+                )
                 shown = render_result(result)
         except UserFacingError as exc:
             self._write(f"{exc}\n")
