@@ -160,3 +160,10 @@ async def test_a_streamed_reply_asks_for_usage_and_counts_it(core: Core, fake_op
     assert chat.body["stream_options"] == {"include_usage": True}
     assert delta(before, after, "mnemo_model_tokens_total", kind="prompt") == 41
     assert delta(before, after, "mnemo_model_tokens_total", kind="completion") == 7
+
+
+async def test_the_exposition_is_only_mnemo_series_without_created_timestamps(core: Core) -> None:
+    response, samples = await scrape(core)
+    assert {name for name, _ in samples} == {name for name, _ in samples if name.startswith("mnemo_")}
+    assert not any(name.endswith("_created") for name, _ in samples)
+    assert "# TYPE mnemo_reply_seconds histogram" in response.text
