@@ -20,7 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 # No `_created` series next to each counter: they double what a scrape carries and nothing here uses them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  (unannotated in prometheus-client 0.26)
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 REPLIES = Counter(
