@@ -19,8 +19,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-# No `_created` series next to each counter: they double what a scrape carries and nothing here uses them.
-disable_created_metrics()  # type: ignore[no-untyped-call]  (unannotated in prometheus-client 0.26)
+# No `_created` series next to each counter: they double what a scrape carries and nothing here uses
+# them. (The function is unannotated in prometheus-client 0.26.)
+disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 REPLIES = Counter(
