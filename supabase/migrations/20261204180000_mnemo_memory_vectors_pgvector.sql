@@ -71,4 +71,5 @@ insert into mnemo.memory_vectors_purge (id) values (true) on conflict do nothing
 
 alter table mnemo.memory_vectors_purge enable row level security;
 revoke all on table mnemo.memory_vectors_purge from public, anon, authenticated;
-grant select, update on table mnemo.memory_vectors_purge to service_role;
+-- The same grant the earlier migrations give every mnemo table (they re-grant on re-runs).
+grant select, insert, update, delete on table mnemo.memory_vectors_purge to service_role;

@@ -63,7 +63,7 @@ begin
     if exists (select 1 from pg_catalog.pg_roles where rolname = 'service_role') then
         grant usage on schema mnemo to service_role;
         grant select, insert, update, delete on table mnemo.memory_vectors to service_role;
-        grant select, update on table mnemo.memory_vectors_purge to service_role;
+        grant select, insert, update, delete on table mnemo.memory_vectors_purge to service_role;
     end if;
 end;
 $$;
