@@ -104,7 +104,7 @@ select h.id, h.payload, s.score
 def _clean(text: Any, limit: int) -> str:
     if not isinstance(text, str):
         return ""
-    return text.replace("\x00", "")[:limit]
+    return text.replace("\x00", " ")[:limit]
 
 
 def keyword_text(query: Any) -> str:

@@ -36,11 +36,6 @@ def migrate(name: str) -> None:
     pg.run_sql_file(pgdb.dsn(name), PGVECTOR_MIGRATION)
 
 
-def purge(name: str) -> bool:
-    """What the scheduled purge job runs."""
-    return VectorPurge(pgdb.url(name)).run()
-
-
 def open_store(
     name: str, *, collection: str = "mnemo", dims: int = DIMS, **query: str
 ) -> PostgresVectorStore:
@@ -258,77 +253,6 @@ def test_vectors_of_another_size_are_left_out_of_scoring(vec_db: str) -> None:
         assert new.erase_user("alice") == 2
     finally:
         new.close()
-
-
-def test_erasure_is_gone_from_every_query_at_once_and_from_the_files_after_the_purge(vec_db: str) -> None:
-    canary = "zebracanary" + secrets.token_hex(4)
-    store = open_store(vec_db, dims=1536)  # real embedding size
-    try:
-        add(store, "bob", "bob keeps this text")
-        # A long, incompressible memory is stored out of line, in the TOAST table.
-        add(store, "alice", f"{canary} " + secrets.token_hex(3000))
-        last = add(store, "alice", f"my locker code is {canary}")
-        files = pgdb.table_files(vec_db)
-        # Control: the heap, the TOAST table and the keyword (GIN) index hold it.
-        assert len(pgdb.files_holding(vec_db, canary.encode(), files)) == 3
-
-        # Why the purge rewrites the table: DELETE, and even a plain VACUUM after it, leave the
-        # bytes in the page (VACUUM only makes the space reusable; nothing here moved over them).
-        store.delete(last)
-        assert pgdb.files_holding(vec_db, b"my locker code is " + canary.encode(), files)
-        pgdb.query(vec_db, "vacuum mnemo.memory_vectors")
-        assert pgdb.files_holding(vec_db, b"my locker code is " + canary.encode(), files)
-
-        assert store.erase_user("alice") == 1
-        # Gone from every query at once, before any purge.
-        probe = embed_text(canary, 1536)
-        assert store.search("q", probe, top_k=5, filters={"user_id": "alice"}) == []
-        assert store.keyword_search(canary, top_k=5, filters={"user_id": "alice"}) == []
-        assert store.list(filters={"user_id": "alice"}) == [[]]
-        assert pgdb.query(
-            vec_db, "select count(*) from mnemo.memory_vectors where payload::text like %s", (f"%{canary}%",)
-        ) == [(0,)]
-
-        assert purge(vec_db) is True  # the scheduled job
-        assert purge(vec_db) is False  # nothing deleted since: no second rewrite
-
-        assert pgdb.files_holding(vec_db, canary.encode()) == []  # the table's files now
-        assert pgdb.files_holding(vec_db, canary.encode(), files) == []  # and the old ones
-        assert pgdb.files_holding(vec_db, b"bob keeps this text")  # control: the rest survived
-    finally:
-        store.close()
-
-
-def test_forgetting_one_memory_then_the_purge_removes_its_text_from_the_files(vec_db: str) -> None:
-    canary = "okapicanary" + secrets.token_hex(4)
-    store = open_store(vec_db)
-    try:
-        assert purge(vec_db) is False  # nothing deleted yet
-        gone = add(store, "alice", f"forget {canary}")
-        add(store, "alice", "keep this one")
-        assert pgdb.files_holding(vec_db, canary.encode())
-        store.delete(gone)
-        store.purge()  # what MemoryService calls after a forget: cheap now, no rewrite
-        assert pgdb.files_holding(vec_db, canary.encode())
-        assert purge(vec_db) is True
-        assert pgdb.files_holding(vec_db, canary.encode()) == []
-        assert [r.payload["data"] for r in store.list(filters={"user_id": "alice"})[0]] == ["keep this one"]
-    finally:
-        store.close()
-
-
-def test_replacing_a_memory_leaves_old_text_for_the_purge_to_remove(vec_db: str) -> None:
-    canary = "tapircanary" + secrets.token_hex(4)
-    store = open_store(vec_db)
-    try:
-        vid = add(store, "alice", f"old {canary}")
-        purge(vec_db)
-        store.update(vid, payload={"user_id": "alice", "data": "new text", "created_at": "2"})
-        assert pgdb.files_holding(vec_db, canary.encode())  # the old row version
-        assert purge(vec_db) is True
-        assert pgdb.files_holding(vec_db, canary.encode()) == []
-    finally:
-        store.close()
 
 
 def _kill_connections(name: str, application_name: str) -> int:
