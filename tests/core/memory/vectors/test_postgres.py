@@ -56,7 +56,7 @@ def add(store: PostgresVectorStore, user: str, text: str, *, created: str = "202
 
 _CATALOG = {
     "columns": """
-        select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, coll.collname
+        select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, coll.collname, a.attstorage
           from pg_attribute a left join pg_collation coll on coll.oid = a.attcollation
          where a.attrelid = 'mnemo.memory_vectors'::regclass and a.attnum > 0 and not a.attisdropped
          order by a.attnum""",

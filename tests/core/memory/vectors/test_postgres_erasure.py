@@ -23,11 +23,12 @@ def test_erasure_is_gone_from_every_query_at_once_and_from_the_files_after_the_p
     try:
         add(store, "bob", "bob keeps this text")
         # A long, incompressible memory is stored out of line, in the TOAST table.
-        add(store, "alice", f"{canary} " + secrets.token_hex(3000))
+        add(store, "alice", f"{canary} " + secrets.token_urlsafe(4500))
         last = add(store, "alice", f"my locker code is {canary}")
         files = pgdb.table_files(vec_db)
-        # Control: the heap, the TOAST table and the keyword (GIN) index hold it.
-        assert len(pgdb.files_holding(vec_db, canary.encode(), files)) == 3
+        # Control: the TOAST table (payloads beside an in-row 1536-dim vector) and the keyword
+        # (GIN) index hold it.
+        assert len(pgdb.files_holding(vec_db, canary.encode(), files)) >= 2
 
         # Why the purge rewrites the table: DELETE, and even a plain VACUUM after it, leave the
         # bytes in the page (VACUUM only makes the space reusable; nothing here moved over them).
