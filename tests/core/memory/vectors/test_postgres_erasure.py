@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import secrets
 
+import psycopg
+
 from core.memory.vectors.postgres_purge import VectorPurge
 from tests.core.memory import pgdb
 from tests.core.memory.vectors.test_postgres import add, open_store
@@ -83,6 +85,42 @@ def test_replacing_a_memory_leaves_old_text_for_the_purge_to_remove(vec_db: str)
         purge(vec_db)
         store.update(vid, payload={"user_id": "alice", "data": "new text", "created_at": "2"})
         assert pgdb.files_holding(vec_db, canary.encode())  # the old row version
+        assert purge(vec_db) is True
+        assert pgdb.files_holding(vec_db, canary.encode()) == []
+    finally:
+        store.close()
+
+
+def test_a_snapshot_open_during_the_purge_makes_the_next_run_rewrite_again(vec_db: str) -> None:
+    canary = "quaggacanary" + secrets.token_hex(4)
+    store = open_store(vec_db)
+    try:
+        gone = add(store, "alice", f"forget {canary}")
+        with psycopg.connect(pgdb.dsn(vec_db)) as reader:
+            # A transaction on another table (one on this table would hold a lock the rewrite waits
+            # for): its snapshot still sees the row deleted after it began.
+            reader.execute("set transaction isolation level repeatable read")
+            reader.execute("select count(*) from mnemo.memory_vectors_purge")
+            store.delete(gone)
+            assert purge(vec_db) is True
+            assert pgdb.files_holding(vec_db, canary.encode())  # kept for that snapshot
+            reader.rollback()
+        assert purge(vec_db) is True  # not recorded as purged: this run rewrites again
+        assert pgdb.files_holding(vec_db, canary.encode()) == []
+        assert purge(vec_db) is False
+    finally:
+        store.close()
+
+
+def test_a_purge_that_cannot_get_the_table_soon_gives_up_until_the_next_run(vec_db: str) -> None:
+    canary = "serowcanary" + secrets.token_hex(4)
+    store = open_store(vec_db)
+    try:
+        store.delete(add(store, "alice", f"forget {canary}"))
+        with psycopg.connect(pgdb.dsn(vec_db)) as reader:
+            reader.execute("select count(*) from mnemo.memory_vectors")  # holds a lock until it ends
+            assert VectorPurge(pgdb.url(vec_db), lock_timeout_ms=200).run() is False
+        assert pgdb.files_holding(vec_db, canary.encode())
         assert purge(vec_db) is True
         assert pgdb.files_holding(vec_db, canary.encode()) == []
     finally:
