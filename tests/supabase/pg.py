@@ -35,6 +35,7 @@ MNEMO_TABLES = (
     "account_merges",
     "memory_vectors",
     "memory_vectors_purge",
+    "memory_embedding",
 )
 
 
