@@ -4,9 +4,10 @@ The same duck-typed mem0 interface and Mnemo extensions as `SQLiteVectorStore`, 
 semantics, so several bot processes ("machines") share one memory and DATA_DIR holds none of it:
 - filters and the order of results are core.memory.vectors.base's (score, then newest, then id);
 - recall ranks in the database with pgvector: the person's rows (index on collection, user_id),
-  with the privacy filters as SQL on the payload, ordered by cosine distance, top k only. Exact: no
-  approximate index, whose post-filtering can return fewer than k of one person's rows among
-  everyone's (bench/recall_scaling_postgres.py measures both). Only payloads and scores come back;
+  with the privacy filters as SQL on the payload, ordered by cosine similarity (the inner product
+  of unit vectors), top k only. Exact: no approximate index, because pgvector before 0.8 filters
+  after an HNSW scan, so one person's rows among everyone's could come back short of k
+  (bench/recall_scaling_postgres.py). Only payloads and scores come back, not vectors;
 - keyword search (mem0's BM25 signal) is PostgreSQL full-text search over the same rows: a GIN
   index on `tsv`, any of the query's words (websearch_to_tsquery, which never rejects input), and
   an Okapi BM25 score over the person's rows, the scale mem0's normalization expects;
