@@ -42,6 +42,7 @@ or run `python -m bot console` in a terminal. See .env.example for every setting
 
 
 FORCED_EXIT_SECONDS = 5.0
+CONSOLE_INTERRUPT_GRACE_SECONDS = 1.0
 
 
 def _forced_exit() -> None:
@@ -134,10 +135,16 @@ async def _start(service: Service) -> None:
 
 async def run_services(core: Core, services: list[Service], stop: asyncio.Event) -> None:
     async with AsyncExitStack() as stack:
+        # /readyz answers 503 "starting" until every front door below has started.
+        webs = [service for service in services if isinstance(service, WebServer)]
+        for web in webs:
+            web.startup.begin()
         for service in services:
             await _start(service)
             stack.push_async_callback(service.stop)
             log.info("started %s", service.name)
+        for web in webs:
+            web.startup.finish()
         await stop.wait()
         log.info("shutting down: finishing in-flight replies and memory writes")
         # First stop acknowledging events a platform would redeliver: once the core stops taking
@@ -201,7 +208,9 @@ async def run_console(core: Core, *, user: str, channel: str | None, is_dm: bool
         bot_name=core.settings.bot_name,
     )
     await console.run()
-    await core.shutdown(core.settings.shutdown_grace_seconds)
+    grace = core.settings.shutdown_grace_seconds
+    # Ctrl-C leaves at once: a write that does not finish within a second is kept for the retry job.
+    await core.shutdown(min(grace, CONSOLE_INTERRUPT_GRACE_SECONDS) if console.interrupted else grace)
     return 0
 
 
