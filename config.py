@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     memory_retry_max_age_hours: float = Field(default=72.0, gt=0, le=24 * 365)
     memory_merge_similarity: float = Field(default=0.9, ge=0.5, le=1.0)
+    # With SUPABASE_DB_URL: forgotten memories are deleted at once; their text leaves the table's
+    # files when the purge job rewrites it, at most this often (core/memory/vectors/postgres_purge.py).
+    vector_purge_interval_minutes: int = Field(default=60, ge=1, le=10080)
 
     # Web server and logging.
     port: int = Field(default=8080, ge=1, le=65535)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from config import Settings
@@ -114,7 +114,11 @@ def _api_key(settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> AsyncIterator[Core]:
+async def build_core(
+    settings: Settings, *, clock: Callable[[], datetime] = utc_now, check_embedding: bool = True
+) -> AsyncIterator[Core]:
+    """`check_embedding=False` skips the refusal of an embedding model/size other than the stored
+    vectors' (core.memory.embedding_record): admin erase and export must work even then."""
     async with AsyncExitStack() as stack:
         store = await open_store(settings)
         stack.push_async_callback(store.close)
@@ -123,7 +127,8 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
         limits = await open_limits(settings)
         if limits is not None:
             stack.push_async_callback(limits.close)
-        memory = await asyncio.to_thread(Mem0Memory.build, mem0_options(settings))
+        options = replace(mem0_options(settings), check_embedding=check_embedding)
+        memory = await asyncio.to_thread(Mem0Memory.build, options)
         stack.push_async_callback(memory.close)
         model = OpenAIChatModel(
             base_url=settings.openai_base_url,

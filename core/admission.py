@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
+from core import metrics
 from core.errors import BotError, StorageError
 from core.limits import Slots
 
@@ -158,6 +159,7 @@ class Admission:
         free = max(0, self.limit.limit - self.limit.active)
         if self.waiting >= self.max_waiting + free:
             self.refused += 1
+            metrics.ADMISSION_REJECTIONS.inc()
             raise SwampedError("too many replies waiting")
 
     @contextlib.asynccontextmanager

@@ -6,6 +6,9 @@ web server. It assembles one router per resource (routes/) and gives them the st
 (deps.ApiServices: the Assistant, the token verifier, the rate limiter, Supabase Auth and the
 sign-in throttle, the idempotency cache and the in-flight chat replies), one per router built.
 Everything goes through the same core as Slack and Discord, through the Assistant facade.
+
+The interactive docs (/docs, /redoc) and /openapi.json belong to the web app (bot/web.py), which
+serves swagger-ui and redoc from the process itself (fastapi-offline): they work with no CDN.
 """
 
 from __future__ import annotations
