@@ -10,6 +10,17 @@ store's. A memory count per person in the thousands stays a few milliseconds.
 
 Filters, the stored vector format and the search order are core.memory.vectors.base's, shared with
 the PostgreSQL store.
+
+Keyword search (mem0's BM25 signal) is SQLite's FTS5 over each memory's text, ranked by its bm25().
+The index is contentless (it keeps terms, not a second copy of the text) and follows the
+`vectors` table through triggers, so every write path, mem0's included, keeps it in step, and a
+deleted memory leaves its index at once. Deleted terms can linger in old index segments until FTS5
+merges them, so `purge` first merges the whole index into one ('optimize') and then rewrites the
+file: after a purge no deleted word survives anywhere in the file.
+
+The tokenizer stems English words with FTS5's built-in Porter stemmer ("moved" finds "moving"),
+chosen by measurement (README "Memory quality"): it ships inside SQLite, so nothing to install and
+nothing to download.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from core.memory.vectors.base import (
     vector_blob,
     vector_from_blob,
 )
+from core.memory.vectors.keywords import fts5_query, keyword_terms
 
 PROVIDER = "mnemo_sqlite"
 
@@ -60,6 +72,29 @@ CREATE INDEX IF NOT EXISTS vectors_user ON vectors(collection, user_id, created_
 """
 
 
+# Contentless FTS5 (3.40 has no contentless_delete): a row leaves the index through the 'delete'
+# command, given the text it was indexed with, which the old payload still holds.
+_KEYWORD_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS memory_terms USING fts5(
+    text, content='', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS vectors_terms_insert AFTER INSERT ON vectors BEGIN
+    INSERT INTO memory_terms(rowid, text)
+    VALUES (new.rowid, coalesce(json_extract(new.payload, '$.data'), ''));
+END;
+CREATE TRIGGER IF NOT EXISTS vectors_terms_delete AFTER DELETE ON vectors BEGIN
+    INSERT INTO memory_terms(memory_terms, rowid, text)
+    VALUES ('delete', old.rowid, coalesce(json_extract(old.payload, '$.data'), ''));
+END;
+CREATE TRIGGER IF NOT EXISTS vectors_terms_update AFTER UPDATE OF payload ON vectors BEGIN
+    INSERT INTO memory_terms(memory_terms, rowid, text)
+    VALUES ('delete', old.rowid, coalesce(json_extract(old.payload, '$.data'), ''));
+    INSERT INTO memory_terms(rowid, text)
+    VALUES (new.rowid, coalesce(json_extract(new.payload, '$.data'), ''));
+END;
+"""
+
+
 class SQLiteVectorStore:
     """Implements mem0's VectorStoreBase interface by duck typing, so importing this module does not
     import mem0 (which must only happen after its environment is set, see core.memory.service)."""
@@ -75,7 +110,19 @@ class SQLiteVectorStore:
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA secure_delete=ON")
+            # INSERT OR REPLACE deletes the row it replaces; only with recursive triggers does
+            # that deletion reach the keyword index.
+            self._conn.execute("PRAGMA recursive_triggers=ON")
             self._conn.executescript(_SCHEMA)
+            had_index = self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'memory_terms'"
+            ).fetchone()
+            self._conn.executescript(_KEYWORD_SCHEMA)
+            if had_index is None:  # a store written before keyword search: index what it holds
+                self._conn.execute(
+                    "INSERT INTO memory_terms(rowid, text) "
+                    "SELECT rowid, coalesce(json_extract(payload, '$.data'), '') FROM vectors"
+                )
 
     # -- VectorStoreBase -----------------------------------------------------------------------
     def create_col(self, name: str, vector_size: int, distance: str) -> None:
@@ -166,7 +213,28 @@ class SQLiteVectorStore:
     def keyword_search(
         self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None
     ) -> list[OutputData] | None:
-        return None  # no BM25 index: mem0 then ranks by semantic similarity alone
+        """One user's memories (same filters as `search`) containing words of `query`, best BM25
+        first, scored with FTS5's bm25 negated (mem0 wants positive, higher is better)."""
+        user = scoped_user(filters)
+        terms = keyword_terms(query)
+        if not terms or top_k <= 0:
+            return []
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT v.id, v.payload, -bm25(memory_terms) AS score "
+                "FROM memory_terms JOIN vectors v ON v.rowid = memory_terms.rowid "
+                "WHERE memory_terms MATCH ? AND v.collection = ? AND v.user_id = ? "
+                "ORDER BY score DESC, v.created_at DESC, v.id",
+                (fts5_query(terms), self.collection_name, user),
+            ).fetchall()
+        found = []
+        for vid, payload_json, score in rows:
+            payload = json.loads(payload_json)
+            if matches(payload, filters):
+                found.append(OutputData(vid, float(score), payload))
+                if len(found) >= top_k:
+                    break
+        return found
 
     def search_batch(
         self,
@@ -254,6 +322,8 @@ class SQLiteVectorStore:
             self._purge_locked()
 
     def _purge_locked(self) -> None:
+        # Merge the keyword index into one segment, which drops every deleted row's terms.
+        self._conn.execute("INSERT INTO memory_terms(memory_terms) VALUES ('optimize')")
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.execute("VACUUM")
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -271,10 +271,10 @@ def test_collections_are_separate(make_store: MakeStore) -> None:
     assert texts(entities.search("q", vec("text"), top_k=5, filters={"user_id": "alice"})) == ["entity text"]
 
 
-def test_keyword_search_is_not_offered_and_search_batch_runs_each_query(store: Store) -> None:
+def test_search_batch_runs_each_query(store: Store) -> None:
+    # (Keyword search is each store's own: tests/core/memory/vectors/test_keyword_*.py.)
     add(store, "alice", "alice plays chess", created="1")
     add(store, "alice", "alice bakes bread", created="2")
-    assert store.keyword_search("chess", top_k=5, filters={"user_id": "alice"}) is None
     batch = store.search_batch(
         ["chess", "bread"], [vec("chess"), vec("bread")], top_k=1, filters={"user_id": "alice"}
     )
