@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     session_idle_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     memory_recall_limit: int = Field(default=8, ge=0, le=50)
+    memory_prompt_tokens: int = Field(default=1000, ge=0, le=100_000)
     memory_write_queue_size: int = Field(default=1000, ge=1, le=100_000)
     memory_write_workers: int = Field(default=2, ge=1, le=32)
     # One admission limit per process, every front door (core/admission.py).
@@ -114,6 +115,7 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     memory_retry_max_age_hours: float = Field(default=72.0, gt=0, le=24 * 365)
     memory_merge_similarity: float = Field(default=0.9, ge=0.5, le=1.0)
+    memory_update_similarity: float | None = Field(default=None, ge=0.5, le=1.0)
 
     # Web server and logging.
     port: int = Field(default=8080, ge=1, le=65535)
