@@ -3,7 +3,9 @@
 - extraction is told when the messages were said, so "yesterday" becomes a date;
 - a new memory replaces the older ones it updates at write time (the nightly consolidation's rule,
   core.memory.consolidation, applied at once to the memories a write touches);
-- recall drops near-duplicates so that the memories in a prompt are different facts.
+- recall favours the newer of about equally relevant memories (an updated fact over the one it
+  updates), and drops near-duplicates so that the memories in a prompt are different facts.
+Both weights were set by bench/memory_quality.py (README "Memory quality").
 """
 
 from __future__ import annotations
@@ -21,6 +23,37 @@ NEAR_DUPLICATE_WORDS = 0.8
 # Recall over-fetches this many times the limit so that dropped near-duplicates leave room for
 # other facts.
 OVERFETCH = 2
+
+
+# How much being the newest of the recalled candidates adds to a memory's relevance score
+# (mem0's hybrid score, 0..1): enough to order two about equally relevant memories newest first.
+RECENCY_WEIGHT = 0.05
+
+
+def newest_favoured(ranked: list[MemoryItem], weight: float = RECENCY_WEIGHT) -> list[MemoryItem]:
+    """`ranked` re-ordered by score plus `weight` times how new each memory is among them (0 for
+    the oldest, 1 for the newest, by `created_at`). A memory without a score or date keeps its
+    score."""
+    times = {id(m): t for m in ranked if (t := _timestamp(m)) is not None}
+    if weight <= 0 or len(times) < 2 or max(times.values()) == min(times.values()):
+        return list(ranked)
+    oldest, span = min(times.values()), max(times.values()) - min(times.values())
+
+    def boosted(item: MemoryItem) -> float:
+        moment = times.get(id(item))
+        newness = 0.0 if moment is None else (moment - oldest) / span
+        return (item.score or 0.0) + weight * newness
+
+    return sorted(ranked, key=boosted, reverse=True)
+
+
+def _timestamp(item: MemoryItem) -> float | None:
+    if not item.created_at:
+        return None
+    try:
+        return utc(datetime.fromisoformat(item.created_at)).timestamp()
+    except ValueError:
+        return None
 
 
 def utc(moment: datetime) -> datetime:

@@ -13,7 +13,8 @@ return memories of the epoch the caller read from the store, so a write that lan
 is never recalled, even in the moment before it is discarded (core.memory.writer).
 
 Memories are stored with where and when they were learned (`created_at` is when the exchange
-happened). Recall over-fetches and drops near-duplicates (core.memory.selection); with an update
+happened). Recall over-fetches, favours the newer of about equally relevant memories and drops
+near-duplicates (core.memory.selection); with an update
 similarity set, a write replaces the older memories it updates at once (the nightly consolidation's
 rule, applied sooner) and purges them. mem0 `run_id` is
 "private" or "public", so a private conversation never feeds the extraction context of a public
@@ -36,6 +37,7 @@ from core.memory.selection import (
     OVERFETCH,
     distinct_memories,
     extraction_instructions,
+    newest_favoured,
     replaced_by_new,
     utc,
 )
@@ -191,7 +193,8 @@ class Mem0Memory:
 
         def search() -> list[MemoryItem]:
             result = self._memory.search(query, filters=filters, top_k=min(limit * OVERFETCH, 100))
-            return distinct_memories([_item(r) for r in result.get("results", [])], limit)
+            ranked = newest_favoured([_item(r) for r in result.get("results", [])])
+            return distinct_memories(ranked, limit)
 
         return await self._run(search)
 

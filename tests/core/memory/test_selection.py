@@ -6,7 +6,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from core.memory.selection import distinct_memories, extraction_instructions, replaced_by_new
+from core.memory.selection import (
+    distinct_memories,
+    extraction_instructions,
+    newest_favoured,
+    replaced_by_new,
+)
 from core.memory.vectors.base import OutputData
 from core.models import MemoryItem
 
@@ -65,3 +70,32 @@ def test_only_older_alike_memories_with_other_words_are_replaced() -> None:
     assert replaced_by_new(records, {"new"}, 0.9) == ["old"]
     assert replaced_by_new(records, {"new"}, 1.0) == []
     assert replaced_by_new(records, set(), 0.5) == []
+
+
+def scored(text: str, score: float | None, created_at: str | None) -> MemoryItem:
+    return MemoryItem(
+        id=text, text=text, created_at=created_at, platform=None, channel=None, is_private=True, score=score
+    )
+
+
+def test_of_two_about_equally_relevant_memories_the_newer_comes_first() -> None:
+    ranked = [
+        scored("I live in Paris", 0.62, "2026-01-01T00:00:00+00:00"),
+        scored("We moved, I live in Berlin now", 0.60, "2026-06-01T00:00:00+00:00"),
+        scored("I have a cat", 0.30, "2026-03-01T00:00:00+00:00"),
+    ]
+    assert [m.text for m in newest_favoured(ranked, 0.05)] == [
+        "We moved, I live in Berlin now",
+        "I live in Paris",
+        "I have a cat",
+    ]
+    # A clearly more relevant old memory keeps its place.
+    assert [m.text for m in newest_favoured(ranked, 0.01)] == [m.text for m in ranked]
+
+
+def test_recency_leaves_undated_and_single_memories_alone() -> None:
+    ranked = [scored("a", 0.5, None), scored("b", 0.4, "not a date"), scored("c", 0.3, "2026-01-01")]
+    assert newest_favoured(ranked, 0.5) == ranked  # fewer than two dated memories
+    assert newest_favoured([], 0.5) == []
+    two = [scored("old", 0.5, "2026-01-01"), scored("new", 0.5, "2026-01-01")]
+    assert newest_favoured(two, 0.5) == two  # no span of time between them
