@@ -14,11 +14,10 @@ is never recalled, even in the moment before it is discarded (core.memory.writer
 
 Memories are stored with where and when they were learned (`created_at` is when the exchange
 happened). Recall over-fetches, favours the newer of about equally relevant memories and drops
-near-duplicates (core.memory.selection); with an update
-similarity set, a write replaces the older memories it updates at once (the nightly consolidation's
-rule, applied sooner) and purges them. mem0 `run_id` is
-"private" or "public", so a private conversation never feeds the extraction context of a public
-one, and recall in a public place filters on `is_private == False`.
+near-duplicates (core.memory.selection); with an update similarity set, a write replaces the older
+memories it updates at once (the nightly consolidation's rule, applied sooner) and purges them.
+mem0 `run_id` is "private" or "public", so a private conversation never feeds the extraction
+context of a public one, and recall in a public place filters on `is_private == False`.
 """
 
 from __future__ import annotations
