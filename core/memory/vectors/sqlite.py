@@ -74,26 +74,48 @@ CREATE INDEX IF NOT EXISTS vectors_user ON vectors(collection, user_id, created_
 
 
 # Contentless FTS5 (3.40 has no contentless_delete): a row leaves the index through the 'delete'
-# command, given the text it was indexed with, which the old payload still holds.
+# command, given the values it was indexed with, which the old row still holds. `scope` is one token
+# per (collection, user): a search matches it first, so it reads one account's entries, not every
+# entry holding a common word (bm25 weighs the column 0).
 _KEYWORD_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS memory_terms USING fts5(
-    text, content='', tokenize='unicode61 remove_diacritics 2'
+    text, scope, content='', tokenize='unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS vectors_terms_insert AFTER INSERT ON vectors BEGIN
-    INSERT INTO memory_terms(rowid, text)
-    VALUES (new.rowid, coalesce(json_extract(new.payload, '$.data'), ''));
+    INSERT INTO memory_terms(rowid, text, scope) VALUES (
+        new.rowid,
+        coalesce(json_extract(new.payload, '$.data'), ''),
+        hex(new.collection || char(0) || new.user_id)
+    );
 END;
 CREATE TRIGGER IF NOT EXISTS vectors_terms_delete AFTER DELETE ON vectors BEGIN
-    INSERT INTO memory_terms(memory_terms, rowid, text)
-    VALUES ('delete', old.rowid, coalesce(json_extract(old.payload, '$.data'), ''));
+    INSERT INTO memory_terms(memory_terms, rowid, text, scope) VALUES (
+        'delete',
+        old.rowid,
+        coalesce(json_extract(old.payload, '$.data'), ''),
+        hex(old.collection || char(0) || old.user_id)
+    );
 END;
-CREATE TRIGGER IF NOT EXISTS vectors_terms_update AFTER UPDATE OF payload ON vectors BEGIN
-    INSERT INTO memory_terms(memory_terms, rowid, text)
-    VALUES ('delete', old.rowid, coalesce(json_extract(old.payload, '$.data'), ''));
-    INSERT INTO memory_terms(rowid, text)
-    VALUES (new.rowid, coalesce(json_extract(new.payload, '$.data'), ''));
+CREATE TRIGGER IF NOT EXISTS vectors_terms_update AFTER UPDATE OF payload, user_id, collection ON vectors
+BEGIN
+    INSERT INTO memory_terms(memory_terms, rowid, text, scope) VALUES (
+        'delete',
+        old.rowid,
+        coalesce(json_extract(old.payload, '$.data'), ''),
+        hex(old.collection || char(0) || old.user_id)
+    );
+    INSERT INTO memory_terms(rowid, text, scope) VALUES (
+        new.rowid,
+        coalesce(json_extract(new.payload, '$.data'), ''),
+        hex(new.collection || char(0) || new.user_id)
+    );
 END;
 """
+
+
+def _scope_token(collection: str, user_id: str) -> str:
+    """The `scope` token SQLite's hex() gives the same (collection, user) (UTF-8, upper case)."""
+    return (collection + "\0" + user_id).encode().hex().upper()
 
 
 class SQLiteVectorStore:
@@ -121,8 +143,9 @@ class SQLiteVectorStore:
             self._conn.executescript(_KEYWORD_SCHEMA)
             if had_index is None:  # a store written before keyword search: index what it holds
                 self._conn.execute(
-                    "INSERT INTO memory_terms(rowid, text) "
-                    "SELECT rowid, coalesce(json_extract(payload, '$.data'), '') FROM vectors"
+                    "INSERT INTO memory_terms(rowid, text, scope) "
+                    "SELECT rowid, coalesce(json_extract(payload, '$.data'), ''), "
+                    "hex(collection || char(0) || user_id) FROM vectors"
                 )
 
     # -- VectorStoreBase -----------------------------------------------------------------------
@@ -222,11 +245,15 @@ class SQLiteVectorStore:
             return []
         with self._lock:
             rows = self._conn.execute(
-                "SELECT v.id, v.payload, -bm25(memory_terms) AS score "
+                "SELECT v.id, v.payload, -bm25(memory_terms, 1.0, 0.0) AS score "
                 "FROM memory_terms JOIN vectors v ON v.rowid = memory_terms.rowid "
                 "WHERE memory_terms MATCH ? AND v.collection = ? AND v.user_id = ? "
                 "ORDER BY score DESC, v.created_at DESC, v.id",
-                (fts5_query(terms), self.collection_name, user),
+                (
+                    f'scope : "{_scope_token(self.collection_name, user)}" AND text : ({fts5_query(terms)})',
+                    self.collection_name,
+                    user,
+                ),
             ).fetchall()
         found = []
         for vid, payload_json, score in rows:

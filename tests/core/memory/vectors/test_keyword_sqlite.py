@@ -185,3 +185,26 @@ def test_a_store_written_before_keyword_search_is_indexed_on_open(tmp_path: Path
         assert keyword(reopened, "tandem") == ["alice rides a tandem bicycle"]
     finally:
         reopened.close()
+
+
+@pytest.mark.parametrize("user", ['he said "hi" OR *', "zoë", "a" * 300, "scope : x"])
+def test_any_user_id_scopes_the_search_to_exactly_that_user(store: SQLiteVectorStore, user: str) -> None:
+    add(store, user, "likes kayaking", created="1")
+    add(store, user + "x", "also likes kayaking", created="2")
+    found = store.keyword_search("kayaking", top_k=5, filters={"user_id": user})
+    assert found is not None
+    assert texts(found) == ["likes kayaking"]
+
+
+def test_another_collection_is_not_searched(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    memories = SQLiteVectorStore(collection_name="mnemo", path=path, embedding_model_dims=DIMS)
+    entities = SQLiteVectorStore(collection_name="mnemo_entities", path=path, embedding_model_dims=DIMS)
+    try:
+        add(memories, "alice", "alice visits Lisbon", created="1")
+        add(entities, "alice", "Lisbon", created="1")
+        assert keyword(memories, "lisbon") == ["alice visits Lisbon"]
+        assert keyword(entities, "lisbon") == ["Lisbon"]
+    finally:
+        entities.close()
+        memories.close()
