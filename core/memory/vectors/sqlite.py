@@ -77,10 +77,13 @@ CREATE INDEX IF NOT EXISTS vectors_user ON vectors(collection, user_id, created_
 # command, given the values it was indexed with, which the old row still holds. `scope` is one token
 # per (collection, user): a search matches it first, so it reads one account's entries, not every
 # entry holding a common word (bm25 weighs the column 0).
-_KEYWORD_SCHEMA = """
+_KEYWORD_SCHEMA = (
+    """
 CREATE VIRTUAL TABLE IF NOT EXISTS memory_terms USING fts5(
     text, scope, content='', tokenize='unicode61 remove_diacritics 2'
-);
+)
+""",
+    """
 CREATE TRIGGER IF NOT EXISTS vectors_terms_insert AFTER INSERT ON vectors BEGIN
     INSERT INTO memory_terms(rowid, text, scope) VALUES (
         new.rowid,
@@ -88,6 +91,8 @@ CREATE TRIGGER IF NOT EXISTS vectors_terms_insert AFTER INSERT ON vectors BEGIN
         hex(new.collection || char(0) || new.user_id)
     );
 END;
+""",
+    """
 CREATE TRIGGER IF NOT EXISTS vectors_terms_delete AFTER DELETE ON vectors BEGIN
     INSERT INTO memory_terms(memory_terms, rowid, text, scope) VALUES (
         'delete',
@@ -96,6 +101,8 @@ CREATE TRIGGER IF NOT EXISTS vectors_terms_delete AFTER DELETE ON vectors BEGIN
         hex(old.collection || char(0) || old.user_id)
     );
 END;
+""",
+    """
 CREATE TRIGGER IF NOT EXISTS vectors_terms_update AFTER UPDATE OF payload, user_id, collection ON vectors
 BEGIN
     INSERT INTO memory_terms(memory_terms, rowid, text, scope) VALUES (
@@ -110,7 +117,8 @@ BEGIN
         hex(new.collection || char(0) || new.user_id)
     );
 END;
-"""
+""",
+)
 
 
 def _scope_token(collection: str, user_id: str) -> str:
@@ -137,16 +145,25 @@ class SQLiteVectorStore:
             # that deletion reach the keyword index.
             self._conn.execute("PRAGMA recursive_triggers=ON")
             self._conn.executescript(_SCHEMA)
-            had_index = self._conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'memory_terms'"
-            ).fetchone()
-            self._conn.executescript(_KEYWORD_SCHEMA)
-            if had_index is None:  # a store written before keyword search: index what it holds
-                self._conn.execute(
-                    "INSERT INTO memory_terms(rowid, text, scope) "
-                    "SELECT rowid, coalesce(json_extract(payload, '$.data'), ''), "
-                    "hex(collection || char(0) || user_id) FROM vectors"
-                )
+            # One transaction, so that two processes opening a store written before keyword
+            # search index it once.
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                had_index = self._conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'memory_terms'"
+                ).fetchone()
+                for statement in _KEYWORD_SCHEMA:
+                    self._conn.execute(statement)
+                if had_index is None:  # written before keyword search: index what it holds
+                    self._conn.execute(
+                        "INSERT INTO memory_terms(rowid, text, scope) "
+                        "SELECT rowid, coalesce(json_extract(payload, '$.data'), ''), "
+                        "hex(collection || char(0) || user_id) FROM vectors"
+                    )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     # -- VectorStoreBase -----------------------------------------------------------------------
     def create_col(self, name: str, vector_size: int, distance: str) -> None:
