@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     session_idle_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     memory_recall_limit: int = Field(default=8, ge=0, le=50)
+    memory_prompt_tokens: int = Field(default=1000, ge=0, le=100_000)
     memory_write_queue_size: int = Field(default=1000, ge=1, le=100_000)
     memory_write_workers: int = Field(default=2, ge=1, le=32)
     # One admission limit per process, every front door (core/admission.py).
@@ -119,6 +120,7 @@ class Settings(BaseSettings):
     # With SUPABASE_DB_URL: forgotten memories are deleted at once; their text leaves the table's
     # files when the purge job rewrites it, at most this often (core/memory/vectors/postgres_purge.py).
     vector_purge_interval_minutes: int = Field(default=60, ge=1, le=10080)
+    memory_update_similarity: float | None = Field(default=None, ge=0.5, le=1.0)
 
     # Web server and logging.
     port: int = Field(default=8080, ge=1, le=65535)

@@ -103,6 +103,7 @@ def mem0_options(settings: Settings) -> Mem0Options:
         embedding_dims=settings.embedding_dims,
         timeout_seconds=settings.llm_timeout_seconds,
         max_retries=settings.llm_max_retries,
+        update_similarity=settings.memory_update_similarity,
         # With it, mem0's vectors live in Postgres (shared by every machine), not in DATA_DIR.
         vector_db_url=settings.supabase_db_url.get_secret_value() if settings.supabase_db_url else None,
     )
@@ -170,6 +171,7 @@ async def build_core(
                 prompt_token_budget=settings.prompt_token_budget,
                 reply_tokens=settings.max_reply_tokens,
                 system_prompt=settings.system_prompt,
+                memory_prompt_tokens=settings.memory_prompt_tokens,
             ),
             clock=clock,
         )

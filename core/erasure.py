@@ -80,6 +80,14 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
         "what was learned in a conversation stays when the conversation is deleted (forget it)",
     ),
     TextCopy(
+        "memory.keywords",
+        "the words of each memory in the vector store's keyword index (SQLite FTS5 in memory_vectors.db)",
+        {
+            Removal.FORGET: "a trigger drops its entry; the purge merges the index, rewrites the file",
+            Removal.ERASE: "the same, for every memory of the account",
+        },
+    ),
+    TextCopy(
         "memory.entities",
         "entity names mem0 extracts into its entity collection (only with spaCy installed)",
         {

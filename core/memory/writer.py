@@ -57,13 +57,17 @@ async def land_memory_write(
     epoch: int,
     messages: list[dict[str, str]],
     origin: MemoryOrigin,
+    said_at: datetime | None = None,
 ) -> LandedWrite:
     """Write one exchange's memories for (account, epoch), unless that must not happen any more.
+    `said_at`: when the exchange happened (the memories' learned date; default: now).
     Raises what `remember` raises (the caller keeps the write for a retry)."""
     target = await store.memory_write_target(account_id, epoch)
     if target is None:
         return LandedWrite(WriteOutcome.DROPPED)
-    added = await memory.remember(target.account_id, messages, origin=origin, epoch=target.epoch)
+    # Passed only when known, so a MemoryService written before `said_at` existed still fits.
+    when = {} if said_at is None else {"said_at": said_at}
+    added = await memory.remember(target.account_id, messages, origin=origin, epoch=target.epoch, **when)
     return await settle_memory_write(
         store=store, memory=memory, written=target, memory_ids=[item.id for item in added]
     )
@@ -97,6 +101,7 @@ class _Job:
     epoch: int
     messages: list[dict[str, str]]
     origin: MemoryOrigin
+    said_at: datetime | None = None
 
 
 class MemoryWriter:
@@ -139,7 +144,7 @@ class MemoryWriter:
     ) -> None:
         """Never raises. A full queue spills to durable storage, awaited here (one store write) so
         that spilling is bounded by the replies in flight, not by spawned tasks."""
-        job = _Job(account_id, epoch, messages, origin)
+        job = _Job(account_id, epoch, messages, origin, said_at=self._clock())
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -183,6 +188,7 @@ class MemoryWriter:
                 epoch=job.epoch,
                 messages=job.messages,
                 origin=job.origin,
+                said_at=job.said_at,
             )
         except BotError as exc:
             log.warning("memory write failed (%s); keeping it for the retry job", exc)

@@ -52,6 +52,17 @@ def in_memory_vectors(core: Core, needle: str) -> bool:
     return rows(core.settings.data_dir / "memory_vectors.db", sql, needle) > 0
 
 
+def in_keyword_index(core: Core, needle: str) -> bool:
+    """Terms of the FTS5 index (lower-cased), deleted entries included until they are merged away."""
+    conn = sqlite3.connect(core.settings.data_dir / "memory_vectors.db")
+    try:
+        conn.execute("CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, memory_terms, row)")
+        sql = "select count(*) from temp.terms where term like ?"
+        return int(conn.execute(sql, (f"%{needle.lower()}%",)).fetchone()[0]) > 0
+    finally:
+        conn.close()
+
+
 def in_entities(core: Core, needle: str) -> bool:
     sql = "select count(*) from vectors where collection <> 'mnemo' and payload like ?"
     return rows(core.settings.data_dir / "memory_vectors.db", sql, needle) > 0
@@ -70,6 +81,7 @@ PROBES: dict[str, Probe] = {
     "store.messages": in_messages,
     "store.pending_memory_writes": in_pending_writes,
     "memory.vectors": in_memory_vectors,
+    "memory.keywords": in_keyword_index,
     "memory.entities": in_entities,
     "mem0.history": in_mem0_history,
 }
@@ -100,7 +112,7 @@ async def plant(core: Core, fake: FakeOpenAI, secret: str) -> uuid.UUID:
         error="down",
     )
     assert kept is not None
-    for place in ("store.messages", "store.pending_memory_writes", "memory.vectors"):
+    for place in ("store.messages", "store.pending_memory_writes", "memory.vectors", "memory.keywords"):
         assert PROBES[place](core, secret), place  # the probes do see it when it is there
     return account.id
 
@@ -116,7 +128,7 @@ async def test_forget_reaches_its_copies(core: Core, fake_openai: FakeOpenAI) ->
 
     await core.commands.run(ALICE, Command(CommandName.FORGET, argument=item.id))
 
-    assert reached(Removal.FORGET) == ["memory.vectors", "memory.entities"]
+    assert reached(Removal.FORGET) == ["memory.vectors", "memory.keywords", "memory.entities"]
     for place in reached(Removal.FORGET):
         assert not PROBES[place](core, secret), place
     vector_files = list(core.settings.data_dir.glob("memory_vectors.db*"))

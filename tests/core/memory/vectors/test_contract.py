@@ -271,14 +271,13 @@ def test_collections_are_separate(make_store: MakeStore) -> None:
     assert texts(entities.search("q", vec("text"), top_k=5, filters={"user_id": "alice"})) == ["entity text"]
 
 
-def test_keyword_search_where_offered_and_search_batch_runs_each_query(store: Store) -> None:
+def test_keyword_search_is_offered_by_both_stores_and_search_batch_runs_each_query(store: Store) -> None:
+    # (Each store's own keyword-search tests: tests/core/memory/vectors/test_keyword_sqlite.py and
+    # test_postgres_search.py.)
     add(store, "alice", "alice plays chess", created="1")
     add(store, "alice", "alice bakes bread", created="2")
     found = store.keyword_search("chess", top_k=5, filters={"user_id": "alice"})
-    if isinstance(store, SQLiteVectorStore):
-        assert found is None  # the embedded store's keyword search arrives with hybrid retrieval
-    else:
-        assert texts(found or []) == ["alice plays chess"]
+    assert texts(found or []) == ["alice plays chess"]
     batch = store.search_batch(
         ["chess", "bread"], [vec("chess"), vec("bread")], top_k=1, filters={"user_id": "alice"}
     )
