@@ -11,36 +11,61 @@ removals all go through core.erasure.
     HTTP API  -> account, settings, conversations, conversation_messages, delete_conversation,
                  erase_conversations, memory_page
     linking   -> issue_link_code, redeem_link_code, linked_identities, unlink
+    surfaces  -> remember_text, memories_like, record_feedback (Slack's shortcuts and assistant
+                 pane), on_change (a front door that shows a person's data, e.g. Slack's App Home,
+                 refreshes it after every change that person makes, through any front door)
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from core.commands import Command, CommandResult, MemoryCommands
+from core.commands import Command, CommandName, CommandResult, MemoryCommands
 from core.erasure import Removals
+from core.errors import UserFacingError
 from core.intake.model import Intake, NewDelivery
 from core.linking import IssuedCode, LinkOutcome, LinkService
 from core.llm import OnDelta
 from core.memory.service import MemoryService
+from core.memory.writer import WriteOutcome, land_memory_write
 from core.models import (
     Account,
     AccountSettings,
+    AnswerFeedback,
     ConversationKey,
     ConversationPage,
     IdentityKey,
     IncomingMessage,
+    MemoryItem,
+    MemoryOrigin,
     MemoryPage,
     MessagePage,
     Platform,
+    Rating,
     Reply,
 )
 from core.orchestrator import Complete, Orchestrator
 from core.storage import Store
 
+log = logging.getLogger(__name__)
+
 # How many conversations one pass of erase_conversations deletes before listing again.
 _ERASE_BATCH = 100
+# /memory commands that change what is kept about a person (on_change listeners hear of them).
+_CHANGES = frozenset(
+    {
+        CommandName.FORGET,
+        CommandName.FORGET_ALL,
+        CommandName.PAUSE,
+        CommandName.RESUME,
+        CommandName.LINK,
+        CommandName.UNLINK,
+    }
+)
+ChangeListener = Callable[[IdentityKey], None]
+"""Told which identity just changed its data. Must not block: it schedules its own work."""
 
 
 class Assistant:
@@ -64,6 +89,7 @@ class Assistant:
         self._store = store
         self._memory = memory
         self.clock = clock
+        self._change_listeners: list[ChangeListener] = []
 
     # -- events ------------------------------------------------------------------------------------
     async def accept(self, delivery: NewDelivery) -> bool:
@@ -107,7 +133,10 @@ class Assistant:
         self, identity: IdentityKey, command: Command, *, display_name: str | None = None
     ) -> CommandResult:
         """Raises UserFacingError (a clear answer for the person) and DependencyError."""
-        return await self._commands.run(identity, command, display_name=display_name)
+        result = await self._commands.run(identity, command, display_name=display_name)
+        if command.name in _CHANGES and not result.needs_confirmation:
+            self._changed(identity)
+        return result
 
     # -- the HTTP API's views of a person's data ------------------------------------------------------
     async def account(self, identity: IdentityKey, *, display_name: str | None = None) -> Account:
@@ -167,14 +196,78 @@ class Assistant:
 
     async def redeem_link_code(self, identity: IdentityKey, code: str) -> LinkOutcome:
         """Refusals are UserFacingError subclasses (core.linking)."""
-        return await self._links.redeem(identity, code)
+        outcome = await self._links.redeem(identity, code)
+        self._changed(identity)
+        return outcome
 
     async def linked_identities(self, identity: IdentityKey) -> list[IdentityKey]:
         return await self._links.identities(identity)
 
     async def unlink(self, identity: IdentityKey, platform: str) -> list[IdentityKey]:
         """UnlinkError (core.linking) when there is nothing to detach."""
-        return await self._links.unlink(identity, platform)
+        remaining = await self._links.unlink(identity, platform)
+        self._changed(identity)
+        return remaining
+
+    # -- surfaces: shortcuts, feedback, views that show a person's data ----------------------------
+    async def remember_text(
+        self, identity: IdentityKey, text: str, *, origin: MemoryOrigin, display_name: str | None = None
+    ) -> list[MemoryItem]:
+        """Remember what the person explicitly asked to be remembered (their own words), tagged
+        with where it was said. Raises UserFacingError when their memory is paused, and what the
+        memory backend raises. An erasure or pause that lands meanwhile undoes the write."""
+        account = await self._store.resolve_account(identity, display_name=display_name)
+        settings = await self._store.get_settings(account.id)
+        if settings.memory_paused:
+            raise UserFacingError("Your memory is paused, so I didn't remember it. /memory resume to undo.")
+        landed = await land_memory_write(
+            store=self._store,
+            memory=self._memory,
+            account_id=account.id,
+            epoch=settings.epoch,
+            messages=[{"role": "user", "content": text}],
+            origin=origin,
+        )
+        if landed.outcome is not WriteOutcome.WRITTEN:
+            return []
+        self._changed(identity)
+        wanted = set(landed.memory_ids)
+        items = await self._memory.export(account.id, epoch=settings.epoch)
+        return [item for item in items if item.id in wanted]
+
+    async def memories_like(
+        self, identity: IdentityKey, text: str, *, channel: str, limit: int = 5
+    ) -> list[MemoryItem]:
+        """The person's own memories learned in `channel` that are closest to `text`: what was
+        most likely learned from a message said there (mem0 does not record the message a memory
+        came from). For the person only: private ones included."""
+        account = await self._store.resolve_account(identity)
+        found = await self._memory.recall(
+            account.id, text, epoch=account.epoch, include_private=True, limit=limit * 4
+        )
+        return [item for item in found if item.channel == channel][:limit]
+
+    async def record_feedback(self, identity: IdentityKey, *, answer: str, rating: Rating) -> None:
+        """Keep the person's rating of one answer (`answer`: the front door's id for the answer's
+        message). A second click replaces the first. Erased with the account."""
+        account = await self._store.resolve_account(identity)
+        await self._store.record_feedback(account.id, answer=answer, rating=rating, now=self.clock())
+
+    async def feedback(self, identity: IdentityKey) -> list[AnswerFeedback]:
+        account = await self._store.resolve_account(identity)
+        return await self._store.list_feedback(account.id)
+
+    def on_change(self, listener: ChangeListener) -> None:
+        """Call `listener(identity)` after that identity changed its data here (a /memory command
+        that changes something, linking, remember_text)."""
+        self._change_listeners.append(listener)
+
+    def _changed(self, identity: IdentityKey) -> None:
+        for listener in self._change_listeners:
+            try:
+                listener(identity)
+            except Exception:  # a view that cannot refresh must not fail the change itself
+                log.exception("change listener failed")
 
 
 __all__ = ["Assistant"]

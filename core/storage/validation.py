@@ -36,3 +36,13 @@ def event_key(key: str) -> str:
 def distinct_accounts(source: uuid.UUID, target: uuid.UUID) -> None:
     if source == target:  # the merge would end by deleting the account itself
         raise ValueError("merge_accounts: source and target must be different accounts")
+
+
+MAX_ANSWER_ID = 300
+
+
+def answer_id(answer: str) -> str:
+    """An answer's id for feedback: printable, at most MAX_ANSWER_ID characters."""
+    if not answer or len(answer) > MAX_ANSWER_ID or not answer.isprintable():
+        raise ValueError(f"answer id must be 1-{MAX_ANSWER_ID} printable characters")
+    return answer

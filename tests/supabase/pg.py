@@ -31,6 +31,7 @@ MNEMO_TABLES = (
     "link_failures",
     "account_merges",
     "memory_vectors",
+    "answer_feedback",
 )
 
 

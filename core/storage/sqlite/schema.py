@@ -94,6 +94,11 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE link_codes ADD COLUMN reserved_at TEXT;",
     # When an account was last erased (messages received before it are withdrawn, not stored).
     "ALTER TABLE accounts ADD COLUMN erased_at TEXT;",
+    # Ratings of answers (feedback buttons): ids only; erased with the account, merged away with it.
+    "CREATE TABLE IF NOT EXISTS answer_feedback ("
+    " account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    " answer TEXT NOT NULL, rating TEXT NOT NULL, at TEXT NOT NULL,"
+    " PRIMARY KEY (account_id, answer));",
 )
 
 
