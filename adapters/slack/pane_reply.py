@@ -1,0 +1,168 @@
+"""One answer in the assistant pane: streamed with Slack's native AI streaming
+(chat.startStream/appendStream/stopStream, through bolt's `say_stream`, i.e. slack_sdk's
+AsyncChatStream), or, when the workspace refuses it, with the shared post-then-edit ReplyWriter.
+
+Text is handed to the stream in pieces of at least `buffer_chars` (so a long answer costs a few
+appendStream calls, not one per token), and this class keeps its own record of what it sent: the
+final text either continues it (an answer: stopStream adds the rest and the feedback buttons) or
+replaces it (an apology, or an answer withdrawn by an erasure: chat.update rewrites the message).
+The first Web API error of the stream switches to the ReplyWriter, which shows everything written
+so far and the rest; nothing is lost, at worst a cut-off streamed message stays above it.
+
+Model text is escaped (&, <, >) before it is streamed, as in every other answer: nothing the
+model writes can ping anyone or hide a link.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.errors import SlackClientError
+from slack_sdk.web.async_chat_stream import AsyncChatStream
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.common.reply_writer import DeliveryFailed, Layout, Pacing, ReplyTarget, ReplyWriter
+from adapters.slack.translate import escape_text, message_arguments, to_mrkdwn
+from adapters.slack.web_api import slack_error
+
+log = logging.getLogger(__name__)
+
+STREAM_BUFFER_CHARS = 256  # slack_sdk's own default buffer for chat_stream
+StartStream = Callable[..., Awaitable[AsyncChatStream]]
+"""bolt's `say_stream` (AsyncSayStream): opens an AsyncChatStream in this thread."""
+
+
+class PaneReply:
+    """Use from one task: `on_delta` while the model writes, then `finish` (or `abandon`) once."""
+
+    def __init__(
+        self,
+        *,
+        client: AsyncWebClient,
+        channel: str,
+        thread_ts: str,
+        start_stream: StartStream | None,
+        fallback: ReplyTarget[str],
+        layout: Layout,
+        pacing: Pacing,
+        buffer_chars: int = STREAM_BUFFER_CHARS,
+    ) -> None:
+        self._client = client
+        self._channel = channel
+        self._thread_ts = thread_ts
+        self._start_stream = start_stream
+        self._fallback = fallback
+        self._layout = layout
+        self._pacing = pacing
+        self._buffer_chars = max(1, buffer_chars)
+        self._stream: AsyncChatStream | None = None
+        self._writer: ReplyWriter[str] | None = None
+        self._text = ""  # everything the model wrote
+        self._sent = ""  # what the native stream has been given
+        self._unsent = ""
+
+    @property
+    def streaming_natively(self) -> bool:
+        return self._writer is None
+
+    async def on_delta(self, piece: str) -> None:
+        self._text += piece
+        if self._writer is not None:
+            await self._writer.on_delta(piece)
+            return
+        self._unsent += piece
+        if len(self._unsent) >= self._buffer_chars:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        try:
+            stream = await self._open()
+            await stream.append(markdown_text=escape_text(self._unsent))
+        except (SlackClientError, _NoStream) as exc:
+            await self._fall_back(exc)
+            return
+        self._sent += self._unsent
+        self._unsent = ""
+
+    async def _open(self) -> AsyncChatStream:
+        if self._stream is None:
+            if self._start_stream is None:
+                raise _NoStream()
+            # buffer_size=1: the stream sends what it is given at once (the buffering is ours).
+            self._stream = await self._start_stream(buffer_size=1)
+        return self._stream
+
+    async def _fall_back(self, exc: BaseException | None) -> None:
+        if isinstance(exc, SlackClientError):
+            log.warning("native streaming refused channel=%s (%s); posting instead", self._channel, _why(exc))
+        writer: ReplyWriter[str] = ReplyWriter(self._fallback, layout=self._layout, pacing=self._pacing)
+        self._writer = writer
+        if self._text:
+            await writer.on_delta(self._text)
+
+    async def finish(self, text: str, *, blocks: list[dict[str, Any]] | None) -> str | None:
+        """Show the final text, with `blocks` under it. Returns the ts of the message holding the
+        blocks (the answer's id), or None if they could not be shown. Raises DeliveryFailed if the
+        text could not be shown at all."""
+        if self._writer is None:
+            try:
+                return await self._finish_stream(text, blocks)
+            except SlackClientError as exc:
+                await self._fall_back(exc)
+            except _NoStream:
+                await self._fall_back(None)
+        assert self._writer is not None
+        await self._writer.finish(text)
+        if not blocks:
+            return None
+        try:  # the buttons go in a message of their own, right under the answer
+            response = await self._client.chat_postMessage(
+                channel=self._channel,
+                thread_ts=self._thread_ts,
+                text="Was this answer helpful?",
+                blocks=blocks,
+            )
+        except SlackClientError as exc:
+            log.warning("could not post the feedback buttons channel=%s: %s", self._channel, _why(exc))
+            return None
+        return str(response.get("ts") or "") or None
+
+    async def _finish_stream(self, text: str, blocks: list[dict[str, Any]] | None) -> str | None:
+        stream = await self._open()
+        if text.startswith(self._sent):
+            rest = escape_text(text[len(self._sent) :])
+            await stream.stop(markdown_text=rest or None, blocks=blocks or None)
+            return stream.ts
+        # The final text replaces what was streamed (an apology after a cut-off, a withdrawal:
+        # neither gets feedback buttons, so the message is plain text again).
+        await stream.stop()
+        ts = stream.ts
+        if ts is None:
+            raise _NoStream()
+        replaced = message_arguments(to_mrkdwn(text), channel=self._channel, edit_ts=ts)
+        await self._client.chat_update(**replaced)
+        return None
+
+    async def abandon(self) -> None:
+        """No answer after all (a duplicate delivery, an error): stop whatever was started."""
+        if self._writer is not None:
+            await self._writer.abandon()
+            return
+        if self._stream is not None and self._stream.ts is not None:
+            try:
+                await self._stream.stop()
+            except SlackClientError as exc:
+                log.warning("could not close the stream channel=%s: %s", self._channel, _why(exc))
+
+
+class _NoStream(Exception):
+    """Native streaming is not available for this answer (off, or it never started)."""
+
+
+def _why(exc: BaseException) -> str:
+    return slack_error(exc) if isinstance(exc, SlackClientError) else type(exc).__name__
+
+
+__all__ = ["STREAM_BUFFER_CHARS", "DeliveryFailed", "PaneReply"]
