@@ -158,6 +158,7 @@ async def build_core(settings: Settings, *, clock: Callable[[], datetime] = utc_
             store=store,
             memory=memory,
             clock=clock,
+            writer=writer,
         )
         yield Core(
             settings,

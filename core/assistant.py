@@ -11,25 +11,27 @@ removals all go through core.erasure.
     HTTP API  -> account, settings, conversations, conversation_messages, delete_conversation,
                  erase_conversations, memory_page
     linking   -> issue_link_code, redeem_link_code, linked_identities, unlink
-    surfaces  -> remember_text, memories_like, record_feedback (Slack's shortcuts and assistant
-                 pane), on_change (a front door that shows a person's data, e.g. Slack's App Home,
-                 refreshes it after every change that person makes, through any front door)
+    surfaces  -> remember_text, memories_like, record_feedback (message menus and shortcuts,
+                 Slack's assistant pane), on_change and identities_changed (a front door that
+                 shows a person's data, e.g. Slack's App Home, refreshes it after every change
+                 that person makes through any front door, and after memories were learned)
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from core.commands import Command, CommandName, CommandResult, MemoryCommands
 from core.erasure import Removals
-from core.errors import UserFacingError
 from core.intake.model import Intake, NewDelivery
 from core.linking import IssuedCode, LinkOutcome, LinkService
 from core.llm import OnDelta
 from core.memory.service import MemoryService
-from core.memory.writer import WriteOutcome, land_memory_write
+from core.memory.writer import MemoryWriter
 from core.models import (
     Account,
     AccountSettings,
@@ -64,8 +66,23 @@ _CHANGES = frozenset(
         CommandName.UNLINK,
     }
 )
-ChangeListener = Callable[[IdentityKey], None]
-"""Told which identity just changed its data. Must not block: it schedules its own work."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataChange:
+    """A person's data changed: `identity` did something (a /memory command, linking), or new
+    memories were learned for `account_id` (a memory write landed: `learned`)."""
+
+    identity: IdentityKey | None = None
+    account_id: uuid.UUID | None = None
+
+    @property
+    def learned(self) -> bool:
+        return self.identity is None
+
+
+ChangeListener = Callable[[DataChange], None]
+"""Told of a change. Must not block: it schedules its own work (see identities_changed)."""
 
 
 class Assistant:
@@ -80,6 +97,7 @@ class Assistant:
         store: Store,
         memory: MemoryService,
         clock: Callable[[], datetime],
+        writer: MemoryWriter | None = None,
     ) -> None:
         self._intake = intake
         self._orchestrator = orchestrator
@@ -90,6 +108,8 @@ class Assistant:
         self._memory = memory
         self.clock = clock
         self._change_listeners: list[ChangeListener] = []
+        if writer is not None:
+            writer.on_written(lambda account_id: self._notify(DataChange(account_id=account_id)))
 
     # -- events ------------------------------------------------------------------------------------
     async def accept(self, delivery: NewDelivery) -> bool:
@@ -118,6 +138,13 @@ class Assistant:
             message, on_delta=on_delta, complete=complete, already_claimed=already_claimed
         )
 
+    async def remember_text(
+        self, identity: IdentityKey, text: str, origin: MemoryOrigin, *, display_name: str | None = None
+    ) -> bool:
+        """Remember what the person chose ("Remember this"), with the privacy of where it was said.
+        False when their memory is paused. Raises StorageError."""
+        return await self._orchestrator.remember_text(identity, text, origin, display_name=display_name)
+
     async def follows(self, conversation: ConversationKey) -> bool:
         """True if Mnemo takes part in the conversation (a thread it answered in)."""
         return await self._orchestrator.follows(conversation)
@@ -130,10 +157,18 @@ class Assistant:
 
     # -- /memory -----------------------------------------------------------------------------------
     async def run_command(
-        self, identity: IdentityKey, command: Command, *, display_name: str | None = None
+        self,
+        identity: IdentityKey,
+        command: Command,
+        *,
+        display_name: str | None = None,
+        conversation: ConversationKey | None = None,
     ) -> CommandResult:
-        """Raises UserFacingError (a clear answer for the person) and DependencyError."""
-        result = await self._commands.run(identity, command, display_name=display_name)
+        """Raises UserFacingError (a clear answer for the person) and DependencyError.
+        `conversation`: where the command was given (for `/memory why`)."""
+        result = await self._commands.run(
+            identity, command, display_name=display_name, conversation=conversation
+        )
         if command.name in _CHANGES and not result.needs_confirmation:
             self._changed(identity)
         return result
@@ -210,31 +245,6 @@ class Assistant:
         return remaining
 
     # -- surfaces: shortcuts, feedback, views that show a person's data ----------------------------
-    async def remember_text(
-        self, identity: IdentityKey, text: str, *, origin: MemoryOrigin, display_name: str | None = None
-    ) -> list[MemoryItem]:
-        """Remember what the person explicitly asked to be remembered (their own words), tagged
-        with where it was said. Raises UserFacingError when their memory is paused, and what the
-        memory backend raises. An erasure or pause that lands meanwhile undoes the write."""
-        account = await self._store.resolve_account(identity, display_name=display_name)
-        settings = await self._store.get_settings(account.id)
-        if settings.memory_paused:
-            raise UserFacingError("Your memory is paused, so I didn't remember it. /memory resume to undo.")
-        landed = await land_memory_write(
-            store=self._store,
-            memory=self._memory,
-            account_id=account.id,
-            epoch=settings.epoch,
-            messages=[{"role": "user", "content": text}],
-            origin=origin,
-        )
-        if landed.outcome is not WriteOutcome.WRITTEN:
-            return []
-        self._changed(identity)
-        wanted = set(landed.memory_ids)
-        items = await self._memory.export(account.id, epoch=settings.epoch)
-        return [item for item in items if item.id in wanted]
-
     async def memories_like(
         self, identity: IdentityKey, text: str, *, channel: str, limit: int = 5
     ) -> list[MemoryItem]:
@@ -258,16 +268,28 @@ class Assistant:
         return await self._store.list_feedback(account.id)
 
     def on_change(self, listener: ChangeListener) -> None:
-        """Call `listener(identity)` after that identity changed its data here (a /memory command
-        that changes something, linking, remember_text)."""
+        """Call `listener(change)` after a person's data changed: a /memory command that changes
+        something, linking or unlinking (through any front door), or a memory write that added
+        memories (learned from a conversation, or "Remember this")."""
         self._change_listeners.append(listener)
 
+    async def identities_changed(self, change: DataChange) -> list[IdentityKey]:
+        """Every identity whose data `change` touched: the account's linked identities."""
+        if change.identity is not None:
+            return list({change.identity, *await self._links.identities(change.identity)})
+        if change.account_id is not None:
+            return await self._store.list_identities(change.account_id)
+        return []
+
     def _changed(self, identity: IdentityKey) -> None:
+        self._notify(DataChange(identity=identity))
+
+    def _notify(self, change: DataChange) -> None:
         for listener in self._change_listeners:
             try:
-                listener(identity)
+                listener(change)
             except Exception:  # a view that cannot refresh must not fail the change itself
                 log.exception("change listener failed")
 
 
-__all__ = ["Assistant"]
+__all__ = ["Assistant", "ChangeListener", "DataChange"]

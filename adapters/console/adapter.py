@@ -10,7 +10,7 @@ from adapters.console.translate import WORKSPACE, render_result, to_incoming
 from core.assistant import Assistant
 from core.commands import parse_memory_command
 from core.errors import BotError, UserFacingError
-from core.models import IdentityKey, Platform, ReplyKind
+from core.models import ConversationKey, IdentityKey, Platform, ReplyKind
 from core.replies import COMMAND_FAILED_REPLY
 
 PROMPT = "you> "
@@ -95,7 +95,10 @@ class ConsoleAdapter:
         identity = IdentityKey(Platform.CONSOLE, WORKSPACE, self._user)
         try:
             command = parse_memory_command(text)
-            result = await self._assistant.run_command(identity, command, display_name=self._user)
+            where = ConversationKey(Platform.CONSOLE, WORKSPACE, self._channel, "")
+            result = await self._assistant.run_command(
+                identity, command, display_name=self._user, conversation=where
+            )
         except UserFacingError as exc:
             self._write(f"{exc}\n")
             return

@@ -3,8 +3,9 @@ learned, a Delete button), pause/resume, export, linked accounts and forget ever
 
 Published with views.publish to the viewer only, for the viewer's account only. Republished after
 every change the person makes anywhere: the core tells this class (Assistant.on_change) of every
-change an identity makes (a /memory command on any platform, linking, "Remember this"), and each
-Slack identity of that account gets its tab refreshed, at the page it was looking at.
+change an identity makes (a /memory command on any platform, linking) and of every memory write
+that added memories (a conversation, "Remember this"), and each Slack identity of that account
+gets its tab refreshed, at the page it was looking at.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from adapters.slack.home_view import (
 )
 from adapters.slack.translate import action_identity, workspace_of
 from adapters.slack.web_api import slack_error
-from core.assistant import Assistant
+from core.assistant import Assistant, DataChange
 from core.cache import TTLCache
 from core.commands import Command, CommandName
 from core.errors import BotError, NotFoundError, UserFacingError
@@ -98,9 +99,9 @@ class SlackHome:
         await ack()
         self._tracker.spawn(self.clicked(body), name="home-click")
 
-    def changed(self, identity: IdentityKey) -> None:
-        """Core hook: `identity` changed its data somewhere; refresh its account's Slack tabs."""
-        self._tracker.spawn(self._refresh_linked(identity), name="home-refresh")
+    def changed(self, change: DataChange) -> None:
+        """Core hook: someone's data changed somewhere; refresh their account's Slack tabs."""
+        self._tracker.spawn(self._refresh(change), name="home-refresh")
 
     # -- the work ----------------------------------------------------------------------------------
     async def clicked(self, body: Mapping[str, Any]) -> None:
@@ -156,15 +157,21 @@ class SlackHome:
             notice = str(sent.get("text") or notice)
         await self.publish(viewer, notice=notice)
 
-    async def _refresh_linked(self, identity: IdentityKey) -> None:
+    async def _refresh(self, change: DataChange) -> None:
+        """A change the person made: publish to each of their Slack identities here. Memories
+        learned from a conversation: only to those who looked at their tab in the last day (not
+        a views.publish per message for people who never open it)."""
         try:
-            identities = await self._assistant.linked_identities(identity)
+            identities = await self._assistant.identities_changed(change)
         except BotError as exc:
             log.warning("home refresh: could not list linked accounts: %s", type(exc).__name__)
             return
-        for linked in {identity, *identities}:
-            if linked.platform is Platform.SLACK and linked.workspace == self._workspace:
-                await self.publish(linked)
+        for identity in identities:
+            if identity.platform is not Platform.SLACK or identity.workspace != self._workspace:
+                continue
+            if change.learned and not self._pages.get(identity)[0]:
+                continue
+            await self.publish(identity)
 
     async def publish(self, viewer: IdentityKey, *, page: int | None = None, notice: str = "") -> None:
         """Show the viewer their Home tab (page: the one they asked for, else the one they were

@@ -2,7 +2,8 @@
 the shortcut's response_url):
 
 - "Remember this": stores the message's text as a memory of the person who clicked, with the
-  privacy of the channel it was said in. Only the clicker's own messages: someone else's words
+  privacy of the channel it was said in (queued like every memory write: the Home tab shows it
+  once written). Only the clicker's own messages: someone else's words
   would become a memory filed under the clicker, which the author could neither see nor erase
   (their /memory forget all cannot reach another account). For another person's message, Mnemo
   says so and suggests telling it in your own words.
@@ -26,7 +27,7 @@ from adapters.slack.render import render_candidates, render_text
 from adapters.slack.translate import SlackMessage, action_identity, clean_user_text
 from adapters.slack.web_api import BotIdentity
 from core.assistant import Assistant
-from core.errors import BotError, UserFacingError
+from core.errors import BotError
 from core.models import MAX_MESSAGE_CHARS, IdentityKey, MemoryOrigin, Platform
 from core.replies import COMMAND_FAILED_REPLY
 
@@ -98,22 +99,18 @@ class SlackShortcuts:
         private = await self._is_private(clicker, channel_id)
         try:
             name = await self._directory.user_name(clicker.workspace, clicker.user)
-            added = await self._assistant.remember_text(
-                clicker, text, origin=MemoryOrigin(Platform.SLACK, channel_id, private), display_name=name
+            queued = await self._assistant.remember_text(
+                clicker, text, MemoryOrigin(Platform.SLACK, channel_id, private), display_name=name
             )
-        except UserFacingError as exc:
-            await _respond(respond, str(exc))
-            return
         except BotError as exc:
             log.warning("remember shortcut failed: %s", type(exc).__name__)
             await _respond(respond, COMMAND_FAILED_REPLY)
             return
-        if not added:
-            await _respond(respond, "I didn't find anything in that message worth remembering.")
+        if not queued:
+            await _respond(respond, "Your memory is paused, so I didn't keep it. /memory resume to resume.")
             return
-        where = "only in private conversations" if private else "wherever you talk to me"
-        lines = "\n".join(f"• {item.text}" for item in added)
-        await _respond(respond, f"I'll remember ({where}):\n{lines}")
+        where = "I'll only bring it up in private" if private else "from a public channel"
+        await _respond(respond, f"I'll remember that ({where}). /memory show or the Home tab lists it.")
 
     async def forget(self, body: Mapping[str, Any], respond: Respond) -> None:
         clicker, channel, message = (

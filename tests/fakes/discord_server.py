@@ -516,6 +516,36 @@ class FakeDiscord:
             channel_id=channel_id,
         )
 
+    def message_command(
+        self,
+        *,
+        name: str,
+        user_id: int,
+        target: dict[str, Any],
+        guild_id: int | None = None,
+        channel_id: int,
+    ) -> dict[str, Any]:
+        """An INTERACTION_CREATE payload for a message context-menu command (application command
+        type 3) on `target` (a message payload, as `message()` builds it)."""
+        command = self._command_id(name, guild_id)
+        data: dict[str, Any] = {
+            "id": str(command),
+            "name": name,
+            "type": 3,
+            "target_id": target["id"],
+            "resolved": {"messages": {target["id"]: target}},
+        }
+        if guild_id is not None:
+            data["guild_id"] = str(guild_id)
+        return self._interaction(
+            interaction_type=2,
+            data=data,
+            user_id=user_id,
+            user_name=None,
+            guild_id=guild_id,
+            channel_id=channel_id,
+        )
+
     def button_press(
         self,
         *,
@@ -978,6 +1008,7 @@ class FakeDiscord:
             saved["application_id"] = str(self.app_id)
             saved["version"] = str(snowflake())
             saved.setdefault("type", 1)
+            saved.setdefault("description", "")  # Discord answers "" for context-menu commands
             if guild_id is not None:
                 saved["guild_id"] = str(guild_id)
             stored.append(saved)

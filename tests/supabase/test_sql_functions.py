@@ -73,7 +73,7 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
 
     exchange = json.dumps([{"role": "user", "content": "one"}])
     with pg.as_service_role(supabase_dsn) as conn:
-        assert call(conn, "select public.mnemo_ping()") == [(9,)]
+        assert call(conn, "select public.mnemo_ping()") == [(10,)]
         [(account_id, _, name, epoch, _erased_at)] = call(
             conn, "select * from public.mnemo_resolve_account('discord', '', '42', 'Al')"
         )

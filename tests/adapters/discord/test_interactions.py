@@ -57,8 +57,9 @@ async def test_commands_are_synced_once_and_not_again_when_unchanged(run_bot: Ru
     async with run_bot() as bot:
         [put] = bot.fake.find("PUT", "/commands")
         assert put.path == f"/applications/{bot.fake.app_id}/commands"
-        [memory] = put.json
+        memory, remember, ask = sorted(put.json, key=lambda c: c["type"] * 100 + len(c["name"]))
         assert memory["name"] == "memory"
+        assert memory["type"] == 1
         assert {o["name"] for o in memory["options"]} == {
             "show",
             "forget",
@@ -69,8 +70,14 @@ async def test_commands_are_synced_once_and_not_again_when_unchanged(run_bot: Ru
             "link",
             "links",
             "unlink",
+            "why",
         }
-        assert memory["contexts"] == [0, 1]  # servers and DMs with the bot
+        # Servers, DMs with the bot and group DMs; installed on a server (0) or by a person (1).
+        for command in (memory, remember, ask):
+            assert command["contexts"] == [0, 1, 2]
+            assert command["integration_types"] == [0, 1]
+        assert (remember["name"], remember["type"]) == ("Remember this", 3)  # message context menu
+        assert (ask["name"], ask["type"]) == ("Ask Mnemo about this", 3)
     async with run_bot() as bot:
         assert len(bot.fake.find("PUT", "/commands")) == 1  # second start: compared, nothing sent
         assert len(bot.fake.find("GET", "/commands")) == 2

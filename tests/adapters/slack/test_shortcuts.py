@@ -58,9 +58,9 @@ async def test_remember_this_stores_your_own_message_with_its_channels_privacy(
         slack_http, REMEMBER_CALLBACK, name="private", text="My badge number is 77", channel=p.SECRET_CHANNEL
     )
 
-    assert "I'll remember (wherever you talk to me)" in said
-    assert "I moved to Lisbon in May" in said
-    assert "I'll remember (only in private conversations)" in secret
+    assert "I'll remember that (from a public channel)" in said
+    assert "I'll remember that (I'll only bring it up in private)" in secret
+    assert await slack_http.core.writer.flush(10)
     kept = {m.text: m for m in await memories(slack_http, ALICE)}
     assert kept["I moved to Lisbon in May"].is_private is False
     assert kept["I moved to Lisbon in May"].channel == p.GENERAL
@@ -92,12 +92,20 @@ async def test_remember_this_says_no_while_paused_and_for_empty_or_huge_messages
     assert "Your memory is paused" in paused
     assert "no text I could remember" in empty
     assert "too long to remember" in huge
+    assert await slack_http.core.writer.flush(10)
     assert await memories(slack_http, ALICE) == []
 
 
-async def test_remember_this_refreshes_the_home_tab(slack_http: SlackHarness) -> None:
-    await shortcut(slack_http, REMEMBER_CALLBACK, name="home", text="I have two cats")
+async def test_what_is_remembered_shows_in_an_open_home_tab_once_written(slack_http: SlackHarness) -> None:
+    await slack_http.event(sp.home_opened(user=p.ALICE))
+    await slack_http.settle()
+    published = slack_http.slack.home_count(p.ALICE)
 
+    await shortcut(slack_http, REMEMBER_CALLBACK, name="home", text="I have two cats")
+    assert await slack_http.core.writer.flush(10)
+    await slack_http.settle()
+
+    assert slack_http.slack.home_count(p.ALICE) == published + 1
     view = slack_http.slack.home(p.ALICE)
     assert view is not None
     assert "I have two cats" in json.dumps(view["blocks"])
