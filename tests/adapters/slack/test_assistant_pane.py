@@ -180,3 +180,18 @@ async def test_erasing_everything_erases_the_feedback(slack_http: SlackHarness) 
     await slack_http.response("erase")
 
     assert await slack_http.core.assistant.feedback(ALICE) == []
+
+
+async def test_a_retried_delivery_is_answered_once(slack_http: SlackHarness) -> None:
+    slack_http.model.state.reply = lambda messages: "Once."
+    event = sp.pane_message("only once please", thread_ts=THREAD)
+
+    for retry in (None, 1):
+        response = await slack_http.event(event, retry=retry)
+        assert response.status_code == 200
+        await slack_http.settle()
+
+    assert [m.text for m in answers(slack_http)] == ["Once."]
+    assert slack_http.model.count("chat") == 1
+    statuses = [c["status"] for c in slack_http.slack.pane_calls("assistant.threads.setStatus")]
+    assert statuses == ["is thinking...", "is thinking...", ""]  # the duplicate clears its status

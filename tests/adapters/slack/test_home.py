@@ -222,3 +222,19 @@ async def test_a_failed_publish_is_logged_and_the_next_one_works(slack_http: Sla
 
     view = await open_home(slack_http, p.ALICE)
     assert "still here" in text_of(view)
+
+
+async def test_memories_learned_in_a_conversation_refresh_only_an_open_tab(slack_http: SlackHarness) -> None:
+    await open_home(slack_http, p.ALICE)
+    published = slack_http.slack.home_count(p.ALICE)
+    slack_http.model.state.reply = lambda messages: "Nice!"
+
+    for user in (p.ALICE, p.BOB):
+        await slack_http.event(p.dm("I started learning the violin", user=user, channel=f"D{user}"))
+        await slack_http.settle()
+    assert await slack_http.core.writer.flush(10)
+    await slack_http.settle()
+
+    assert slack_http.slack.home_count(p.ALICE) == published + 1
+    assert "I started learning the violin" in text_of(slack_http.slack.home(p.ALICE))
+    assert slack_http.slack.home(p.BOB) is None  # Bob never opened his tab: no publish per message
