@@ -3,7 +3,9 @@
 AsyncChatStream), or, when the workspace refuses it, with the shared post-then-edit ReplyWriter.
 
 Text is handed to the stream in pieces of at least `buffer_chars` (so a long answer costs a few
-appendStream calls, not one per token), and this class keeps its own record of what it sent: the
+appendStream calls, not one per token), by a background task (the model never waits for Slack;
+text that arrives during an append goes out in the next), and this class keeps its own record of
+what it sent: the
 final text either continues it (an answer: stopStream adds the rest and the feedback buttons) or
 replaces it (an apology, or an answer withdrawn by an erasure: chat.update rewrites the message).
 The first Web API error of the stream switches to the ReplyWriter, which shows everything written
@@ -15,6 +17,8 @@ model writes can ping anyone or hide a link.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -62,6 +66,10 @@ class PaneReply:
         self._text = ""  # everything the model wrote
         self._sent = ""  # what the native stream has been given
         self._unsent = ""
+        # Appends run in a background task, one at a time: the model never waits for Slack, and
+        # what arrives while an append is on its way goes out in the next one.
+        self._pump: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
 
     @property
     def streaming_natively(self) -> bool:
@@ -74,17 +82,32 @@ class PaneReply:
             return
         self._unsent += piece
         if len(self._unsent) >= self._buffer_chars:
-            await self._flush()
+            self._wake.set()
+            if self._pump is None:
+                self._pump = asyncio.create_task(self._append_while_writing(), name="pane-stream")
 
-    async def _flush(self) -> None:
-        try:
-            stream = await self._open()
-            await stream.append(markdown_text=escape_text(self._unsent))
-        except (SlackClientError, _NoStream) as exc:
-            await self._fall_back(exc)
-            return
-        self._sent += self._unsent
-        self._unsent = ""
+    async def _append_while_writing(self) -> None:
+        while self._writer is None:
+            await self._wake.wait()
+            self._wake.clear()
+            if len(self._unsent) < self._buffer_chars:
+                return  # woken to stop: finish() sends the rest
+            piece, self._unsent = self._unsent, ""
+            try:
+                stream = await self._open()
+                await stream.append(markdown_text=escape_text(piece))
+            except Exception as exc:  # Slack's refusal, or the network: the fallback takes over
+                await self._fall_back(exc)
+                return
+            self._sent += piece
+
+    async def _stop_appending(self) -> None:
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            self._unsent, held = "", self._unsent  # let the pump end after its current append
+            self._wake.set()
+            await pump
+            self._unsent = held + self._unsent
 
     async def _open(self) -> AsyncChatStream:
         if self._stream is None:
@@ -95,7 +118,7 @@ class PaneReply:
         return self._stream
 
     async def _fall_back(self, exc: BaseException | None) -> None:
-        if isinstance(exc, SlackClientError):
+        if exc is not None and not isinstance(exc, _NoStream):
             log.warning("native streaming refused channel=%s (%s); posting instead", self._channel, _why(exc))
         writer: ReplyWriter[str] = ReplyWriter(self._fallback, layout=self._layout, pacing=self._pacing)
         self._writer = writer
@@ -106,13 +129,12 @@ class PaneReply:
         """Show the final text, with `blocks` under it. Returns the ts of the message holding the
         blocks (the answer's id), or None if they could not be shown. Raises DeliveryFailed if the
         text could not be shown at all."""
+        await self._stop_appending()
         if self._writer is None:
             try:
                 return await self._finish_stream(text, blocks)
-            except SlackClientError as exc:
+            except Exception as exc:  # Slack's refusal, or the network: the fallback takes over
                 await self._fall_back(exc)
-            except _NoStream:
-                await self._fall_back(None)
         assert self._writer is not None
         await self._writer.finish(text)
         if not blocks:
@@ -147,6 +169,11 @@ class PaneReply:
 
     async def abandon(self) -> None:
         """No answer after all (a duplicate delivery, an error): stop whatever was started."""
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
         if self._writer is not None:
             await self._writer.abandon()
             return
