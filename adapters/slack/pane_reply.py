@@ -2,12 +2,12 @@
 (chat.startStream/appendStream/stopStream, through bolt's `say_stream`, i.e. slack_sdk's
 AsyncChatStream), or, when the workspace refuses it, with the shared post-then-edit ReplyWriter.
 
-Text is handed to the stream in pieces of at least `buffer_chars` (so a long answer costs a few
-appendStream calls, not one per token), by a background task (the model never waits for Slack;
-text that arrives during an append goes out in the next), and this class keeps its own record of
-what it sent: the
-final text either continues it (an answer: stopStream adds the rest and the feedback buttons) or
-replaces it (an apology, or an answer withdrawn by an erasure: chat.update rewrites the message).
+The first words are streamed at once, then text goes on in pieces of at least `buffer_chars` (so
+a long answer costs a few appendStream calls, not one per token), from a background task (the
+model never waits for Slack; text that arrives during an append goes out in the next), and this
+class keeps its own record of what it sent: the final text either continues it (an answer:
+stopStream adds the rest and the feedback buttons) or replaces it (an apology, or an answer
+withdrawn by an erasure: chat.update rewrites the message).
 The first Web API error of the stream switches to the ReplyWriter, which shows everything written
 so far and the rest; nothing is lost, at worst a cut-off streamed message stays above it.
 
@@ -70,6 +70,7 @@ class PaneReply:
         # what arrives while an append is on its way goes out in the next one.
         self._pump: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
 
     @property
     def streaming_natively(self) -> bool:
@@ -81,7 +82,7 @@ class PaneReply:
             await self._writer.on_delta(piece)
             return
         self._unsent += piece
-        if len(self._unsent) >= self._buffer_chars:
+        if self._due():
             self._wake.set()
             if self._pump is None:
                 self._pump = asyncio.create_task(self._append_while_writing(), name="pane-stream")
@@ -90,8 +91,10 @@ class PaneReply:
         while self._writer is None:
             await self._wake.wait()
             self._wake.clear()
-            if len(self._unsent) < self._buffer_chars:
-                return  # woken to stop: finish() sends the rest
+            if self._stopping:
+                return  # finish() sends the rest
+            if not self._due():
+                continue
             piece, self._unsent = self._unsent, ""
             try:
                 stream = await self._open()
@@ -101,13 +104,16 @@ class PaneReply:
                 return
             self._sent += piece
 
+    def _due(self) -> bool:
+        """The first words go out at once (the person sees Mnemo answering), then in pieces."""
+        return len(self._unsent) >= (self._buffer_chars if self._sent else 1)
+
     async def _stop_appending(self) -> None:
         pump, self._pump = self._pump, None
         if pump is not None:
-            self._unsent, held = "", self._unsent  # let the pump end after its current append
+            self._stopping = True  # the pump ends after its current append
             self._wake.set()
             await pump
-            self._unsent = held + self._unsent
 
     async def _open(self) -> AsyncChatStream:
         if self._stream is None:

@@ -72,6 +72,31 @@ async def test_the_model_never_waits_and_what_arrives_meanwhile_goes_out_togethe
     assert reply.streaming_natively
 
 
+async def test_the_first_words_go_out_at_once_then_pieces_of_256_while_the_model_writes(
+    client: AsyncWebClient, fake_slack: FakeSlack
+) -> None:
+    reply = pane_reply(client)
+
+    await reply.on_delta("Hello")
+    await fake_slack.wait_for(lambda: fake_slack.count("chat.startStream") == 1)
+    await reply.on_delta("a" * 100)  # under 256: held for the next piece
+    await reply.on_delta("b" * 200)
+    await fake_slack.wait_for(lambda: fake_slack.count("chat.appendStream") == 1)
+    await reply.on_delta("c" * 10)
+    await reply.finish("Hello" + "a" * 100 + "b" * 200 + "c" * 10, blocks=None)
+
+    (answer,) = fake_slack.posted(CHANNEL)
+    assert answer.text == "Hello" + "a" * 100 + "b" * 200 + "c" * 10
+    first, appended = (
+        call.args for call in fake_slack.calls("chat.startStream") + fake_slack.calls("chat.appendStream")
+    )
+    assert first["chunks"] == [{"type": "markdown_text", "text": "Hello"}]
+    assert appended["chunks"] == [{"type": "markdown_text", "text": "a" * 100 + "b" * 200}]
+    assert fake_slack.calls("chat.stopStream")[0].args["chunks"] == [
+        {"type": "markdown_text", "text": "c" * 10}
+    ]
+
+
 async def test_a_stream_that_breaks_midway_continues_as_a_posted_answer(
     client: AsyncWebClient, fake_slack: FakeSlack
 ) -> None:
