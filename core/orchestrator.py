@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core import logcontext, metrics
 from core.admission import Admission, Turn
 from core.cache import TTLCache
 from core.errors import ErasedError, MemoryBackendError, ModelError, StorageError
@@ -141,15 +143,20 @@ class Orchestrator:
         it was accepted; a second attempt after a worker died must be answered, not skipped."""
         if not self._accepting or not message.text.strip():
             return None
-        async with self._admission.queue() as turn:
-            self._in_flight += 1
-            self._idle.clear()
-            try:
-                return await self._handle(message, on_delta, complete, turn, already_claimed)
-            finally:
-                self._in_flight -= 1
-                if self._in_flight == 0:
-                    self._idle.set()
+        started = time.perf_counter()
+        with logcontext.for_message(message):  # its log lines carry its ids (the API's session_id)
+            async with self._admission.queue() as turn:
+                self._in_flight += 1
+                self._idle.clear()
+                try:
+                    reply = await self._handle(message, on_delta, complete, turn, already_claimed)
+                    if reply is not None:
+                        metrics.observe_reply(message.platform.value, reply.kind.value, started)
+                    return reply
+                finally:
+                    self._in_flight -= 1
+                    if self._in_flight == 0:
+                        self._idle.set()
 
     async def remember_text(
         self, identity: IdentityKey, text: str, origin: MemoryOrigin, *, display_name: str | None = None

@@ -1,6 +1,6 @@
 -- An answer's provenance: the ids of the memories recalled for it, kept on the answer's own row, so
 -- it goes wherever the message goes (erasure, a deleted conversation, the retention purge). Ids
--- only: the memories' text stays in the memory store. Schema version 9. Re-runnable.
+-- only: the memories' text stays in the memory store. Schema version 10. Re-runnable.
 
 alter table mnemo.messages add column if not exists memory_ids text[];
 
@@ -66,7 +66,7 @@ $$;
 create or replace function public.mnemo_ping()
 returns integer
 language sql stable security invoker set search_path = ''
-as $$ select 9 $$;
+as $$ select 10 $$;
 
 do $$
 declare

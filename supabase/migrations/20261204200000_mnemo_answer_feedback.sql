@@ -1,6 +1,6 @@
 -- Ratings of answers (Slack's feedback buttons in the assistant pane): one row per account and
 -- answer, ids only, no text. Erased with the account (mnemo_erase_account below adds it); a merged
--- account's ratings go with the account (on delete cascade). Schema version 10.
+-- account's ratings go with the account (on delete cascade). Schema version 11.
 -- Re-runnable.
 
 create table if not exists mnemo.answer_feedback (
@@ -59,7 +59,7 @@ $$;
 create or replace function public.mnemo_ping()
 returns integer
 language sql stable security invoker set search_path = ''
-as $$ select 10 $$;
+as $$ select 11 $$;
 
 do $$
 declare

@@ -185,6 +185,9 @@ class FakeDiscord:
         self.gateway_bot_url: str | None = None
         # Close the socket with this code on IDENTIFY (4014: privileged intent not enabled).
         self.identify_close_code: int | None = None
+        # The application's flags (GET /oauth2/applications/@me): 1 << 19 is
+        # GATEWAY_MESSAGE_CONTENT_LIMITED, the Message Content intent switched on in the portal.
+        self.application_flags = 1 << 19
         self.interaction_window = INTERACTION_WINDOW_SECONDS
         self.dispatches = 0  # DISPATCH events sent to clients (the echoes of the bot's messages too)
         self._nonces: dict[tuple[int, str], int] = {}
@@ -996,7 +999,7 @@ class FakeDiscord:
             "bot_require_code_grant": False,
             "owner": user_payload(self.owner_id, "Owner"),
             "verify_key": "0" * 64,
-            "flags": 1 << 19,  # GATEWAY_MESSAGE_CONTENT_LIMITED
+            "flags": self.application_flags,
             "bot": self.bot_user,
         }
 
