@@ -187,6 +187,7 @@ async def build_core(
             store=store,
             memory=memory,
             clock=clock,
+            writer=writer,
         )
         yield Core(
             settings,

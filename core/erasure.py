@@ -71,6 +71,12 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
         "was learned there; it expires after MEMORY_RETRY_MAX_AGE_HOURS",
     ),
     TextCopy(
+        "store.answer_feedback",
+        "ratings of answers (Slack's feedback buttons): the answer's message id and good/bad, no text",
+        {Removal.ERASE: "Store.erase_account deletes them"},
+        "a rating is about an answer, not a conversation's content: deleting a conversation keeps it",
+    ),
+    TextCopy(
         "memory.vectors",
         "each memory's text in the vector store payload (SQLite memory_vectors.db or Postgres)",
         {

@@ -122,6 +122,12 @@ class MemoryWriter:
         self._workers: list[asyncio.Task[None]] = []
         self._in_flight: list[_Job] = []
         self._job_done = asyncio.Condition()
+        self._written_listeners: list[Callable[[uuid.UUID], None]] = []
+
+    def on_written(self, listener: Callable[[uuid.UUID], None]) -> None:
+        """Call `listener(account_id)` after a write added memories to that account (views that
+        show a person's memories refresh). It must not block; its errors are logged."""
+        self._written_listeners.append(listener)
 
     def start(self) -> None:
         if not self._workers:
@@ -203,6 +209,12 @@ class MemoryWriter:
         metrics.MEMORY_WRITES.labels(landed.outcome.value).inc()
         if landed.outcome is not WriteOutcome.WRITTEN:
             log.info("memory write %s: the account was erased or paused meanwhile", landed.outcome.value)
+        elif landed.memory_ids and landed.target is not None:
+            for listener in self._written_listeners:
+                try:
+                    listener(landed.target.account_id)
+                except Exception:  # a view that cannot refresh must not fail the write
+                    log.exception("memory-written listener failed")
 
     async def _keep(self, job: _Job, error: str) -> None:
         try:

@@ -19,7 +19,7 @@ from bot.wiring import Core
 from core.commands import Command, CommandName
 from core.erasure import TEXT_COPIES, Removal
 from core.jobs import PURGE_OLD_MESSAGES
-from core.models import IdentityKey, MemoryOrigin, Platform
+from core.models import IdentityKey, MemoryOrigin, Platform, Rating
 from tests.core.helpers import message
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -44,6 +44,11 @@ def in_messages(core: Core, needle: str) -> bool:
 
 def in_pending_writes(core: Core, needle: str) -> bool:
     sql = "select count(*) from pending_memory_writes where messages like ?"
+    return rows(core.settings.data_dir / "mnemo.db", sql, needle) > 0
+
+
+def in_answer_feedback(core: Core, needle: str) -> bool:
+    sql = "select count(*) from answer_feedback where answer like ?"
     return rows(core.settings.data_dir / "mnemo.db", sql, needle) > 0
 
 
@@ -80,6 +85,7 @@ def in_any_file(core: Core, needle: str) -> bool:
 PROBES: dict[str, Probe] = {
     "store.messages": in_messages,
     "store.pending_memory_writes": in_pending_writes,
+    "store.answer_feedback": in_answer_feedback,
     "memory.vectors": in_memory_vectors,
     "memory.keywords": in_keyword_index,
     "memory.entities": in_entities,
@@ -112,7 +118,9 @@ async def plant(core: Core, fake: FakeOpenAI, secret: str) -> uuid.UUID:
         error="down",
     )
     assert kept is not None
-    for place in ("store.messages", "store.pending_memory_writes", "memory.vectors", "memory.keywords"):
+    await core.assistant.record_feedback(ALICE, answer=f"console:w1:dm-1:{secret}", rating=Rating.GOOD)
+    places = ("store.messages", "store.pending_memory_writes", "store.answer_feedback", "memory.vectors")
+    for place in (*places, "memory.keywords"):
         assert PROBES[place](core, secret), place  # the probes do see it when it is there
     return account.id
 

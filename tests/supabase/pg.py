@@ -36,6 +36,7 @@ MNEMO_TABLES = (
     "memory_vectors",
     "memory_vectors_purge",
     "memory_embedding",
+    "answer_feedback",
 )
 
 
