@@ -278,6 +278,7 @@ class Jobs:
                 epoch=write.epoch,
                 messages=write.messages,
                 origin=write.origin,
+                said_at=write.created_at,  # the memory was learned when it was said, not retried
             )
         except Exception as exc:
             error = str(exc) if isinstance(exc, BotError) else f"unexpected {type(exc).__name__}"
