@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -68,6 +69,22 @@ def _check_url(value: str, *, schemes: tuple[str, ...]) -> str:
     if parsed.scheme not in schemes or not parsed.netloc:
         raise ValueError(f"expected a URL starting with {' or '.join(s + '://' for s in schemes)}")
     return value.rstrip("/")
+
+
+_SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
+_DISCORD_ID = re.compile(r"^[0-9]{15,21}$")
+
+
+def _id_list(value: Any) -> Any:
+    """Comma-separated ids as a frozenset; empty means "not set" (None)."""
+    if isinstance(value, str):
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        return frozenset(parts) if parts else None
+    return value
+
+
+# Comma-separated ids in the environment (NoDecode: not JSON), a frozenset in the code.
+IdList = Annotated[frozenset[str] | None, NoDecode]
 
 
 class Settings(BaseSettings):
@@ -154,6 +171,26 @@ class Settings(BaseSettings):
     api_rate_limit_per_minute: int = Field(default=60, ge=1, le=100_000)
     api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Access control (core/access.py): comma-separated ids; unset = everyone; a block-list wins.
+    allow_dms: bool = True
+    slack_allowed_channels: IdList = None
+    slack_allowed_users: IdList = None
+    slack_blocked_channels: IdList = None
+    slack_blocked_users: IdList = None
+    discord_allowed_channels: IdList = None
+    discord_allowed_roles: IdList = None
+    discord_allowed_users: IdList = None
+    discord_blocked_channels: IdList = None
+    discord_blocked_roles: IdList = None
+    discord_blocked_users: IdList = None
+
+    # Cost limits (core/budget.py): prompt + completion tokens per UTC day; unset = unlimited.
+    daily_token_budget_per_person: int | None = Field(default=None, ge=1)
+    daily_token_budget_per_workspace: int | None = Field(default=None, ge=1)
+
+    # Per-channel system prompt and model (core/channel_settings.py): a TOML file.
+    channel_settings_file: Path | None = None
+
     @field_validator("openai_base_url")
     @classmethod
     def _openai_url(cls, value: str) -> str:
@@ -186,6 +223,38 @@ class Settings(BaseSettings):
             if origin != "*":
                 _check_url(origin, schemes=("http", "https"))
         return value
+
+    @field_validator(
+        "slack_allowed_channels",
+        "slack_allowed_users",
+        "slack_blocked_channels",
+        "slack_blocked_users",
+        mode="before",
+    )
+    @classmethod
+    def _slack_ids(cls, value: Any) -> Any:
+        ids = _id_list(value)
+        for one in ids or ():
+            if not _SLACK_ID.match(one):
+                raise ValueError(f"'{one[:40]}' is not a Slack id (like C0123ABCD or U0123ABCD)")
+        return ids
+
+    @field_validator(
+        "discord_allowed_channels",
+        "discord_allowed_roles",
+        "discord_allowed_users",
+        "discord_blocked_channels",
+        "discord_blocked_roles",
+        "discord_blocked_users",
+        mode="before",
+    )
+    @classmethod
+    def _discord_ids(cls, value: Any) -> Any:
+        ids = _id_list(value)
+        for one in ids or ():
+            if not _DISCORD_ID.match(one):
+                raise ValueError(f"'{one[:40]}' is not a Discord id (15 to 21 digits)")
+        return ids
 
     @field_validator("discord_shard_ids", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from core.storage.ports import (
     RemovalStore,
     Store,
     StoreConnection,
+    UsageStore,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "RemovalStore",
     "Store",
     "StoreConnection",
+    "UsageStore",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from core.models import (
@@ -21,6 +21,7 @@ from core.models import (
     AccountSettings,
     ConversationKey,
     ConversationPage,
+    DailyUsage,
     IdentityKey,
     LinkCode,
     MemoryOrigin,
@@ -198,7 +199,7 @@ class LinkStore(Protocol):
     ) -> bool:
         """In one transaction: mark the code used (False, and nothing changes, if it is used already
         or not reserved for `source`), then move the identities, messages and pending memory writes
-        of `source` to `target` (pending writes take the target's epoch), keep the stricter settings
+        of `source` to `target` (pending writes take the target's epoch) and its token usage, keep the stricter settings
         (paused stays paused), record the merge with both epochs (for memory_write_target) and
         delete `source`."""
         ...
@@ -211,7 +212,8 @@ class RemovalStore(Protocol):
         """In one transaction: move the account to its next erasure epoch (so work begun before
         cannot store anything after: append_message, add_pending_write and memory_write_target
         check it), delete every stored message and pending memory write of the account and drop
-        link-code reservations it holds. Returns the messages deleted. Deleted text must not
+        link-code reservations it holds, and take the account out of its token usage (the
+        tokens stay in the workspaces' totals, UsageStore). Returns the messages deleted. Deleted text must not
         survive in the backend's files (embedded: secure_delete + vacuum)."""
         ...
 
@@ -227,6 +229,26 @@ class RemovalStore(Protocol):
     async def purge_bookkeeping(self, *, before: datetime) -> int:
         """Delete processed-event claims, failed link attempts, expired link codes and merge records
         older than `before`; returns how many rows went. (They grow with every message and job run.)"""
+        ...
+
+
+class UsageStore(Protocol):
+    """Model tokens spent per account, per workspace and per UTC day (core.budget). An erasure
+    removes the account's rows and keeps their tokens in the workspace's total without the account
+    (`erase_account`); a merge moves them to the surviving account (`merge_accounts`)."""
+
+    async def add_usage(
+        self, *, account_id: uuid.UUID, platform: Platform, workspace: str, day: date, tokens: int
+    ) -> None:
+        """Add `tokens` (>= 0, ValueError otherwise) to the account's count for `day` in the
+        workspace. Concurrent adds all count."""
+        ...
+
+    async def daily_usage(
+        self, *, account_id: uuid.UUID, platform: Platform, workspace: str, day: date
+    ) -> DailyUsage:
+        """The account's tokens on `day` (every platform and workspace) and the workspace's tokens on
+        `day` (every account's, and erased accounts'). Zeros when nothing was spent."""
         ...
 
 
@@ -247,6 +269,7 @@ class Store(
     MemoryWriteStore,
     LinkStore,
     RemovalStore,
+    UsageStore,
     StoreConnection,
     Protocol,
 ):

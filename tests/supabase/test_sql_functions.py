@@ -163,7 +163,18 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
         assert call(conn, "select public.mnemo_purge_messages('2026-11-01T12:00:01Z')") == [(1,)]
         # The claim made above (if any) and nothing newer; a cut-off in the past deletes nothing.
         assert call(conn, "select public.mnemo_purge_bookkeeping('2000-01-01T00:00Z')") == [(0,)]
+        usage_args = (account_id,)
+        call(conn, "select public.mnemo_add_usage(%s, 'discord', '', '2026-11-01', 40)", usage_args)
+        call(conn, "select public.mnemo_add_usage(%s, 'discord', '', '2026-11-01', 2)", usage_args)
+        assert call(conn, "select public.mnemo_daily_usage(%s, 'discord', '', '2026-11-01')", usage_args) == [
+            ({"person": 42, "workspace": 42},)
+        ]
         assert call(conn, "select public.mnemo_erase_account(%s)", (account_id,)) == [(4,)]  # with the answer
+        # Erased: no row names the account; its tokens still count for the workspace's day.
+        assert call(conn, "select public.mnemo_daily_usage(%s, 'discord', '', '2026-11-01')", usage_args) == [
+            ({"person": 0, "workspace": 42},)
+        ]
+        assert conn.execute("select count(*) from mnemo.token_usage where account_id = %s", usage_args).fetchone() == (0,)
         assert call(conn, "select epoch from public.mnemo_get_settings_with_epoch(%s)", (account_id,)) == [
             (1,)
         ]

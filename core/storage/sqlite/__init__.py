@@ -15,6 +15,7 @@ from core.storage.sqlite.conversations import PREVIEW_CHARS, SQLiteConversations
 from core.storage.sqlite.links import SQLiteLinks
 from core.storage.sqlite.memory_writes import SQLiteMemoryWrites
 from core.storage.sqlite.removal import SQLiteRemoval
+from core.storage.sqlite.usage import SQLiteUsage
 
 if TYPE_CHECKING:
     from core.storage.ports import Store
@@ -29,6 +30,7 @@ class SQLiteStore(
     SQLiteMemoryWrites,
     SQLiteLinks,
     SQLiteRemoval,
+    SQLiteUsage,
 ):
     """The embedded store. Use `await SQLiteStore.open(path)`; `close()` when done."""
 

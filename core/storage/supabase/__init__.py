@@ -21,6 +21,7 @@ from core.storage.supabase.conversations import SupabaseConversations
 from core.storage.supabase.links import SupabaseLinks
 from core.storage.supabase.memory_writes import SupabaseMemoryWrites
 from core.storage.supabase.removal import SupabaseRemoval
+from core.storage.supabase.usage import SupabaseUsage
 
 if TYPE_CHECKING:
     from core.storage.ports import Store
@@ -35,6 +36,7 @@ class SupabaseStore(
     SupabaseMemoryWrites,
     SupabaseLinks,
     SupabaseRemoval,
+    SupabaseUsage,
 ):
     """The Supabase store. Use `await SupabaseStore.open(settings)`; `close()` when done."""
 
