@@ -72,7 +72,9 @@ def facts_from_message(message: discord.Message) -> MessageFacts:
         replied_to = resolved.author.id
     author = message.author
     # A Member (in a server) knows its roles from discord.py's guild cache; a User (DM) has none.
-    role_ids = frozenset(role.id for role in author.roles) if isinstance(author, discord.Member) else frozenset()
+    role_ids = (
+        frozenset(role.id for role in author.roles) if isinstance(author, discord.Member) else frozenset()
+    )
     role_bots = frozenset(
         role.tags.bot_id for role in message.role_mentions if role.tags is not None and role.tags.bot_id
     )

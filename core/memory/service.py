@@ -21,18 +21,22 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from core.errors import MemoryBackendError, NotFoundError
 from core.memory.consolidation import Record, consolidation_victims
+from core.memory.mem0_openai import metered
 from core.memory.mem0_setup import Mem0Options, VectorStore, open_mem0
 from core.memory.vectors.postgres import PostgresVectorStore
 from core.memory.vectors.sqlite import SQLiteVectorStore
 from core.models import MemoryItem, MemoryOrigin, MemoryPage
 
 T = TypeVar("T")
+
+# Told the model tokens one memory write spent (core.budget.Budget.record_extraction).
+OnExtractionUsage = Callable[[uuid.UUID, MemoryOrigin, int], Awaitable[None]]
 
 
 class MemoryService(Protocol):
@@ -151,6 +155,8 @@ class Mem0Memory:
         self._memory = memory
         self._store = store
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mem0")
+        # Set by the wiring when usage is counted (core.budget); None: extraction tokens go uncounted.
+        self.on_usage: OnExtractionUsage | None = None
 
     @classmethod
     def build(cls, options: Mem0Options) -> Mem0Memory:
@@ -197,21 +203,25 @@ class Mem0Memory:
             "epoch": epoch,
         }
 
-        def add_and_read_back() -> list[MemoryItem]:
-            result = self._memory.add(
-                messages,
-                user_id=str(account_id),
-                run_id="private" if origin.is_private else "public",
-                metadata=metadata,
-            )
+        def add_and_read_back() -> tuple[list[MemoryItem], int]:
+            with metered() as meter:
+                result = self._memory.add(
+                    messages,
+                    user_id=str(account_id),
+                    run_id="private" if origin.is_private else "public",
+                    metadata=metadata,
+                )
             added = []
             for raw in result.get("results", []):
                 stored = self._store.get(str(raw["id"]))
                 if stored is not None:
                     added.append(_payload_item(stored.id, stored.payload))
-            return added
+            return added, meter.tokens
 
-        return await self._run(add_and_read_back)
+        added, tokens = await self._run(add_and_read_back)
+        if tokens and self.on_usage is not None:
+            await self.on_usage(account_id, origin, tokens)
+        return added
 
     def _all(self, account_id: uuid.UUID, epoch: int | None = None) -> list[MemoryItem]:
         filters = {"user_id": str(account_id)} if epoch is None else _epoch_filter(account_id, epoch)

@@ -199,9 +199,9 @@ class LinkStore(Protocol):
     ) -> bool:
         """In one transaction: mark the code used (False, and nothing changes, if it is used already
         or not reserved for `source`), then move the identities, messages and pending memory writes
-        of `source` to `target` (pending writes take the target's epoch) and its token usage, keep the stricter settings
-        (paused stays paused), record the merge with both epochs (for memory_write_target) and
-        delete `source`."""
+        of `source` to `target` (pending writes take the target's epoch) and its token usage,
+        keep the stricter settings (paused stays paused), record the merge with both epochs (for
+        memory_write_target) and delete `source`."""
         ...
 
 
@@ -213,8 +213,8 @@ class RemovalStore(Protocol):
         cannot store anything after: append_message, add_pending_write and memory_write_target
         check it), delete every stored message and pending memory write of the account and drop
         link-code reservations it holds, and take the account out of its token usage (the
-        tokens stay in the workspaces' totals, UsageStore). Returns the messages deleted. Deleted text must not
-        survive in the backend's files (embedded: secure_delete + vacuum)."""
+        tokens stay in the workspaces' totals, UsageStore). Returns the messages deleted. Deleted
+        text must not survive in the backend's files (embedded: secure_delete + vacuum)."""
         ...
 
     async def delete_conversation(self, conversation: ConversationKey) -> int:

@@ -174,7 +174,8 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
         assert call(conn, "select public.mnemo_daily_usage(%s, 'discord', '', '2026-11-01')", usage_args) == [
             ({"person": 0, "workspace": 42},)
         ]
-        assert conn.execute("select count(*) from mnemo.token_usage where account_id = %s", usage_args).fetchone() == (0,)
+        named = conn.execute("select count(*) from mnemo.token_usage where account_id = %s", usage_args)
+        assert named.fetchone() == (0,)
         assert call(conn, "select epoch from public.mnemo_get_settings_with_epoch(%s)", (account_id,)) == [
             (1,)
         ]

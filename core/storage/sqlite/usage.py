@@ -48,7 +48,8 @@ class SQLiteUsage(SQLiteConnection):
 
         def add(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT INTO token_usage (day, platform, workspace, account_id, tokens) VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO token_usage (day, platform, workspace, account_id, tokens) "
+                "VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (day, platform, workspace, account_id) "
                 "DO UPDATE SET tokens = tokens + excluded.tokens",
                 (day.isoformat(), platform.value, workspace, str(account_id), tokens),

@@ -35,7 +35,8 @@ class SupabaseUsage(SupabaseConnection):
         def parse(data: JSON) -> DailyUsage:
             row = as_object(data)
             return DailyUsage(
-                person=as_int(row.get("person"), "person"), workspace=as_int(row.get("workspace"), "workspace")
+                person=as_int(row.get("person"), "person"),
+                workspace=as_int(row.get("workspace"), "workspace"),
             )
 
         return await self._call(
