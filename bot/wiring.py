@@ -209,7 +209,7 @@ async def build_core(
         )
         links = LinkService(store=store, memory=memory, clock=clock)
         removals = Removals(store=store, memory=memory, writer=writer)
-        commands = MemoryCommands(store=store, memory=memory, removals=removals, links=links)
+        commands = MemoryCommands(store=store, memory=memory, removals=removals, links=links, budget=budget)
         assistant = Assistant(
             intake=intake,
             orchestrator=orchestrator,

@@ -79,6 +79,9 @@ class Budget:
         self.limits = limits
         self._clock = clock
 
+    def now(self) -> datetime:
+        return self._clock()
+
     def _day(self) -> datetime:
         return self._clock().astimezone(UTC)
 
