@@ -59,3 +59,34 @@ def test_bad_values_are_one_clear_line(
         load_settings()
     assert needle in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+MINE = (
+    "ALLOW_DMS",
+    "SLACK_ALLOWED_CHANNELS",
+    "SLACK_ALLOWED_USERS",
+    "SLACK_BLOCKED_CHANNELS",
+    "SLACK_BLOCKED_USERS",
+    "DISCORD_ALLOWED_CHANNELS",
+    "DISCORD_ALLOWED_ROLES",
+    "DISCORD_ALLOWED_USERS",
+    "DISCORD_BLOCKED_CHANNELS",
+    "DISCORD_BLOCKED_ROLES",
+    "DISCORD_BLOCKED_USERS",
+    "DAILY_TOKEN_BUDGET_PER_PERSON",
+    "DAILY_TOKEN_BUDGET_PER_WORKSPACE",
+    "CHANNEL_SETTINGS_FILE",
+)
+
+
+def test_each_of_these_settings_is_in_env_example_and_the_readme() -> None:
+    from config import Settings
+
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Access, budgets and per-channel settings", 1)[1].split("\n## ", 1)[0]
+    for name in MINE:
+        assert name.lower() in Settings.model_fields, name
+        assert f"\n{name}=" in example, name
+        assert name in section, name
