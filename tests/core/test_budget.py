@@ -114,6 +114,7 @@ async def test_the_budget_resets_at_utc_midnight(run: Run, clock: list[datetime]
         assert (await core.orchestrator.handle(message("one", channel="c1"))) is not None
         refused = await core.orchestrator.handle(message("two", channel="c1"))
         assert kind(refused) is ReplyKind.REFUSED
+        assert await core.writer.flush(10)  # the first exchange's extraction counts for the 1st
         clock[0] = EVENING + timedelta(minutes=11)  # 00:01 UTC the next day
         again = await core.orchestrator.handle(message("three", channel="c1"))
         assert kind(again) is ReplyKind.ANSWER
@@ -133,6 +134,7 @@ async def test_a_server_that_reports_no_usage_is_charged_an_estimate(
 async def test_memory_usage_shows_the_person_their_day(run: Run) -> None:
     async with run(daily_token_budget_per_person=10_000, daily_token_budget_per_workspace=50_000) as core:
         await core.orchestrator.handle(message("hello", channel="c1"))
+        assert await core.writer.flush(10)
         result = await core.commands.run(ALICE, Command(CommandName.USAGE))
         used = await spent(core, ALICE)
         assert result.text == (
