@@ -121,6 +121,13 @@ class MessageMenus:
             is_direct=privacy.is_direct,
             mentions_bot=True,
             user_name=user.display_name,
+            # Where and who, for the access lists (core.access): a server's member has roles there.
+            server=str(interaction.guild_id) if interaction.guild_id is not None else "",
+            roles=(
+                frozenset(str(role.id) for role in user.roles)
+                if isinstance(user, discord.Member)
+                else frozenset()
+            ),
         )
         try:
             reply = await self._assistant.handle(question)

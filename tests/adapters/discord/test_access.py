@@ -5,7 +5,7 @@ arrive with GUILD_CREATE). Outside the lists: silence in channels, a note in DMs
 from __future__ import annotations
 
 from core.access import ACCESS_NOTE
-from tests.adapters.discord.conftest import RunBot, is_post_to, new_user
+from tests.adapters.discord.conftest import RunBot, answer_text, callback_of, is_post_to, new_user
 from tests.adapters.discord.test_interactions import run_command
 from tests.fakes.discord_server import FakeDiscord
 
@@ -88,3 +88,26 @@ async def test_dms_off_with_roles_only_refuses_dms_and_memory_commands_still_wor
         usage = await run_command(bot, person, "usage")
         assert "model tokens" in str(usage.body)
         assert bot.openai.count("chat") == 0
+
+
+async def test_ask_about_this_in_a_channel_outside_the_list_calls_no_model(
+    run_bot: RunBot, fake_discord: FakeDiscord
+) -> None:
+    guild = the_guild(fake_discord)
+    other = fake_discord.add_channel(guild_id=guild)
+    async with run_bot(discord_allowed_channels=str(other)) as bot:
+        user = new_user()
+        theirs = bot.fake.message(
+            channel_id=bot.channel_id, guild_id=bot.guild_id, author_id=new_user(), content="Who has a bike?"
+        )
+        payload = bot.fake.message_command(
+            name="Ask Mnemo about this",
+            user_id=user,
+            target=theirs,
+            guild_id=guild,
+            channel_id=bot.channel_id,
+        )
+        await bot.fake.dispatch("INTERACTION_CREATE", payload)
+        [callback] = await bot.fake.wait_for(callback_of(payload))
+        assert bot.openai.count("chat") == 0
+        assert "can't answer that right now" in answer_text(callback)  # a server channel: no note
