@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PLACEHOLDERS = {
@@ -229,17 +229,6 @@ class Settings(BaseSettings):
         "slack_allowed_users",
         "slack_blocked_channels",
         "slack_blocked_users",
-        mode="before",
-    )
-    @classmethod
-    def _slack_ids(cls, value: Any) -> Any:
-        ids = _id_list(value)
-        for one in ids or ():
-            if not _SLACK_ID.match(one):
-                raise ValueError(f"'{one[:40]}' is not a Slack id (like C0123ABCD or U0123ABCD)")
-        return ids
-
-    @field_validator(
         "discord_allowed_channels",
         "discord_allowed_roles",
         "discord_allowed_users",
@@ -249,11 +238,13 @@ class Settings(BaseSettings):
         mode="before",
     )
     @classmethod
-    def _discord_ids(cls, value: Any) -> Any:
+    def _id_lists(cls, value: Any, info: ValidationInfo) -> Any:
         ids = _id_list(value)
+        slack = (info.field_name or "").startswith("slack")
+        pattern, kind = (_SLACK_ID, "Slack id (like C0123ABCD)") if slack else (_DISCORD_ID, "Discord id")
         for one in ids or ():
-            if not _DISCORD_ID.match(one):
-                raise ValueError(f"'{one[:40]}' is not a Discord id (15 to 21 digits)")
+            if not pattern.match(one):
+                raise ValueError(f"'{one[:40]}' is not a {kind}" + ("" if slack else " (15 to 21 digits)"))
         return ids
 
     @field_validator("discord_shard_ids", mode="before")
