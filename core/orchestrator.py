@@ -193,6 +193,9 @@ class Orchestrator:
         )
         return True
 
+    def may_answer(self, message: IncomingMessage) -> bool:
+        return self._access.check(message) is Verdict.ALLOWED
+
     async def follows(self, conversation: ConversationKey) -> bool:
         """True if Mnemo has taken part in the conversation (it has a session, open or closed).
         Positive answers are cached; a failing store answers False (stay silent, not wrong)."""

@@ -4,6 +4,7 @@ arrive with GUILD_CREATE). Outside the lists: silence in channels, a note in DMs
 
 from __future__ import annotations
 
+from adapters.discord.translate import identity_of
 from core.access import ACCESS_NOTE
 from tests.adapters.discord.conftest import RunBot, answer_text, callback_of, is_post_to, new_user
 from tests.adapters.discord.test_interactions import run_command
@@ -111,3 +112,25 @@ async def test_ask_about_this_in_a_channel_outside_the_list_calls_no_model(
         [callback] = await bot.fake.wait_for(callback_of(payload))
         assert bot.openai.count("chat") == 0
         assert "can't answer that right now" in answer_text(callback)  # a server channel: no note
+
+
+async def test_remember_this_outside_the_lists_writes_no_memory(run_bot: RunBot) -> None:
+    person = new_user()
+    async with run_bot(discord_blocked_users=str(person)) as bot:
+        mine = bot.fake.message(
+            channel_id=bot.channel_id, guild_id=bot.guild_id, author_id=person, content="I ride a red bike"
+        )
+        payload = bot.fake.message_command(
+            name="Remember this",
+            user_id=person,
+            target=mine,
+            guild_id=bot.guild_id,
+            channel_id=bot.channel_id,
+        )
+        await bot.fake.dispatch("INTERACTION_CREATE", payload)
+        [callback] = await bot.fake.wait_for(callback_of(payload))
+        assert answer_text(callback) == ACCESS_NOTE
+        assert await bot.core.writer.flush(5)
+        assert bot.openai.count("extract") == 0
+        account = await bot.core.store.resolve_account(identity_of(person))
+        assert await bot.core.memory.export(account.id, epoch=0) == []
