@@ -77,10 +77,8 @@ _DISCORD_ID = re.compile(r"^[0-9]{15,21}$")
 
 def _id_list(value: Any) -> Any:
     """Comma-separated ids as a frozenset; empty means "not set" (None)."""
-    if isinstance(value, str):
-        parts = [part.strip() for part in value.split(",") if part.strip()]
-        return frozenset(parts) if parts else None
-    return value
+    parts = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else None
+    return value if parts is None else (frozenset(parts) or None)
 
 
 # Comma-separated ids in the environment (NoDecode: not JSON), a frozenset in the code.
