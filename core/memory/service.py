@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from core.errors import MemoryBackendError, NotFoundError
 from core.memory.consolidation import Record, consolidation_victims
+from core.memory.mem0_openai import metered
 from core.memory.mem0_setup import Mem0Options, VectorStore, open_mem0
 from core.memory.selection import (
     OVERFETCH,
@@ -45,6 +46,9 @@ from core.memory.vectors.sqlite import SQLiteVectorStore
 from core.models import MemoryItem, MemoryOrigin, MemoryPage
 
 T = TypeVar("T")
+
+# Told the model tokens one memory write spent (core.budget.Budget.record_extraction).
+OnExtractionUsage = Callable[[uuid.UUID, MemoryOrigin, int], Awaitable[None]]
 
 
 class MemoryService(Protocol):
@@ -170,6 +174,8 @@ class Mem0Memory:
         self._store = store
         self._update_similarity = update_similarity
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mem0")
+        # Set by the wiring when usage is counted (core.budget); None: extraction tokens go uncounted.
+        self.on_usage: OnExtractionUsage | None = None
 
     @classmethod
     def build(cls, options: Mem0Options) -> Mem0Memory:
@@ -220,14 +226,15 @@ class Mem0Memory:
         if said_at is not None:
             metadata["created_at"] = utc(said_at).isoformat()  # mem0 keeps a given created_at
 
-        def add_and_read_back() -> list[MemoryItem]:
-            result = self._memory.add(
-                messages,
-                user_id=str(account_id),
-                run_id="private" if origin.is_private else "public",
-                metadata=metadata,
-                prompt=extraction_instructions(said_at or datetime.now(UTC)),
-            )
+        def add_and_read_back() -> tuple[list[MemoryItem], int]:
+            with metered() as meter:
+                result = self._memory.add(
+                    messages,
+                    user_id=str(account_id),
+                    run_id="private" if origin.is_private else "public",
+                    metadata=metadata,
+                    prompt=extraction_instructions(said_at or datetime.now(UTC)),
+                )
             new_ids = [str(raw["id"]) for raw in result.get("results", [])]
             replaced = self._replace_older(str(account_id), epoch, set(new_ids))
             added = []
@@ -235,9 +242,12 @@ class Mem0Memory:
                 stored = self._store.get(memory_id)
                 if stored is not None:
                     added.append(_payload_item(stored.id, stored.payload))
-            return added
+            return added, meter.tokens
 
-        return await self._run(add_and_read_back)
+        added, tokens = await self._run(add_and_read_back)
+        if tokens and self.on_usage is not None:
+            await self.on_usage(account_id, origin, tokens)
+        return added
 
     def _replace_older(self, user_id: str, epoch: int, new_ids: set[str]) -> set[str]:
         """Delete (and purge) what the new memories replace; returns the deleted ids."""
