@@ -19,15 +19,7 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-_PLACEHOLDERS = {
-    "changeme",
-    "change-me",
-    "changethis",
-    "your-token",
-    "xxx",
-    "todo",
-    "secret",
-}
+_PLACEHOLDERS = {"changeme", "change-me", "changethis", "your-token", "xxx", "todo", "secret"}
 
 
 class ConfigError(Exception):
