@@ -21,9 +21,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from adapters.console.adapter import ConsoleAdapter
-from bot.scheduler import SchedulerService, build_jobs, job_options
-from bot.services import EventSource, Service, build_services
-from bot.web import WebServer, create_web_app
+from bot.scheduler import build_jobs, job_options
+from bot.services import EventSource, Role, Service, build_services, front_doors_configured
 from bot.wiring import Core, build_core
 from config import Settings
 from core.errors import BotError, UserFacingError
@@ -111,24 +110,20 @@ async def run_bot(settings: Settings, *, stdin: TextIO = sys.stdin) -> int:
     return code
 
 
-def worker_services(core: Core) -> list[Service]:
-    """A scheduler-only process: the jobs, plus /healthz and /readyz on PORT for the platform's
-    health checks. No chat front door runs here."""
-    settings = core.settings
-    web = WebServer(
-        create_web_app(core),
-        host=settings.host,
-        port=settings.port,
-        graceful_seconds=settings.shutdown_grace_seconds,
-    )
-    return [web, SchedulerService.for_core(core)]
+async def run_role(settings: Settings, role: Role) -> int:
+    """`python -m bot web` (front doors only: acknowledge and record in the intake) or
+    `python -m bot worker` (answers, memory writes and jobs; /healthz and /readyz on PORT)."""
+    if role == "web" and not front_doors_configured(settings):
+        print(NOTHING_TO_RUN, file=sys.stderr)
+        return 2
+    async with build_core(settings) as core:
+        code = await _serve(core, build_services(settings, core, role=role))
+    log.info(f"{role} stopped cleanly" if code == 0 else f"{role} stopped")
+    return code
 
 
 async def run_worker(settings: Settings) -> int:
-    async with build_core(settings) as core:
-        code = await _serve(core, worker_services(core))
-    log.info("worker stopped cleanly" if code == 0 else "worker stopped")
-    return code
+    return await run_role(settings, "worker")
 
 
 async def run_console(core: Core, *, user: str, channel: str | None, is_dm: bool) -> int:
@@ -211,6 +206,6 @@ __all__ = [
     "run_bot",
     "run_console_mode",
     "run_job_now",
+    "run_role",
     "run_worker",
-    "worker_services",
 ]

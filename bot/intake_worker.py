@@ -33,9 +33,14 @@ class IntakeWorker:
             self._concurrency,
         )
 
+    async def stop_intake(self) -> None:
+        """Shutdown began (bot.app): take no more deliveries, and let those in hand finish within
+        the grace period, before the core stops answering. What does not finish is taken over by
+        another worker (or by this one after a restart) once its lease expires: nothing
+        acknowledged is lost."""
+        await self._intake.stop(grace=self._grace)
+
     async def stop(self) -> None:
-        # What does not finish within the grace period is taken over by another worker (or by this
-        # one after a restart) once its lease expires: nothing acknowledged is lost.
         await self._intake.stop(grace=self._grace)
         if self._task is not None:
             self._task.cancel()

@@ -88,6 +88,7 @@ class SQLiteIntake:
         self._wake = asyncio.Event()
         self._stopping = False
         self._running: set[asyncio.Task[None]] = set()
+        self._progress = asyncio.Event()  # a delivery of this process was completed or put back
 
     @classmethod
     async def open(
@@ -226,6 +227,7 @@ class SQLiteIntake:
                 (now, delivery_id),
             )
         )
+        self._progress.set()
 
     async def _retry_later(self, delivery: Delivery) -> None:
         if delivery.attempt >= MAX_ATTEMPTS:
@@ -239,6 +241,7 @@ class SQLiteIntake:
                 (not_before, delivery.id),
             )
         )
+        self._progress.set()
 
     async def note_reply(self, delivery_id: str, ref: JsonObject) -> None:
         encoded = json.dumps(dict(ref))
@@ -252,6 +255,16 @@ class SQLiteIntake:
         """Return once no delivery is being handled by this process."""
         while self._running:
             await asyncio.wait(set(self._running))
+
+    async def drained(self) -> None:
+        """Return once no delivery is open (accepted and not done), in any process. Re-checks after
+        each delivery this process finishes, and every poll interval for the others' work."""
+        while True:
+            self._progress.clear()
+            if await self.pending() == 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), timeout=self._poll)
 
     async def stop(self, *, grace: float) -> None:
         self._stopping = True
