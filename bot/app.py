@@ -78,8 +78,11 @@ async def run_services(core: Core, services: list[Service], stop: asyncio.Event)
             log.info("started %s", service.name)
         await stop.wait()
         log.info("shutting down: finishing in-flight replies and memory writes")
-        # First stop acknowledging events a platform would redeliver: once the core stops taking
-        # messages, an acknowledged event would otherwise be dropped unanswered.
+        # Readiness turns "draining" and no new answer starts; answers under way go on. Then the
+        # front doors stop acknowledging (the platform redelivers elsewhere) and the intake worker
+        # stops taking deliveries, letting those in hand finish (what does not fit in the grace
+        # period stays in the intake for the next worker).
+        core.orchestrator.stop_accepting()
         for service in services:
             if isinstance(service, EventSource):
                 await service.stop_intake()

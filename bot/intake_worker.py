@@ -22,6 +22,7 @@ class IntakeWorker:
         self._concurrency = concurrency
         self._grace = grace
         self._task: asyncio.Task[None] | None = None
+        self._drained = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(
@@ -38,10 +39,13 @@ class IntakeWorker:
         the grace period, before the core stops answering. What does not finish is taken over by
         another worker (or by this one after a restart) once its lease expires: nothing
         acknowledged is lost."""
+        self._drained = True
         await self._intake.stop(grace=self._grace)
 
     async def stop(self) -> None:
-        await self._intake.stop(grace=self._grace)
+        # After stop_intake the grace period is spent (or skipped by a second signal): what is
+        # still running stops now, and its lease hands it to the next worker.
+        await self._intake.stop(grace=0 if self._drained else self._grace)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

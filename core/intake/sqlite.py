@@ -25,6 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from core.errors import StorageError
 from core.intake.model import Delivery, DeliveryHandler, JsonObject, NewDelivery
 from core.storage.sqlite.connection import SQLiteConnection
 from core.storage.validation import aware
@@ -205,6 +206,19 @@ class SQLiteIntake:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
+        current = asyncio.current_task()
+        if not any(task is not current for task in self._running):
+            await self._forget_old_pages()
+
+    async def _forget_old_pages(self) -> None:
+        """A person's words stay in the WAL's older frames after their payload is dropped
+        (secure_delete zeroes them in the database pages only): once this process has nothing in
+        hand, fold the WAL into the file and truncate it. Under constant load SQLite's own
+        checkpoints (every 1,000 pages) bound it instead."""
+        try:
+            await self._db._run(self._db._checkpoint)
+        except StorageError as exc:  # busy readers in another process: the next idle moment
+            log.debug("intake checkpoint skipped (%s)", exc)
 
     async def _keep_lease(self, delivery_id: str) -> None:
         def renew(conn: sqlite3.Connection, until: str) -> None:
@@ -262,6 +276,7 @@ class SQLiteIntake:
         while True:
             self._progress.clear()
             if await self.pending() == 0:
+                await self.idle()  # this process's tasks finish their bookkeeping
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progress.wait(), timeout=self._poll)
