@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from core.errors import StorageError
 from core.intake.model import Delivery, DeliveryHandler, JsonObject, NewDelivery
@@ -89,6 +90,8 @@ class SQLiteIntake:
         self._wake = asyncio.Event()
         self._stopping = False
         self._running: set[asyncio.Task[None]] = set()
+        self._held: dict[str, asyncio.Task[Any]] = {}  # delivery id -> the task answering it
+        self._renewer: asyncio.Task[None] | None = None
         self._progress = asyncio.Event()  # a delivery of this process was completed or put back
 
     @classmethod
@@ -97,7 +100,7 @@ class SQLiteIntake:
         path: Path,
         *,
         clock: Callable[[], datetime],
-        lease: timedelta = timedelta(seconds=6),
+        lease: timedelta = timedelta(seconds=10),
         poll_interval: float = 0.25,
         retry_base: timedelta = RETRY_BASE,
     ) -> SQLiteIntake:
@@ -140,6 +143,8 @@ class SQLiteIntake:
     async def serve(self, handler: DeliveryHandler, *, concurrency: int) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self._keep_leases(), name="intake-leases")
         while not self._stopping:
             self._wake.clear()
             free = concurrency - len(self._running)
@@ -177,6 +182,9 @@ class SQLiteIntake:
             return rows
 
         rows = await self._db._tx(lease_heads)
+        for row in rows:
+            if row["attempts"]:
+                log.warning("delivery taken up again kind=%s attempt=%d", row["kind"], row["attempts"] + 1)
         return [
             Delivery(
                 id=row["id"],
@@ -192,23 +200,59 @@ class SQLiteIntake:
         ]
 
     async def _handle(self, handler: DeliveryHandler, delivery: Delivery) -> None:
-        renewer = asyncio.create_task(self._keep_lease(delivery.id))
+        task = asyncio.current_task()
+        assert task is not None
+        self._held[delivery.id] = task
         try:
-            await handler(delivery)
-        except asyncio.CancelledError:
-            raise  # stopped: the lease expires and another worker takes it over
-        except Exception:
-            log.exception("delivery failed kind=%s attempt=%d", delivery.kind, delivery.attempt)
-            await self._retry_later(delivery)
-        else:
-            await self._complete(delivery.id)
+            try:
+                await handler(delivery)
+            except asyncio.CancelledError:
+                raise  # stopped, or the lease was lost: the delivery's current holder finishes it
+            except Exception:
+                log.exception("delivery failed kind=%s attempt=%d", delivery.kind, delivery.attempt)
+                self._held.pop(delivery.id, None)
+                await self._retry_later(delivery)
+            else:
+                self._held.pop(delivery.id, None)
+                await self._complete(delivery.id)
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
-        current = asyncio.current_task()
-        if not any(task is not current for task in self._running):
+            self._held.pop(delivery.id, None)
+        if not any(other is not task for other in self._running):
             await self._forget_old_pages()
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of every delivery this process holds, in one statement per period (a
+        renewal per delivery would queue behind the others' writes under load, and a late renewal
+        hands a delivery to a second worker while the first still answers it). A delivery whose
+        lease was lost anyway (this process stalled past the lease) is given up at once: its new
+        holder answers it, and this one must not post next to it."""
+
+        def renew(conn: sqlite3.Connection, ids: list[str], until: str) -> set[str]:
+            held = json.dumps(ids)
+            conn.execute(
+                "UPDATE deliveries SET lease_until = ? "
+                "WHERE leased_by = ? AND id IN (SELECT value FROM json_each(?))",
+                (until, self._worker, held),
+            )
+            rows = conn.execute(
+                "SELECT id FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) "
+                "AND (leased_by = ? OR done_at IS NOT NULL)",
+                (held, self._worker),
+            ).fetchall()
+            return {row[0] for row in rows}
+
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 4)
+            ids = list(self._held)
+            if not ids:
+                continue
+            until = _ts(self._clock() + self._lease)
+            kept = await self._db._tx(functools.partial(renew, ids=ids, until=until))
+            for lost in set(ids) - kept:
+                task = self._held.pop(lost, None)
+                if task is not None:
+                    log.warning("lease lost (this process stalled); leaving the delivery to its new holder")
+                    task.cancel()
 
     async def _forget_old_pages(self) -> None:
         """A person's words stay in the WAL's older frames after their payload is dropped
@@ -219,18 +263,6 @@ class SQLiteIntake:
             await self._db._run(self._db._checkpoint)
         except StorageError as exc:  # busy readers in another process: the next idle moment
             log.debug("intake checkpoint skipped (%s)", exc)
-
-    async def _keep_lease(self, delivery_id: str) -> None:
-        def renew(conn: sqlite3.Connection, until: str) -> None:
-            conn.execute(
-                "UPDATE deliveries SET lease_until = ? WHERE id = ? AND leased_by = ?",
-                (until, delivery_id, self._worker),
-            )
-
-        while True:
-            await asyncio.sleep(self._lease.total_seconds() / 3)
-            until = _ts(self._clock() + self._lease)
-            await self._db._tx(functools.partial(renew, until=until))
 
     async def _complete(self, delivery_id: str) -> None:
         now = _ts(self._clock())
@@ -291,6 +323,11 @@ class SQLiteIntake:
             for task in late:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
 
     # -- bookkeeping -------------------------------------------------------------------------------------
     async def pending(self) -> int:
