@@ -96,6 +96,7 @@ def build_services(settings: Settings, core: Core, *, role: Role = "run") -> lis
                 dispatcher=dispatcher,
                 concurrency=settings.max_concurrent_replies,
                 grace=settings.shutdown_grace_seconds,
+                clock=core.clock,
             )
         )
 

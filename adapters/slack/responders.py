@@ -198,7 +198,8 @@ class SlackResponder:
         if message is None:
             return
         if message.needs_thread_check and not await self._assistant.follows(message.conversation):
-            return  # chatter Mnemo would not have answered anyway
+            log.info("late thread reply in a conversation Mnemo does not follow; dropped")
+            return
         thread = SlackThread(client, channel=message.channel, thread_ts=message.reply_thread_ts)
         try:
             sent = await thread.post(LATE_REPLY, index=0)
