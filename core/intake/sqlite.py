@@ -148,7 +148,11 @@ class SQLiteIntake:
         while not self._stopping:
             self._wake.clear()
             free = concurrency - len(self._running)
-            leased = await self._lease_heads(free) if free > 0 else []
+            try:
+                leased = await self._lease_heads(free) if free > 0 else []
+            except StorageError as exc:  # the disk is full, the file locked too long...: try again
+                log.error("could not take deliveries (%s); trying again", exc)
+                leased = []
             for delivery in leased:
                 task = asyncio.create_task(self._handle(handler, delivery), name=f"delivery-{delivery.id}")
                 self._running.add(task)
