@@ -81,6 +81,10 @@ def build_services(settings: Settings, core: Core, *, role: Role = "run") -> lis
         from adapters.http.api import build_api_router
 
         routers.append(build_api_router(core.assistant, settings))  # /v1/... on PORT, docs at /docs
+    if settings.api_auth_enabled and dispatcher is not None:
+        from adapters.http.responders import ChatResponder
+
+        ChatResponder(core.assistant).register(dispatcher)  # chats a dead web process held
 
     # --- Scheduler (core/jobs, bot/scheduler) ---
     if settings.scheduler_enabled and answers:

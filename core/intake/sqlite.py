@@ -139,6 +139,50 @@ class SQLiteIntake:
             self._wake.set()  # a worker in this process starts at once; others poll
         return accepted
 
+    async def hold(self, delivery: NewDelivery) -> Delivery | None:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("hold() needs a task to hand a lost lease to")
+        recorded = Delivery(
+            id=uuid.uuid4().hex,
+            key=delivery.key,
+            kind=delivery.kind,
+            lane=delivery.lane,
+            payload=delivery.payload,
+            received_at=delivery.received_at,
+        )
+        now = self._clock()
+        row = (
+            recorded.id,
+            delivery.key,
+            delivery.kind,
+            delivery.lane,
+            json.dumps(dict(delivery.payload)),
+            _ts(delivery.received_at),
+            _ts(now),
+            self._worker,
+            _ts(now + self._lease),
+        )
+
+        def insert_held(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO deliveries (id, key, kind, lane, payload, received_at, accepted_at, "
+                "attempts, leased_by, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                row,
+            )
+            return cursor.rowcount == 1
+
+        if not await self._db._tx(insert_held):
+            return None
+        self._held[recorded.id] = task
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self._keep_leases(), name="intake-leases")
+        return recorded
+
+    async def release(self, delivery_id: str) -> None:
+        self._held.pop(delivery_id, None)
+        await self._complete(delivery_id)
+
     # -- workers ---------------------------------------------------------------------------------------
     async def serve(self, handler: DeliveryHandler, *, concurrency: int) -> None:
         if concurrency < 1:
@@ -356,6 +400,11 @@ class SQLiteIntake:
         await self._db.ping()
 
     async def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
         await self._db.close()
 
 

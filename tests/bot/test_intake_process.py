@@ -10,8 +10,10 @@ restart, in order within each conversation.
 # ruff: noqa: F811
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -25,6 +27,7 @@ from tests.bot.test_sigterm import (  # noqa: F401 (fixtures)
     spawn,
     wait_until,
 )
+from tests.fakes.jwks import mint
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 
@@ -94,16 +97,16 @@ def test_a_restart_drains_queued_work_in_order_per_conversation(
 ) -> None:
     env = slack_env(base_env, fake_slack)
     fake_openai.state.reply = lambda messages: f"reply to: {str(messages[-1]['content']).split()[-1]}"
-    held = fake_openai.hold("chat", timeout=60)
+    held = fake_openai.hold("chat", times=2, timeout=60)  # each conversation's first answer
     first = spawn([], env)
     first.wait_healthy()
     garden = p.app_mention("tomatoes")
     kitchen = p.app_mention("soup", channel=p.GENERAL)
     assert send(first, garden) == 200
-    wait_until(lambda: fake_openai.count("chat") == 1)  # the garden thread's first answer is held
+    assert send(first, kitchen) == 200
+    wait_until(lambda: fake_openai.count("chat") == 2)  # both first answers are being written
     for word in ("peppers", "beans"):
         assert send(first, p.app_mention(f"and {word}", thread_ts=garden["ts"])) == 200
-    assert send(first, kitchen) == 200
     assert send(first, p.app_mention("and bread", thread_ts=kitchen["ts"])) == 200
 
     first.proc.send_signal(signal.SIGKILL)
@@ -122,3 +125,52 @@ def test_a_restart_drains_queued_work_in_order_per_conversation(
     assert thread(garden) == ["reply to: tomatoes", "reply to: peppers", "reply to: beans"]
     assert thread(kitchen) == ["reply to: soup", "reply to: bread"]
     assert len(fake_slack.posted(p.GENERAL)) == 5
+
+
+JWT_SECRET = "jwt-secret-for-the-http-api-0123456789"
+
+
+def test_kill_9_during_an_api_chat_a_worker_answers_it_into_the_session(
+    base_env: dict[str, str],
+    fake_openai: FakeOpenAI,
+    spawn: Callable[..., BotProcess],
+) -> None:
+    env = base_env | {"SUPABASE_JWT_SECRET": JWT_SECRET, "SCHEDULER_ENABLED": "false"}
+    auth = {"Authorization": f"Bearer {mint(JWT_SECRET, sub='alice-web')}"}
+    fake_openai.state.reply = lambda messages: f"noted: {str(messages[-1]['content']).split()[-1]}"
+    first = spawn([], env)
+    first.wait_healthy()
+    opened = httpx.post(f"{first.url}/v1/chat", json={"message": "hello"}, headers=auth, timeout=30)
+    assert opened.status_code == 200, opened.text
+    session = opened.json()["session_id"]
+    held = fake_openai.hold("chat", timeout=60)
+
+    def ask() -> None:
+        with contextlib.suppress(httpx.TransportError):  # the process dies under it
+            httpx.post(
+                f"{first.url}/v1/chat",
+                json={"message": "my cat is Miso", "session_id": session},
+                headers=auth,
+                timeout=30,
+            )
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        asking = pool.submit(ask)
+        wait_until(lambda: fake_openai.count("chat") == 2)  # the second answer is being written
+        first.proc.send_signal(signal.SIGKILL)
+        first.finish(timeout=30)
+        asking.result(timeout=30)
+    held.release()
+
+    second = spawn([], env | {"PORT": str(free_port())})
+    second.wait_healthy()
+
+    def texts() -> list[str]:
+        page = httpx.get(f"{second.url}/v1/sessions/{session}/messages", headers=auth, timeout=10)
+        assert page.status_code == 200, page.text
+        return [item["text"] for item in page.json()["items"]]
+
+    wait_until(lambda: len(texts()) >= 4, timeout=40)
+    assert texts() == ["hello", "noted: hello", "my cat is Miso", "noted: Miso"]
+    stop(second)
+    assert fake_openai.count("chat") == 3  # the killed attempt, then the worker's
