@@ -22,65 +22,18 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from core.errors import StorageError
 from core.intake.model import Delivery, DeliveryHandler, JsonObject, NewDelivery
-from core.storage.sqlite.connection import SQLiteConnection
-from core.storage.validation import aware
+from core.intake.sqlite_inbox import InboxConnection, anything_leasable, ts
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(seconds=2)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    key TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    lane TEXT NOT NULL,
-    payload TEXT,
-    received_at TEXT NOT NULL,
-    accepted_at TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    leased_by TEXT,
-    lease_until TEXT,
-    not_before TEXT,
-    reply_ref TEXT,
-    done_at TEXT
-);
-CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries(lane, seq) WHERE done_at IS NULL;
-CREATE INDEX IF NOT EXISTS deliveries_done ON deliveries(done_at) WHERE done_at IS NOT NULL;
-"""
-
-
-def _ts(value: datetime) -> str:
-    return aware(value, "time").astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _anything_leasable(conn: sqlite3.Connection, now: str) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM deliveries WHERE done_at IS NULL "
-        "AND (lease_until IS NULL OR lease_until < ?) AND (not_before IS NULL OR not_before <= ?) LIMIT 1",
-        (now, now),
-    ).fetchone()
-    return row is not None
-
-
-class _InboxConnection(SQLiteConnection):
-    thread_name = "sqlite-intake"
-
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        # WAL with synchronous=NORMAL: a commit is in the WAL file (the OS has it) when it returns,
-        # so a process that dies loses nothing; only a power cut or kernel crash can lose the last
-        # commits. Without the fsync per commit, the write lock is held for microseconds, not the
-        # milliseconds an fsync takes, and an ack waits for no one else's fsync.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.executescript(_SCHEMA)
 
 
 class SQLiteIntake:
@@ -88,7 +41,7 @@ class SQLiteIntake:
 
     def __init__(
         self,
-        db: _InboxConnection,
+        db: InboxConnection,
         *,
         clock: Callable[[], datetime],
         lease: timedelta,
@@ -119,7 +72,7 @@ class SQLiteIntake:
         retry_base: timedelta = RETRY_BASE,
     ) -> SQLiteIntake:
         return cls(
-            await _InboxConnection.open(path),
+            await InboxConnection.open(path),
             clock=clock,
             lease=lease,
             poll_interval=poll_interval,
@@ -136,8 +89,8 @@ class SQLiteIntake:
             delivery.kind,
             delivery.lane,
             json.dumps(dict(delivery.payload)),
-            _ts(delivery.received_at),
-            _ts(self._clock()),
+            ts(delivery.received_at),
+            ts(self._clock()),
         )
 
         def insert_once(conn: sqlite3.Connection) -> bool:
@@ -172,10 +125,10 @@ class SQLiteIntake:
             delivery.kind,
             delivery.lane,
             json.dumps(dict(delivery.payload)),
-            _ts(delivery.received_at),
-            _ts(now),
+            ts(delivery.received_at),
+            ts(now),
             self._worker,
-            _ts(now + self._lease),
+            ts(now + self._lease),
         )
 
         def insert_held(conn: sqlite3.Connection) -> bool:
@@ -222,10 +175,10 @@ class SQLiteIntake:
 
     async def _lease_heads(self, limit: int) -> list[Delivery]:
         now = self._clock()
-        until = _ts(now + self._lease)
+        until = ts(now + self._lease)
         # Look before taking the write lock: an idle worker's polls must not make the front
         # doors' acks wait (SQLite's busy handler sleeps in steps of milliseconds).
-        if not await self._db._read(functools.partial(_anything_leasable, now=_ts(now))):
+        if not await self._db._read(functools.partial(anything_leasable, now=ts(now))):
             return []
 
         def lease_heads(conn: sqlite3.Connection) -> list[sqlite3.Row]:
@@ -237,7 +190,7 @@ class SQLiteIntake:
                 "AND (d.lease_until IS NULL OR d.lease_until < ?) "
                 "AND (d.not_before IS NULL OR d.not_before <= ?) "
                 "ORDER BY d.seq LIMIT ?",
-                (_ts(now), _ts(now), limit),
+                (ts(now), ts(now), limit),
             ).fetchall()
             for row in rows:
                 conn.execute(
@@ -312,7 +265,7 @@ class SQLiteIntake:
             ids = list(self._held)
             if not ids:
                 continue
-            until = _ts(self._clock() + self._lease)
+            until = ts(self._clock() + self._lease)
             kept = await self._db._tx(functools.partial(renew, ids=ids, until=until))
             for lost in set(ids) - kept:
                 task = self._held.pop(lost, None)
@@ -331,7 +284,7 @@ class SQLiteIntake:
             log.debug("intake checkpoint skipped (%s)", exc)
 
     async def _complete(self, delivery_id: str) -> None:
-        now = _ts(self._clock())
+        now = ts(self._clock())
         await self._db._tx(
             lambda conn: conn.execute(
                 "UPDATE deliveries SET done_at = ?, payload = NULL, reply_ref = NULL, leased_by = NULL, "
@@ -346,7 +299,7 @@ class SQLiteIntake:
             log.error("delivery given up after %d attempts kind=%s", delivery.attempt, delivery.kind)
             await self._complete(delivery.id)
             return
-        not_before = _ts(self._clock() + self._retry_base * (2 ** (delivery.attempt - 1)))
+        not_before = ts(self._clock() + self._retry_base * (2 ** (delivery.attempt - 1)))
         await self._db._tx(
             lambda conn: conn.execute(
                 "UPDATE deliveries SET leased_by = NULL, lease_until = NULL, not_before = ? WHERE id = ?",
@@ -403,7 +356,7 @@ class SQLiteIntake:
         return int(row[0])
 
     async def purge(self, *, before: datetime) -> int:
-        cutoff = _ts(before)
+        cutoff = ts(before)
         return int(
             await self._db._tx(
                 lambda conn: (
