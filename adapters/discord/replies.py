@@ -78,8 +78,12 @@ class DiscordReplyTarget:
         quote: bool,
         thread_title: str,
         existing_thread: Callable[[int], discord.abc.Messageable] | None = None,
+        start_thread: Callable[[str], Awaitable[discord.abc.Messageable]] | None = None,
     ) -> None:
         self._source = source
+        # A client without a gateway cache (a worker) opens threads through REST itself: discord.py
+        # needs the guild in its cache for Message.create_thread.
+        self._start_thread = start_thread
         # A retry (adapters/discord/responders.py) finds the thread its first attempt opened: a
         # thread opened on a message has that message's id.
         self._existing_thread = existing_thread
@@ -123,9 +127,12 @@ class DiscordReplyTarget:
         destination: discord.abc.Messageable = self._source.channel
         if self._open_thread:
             try:
-                destination = await self._source.create_thread(
-                    name=self._thread_title, auto_archive_duration=1440
-                )
+                if self._start_thread is not None:
+                    destination = await self._start_thread(self._thread_title)
+                else:
+                    destination = await self._source.create_thread(
+                        name=self._thread_title, auto_archive_duration=1440
+                    )
             except discord.HTTPException as exc:
                 if exc.code == THREAD_ALREADY_CREATED and self._existing_thread is not None:
                     self._destination = self._existing_thread(self._source.id)

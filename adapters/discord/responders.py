@@ -123,6 +123,14 @@ class DiscordResponder:
             raise RuntimeError("Discord is not connected in this process")
         return self._client.get_partial_messageable(channel_id, guild_id=guild_id)
 
+    async def _start_thread(self, payload: Any, name: str) -> discord.abc.Messageable:
+        if self._client is None:
+            raise RuntimeError("Discord is not connected in this process")
+        created = await self._client.http.start_thread_with_message(
+            int(payload["channel_id"]), int(payload["source_id"]), name=name, auto_archive_duration=1440
+        )
+        return self._partial(int(created["id"]), payload["guild_id"])
+
     def _source(self, payload: Any) -> discord.PartialMessage:
         channel = self._partial(int(payload["channel_id"]), payload["guild_id"])
         return channel.get_partial_message(int(payload["source_id"]))
@@ -139,6 +147,7 @@ class DiscordResponder:
             quote=bool(payload["quote"]),
             thread_title=str(payload["thread_title"]),
             existing_thread=lambda thread_id: self._partial(thread_id, payload["guild_id"]),
+            start_thread=lambda name: self._start_thread(payload, name),
         )
         typing = TypingIndicator(source.channel, interval=self._typing_interval, delay=self._edit_interval)
 

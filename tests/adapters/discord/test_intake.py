@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from adapters.discord.options import DiscordOptions
 from adapters.discord.responders import LATE_REPLY, DiscordResponder, message_delivery
@@ -25,9 +26,11 @@ from tests.fakes.openai_server import FakeOpenAI
 
 
 @asynccontextmanager
-async def answering_bot(tmp_path: Path, fake_openai: FakeOpenAI, fake: FakeDiscord) -> AsyncIterator[Bot]:
+async def answering_bot(
+    tmp_path: Path, fake_openai: FakeOpenAI, fake: FakeDiscord, **overrides: Any
+) -> AsyncIterator[Bot]:
     guild_id, channels = fake.add_guild()
-    settings = discord_settings(tmp_path, fake_openai, fake)
+    settings = discord_settings(tmp_path, fake_openai, fake, **overrides)
     async with build_core(settings) as core:
         dispatcher = Dispatcher(intake=core.intake, clock=core.clock)
         gateway = DiscordService(
@@ -109,3 +112,21 @@ async def test_a_message_that_waited_too_long_gets_an_apology(
     assert post.body["content"] == LATE_REPLY
     assert post.body["message_reference"]["message_id"] == source_id
     assert fake_openai.count("chat") == 0
+
+
+async def test_thread_mode_the_worker_opens_the_thread_and_follow_ups_are_answered_there(
+    tmp_path: Path, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    async with answering_bot(tmp_path, fake_openai, fake_discord, discord_reply_mode="thread") as bot:
+        user = new_user()
+        question = await bot.say("help me plan my trip", user_id=user)
+        thread_id = int(question["id"])  # Discord gives the thread its starter message's id
+        [answer] = await bot.fake.wait_for(is_post_to(thread_id))
+        await drained(bot)
+        await bot.say("what about food?", user_id=user, mention=False, channel_id=thread_id)
+        posts = await bot.fake.wait_for(is_post_to(thread_id), count=2)
+        await drained(bot)
+
+    assert "help me plan my trip" in answer.body["content"]  # the fake model echoes its prompt
+    assert "plan my trip" in posts[1].body["content"]  # the thread is the session
+    assert len(bot.fake.find("POST", "/threads")) == 1
