@@ -14,6 +14,7 @@ import contextlib
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from tests.bot.test_sigterm import (  # noqa: F401 (fixtures)
     base_env,
     fake_slack,
     free_port,
+    run_cli,
     spawn,
     wait_until,
 )
@@ -174,3 +176,10 @@ def test_kill_9_during_an_api_chat_a_worker_answers_it_into_the_session(
     assert texts() == ["hello", "noted: hello", "my cat is Miso", "noted: Miso"]
     stop(second)
     assert fake_openai.count("chat") == 3  # the killed attempt, then the worker's
+
+
+def test_web_without_a_front_door_says_what_to_set(base_env: dict[str, str], tmp_path: Path) -> None:
+    result = run_cli(["web"], base_env, tmp_path)
+    assert result.returncode == 2
+    assert "no chat platform configured" in result.stderr
+    assert "Traceback" not in result.stderr
