@@ -1,9 +1,11 @@
 """Process lifecycle: build the core, run the services together, stop cleanly on SIGINT/SIGTERM.
 
 Shutdown order on the first SIGTERM/SIGINT: /readyz turns 503 "draining" and the orchestrator stops
-taking new messages; in-flight replies finish (their adapters are still connected, so they are
-delivered) and queued memory writes are flushed, each within SHUTDOWN_GRACE_SECONDS (what does not
-fit is kept in the store for the retry job); then the services stop in reverse start order (the
+taking new messages; the front doors stop acknowledging, and the intake worker stops taking
+deliveries and lets those in hand finish (what does not fit stays in the intake for the next
+worker); in-flight replies finish (their adapters are still connected, so they are delivered) and
+queued memory writes are flushed, each within SHUTDOWN_GRACE_SECONDS (what does not fit is kept in
+the store for the retry job); then the services stop in reverse start order (the
 scheduler lets a running job finish, the web server its requests); then the memory store, the model
 client and the database close. A second signal skips the waiting.
 """
