@@ -1,12 +1,17 @@
-"""`python -m bot [run|web|worker|console|jobs]`."""
+"""`python -m bot [run|web|worker|console|jobs|admin|doctor]`, `python -m bot --version`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import platform
 import sys
+import tomllib
+from pathlib import Path
 
-from bot.app import format_schedule, run_bot, run_console_mode, run_job_now, run_role
+from bot.admin import add_admin_parser, run_admin
+from bot.app import StartError, format_schedule, run_bot, run_console_mode, run_job_now, run_role
+from bot.doctor import run_doctor
 from bot.logging_setup import configure_logging
 from bot.services import front_doors_configured
 from bot.web import WebStartError
@@ -14,8 +19,19 @@ from config import ConfigError, load_settings
 from core.clock import utc_now
 
 
+def version() -> str:
+    """Mnemo's version, from pyproject.toml (the one place it is written)."""
+    try:
+        with (Path(__file__).resolve().parents[1] / "pyproject.toml").open("rb") as file:
+            number = str(tomllib.load(file)["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        number = "unknown"
+    return f"mnemo {number} (Python {platform.python_version()})"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Mnemo, the assistant that remembers.")
+    parser.add_argument("--version", action="version", version=version())
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser(
         "run",
@@ -50,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     jobs_sub.add_parser("list", help="the jobs, their intervals and next run times (default)")
     run_one = jobs_sub.add_parser("run", help="run one job now, in this process")
     run_one.add_argument("name", help="the job's name, as `jobs list` shows it")
+    add_admin_parser(sub)
+    sub.add_parser("doctor", help="check every configured dependency, one line each (exit 0: all pass)")
     return parser
 
 
@@ -65,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     chatting_here = args.command == "console" or (
         args.command in (None, "run") and not front_doors_configured(settings) and sys.stdin.isatty()
     )
-    if chatting_here and "log_level" not in settings.model_fields_set:
-        # A chat in this terminal: INFO lines would interleave with the conversation.
+    quiet = chatting_here or args.command in ("admin", "doctor")
+    if quiet and "log_level" not in settings.model_fields_set:
+        # A chat or a tool in this terminal: INFO lines would interleave with what it prints.
         settings = settings.model_copy(update={"log_level": "WARNING"})
     configure_logging(settings)
     try:
@@ -84,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
                 return asyncio.run(run_job_now(settings, args.name))
             print(format_schedule(settings, now=utc_now()))
             return 0
+        if args.command == "admin":
+            return asyncio.run(run_admin(settings, args))
+        if args.command == "doctor":
+            return asyncio.run(run_doctor(settings, out=sys.stdout))
         if args.command in ("web", "worker"):
             return asyncio.run(run_role(settings, args.command))
         return asyncio.run(run_bot(settings))
@@ -91,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except ConfigError as exc:  # found at start-up, e.g. a Supabase URL or key the server rejects
         print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StartError as exc:  # Slack or Discord refused us, or could not be reached
+        print(str(exc), file=sys.stderr)
         return 2
     except WebStartError as exc:
         print(f"Could not start: {exc}", file=sys.stderr)

@@ -25,6 +25,7 @@ from typing import TextIO
 from adapters.console.adapter import ConsoleAdapter
 from bot.scheduler import build_jobs, job_options
 from bot.services import EventSource, Role, Service, build_services, front_doors_configured
+from bot.web import WebServer
 from bot.wiring import Core, build_core
 from config import Settings
 from core.errors import BotError, UserFacingError
@@ -43,6 +44,7 @@ or run `python -m bot console` in a terminal. See .env.example for every setting
 
 
 FORCED_EXIT_SECONDS = 5.0
+CONSOLE_INTERRUPT_GRACE_SECONDS = 1.0
 
 
 def _forced_exit() -> None:
@@ -72,12 +74,79 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, on_signal, sig)
 
 
+class StartError(Exception):
+    """A front door could not start (its platform refused or could not be reached): one line that
+    names the setting and what to do. `python -m bot` prints it and exits 2, without a traceback."""
+
+
+# What to do, by the setting a front door's start-up error names (the first one found wins).
+_START_HINTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "slack": (
+        ("SLACK_APP_TOKEN (", ""),  # the adapter's line already says what the token must be
+        (
+            "SLACK_BOT_TOKEN (",
+            "copy OAuth & Permissions -> Bot User OAuth Token (xoxb-...) into SLACK_BOT_TOKEN",
+        ),
+        ("SLACK_BOT_TOKEN", ""),
+        ("could not reach", "check this host's network, or SLACK_API_URL"),
+        ("Socket Mode", "check that this host may open wss:// connections to Slack, and SLACK_APP_TOKEN"),
+        ("", "check SLACK_BOT_TOKEN, SLACK_APP_TOKEN and SLACK_API_URL"),
+    ),
+    "discord": (
+        ("DISCORD_BOT_TOKEN", ""),
+        ("MESSAGE CONTENT", ""),
+        ("could not reach", "check this host's network, or DISCORD_API_URL"),
+        ("", "check DISCORD_BOT_TOKEN, DISCORD_GATEWAY_URL and this host's network"),
+    ),
+}
+
+
+def _start_error_types(service: str) -> tuple[type[BaseException], ...]:
+    # Imported here: a process without Slack (or Discord) never loads that SDK.
+    if service == "slack":
+        from adapters.slack.web_api import SlackStartError
+
+        return (SlackStartError,)
+    if service == "discord":
+        from adapters.discord.service import DiscordStartError
+
+        return (DiscordStartError,)
+    return ()
+
+
+def start_error_line(service: str, exc: BaseException) -> str | None:
+    """The one line for a front door's start-up failure, or None when it is not one (a bug: let it
+    raise)."""
+    if not isinstance(exc, _start_error_types(service)):
+        return None
+    message = " ".join(str(exc).split()).rstrip(".")
+    hint = next(todo for needle, todo in _START_HINTS[service] if needle in message)
+    line = f"{service.capitalize()} could not start: {message}"
+    return f"{line}; {hint}" if hint else line
+
+
+async def _start(service: Service) -> None:
+    try:
+        await service.start()
+    except Exception as exc:
+        line = start_error_line(service.name, exc)
+        if line is None:
+            raise
+        raise StartError(line) from None
+
+
 async def run_services(core: Core, services: list[Service], stop: asyncio.Event) -> None:
     async with AsyncExitStack() as stack:
+        # /readyz answers 503 "starting" until every front door below has started.
+        webs = [service for service in services if isinstance(service, WebServer)]
+        for web in webs:
+            web.startup.begin()
         for service in services:
-            await service.start()
+            await _start(service)
             stack.push_async_callback(service.stop)
             log.info("started %s", service.name)
+        for web in webs:
+            web.startup.finish()
         await stop.wait()
         log.info("shutting down: finishing in-flight replies and memory writes")
         # Readiness turns "draining" and no new answer starts; answers under way go on. Then the
@@ -140,7 +209,9 @@ async def run_console(core: Core, *, user: str, channel: str | None, is_dm: bool
         bot_name=core.settings.bot_name,
     )
     await console.run()
-    await core.shutdown(core.settings.shutdown_grace_seconds)
+    grace = core.settings.shutdown_grace_seconds
+    # Ctrl-C leaves at once: a write that does not finish within a second is kept for the retry job.
+    await core.shutdown(min(grace, CONSOLE_INTERRUPT_GRACE_SECONDS) if console.interrupted else grace)
     return 0
 
 
@@ -207,10 +278,12 @@ async def run_job_now(settings: Settings, name: str, *, out: TextIO = sys.stdout
 
 
 __all__ = [
+    "StartError",
     "format_schedule",
     "run_bot",
     "run_console_mode",
     "run_job_now",
     "run_role",
     "run_worker",
+    "start_error_line",
 ]

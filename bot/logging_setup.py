@@ -1,5 +1,9 @@
 """Logging: one line per event, text or JSON (LOG_FORMAT=json). Message text is never logged at INFO.
 
+Lines written while a message is handled carry its ids (core.logcontext: the platform, and the HTTP
+API's `session_id`, the one its clients hold). ANSI colour and cursor codes, which some libraries
+put in their messages, are removed: log platforms show them as garbage and JSON lines must stay plain.
+
 Every line passes through a redactor that removes the configured secret values (API keys, bot
 tokens, signing and JWT secrets, database URLs) and the password part of any URL, wherever they
 come from: our messages, a third-party library's, or an exception's text.
@@ -18,11 +22,16 @@ from typing import Any, TextIO
 from pydantic import SecretStr
 
 from config import LogFormat, Settings
+from core import logcontext
+from core.metrics import ErrorCounter
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 # scheme://user:password@host -> scheme://user:***@host
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)[^\s@/]+(?P<tail>@)")
 REDACTED = "***"
+# CSI sequences (colours, cursor moves) and the other two-byte escapes.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
+_CONTEXT_KEYS = "_mnemo_context"
 # Shorter values are not treated as secrets: replacing "1" everywhere would garble every line.
 _MIN_SECRET_LENGTH = 6
 
@@ -52,13 +61,36 @@ class Redactor:
         return _URL_PASSWORD.sub(rf"\g<head>{REDACTED}\g<tail>", text)
 
 
+def plain(text: str) -> str:
+    """`text` without ANSI escape sequences."""
+    return _ANSI.sub("", text) if "\x1b" in text else text
+
+
+class ContextFields(logging.Filter):
+    """Adds the ids bound in core.logcontext to each record (as attributes, which the JSON
+    formatter writes as fields); a field the call passed itself in `extra=` wins."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        added = []
+        for key, value in logcontext.current().items():
+            if key not in record.__dict__:
+                setattr(record, key, value)
+                added.append(key)
+        setattr(record, _CONTEXT_KEYS, added)
+        return True
+
+
 class TextFormatter(logging.Formatter):
     def __init__(self, redact: Redactor) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
         self._redact = redact
 
     def format(self, record: logging.LogRecord) -> str:
-        return self._redact(super().format(record))
+        line = super().format(record)
+        for key in getattr(record, _CONTEXT_KEYS, ()):
+            if f"{key}=" not in line:  # the message may say it already (platform=slack)
+                line += f" {key}={getattr(record, key)}"
+        return plain(self._redact(line))
 
 
 class JsonFormatter(logging.Formatter):
@@ -81,7 +113,12 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc"] = self._redact(self.formatException(record.exc_info))
         # Redact the encoded line too: a secret inside an `extra` structure or a str() of an object.
-        return self._redact(json.dumps(entry, default=str))
+        # json.dumps writes ESC as \u001b: remove escapes from the values before encoding.
+        return self._redact(json.dumps(_plain_values(entry), default=str))
+
+
+def _plain_values(entry: dict[str, Any]) -> dict[str, Any]:
+    return {key: plain(value) if isinstance(value, str) else value for key, value in entry.items()}
 
 
 # httpx2 is the openai SDK's HTTP stack; it logs every request URL at INFO.
@@ -105,8 +142,10 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         handler.setFormatter(JsonFormatter(redact))
     else:
         handler.setFormatter(TextFormatter(redact))
+    handler.addFilter(ContextFields())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # ErrorCounter: every logged error also counts in /metrics (mnemo_errors_total).
+    root.handlers[:] = [handler, ErrorCounter()]
     root.setLevel(settings.log_level)
     # Third-party chatter that would log request bodies or URLs with tokens at INFO/DEBUG.
     for noisy in _NOISY:

@@ -94,7 +94,8 @@ def build_services(settings: Settings, core: Core, *, role: Role = "run") -> lis
     if settings.api_auth_enabled and doors:
         from adapters.http.api import build_api_router
 
-        routers.append(build_api_router(core.assistant, settings))  # /v1/... on PORT, docs at /docs
+        # /v1/... on PORT, docs at /docs; rate limits shared with the other processes when core.limits
+        routers.append(build_api_router(core.assistant, settings, shared_limits=core.limits))
     if settings.api_auth_enabled and dispatcher is not None:
         from adapters.http.responders import ChatResponder
 

@@ -1,12 +1,18 @@
 """The one ASGI app (FastAPI) on PORT, served by uvicorn inside the bot's event loop.
 
 Front doors contribute routers (Slack's /slack/events, the HTTP API's /v1); this module owns the
-server lifecycle and the health endpoints:
+server lifecycle and the operational endpoints:
 - GET /healthz: the process is up and serving (liveness; never touches a dependency).
-- GET /readyz: storage, memory store and model endpoint each answer within a short timeout
-  (readiness). 200 when all do, 503 otherwise or while shutting down, with one JSON entry per
-  dependency. Error entries say only "timeout" or the error's class, never its text: exception
-  messages can carry URLs, hosts or keys.
+- GET /readyz: readiness. 503 "starting" until every front door of the process has started, 503
+  "draining" once shutdown began. Then storage, memory store and model endpoint are each checked
+  with a short timeout: all answer -> 200 "ok"; the model or the memory store fails -> 200
+  "degraded" with the failing checks named (Mnemo still answers, with an apology or without
+  memories, so taking every replica out of the load balancer would only make things worse);
+  storage fails -> 503 "unavailable" (nothing can be answered). Error entries say only "timeout"
+  or the error's class, never its text: exception messages can carry URLs, hosts or keys.
+- GET /metrics: Prometheus text (core.metrics), names starting with `mnemo_`.
+- GET /docs and /redoc: the OpenAPI pages with their scripts served from this process
+  (fastapi-offline bundles swagger-ui and redoc), so they work without reaching a CDN.
 """
 
 from __future__ import annotations
@@ -21,9 +27,12 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from bot.wiring import Core
+from core.metrics import QueueDepths, exposition
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +40,8 @@ READINESS_TIMEOUT_SECONDS = 3.0
 # Load balancers poll /readyz every few seconds; one check shared by the requests of a short
 # window keeps that from becoming a stream of model API calls (and a way to amplify traffic).
 READINESS_CACHE_SECONDS = 5.0
+# Without these Mnemo answers nothing; the others failing leaves it answering, worse (degraded).
+ESSENTIAL_CHECKS = frozenset({"storage"})
 
 
 class Readiness:
@@ -77,6 +88,56 @@ class Readiness:
             return ok, checks
 
 
+def readiness_verdict(checks: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The /readyz status code and body for these check results."""
+    failing = sorted(name for name, check in checks.items() if check["status"] != "ok")
+    if not failing:
+        return 200, {"status": "ok", "checks": checks}
+    if ESSENTIAL_CHECKS.intersection(failing):
+        return 503, {"status": "unavailable", "failing": failing, "checks": checks}
+    return 200, {"status": "degraded", "failing": failing, "checks": checks}
+
+
+class Startup:
+    """Whether every service of the process has started (bot.app.run_services says so). An app
+    served on its own (tests, tools) counts as started."""
+
+    def __init__(self) -> None:
+        self.done = True
+
+    def begin(self) -> None:
+        self.done = False
+
+    def finish(self) -> None:
+        self.done = True
+
+
+def queue_depths(core: Core) -> CollectorRegistry:
+    """This core's queues, read at scrape time."""
+    registry = CollectorRegistry(auto_describe=False)
+    admission = core.admission
+    registry.register(
+        QueueDepths(
+            {
+                "mnemo_memory_write_queue": (
+                    "Memory writes queued in this process.",
+                    lambda: core.writer.pending,
+                ),
+                "mnemo_replies_waiting": (
+                    "Replies waiting for their turn (admission).",
+                    lambda: admission.waiting,
+                ),
+                "mnemo_replies_active": ("Replies being written now.", lambda: admission.limit.active),
+                "mnemo_replies_limit": (
+                    "Replies allowed at once now (adapts to event-loop lag).",
+                    lambda: admission.limit.limit,
+                ),
+            }
+        )
+    )
+    return registry
+
+
 def create_web_app(
     core: Core,
     *,
@@ -84,8 +145,11 @@ def create_web_app(
     readiness_timeout: float = READINESS_TIMEOUT_SECONDS,
     readiness_cache_seconds: float = READINESS_CACHE_SECONDS,
 ) -> FastAPI:
-    app = FastAPI(title="Mnemo", version="0.1.0")
+    # FastAPIOffline: a FastAPI whose /docs and /redoc load their assets from this process.
+    app = FastAPIOffline(title="Mnemo", version="0.1.0")
     readiness = Readiness(core, timeout=readiness_timeout, cache_seconds=readiness_cache_seconds)
+    startup = Startup()
+    depths = queue_depths(core)
 
     # HEAD too: some uptime checkers and platforms probe with HEAD.
     @app.get("/healthz", tags=["health"])
@@ -99,11 +163,15 @@ def create_web_app(
         if not core.orchestrator.accepting:
             # Shutting down: tell the load balancer to send new traffic elsewhere.
             return JSONResponse({"status": "draining", "checks": {}}, status_code=503)
-        ok, checks = await readiness.check()
-        return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "checks": checks},
-            status_code=200 if ok else 503,
-        )
+        if not startup.done:
+            return JSONResponse({"status": "starting", "checks": {}}, status_code=503)
+        _, checks = await readiness.check()
+        status_code, body = readiness_verdict(checks)
+        return JSONResponse(body, status_code=status_code)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(exposition(depths), media_type=CONTENT_TYPE_LATEST)
 
     for router in routers:
         app.include_router(router)
@@ -118,6 +186,7 @@ def create_web_app(
             max_age=600,
         )
     app.state.core = core
+    app.state.startup = startup
     return app
 
 
@@ -151,6 +220,7 @@ class WebServer:
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
+        self.startup: Startup = getattr(app.state, "startup", Startup())
 
     @property
     def port(self) -> int:

@@ -31,6 +31,7 @@ from core.models import (
     ConversationPage,
     IdentityKey,
     IncomingMessage,
+    MemoryOrigin,
     MemoryPage,
     MessagePage,
     Platform,
@@ -114,6 +115,13 @@ class Assistant:
             message, on_delta=on_delta, complete=complete, already_claimed=already_claimed
         )
 
+    async def remember_text(
+        self, identity: IdentityKey, text: str, origin: MemoryOrigin, *, display_name: str | None = None
+    ) -> bool:
+        """Remember what the person chose ("Remember this"), with the privacy of where it was said.
+        False when their memory is paused. Raises StorageError."""
+        return await self._orchestrator.remember_text(identity, text, origin, display_name=display_name)
+
     async def follows(self, conversation: ConversationKey) -> bool:
         """True if Mnemo takes part in the conversation (a thread it answered in)."""
         return await self._orchestrator.follows(conversation)
@@ -126,10 +134,18 @@ class Assistant:
 
     # -- /memory -----------------------------------------------------------------------------------
     async def run_command(
-        self, identity: IdentityKey, command: Command, *, display_name: str | None = None
+        self,
+        identity: IdentityKey,
+        command: Command,
+        *,
+        display_name: str | None = None,
+        conversation: ConversationKey | None = None,
     ) -> CommandResult:
-        """Raises UserFacingError (a clear answer for the person) and DependencyError."""
-        return await self._commands.run(identity, command, display_name=display_name)
+        """Raises UserFacingError (a clear answer for the person) and DependencyError.
+        `conversation`: where the command was given (for `/memory why`)."""
+        return await self._commands.run(
+            identity, command, display_name=display_name, conversation=conversation
+        )
 
     # -- the HTTP API's views of a person's data ------------------------------------------------------
     async def account(self, identity: IdentityKey, *, display_name: str | None = None) -> Account:

@@ -10,19 +10,24 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from core.erasure import Removals
 from core.errors import UserFacingError
 from core.linking import LinkService, describe_identity, display_code
+from core.matching import matches
 from core.memory.service import MemoryService
-from core.models import IdentityKey, MemoryItem, MemoryPage
+from core.models import ConversationKey, IdentityKey, MemoryItem, MemoryPage
 from core.redaction import short_hash
-from core.storage import AccountStore
+from core.storage import AccountStore, ConversationStore
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
+# `/memory show <words>` looks through this many of the person's memories, newest first.
+MATCH_SCAN = 10_000
 
 
 class CommandName(enum.StrEnum):
@@ -36,6 +41,7 @@ class CommandName(enum.StrEnum):
     LINK = "link"
     LINKS = "links"
     UNLINK = "unlink"
+    WHY = "why"
 
 
 HELP_TEXT = """\
@@ -45,6 +51,7 @@ HELP_TEXT = """\
 /memory pause          stop remembering new things (I still answer)
 /memory resume         start remembering again
 /memory export         your memories as a JSON file
+/memory why            which memories my last answer to you here was based on
 /memory link [code]    link your accounts on other platforms (no code: get one; with a code: use it)
 /memory links          which platforms are linked to your memory
 /memory unlink <platform>   detach a platform (slack, discord, web)
@@ -87,9 +94,9 @@ def parse_memory_command(text: str) -> Command:
         if len(rest) != 1:
             raise UserFacingError("Usage: /memory unlink <platform> (see /memory links)")
         return Command(CommandName.UNLINK, argument=rest[0])
-    if head in {"pause", "resume", "export", "help"} and not rest:
+    if head in {"pause", "resume", "export", "help", "why"} and not rest:
         return Command(CommandName(head))
-    if head in {"pause", "resume", "export", "help"}:
+    if head in {"pause", "resume", "export", "help", "why"}:
         raise UserFacingError(f"/memory {head} takes no arguments.")
     raise UserFacingError(f"Unknown command '{words[0][:40]}'. Try one of:\n{HELP_TEXT}")
 
@@ -118,9 +125,13 @@ def format_item(item: MemoryItem) -> str:
     return f"{item.text}  ({source}{', ' + date if date else ''}; id {item.id})"
 
 
+class CommandStore(AccountStore, ConversationStore, Protocol):
+    """The store roles the commands use: accounts and settings, and answers' provenance."""
+
+
 class MemoryCommands:
     def __init__(
-        self, *, store: AccountStore, memory: MemoryService, removals: Removals, links: LinkService
+        self, *, store: CommandStore, memory: MemoryService, removals: Removals, links: LinkService
     ) -> None:
         self._store = store
         self._memory = memory
@@ -133,18 +144,23 @@ class MemoryCommands:
         command: Command,
         *,
         display_name: str | None = None,
+        conversation: ConversationKey | None = None,
     ) -> CommandResult:
-        """Raises UserFacingError (bad id...) and DependencyError subclasses (backend down)."""
+        """Raises UserFacingError (bad id...) and DependencyError subclasses (backend down).
+        `conversation`: where the command was given (`why` looks at the answers given there)."""
         if command.name in (CommandName.LINK, CommandName.LINKS, CommandName.UNLINK):
             return await self._link_command(identity, command)
         account = await self._store.resolve_account(identity, display_name=display_name)
+        if command.name is CommandName.SHOW and command.argument:
+            # Only the memories that say those words (core.matching), newest first.
+            everything = await self._memory.page(account.id, epoch=account.epoch, offset=0, limit=MATCH_SCAN)
+            found = [item for item in everything.items if matches(item, command.argument)]
+            offset = command.page * PAGE_SIZE
+            page = MemoryPage(found[offset : offset + PAGE_SIZE], offset, len(found))
+            return CommandResult(self._show_text(page, command.argument), page=page, query=command.argument)
         if command.name is CommandName.SHOW:
             page = await self._memory.page(
-                account.id,
-                epoch=account.epoch,
-                offset=command.page * PAGE_SIZE,
-                limit=PAGE_SIZE,
-                query=command.argument or None,
+                account.id, epoch=account.epoch, offset=command.page * PAGE_SIZE, limit=PAGE_SIZE
             )
             return CommandResult(
                 self._show_text(page, command.argument),
@@ -173,6 +189,8 @@ class MemoryCommands:
                 f"Done. I erased {removed} memor{'y' if removed == 1 else 'ies'} and "
                 f"{messages} stored message{'' if messages == 1 else 's'}."
             )
+        if command.name is CommandName.WHY:
+            return await self._why(account.id, account.epoch, conversation)
         if command.name in (CommandName.PAUSE, CommandName.RESUME):
             paused = command.name is CommandName.PAUSE
             await self._store.set_memory_paused(account.id, paused)
@@ -203,6 +221,32 @@ class MemoryCommands:
                 items=items,
             )
         return CommandResult(HELP_TEXT)
+
+    async def _why(
+        self, account_id: uuid.UUID, epoch: int, conversation: ConversationKey | None
+    ) -> CommandResult:
+        if conversation is None:
+            raise UserFacingError("/memory why works in a conversation with me: ask it where I answered you.")
+        ids = await self._store.last_answer_memories(
+            account_id,
+            platform=conversation.platform.value,
+            workspace=conversation.workspace,
+            channel=conversation.channel,
+        )
+        if ids is None:
+            return CommandResult("I haven't answered you here yet (or you erased it).")
+        items = await self._memory.items(account_id, ids, epoch=epoch)
+        if not items:
+            note = " (what it used has since been forgotten)" if ids else ""
+            return CommandResult(f"My last answer to you here used none of my memories of you{note}.")
+        gone = len(ids) - len(items)
+        lines = [
+            "My last answer to you here was based on these memories:",
+            *(f"- {format_item(item)}" for item in items),
+        ]
+        if gone:
+            lines.append(f"({gone} more {'was' if gone == 1 else 'were'} forgotten since.)")
+        return CommandResult("\n".join(lines), items=items)
 
     async def _link_command(self, identity: IdentityKey, command: Command) -> CommandResult:
         if command.name is CommandName.LINK and not command.argument:
@@ -242,9 +286,9 @@ class MemoryCommands:
                 if query
                 else ("I don't remember anything about you yet.")
             )
-        header = (
-            f"What I remember about you ({page.offset + 1}-{page.offset + len(page.items)} of {page.total}):"
-        )
+        about = f" matching '{query}'" if query else ""
+        span = f"{page.offset + 1}-{page.offset + len(page.items)} of {page.total}"
+        header = f"What I remember about you{about} ({span}):"
         lines = [header, *(f"- {format_item(item)}" for item in page.items)]
         if page.has_more:
             next_page = page.offset // PAGE_SIZE + 2

@@ -99,7 +99,8 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
     ),
     TextCopy(
         "exports",
-        "nothing kept: an export is built on request and sent to the person who asked",
+        "nothing kept: an export is built on request and sent to the person who asked (or, with "
+        "`python -m bot admin export`, printed or written to a new file for the operator)",
     ),
     TextCopy(
         "logs",

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import openai
 from openai import AsyncOpenAI, AsyncStream
 
+from core import metrics
 from core.errors import ModelError
 
 ChatMessage = dict[str, str]
@@ -108,6 +109,7 @@ class OpenAIChatModel:
                     CHAT_PATH, body=body, cast_to=object, options={"security": {"bearer_auth": True}}
                 )
                 text = answer_text(data)
+                metrics.count_usage(data)
             else:
                 text = await self._stream(body, on_delta)
         except openai.RateLimitError as exc:
@@ -131,7 +133,9 @@ class OpenAIChatModel:
     async def _stream(self, body: dict[str, Any], on_delta: OnDelta) -> str:
         stream = await self._client.post(
             CHAT_PATH,
-            body={**body, "stream": True},
+            # include_usage: the last chunk then carries `usage` (tokens in /metrics); servers that
+            # do not know the option ignore it.
+            body={**body, "stream": True, "stream_options": {"include_usage": True}},
             cast_to=object,
             options={"security": {"bearer_auth": True}},
             stream=True,
@@ -140,6 +144,7 @@ class OpenAIChatModel:
         parts: list[str] = []
         async with stream:
             async for chunk in stream:
+                metrics.count_usage(chunk)  # the last chunk carries `usage` where the server sends it
                 piece = delta_text(chunk)
                 if piece:
                     parts.append(piece)

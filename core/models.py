@@ -235,3 +235,6 @@ class Reply:
     kind: ReplyKind
     session_id: uuid.UUID | None
     account_id: uuid.UUID | None
+    # The memories recalled for an ANSWER (its provenance; empty for other kinds). They are the
+    # person's own: a front door may show them only to that person.
+    memories: tuple[MemoryItem, ...] = ()

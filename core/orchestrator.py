@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core import logcontext, metrics
 from core.admission import Admission, Turn
 from core.cache import TTLCache
 from core.errors import ErasedError, MemoryBackendError, ModelError, StorageError
@@ -33,6 +35,7 @@ from core.models import (
     MAX_MESSAGE_CHARS,
     Account,
     ConversationKey,
+    IdentityKey,
     IncomingMessage,
     MemoryItem,
     MemoryOrigin,
@@ -140,15 +143,39 @@ class Orchestrator:
         it was accepted; a second attempt after a worker died must be answered, not skipped."""
         if not self._accepting or not message.text.strip():
             return None
-        async with self._admission.queue() as turn:
-            self._in_flight += 1
-            self._idle.clear()
-            try:
-                return await self._handle(message, on_delta, complete, turn, already_claimed)
-            finally:
-                self._in_flight -= 1
-                if self._in_flight == 0:
-                    self._idle.set()
+        started = time.perf_counter()
+        with logcontext.for_message(message):  # its log lines carry its ids (the API's session_id)
+            async with self._admission.queue() as turn:
+                self._in_flight += 1
+                self._idle.clear()
+                try:
+                    reply = await self._handle(message, on_delta, complete, turn, already_claimed)
+                    if reply is not None:
+                        metrics.observe_reply(message.platform.value, reply.kind.value, started)
+                    return reply
+                finally:
+                    self._in_flight -= 1
+                    if self._in_flight == 0:
+                        self._idle.set()
+
+    async def remember_text(
+        self, identity: IdentityKey, text: str, origin: MemoryOrigin, *, display_name: str | None = None
+    ) -> bool:
+        """Queue `text` (something the person asked Mnemo to remember) as a memory write of their
+        account, tagged with where it was said. False, nothing queued, when their memory is paused.
+        Raises StorageError; the write itself never raises (core.memory.writer)."""
+        account = await self._store.resolve_account(identity, display_name=display_name)
+        settings = await self._store.get_settings(account.id)
+        if settings.memory_paused:
+            return False
+        # The writer checks pause and erasure again when the write starts and when it lands.
+        await self._writer.submit(
+            account.id,
+            [{"role": "user", "content": text[:MAX_MESSAGE_CHARS]}],
+            origin,
+            epoch=settings.epoch,
+        )
+        return True
 
     async def follows(self, conversation: ConversationKey) -> bool:
         """True if Mnemo has taken part in the conversation (it has a session, open or closed).
@@ -281,7 +308,11 @@ class Orchestrator:
             try:
                 erased = (
                     await self._store_turn(
-                        session_id=session.id, account=account, role=Role.ASSISTANT, text=answer
+                        session_id=session.id,
+                        account=account,
+                        role=Role.ASSISTANT,
+                        text=answer,
+                        memory_ids=[memory.id for memory in memories],
                     )
                     is None
                 )
@@ -298,7 +329,7 @@ class Orchestrator:
             MemoryOrigin(message.platform, message.channel, message.is_private),
             epoch=account.epoch,
         )
-        return Reply(answer, ReplyKind.ANSWER, session.id, account.id)
+        return Reply(answer, ReplyKind.ANSWER, session.id, account.id, tuple(memories))
 
     async def _store_turn(
         self,
@@ -308,6 +339,7 @@ class Orchestrator:
         role: Role,
         text: str,
         author_name: str | None = None,
+        memory_ids: Sequence[str] = (),
     ) -> StoredMessage | None:
         """The stored message, or None when the account was erased since this reply began."""
         try:
@@ -319,6 +351,7 @@ class Orchestrator:
                 now=self._clock(),
                 epoch=account.epoch,
                 author_name=author_name,
+                memory_ids=memory_ids,
             )
         except ErasedError:
             log.info("erased during a reply; its exchange is not stored account=%s", short_hash(account.id))

@@ -1,4 +1,7 @@
-"""Console lines -> IncomingMessage, and command results -> text."""
+"""Console lines -> IncomingMessage, and command results -> text.
+
+All pure: no I/O, so each rule is tested on its own (tests/adapters/console/test_translate.py).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +14,22 @@ from core.models import IncomingMessage, Platform
 WORKSPACE = "local"
 
 
-def to_incoming(line: str, *, user: str, channel: str, is_dm: bool, now: datetime) -> IncomingMessage:
+def to_incoming(
+    line: str,
+    *,
+    user: str,
+    channel: str,
+    is_dm: bool,
+    now: datetime,
+    thread: str = "",
+) -> IncomingMessage:
+    """`thread`: the conversation within the channel; `/new` starts another (a new session)."""
     return IncomingMessage(
         platform=Platform.CONSOLE,
         workspace=WORKSPACE,
         user=user,
         channel=channel,
+        thread=thread,
         text=line,
         message_id=uuid.uuid4().hex,
         is_private=is_dm,

@@ -16,8 +16,15 @@ import discord
 
 from adapters.common.reply_writer import DeliveryFailed, ReplyWriter
 from adapters.common.tasks import TaskTracker
+from adapters.discord.context_menus import MessageMenus
 from adapters.discord.interactions import ConfirmButton, MemoryCommandTree, MemoryGroup, MemoryInteractions
-from adapters.discord.options import NO_MENTIONS, DiscordOptions, invite_url, required_intents
+from adapters.discord.options import (
+    NO_MENTIONS,
+    DiscordOptions,
+    invite_url,
+    required_intents,
+    user_install_url,
+)
 from adapters.discord.places import WATCHED_EVENTS, PlaceLookup
 from adapters.discord.privacy import NOT_LOOKED_UP
 from adapters.discord.render import thread_name
@@ -76,6 +83,11 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         )
         self.tree = MemoryCommandTree(self)
         self.tree.add_command(MemoryGroup(self.memory_interactions))
+        menus = MessageMenus(
+            assistant=assistant, interactions=self.memory_interactions, privacy_of=self._places.privacy_of
+        )
+        for menu in menus.commands():
+            self.tree.add_command(menu)
         self._gateway_guard = GatewayGuard()
         self._gateway_guard.install(self, watched_events=WATCHED_EVENTS, watch=self._places.watch)
 
@@ -97,6 +109,7 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         if self.application_id is not None and not self._invite_logged:
             self._invite_logged = True
             log.info("invite Mnemo to a server: %s", invite_url(self.application_id))
+            log.info("or install it for yourself: %s", user_install_url(self.application_id))
         log.info(
             "connected to Discord as bot %s in %d servers",
             self.user.id if self.user else "?",

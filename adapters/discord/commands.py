@@ -69,7 +69,12 @@ def memory_command(
         if not (platform or "").strip():
             raise UserFacingError("Say which platform to unlink (see /memory links).")
         return Command(CommandName.UNLINK, argument=(platform or "").strip().lower())
-    names = {"pause": CommandName.PAUSE, "resume": CommandName.RESUME, "export": CommandName.EXPORT}
+    names = {
+        "pause": CommandName.PAUSE,
+        "resume": CommandName.RESUME,
+        "export": CommandName.EXPORT,
+        "why": CommandName.WHY,
+    }
     if subcommand in names:
         return Command(names[subcommand])
     raise UserFacingError(f"Unknown /memory command '{subcommand[:40]}'.")

@@ -31,7 +31,7 @@ from adapters.discord.commands import (
     render_result,
 )
 from adapters.discord.options import NO_MENTIONS
-from adapters.discord.translate import identity_of
+from adapters.discord.translate import command_conversation, identity_of
 from core.assistant import Assistant
 from core.commands import Command, CommandName
 from core.errors import BotError, UserFacingError
@@ -73,9 +73,14 @@ class MemoryInteractions:
         self, interaction: discord.Interaction[Any], subcommand: str, command: Command
     ) -> EphemeralAnswer:
         user = interaction.user
+        channel = interaction.channel
+        where = command_conversation(
+            interaction.channel_id,
+            thread_parent_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
+        )
         try:
             result = await self._assistant.run_command(
-                identity_of(user.id), command, display_name=user.display_name
+                identity_of(user.id), command, display_name=user.display_name, conversation=where
             )
         except UserFacingError as exc:
             return EphemeralAnswer(content=str(exc))
@@ -238,10 +243,12 @@ class MemoryGroup(app_commands.Group):
         super().__init__(
             name="memory",
             description="What I remember about you",
+            # Usable wherever the person is: servers, DMs with the bot, group DMs; installed on a
+            # server or by a person for themselves (a user install).
             allowed_contexts=app_commands.AppCommandContext(
-                guild=True, dm_channel=True, private_channel=False
+                guild=True, dm_channel=True, private_channel=True
             ),
-            allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
+            allowed_installs=app_commands.AppInstallationType(guild=True, user=True),
         )
         self._interactions = interactions
 
@@ -284,6 +291,10 @@ class MemoryGroup(app_commands.Group):
     @app_commands.command(name="export", description="Your memories as a JSON file, sent only to you")
     async def export(self, interaction: discord.Interaction[Any]) -> None:
         await self._interactions.run_memory_command(interaction, "export")
+
+    @app_commands.command(name="why", description="Which memories my last answer to you here was based on")
+    async def why(self, interaction: discord.Interaction[Any]) -> None:
+        await self._interactions.run_memory_command(interaction, "why")
 
     @app_commands.command(name="link", description="Share your memory with your other platforms")
     @app_commands.describe(code="A code Mnemo gave you elsewhere (leave empty to get a code for elsewhere)")

@@ -61,6 +61,12 @@ def invite_url(application_id: int) -> str:
     )
 
 
+def user_install_url(application_id: int) -> str:
+    """The OAuth2 link with which a person installs Mnemo for themselves (its commands and menus
+    wherever they are, also in servers Mnemo is not in)."""
+    return f"https://discord.com/oauth2/authorize?client_id={application_id}&integration_type=1&scope=applications.commands"
+
+
 def required_intents() -> discord.Intents:
     """Servers, server messages, DMs and message content (privileged: enable it in the portal)."""
     intents = discord.Intents.none()

@@ -17,7 +17,7 @@ import discord
 
 from adapters.discord.privacy import Privacy
 from config import DiscordReplyMode
-from core.models import IdentityKey, IncomingMessage, Platform
+from core.models import ConversationKey, IdentityKey, IncomingMessage, Platform
 
 # Discord user ids are global, so a Discord identity needs no workspace.
 WORKSPACE = ""
@@ -210,3 +210,12 @@ def to_incoming(
 
 def identity_of(user_id: int) -> IdentityKey:
     return IdentityKey(Platform.DISCORD, WORKSPACE, str(user_id))
+
+
+def command_conversation(channel_id: int | None, *, thread_parent_id: int | None) -> ConversationKey | None:
+    """Where an application command was used, as the channel-level conversation its answers are
+    stored under (a thread's answers live under its parent channel); None when Discord did not say."""
+    channel = thread_parent_id or channel_id
+    if channel is None:
+        return None
+    return ConversationKey(Platform.DISCORD, WORKSPACE, str(channel), "")

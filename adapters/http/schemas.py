@@ -79,6 +79,11 @@ class ChatResponse(_Strict):
         "is dropped, `text` says so, and nothing of the exchange was stored."
     )
     text: str
+    memories_used: list[MemoryOut] = Field(
+        default_factory=list,
+        description="The caller's own memories recalled for this answer (empty for an apology or a "
+        "withdrawn answer): the list `/memory why` shows on the chat platforms.",
+    )
 
 
 class SessionOut(_Strict):

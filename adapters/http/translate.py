@@ -27,6 +27,7 @@ from core.models import (
     MemoryItem,
     Platform,
     Reply,
+    ReplyKind,
     StoredMessage,
 )
 
@@ -67,7 +68,8 @@ def to_incoming(
 def chat_response(reply: Reply, session_id: uuid.UUID) -> ChatResponse:
     # The API's session id is the conversation's (stable across idle timeouts), not the store's
     # session row id in `reply.session_id`.
-    return ChatResponse(session_id=session_id, kind=reply.kind.value, text=reply.text)
+    used = [memory_out(item) for item in reply.memories] if reply.kind is ReplyKind.ANSWER else []
+    return ChatResponse(session_id=session_id, kind=reply.kind.value, text=reply.text, memories_used=used)
 
 
 def session_out(summary: ConversationSummary) -> SessionOut:

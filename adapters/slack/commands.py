@@ -16,12 +16,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.render import ShowState, decode_state, render_result, render_text
-from adapters.slack.translate import action_identity, command_identity, command_text, escape_text
+from adapters.slack.translate import (
+    action_identity,
+    command_conversation,
+    command_identity,
+    command_text,
+    escape_text,
+)
 from adapters.slack.web_api import slack_error
 from core.assistant import Assistant
 from core.commands import Command, CommandName, parse_memory_command
 from core.errors import BotError, NotFoundError, UserFacingError
-from core.models import IdentityKey
+from core.models import ConversationKey, IdentityKey
 from core.replies import COMMAND_FAILED_REPLY
 
 log = logging.getLogger(__name__)
@@ -48,7 +54,8 @@ class SlackCommands:
         except UserFacingError as exc:
             await _respond(respond, render_text(str(exc)))
             return
-        await self._execute(identity, command, respond, replace=False)
+        where = command_conversation(body)
+        await self._execute(identity, command, respond, replace=False, conversation=where)
 
     # -- buttons -------------------------------------------------------------------------------
     async def delete_clicked(self, body: Mapping[str, Any], respond: Respond) -> None:
@@ -105,10 +112,13 @@ class SlackCommands:
         *,
         replace: bool,
         notice: str | None = None,
+        conversation: ConversationKey | None = None,
     ) -> None:
         name = await self._directory.user_name(identity.workspace, identity.user)
         try:
-            result = await self._assistant.run_command(identity, command, display_name=name)
+            result = await self._assistant.run_command(
+                identity, command, display_name=name, conversation=conversation
+            )
         except UserFacingError as exc:
             await _respond(respond, render_text(str(exc)), replace=replace)
             return

@@ -218,6 +218,16 @@ def command_identity(body: Payload) -> IdentityKey:
     return IdentityKey(Platform.SLACK, workspace_of(body), _str(body.get("user_id")))
 
 
+def command_conversation(body: Payload) -> ConversationKey | None:
+    """Where a slash command was typed, as the channel-level conversation (Slack does not say which
+    thread); None when the payload does not say."""
+    channel = _str(body.get("channel_id"))
+    workspace = workspace_of(body)
+    if not channel or not workspace:
+        return None
+    return ConversationKey(Platform.SLACK, workspace, channel, "")
+
+
 def action_identity(body: Payload) -> IdentityKey:
     """The person who clicked a button: always the clicker, never whoever the message was for."""
     return IdentityKey(Platform.SLACK, workspace_of(body), _str(_dict(body.get("user")).get("id")))

@@ -12,6 +12,8 @@
   that per-process (Postgres mode) could not be purged from another process. Mnemo never reads
   them, so mem0 gets a history store that stores nothing (see core.erasure for every copy of a
   person's words).
+- the embedding model and size are recorded with the vectors, and settings that do not match the
+  stored ones are refused before mem0 starts (core.memory.embedding_record).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from config import ConfigError
 from core.errors import MemoryBackendError
+from core.memory.embedding_record import EmbeddingRecord, EmbeddingSpec
 from core.memory.mem0_openai import Mem0OpenAI
 from core.memory.vectors.postgres import PROVIDER as POSTGRES_PROVIDER
 from core.memory.vectors.postgres import PostgresVectorConfig, PostgresVectorStore
@@ -44,6 +47,16 @@ class Mem0Options:
     max_retries: int
     # Postgres connection string for the vectors (None: SQLite in data_dir). Never in a repr.
     vector_db_url: str | None = field(default=None, repr=False)
+    # Refuse an embedding model/size other than the stored vectors' (off only for re-embedding).
+    check_embedding: bool = True
+
+    @property
+    def embedding(self) -> EmbeddingSpec:
+        return EmbeddingSpec(self.embedding_model, self.embedding_dims)
+
+    @property
+    def embedding_record(self) -> EmbeddingRecord:
+        return EmbeddingRecord(self.data_dir, self.vector_db_url)
 
 
 def _import_mem0(data_dir: Path) -> Any:
@@ -101,7 +114,8 @@ def _vector_store_config(options: Mem0Options) -> tuple[str, SQLiteVectorConfig 
 def open_mem0(options: Mem0Options) -> tuple[Any, VectorStore]:
     """mem0's `Memory` set up as described above, and the vector store it writes to. Synchronous;
     touches files (and the database, in Postgres mode) but no model. ConfigError when the database
-    URL is wrong or the database unusable; MemoryBackendError when mem0 fails otherwise."""
+    URL is wrong or the database unusable, or (EmbeddingMismatchError) when the stored vectors were
+    made with another embedding model or size; MemoryBackendError when mem0 fails otherwise."""
     options.data_dir.mkdir(parents=True, exist_ok=True)
     _import_mem0(options.data_dir)
     from mem0 import Memory
@@ -151,6 +165,14 @@ def open_mem0(options: Mem0Options) -> tuple[Any, VectorStore]:
     memory.db.close()
     memory.db = _history_that_keeps_nothing()
     store = memory.vector_store
+    if options.check_embedding:
+        # After mem0 opened the store, so a bad database URL is reported by the store's own check.
+        try:
+            options.embedding_record.check(options.embedding)
+        except BaseException:
+            store.close()
+            memory.close()
+            raise
     if not isinstance(store, SQLiteVectorStore | PostgresVectorStore):  # pragma: no cover - wiring error
         raise MemoryBackendError("mem0 did not use Mnemo's vector store")
     return memory, store

@@ -85,6 +85,11 @@ class MemoryService(Protocol):
 
     async def export(self, account_id: uuid.UUID, *, epoch: int) -> list[MemoryItem]: ...
 
+    async def items(self, account_id: uuid.UUID, memory_ids: list[str], *, epoch: int) -> list[MemoryItem]:
+        """The account's memories with these ids (of erasure epoch `epoch`), in the given order;
+        ids that are forgotten, erased or someone else's are left out."""
+        ...
+
     async def move(
         self, source: uuid.UUID, target: uuid.UUID, *, epoch: int, memory_ids: list[str] | None = None
     ) -> list[str]:
@@ -277,6 +282,21 @@ class Mem0Memory:
 
     async def export(self, account_id: uuid.UUID, *, epoch: int) -> list[MemoryItem]:
         return await self._run(lambda: self._all(account_id, epoch))
+
+    async def items(self, account_id: uuid.UUID, memory_ids: list[str], *, epoch: int) -> list[MemoryItem]:
+        def read_owned() -> list[MemoryItem]:
+            found = []
+            for memory_id in dict.fromkeys(memory_ids):
+                stored = self._store.get(memory_id)
+                if (
+                    stored is not None
+                    and stored.payload.get("user_id") == str(account_id)
+                    and stored.payload.get("epoch", 0) == epoch
+                ):
+                    found.append(_payload_item(stored.id, stored.payload))
+            return found
+
+        return await self._run(read_owned)
 
     async def move(
         self, source: uuid.UUID, target: uuid.UUID, *, epoch: int, memory_ids: list[str] | None = None

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core import metrics
 from core.errors import BotError, StorageError
 from core.memory.service import MemoryService
 from core.models import MemoryOrigin, WriteTarget
@@ -143,6 +144,7 @@ class MemoryWriter:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
             log.warning("memory write queue full; keeping the exchange for the retry job")
+            metrics.MEMORY_WRITE_FAILURES.labels("queue_full").inc()
             await self._keep(job, "queue full")
 
     async def settle_account(self, account_id: uuid.UUID, *, timeout: float = 60.0) -> None:
@@ -184,12 +186,15 @@ class MemoryWriter:
             )
         except BotError as exc:
             log.warning("memory write failed (%s); keeping it for the retry job", exc)
+            metrics.MEMORY_WRITE_FAILURES.labels("error").inc()
             await self._keep(job, str(exc))
             return
         except Exception:  # a bug must not kill the worker
             log.exception("memory write crashed; keeping it for the retry job")
+            metrics.MEMORY_WRITE_FAILURES.labels("crash").inc()
             await self._keep(job, "unexpected error")
             return
+        metrics.MEMORY_WRITES.labels(landed.outcome.value).inc()
         if landed.outcome is not WriteOutcome.WRITTEN:
             log.info("memory write %s: the account was erased or paused meanwhile", landed.outcome.value)
 

@@ -12,6 +12,7 @@ from the ValueError of bad input (`core.storage.validation`) and the ErasedError
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -40,6 +41,11 @@ class AccountStore(Protocol):
         """The account of this platform identity, created on first sight, with its current erasure
         epoch. Safe under concurrency: many simultaneous calls for one new identity create exactly
         one account."""
+        ...
+
+    async def find_account(self, identity: IdentityKey) -> Account | None:
+        """The account of this platform identity, or None if Mnemo has never seen it. Creates
+        nothing (for admin tools, where a mistyped id must not become an account)."""
         ...
 
     async def get_settings(self, account_id: uuid.UUID) -> AccountSettings: ...
@@ -94,9 +100,20 @@ class ConversationStore(Protocol):
         now: datetime,
         epoch: int,
         author_name: str | None = None,
+        memory_ids: Sequence[str] = (),
     ) -> StoredMessage:
         """Store one message of the account, atomically checking that the account is still at
-        `epoch`: ErasedError (nothing stored) if it was erased since the caller read the epoch."""
+        `epoch`: ErasedError (nothing stored) if it was erased since the caller read the epoch.
+        `memory_ids`: the memories recalled for an answer (its provenance: ids only), kept with the
+        message and removed with it. ValueError for more than 100 ids or an id that is not 1-100
+        printable characters."""
+        ...
+
+    async def last_answer_memories(
+        self, account_id: uuid.UUID, *, platform: str, workspace: str, channel: str
+    ) -> list[str] | None:
+        """The memory ids recalled for the latest answer to the account in this channel (any of its
+        threads and sessions), in recall order; None when no answer to them is stored there."""
         ...
 
     async def recent_messages(self, session_id: uuid.UUID, *, limit: int) -> list[StoredMessage]:

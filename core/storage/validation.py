@@ -4,6 +4,7 @@ backend it is (the contract tests check both): nothing is stored, nothing is sen
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 
@@ -36,3 +37,19 @@ def event_key(key: str) -> str:
 def distinct_accounts(source: uuid.UUID, target: uuid.UUID) -> None:
     if source == target:  # the merge would end by deleting the account itself
         raise ValueError("merge_accounts: source and target must be different accounts")
+
+
+MAX_MEMORY_IDS = 100
+
+
+def memory_ids(ids: Sequence[str], *, answer: bool) -> list[str]:
+    """An answer's provenance: at most 100 memory ids, each 1-100 printable characters, and only on
+    an answer (Mnemo's own message: role assistant, no author name)."""
+    if ids and not answer:
+        raise ValueError("memory_ids are kept only on an answer (role assistant, no author name)")
+    if isinstance(ids, str) or len(ids) > MAX_MEMORY_IDS:
+        raise ValueError(f"memory_ids must be a list of at most {MAX_MEMORY_IDS} ids")
+    for value in ids:
+        if not isinstance(value, str) or not 0 < len(value) <= 100 or not value.isprintable():
+            raise ValueError("each memory id must be 1-100 printable characters")
+    return list(ids)

@@ -134,3 +134,75 @@ def test_every_secret_setting_is_redacted_even_ones_added_later(
     values = {name: SecretStr(f"value-of-{name}-0123456789") for name in names}
     settings = make_settings(tmp_path, fake_openai).model_copy(update=values)
     assert set(secret_values(settings)) == {v.get_secret_value() for v in values.values()}
+
+
+def test_json_lines_carry_no_ansi_colour_codes(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    settings = make_settings(tmp_path, fake_openai, log_format=LogFormat.JSON, log_level="DEBUG")
+    stream = io.StringIO()
+    configure_logging(settings, stream=stream)
+    # As coloured library output looks: level names, URLs and whole lines wrapped in escapes.
+    logging.getLogger("uvicorn.error").warning("\x1b[32mINFO\x1b[0m:     Started \x1b[1mserver\x1b[0m")
+    try:
+        raise RuntimeError("\x1b[31mboom\x1b[0m")
+    except RuntimeError:
+        logging.getLogger("mnemo.test").exception("failed", extra={"detail": "\x1b[33mwarn\x1b[0m"})
+    out = stream.getvalue()
+    assert "\x1b" not in out
+    assert "\\u001b" not in out  # nor escaped by the JSON encoder
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first["msg"] == "INFO:     Started server"
+    assert second["detail"] == "warn"
+    assert "RuntimeError: boom" in second["exc"]
+
+
+def test_text_lines_carry_no_ansi_colour_codes_either(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    stream = io.StringIO()
+    configure_logging(make_settings(tmp_path, fake_openai), stream=stream)
+    logging.getLogger("discord.client").error("\x1b[31;1mlogging in\x1b[0m failed")
+    assert stream.getvalue().rstrip().endswith("ERROR discord.client: logging in failed")
+
+
+async def test_lines_about_an_api_chat_carry_the_session_id_its_client_holds(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    """The HTTP API answers with a session_id; every line written while answering carries it."""
+    import uuid
+
+    from adapters.http.auth import Principal
+    from adapters.http.translate import to_incoming
+
+    settings = make_settings(tmp_path / "data", fake_openai, log_format="json")
+    stream = io.StringIO()
+    configure_logging(settings, stream=stream)
+    session_id = uuid.uuid4()
+    async with build_core(settings) as core:
+        incoming = to_incoming(
+            Principal(subject="user-7", display_name="Sam"),
+            text="hello",
+            session_id=session_id,
+            message_id="m-1",
+            now=core.clock(),
+        )
+        fake_openai.fail(503, endpoint="chat")  # the model's failure is logged too
+        reply = await core.orchestrator.handle(incoming)
+        assert reply is not None
+        logging.getLogger("mnemo.test").info("after the reply")
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    about = [e for e in entries if e["logger"] == "core.orchestrator"]
+    assert {e["msg"].split(" ")[0] for e in about} >= {"answering", "model"}
+    for entry in about:
+        assert entry["session_id"] == str(session_id), entry
+        assert entry["platform"] == "web"
+    after = next(e for e in entries if e["msg"] == "after the reply")
+    assert "session_id" not in after  # bound only while the message is handled
+
+
+async def test_text_lines_end_with_the_session_id(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    from core import logcontext
+
+    stream = io.StringIO()
+    configure_logging(make_settings(tmp_path, fake_openai), stream=stream)
+    with logcontext.bind(platform="web", session_id="6f1c"):
+        logging.getLogger("core.orchestrator").info("answering platform=web memories=0")
+    line = stream.getvalue().rstrip()
+    assert line.endswith("answering platform=web memories=0 session_id=6f1c")

@@ -83,6 +83,7 @@ async def test_the_request_is_the_one_the_typed_sdk_sends(
                 messages=TYPED_PROMPT,
                 max_tokens=77,
                 stream=True,
+                stream_options={"include_usage": True},  # asked for, so /metrics counts its tokens
             )
             async with stream:
                 chunks = [chunk async for chunk in stream]

@@ -185,6 +185,9 @@ class FakeDiscord:
         self.gateway_bot_url: str | None = None
         # Close the socket with this code on IDENTIFY (4014: privileged intent not enabled).
         self.identify_close_code: int | None = None
+        # The application's flags (GET /oauth2/applications/@me): 1 << 19 is
+        # GATEWAY_MESSAGE_CONTENT_LIMITED, the Message Content intent switched on in the portal.
+        self.application_flags = 1 << 19
         self.interaction_window = INTERACTION_WINDOW_SECONDS
         self.dispatches = 0  # DISPATCH events sent to clients (the echoes of the bot's messages too)
         self._nonces: dict[tuple[int, str], int] = {}
@@ -512,6 +515,36 @@ class FakeDiscord:
             data=data,
             user_id=user_id,
             user_name=user_name,
+            guild_id=guild_id,
+            channel_id=channel_id,
+        )
+
+    def message_command(
+        self,
+        *,
+        name: str,
+        user_id: int,
+        target: dict[str, Any],
+        guild_id: int | None = None,
+        channel_id: int,
+    ) -> dict[str, Any]:
+        """An INTERACTION_CREATE payload for a message context-menu command (application command
+        type 3) on `target` (a message payload, as `message()` builds it)."""
+        command = self._command_id(name, guild_id)
+        data: dict[str, Any] = {
+            "id": str(command),
+            "name": name,
+            "type": 3,
+            "target_id": target["id"],
+            "resolved": {"messages": {target["id"]: target}},
+        }
+        if guild_id is not None:
+            data["guild_id"] = str(guild_id)
+        return self._interaction(
+            interaction_type=2,
+            data=data,
+            user_id=user_id,
+            user_name=None,
             guild_id=guild_id,
             channel_id=channel_id,
         )
@@ -966,7 +999,7 @@ class FakeDiscord:
             "bot_require_code_grant": False,
             "owner": user_payload(self.owner_id, "Owner"),
             "verify_key": "0" * 64,
-            "flags": 1 << 19,  # GATEWAY_MESSAGE_CONTENT_LIMITED
+            "flags": self.application_flags,
             "bot": self.bot_user,
         }
 
@@ -978,6 +1011,7 @@ class FakeDiscord:
             saved["application_id"] = str(self.app_id)
             saved["version"] = str(snowflake())
             saved.setdefault("type", 1)
+            saved.setdefault("description", "")  # Discord answers "" for context-menu commands
             if guild_id is not None:
                 saved["guild_id"] = str(guild_id)
             stored.append(saved)

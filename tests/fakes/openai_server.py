@@ -315,6 +315,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a burst of clients at once (bench/mention_burst.py) is not refused
     state: FakeOpenAIState
     lock: threading.Lock
 

@@ -77,6 +77,8 @@ class FakeSlackState:
     bot_token: str = BOT_TOKEN
     app_token: str = APP_TOKEN
     socket_url: str | None = None
+    # Sent as X-OAuth-Scopes on every Web API answer, as Slack does (None: no header).
+    scopes: str | None = None
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
@@ -186,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with fake.lock:
             body = handler(args)
-        self._send(200, body)
+        self._send(200, body, {"X-OAuth-Scopes": state.scopes} if state.scopes is not None else None)
 
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         s = self.server.fake.state
@@ -283,6 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a burst of clients at once (bench/mention_burst.py) is not refused
     fake: FakeSlack
 
 

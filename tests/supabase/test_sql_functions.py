@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from core.storage.supabase import SCHEMA_VERSION
 from tests.supabase import pg
 
 
@@ -73,7 +74,7 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
 
     exchange = json.dumps([{"role": "user", "content": "one"}])
     with pg.as_service_role(supabase_dsn) as conn:
-        assert call(conn, "select public.mnemo_ping()") == [(8,)]
+        assert call(conn, "select public.mnemo_ping()") == [(SCHEMA_VERSION,)]
         [(account_id, _, name, epoch, _erased_at)] = call(
             conn, "select * from public.mnemo_resolve_account('discord', '', '42', 'Al')"
         )
@@ -113,6 +114,19 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
         assert call(conn, "select text from public.mnemo_recent_messages(%s, 1)", (session_id,)) == [
             ("four",)
         ]
+        [(role, ids)] = call(
+            conn,
+            "select role, memory_ids from public.mnemo_append_answer_at_epoch(%s, %s, 0, 'five', "
+            "'2026-11-01T12:00:04Z', array['m-2', 'm-1'])",
+            (session_id, account_id),
+        )
+        assert (role, ids) == ("assistant", ["m-2", "m-1"])
+        latest = call(
+            conn, "select * from public.mnemo_last_answer_memories(%s, 'discord', '', 'D1')", (account_id,)
+        )
+        assert latest == [(["m-2", "m-1"],)]
+        found = call(conn, "select id from public.mnemo_find_account('discord', '', '42')")
+        assert found == [(account_id,)]
         assert call(conn, "select public.mnemo_claim_event('e1', now())") == [(True,)]
         call(conn, "select public.mnemo_set_memory_paused(%s, true)", (account_id,))
         paused = call(conn, "select memory_paused from public.mnemo_get_settings(%s)", (account_id,))
@@ -149,7 +163,7 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
         assert call(conn, "select public.mnemo_purge_messages('2026-11-01T12:00:01Z')") == [(1,)]
         # The claim made above (if any) and nothing newer; a cut-off in the past deletes nothing.
         assert call(conn, "select public.mnemo_purge_bookkeeping('2000-01-01T00:00Z')") == [(0,)]
-        assert call(conn, "select public.mnemo_erase_account(%s)", (account_id,)) == [(3,)]
+        assert call(conn, "select public.mnemo_erase_account(%s)", (account_id,)) == [(4,)]  # with the answer
         assert call(conn, "select epoch from public.mnemo_get_settings_with_epoch(%s)", (account_id,)) == [
             (1,)
         ]

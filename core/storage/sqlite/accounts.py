@@ -56,6 +56,26 @@ class SQLiteAccounts(SQLiteConnection):
 
         return await self._tx(find_or_create_account)
 
+    async def find_account(self, identity: IdentityKey) -> Account | None:
+        def find(conn: sqlite3.Connection) -> Account | None:
+            row = conn.execute(
+                "SELECT a.id, a.created_at, a.display_name, a.epoch, a.erased_at FROM identities i "
+                "JOIN accounts a ON a.id = i.account_id "
+                "WHERE i.platform = ? AND i.workspace = ? AND i.user_id = ?",
+                (identity.platform.value, identity.workspace, identity.user),
+            ).fetchone()
+            if row is None:
+                return None
+            return Account(
+                uuid.UUID(row["id"]),
+                timestamp(row["created_at"]),
+                row["display_name"],
+                row["epoch"],
+                timestamp(row["erased_at"]) if row["erased_at"] else None,
+            )
+
+        return await self._read(find)
+
     async def get_settings(self, account_id: uuid.UUID) -> AccountSettings:
         def read_settings(conn: sqlite3.Connection) -> AccountSettings:
             row = conn.execute(

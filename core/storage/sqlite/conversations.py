@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from core.models import (
@@ -19,6 +21,7 @@ from core.models import (
 from core.storage.sqlite.connection import SQLiteConnection
 from core.storage.sqlite.rows import check_epoch, message_from, session_from, timestamp, timestamp_text
 from core.storage.validation import aware, non_negative, non_negative_duration
+from core.storage.validation import memory_ids as valid_memory_ids
 
 # Characters of a conversation's first message shown in listings.
 PREVIEW_CHARS = 120
@@ -158,9 +161,12 @@ class SQLiteConversations(SQLiteConnection):
         now: datetime,
         epoch: int,
         author_name: str | None = None,
+        memory_ids: Sequence[str] = (),
     ) -> StoredMessage:
         message_id = uuid.uuid4()
         aware(now, "now")
+        ids = valid_memory_ids(memory_ids, answer=role is Role.ASSISTANT and author_name is None)
+        provenance = json.dumps(ids) if ids else None
 
         def insert_at_epoch(conn: sqlite3.Connection) -> StoredMessage:
             check_epoch(conn, account_id, epoch)
@@ -169,8 +175,9 @@ class SQLiteConversations(SQLiteConnection):
                 (str(session_id),),
             ).fetchone()[0]
             conn.execute(
-                "INSERT INTO messages (id, seq, session_id, account_id, role, text, author_name, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages "
+                "(id, seq, session_id, account_id, role, text, author_name, created_at, memory_ids) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     str(message_id),
                     seq,
@@ -180,11 +187,29 @@ class SQLiteConversations(SQLiteConnection):
                     text,
                     author_name,
                     timestamp_text(now),
+                    provenance,
                 ),
             )
             return StoredMessage(message_id, session_id, account_id, role, text, now, author_name)
 
         return await self._tx(insert_at_epoch)
+
+    async def last_answer_memories(
+        self, account_id: uuid.UUID, *, platform: str, workspace: str, channel: str
+    ) -> list[str] | None:
+        def read_latest(conn: sqlite3.Connection) -> list[str] | None:
+            row = conn.execute(
+                "SELECT m.memory_ids FROM messages m JOIN sessions s ON s.id = m.session_id "
+                "WHERE m.account_id = ? AND m.role = ? AND s.platform = ? AND s.workspace = ? "
+                "AND s.channel = ? ORDER BY m.rowid DESC LIMIT 1",  # rowid: insertion order
+                (str(account_id), Role.ASSISTANT.value, platform, workspace, channel),
+            ).fetchone()
+            if row is None:
+                return None
+            ids = json.loads(row[0]) if row[0] else []
+            return [str(i) for i in ids]
+
+        return await self._tx(read_latest)
 
     async def recent_messages(self, session_id: uuid.UUID, *, limit: int) -> list[StoredMessage]:
         non_negative(limit, "limit")

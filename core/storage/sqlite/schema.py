@@ -94,6 +94,8 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE link_codes ADD COLUMN reserved_at TEXT;",
     # When an account was last erased (messages received before it are withdrawn, not stored).
     "ALTER TABLE accounts ADD COLUMN erased_at TEXT;",
+    # An answer's provenance: the ids of the memories recalled for it (JSON list; NULL for none).
+    "ALTER TABLE messages ADD COLUMN memory_ids TEXT;",
 )
 
 

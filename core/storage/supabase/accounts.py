@@ -44,6 +44,21 @@ class SupabaseAccounts(SupabaseConnection):
             lambda data: account_from(as_object(data)),
         )
 
+    async def find_account(self, identity: IdentityKey) -> Account | None:
+        def first_account(data: JSON) -> Account | None:
+            rows = as_objects(data)
+            return account_from(rows[0]) if rows else None
+
+        return await self._call(
+            "mnemo_find_account",
+            {
+                "p_platform": identity.platform.value,
+                "p_workspace": identity.workspace,
+                "p_user_id": identity.user,
+            },
+            first_account,
+        )
+
     async def get_settings(self, account_id: uuid.UUID) -> AccountSettings:
         return await self._call(
             "mnemo_get_settings_with_epoch", {"p_account_id": str(account_id)}, _settings_from

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from postgrest.types import JSON
@@ -32,6 +32,7 @@ from core.storage.supabase.parsing import (
     string_at,
     time_at,
 )
+from core.storage.validation import memory_ids as valid_memory_ids
 from core.storage.validation import non_negative, non_negative_duration
 
 
@@ -133,7 +134,21 @@ class SupabaseConversations(SupabaseConnection):
         now: datetime,
         epoch: int,
         author_name: str | None = None,
+        memory_ids: Sequence[str] = (),
     ) -> StoredMessage:
+        if valid_memory_ids(memory_ids, answer=role is Role.ASSISTANT and author_name is None):
+            return await self._call(
+                "mnemo_append_answer_at_epoch",
+                {
+                    "p_session_id": str(session_id),
+                    "p_account_id": str(account_id),
+                    "p_epoch": epoch,
+                    "p_text": text,
+                    "p_now": timestamp_param(now, "now"),
+                    "p_memory_ids": list(memory_ids),
+                },
+                lambda data: message_from(as_object(data)),
+            )
         return await self._call(
             "mnemo_append_message_at_epoch",
             {
@@ -184,6 +199,29 @@ class SupabaseConversations(SupabaseConnection):
                 "p_author_name": author_name,
             },
             stored_and_before,
+        )
+
+    async def last_answer_memories(
+        self, account_id: uuid.UUID, *, platform: str, workspace: str, channel: str
+    ) -> list[str] | None:
+        def first_row(data: JSON) -> list[str] | None:
+            rows = as_objects(data)
+            if not rows:
+                return None
+            ids = rows[0].get("memory_ids")
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise MalformedResponseError("memory_ids is not a list of strings")
+            return [str(i) for i in ids]
+
+        return await self._call(
+            "mnemo_last_answer_memories",
+            {
+                "p_account_id": str(account_id),
+                "p_platform": platform,
+                "p_workspace": workspace,
+                "p_channel": channel,
+            },
+            first_row,
         )
 
     async def recent_messages(self, session_id: uuid.UUID, *, limit: int) -> list[StoredMessage]:

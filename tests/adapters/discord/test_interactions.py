@@ -57,8 +57,9 @@ async def test_commands_are_synced_once_and_not_again_when_unchanged(run_bot: Ru
     async with run_bot() as bot:
         [put] = bot.fake.find("PUT", "/commands")
         assert put.path == f"/applications/{bot.fake.app_id}/commands"
-        [memory] = put.json
+        memory, remember, ask = sorted(put.json, key=lambda c: c["type"] * 100 + len(c["name"]))
         assert memory["name"] == "memory"
+        assert memory["type"] == 1
         assert {o["name"] for o in memory["options"]} == {
             "show",
             "forget",
@@ -69,8 +70,14 @@ async def test_commands_are_synced_once_and_not_again_when_unchanged(run_bot: Ru
             "link",
             "links",
             "unlink",
+            "why",
         }
-        assert memory["contexts"] == [0, 1]  # servers and DMs with the bot
+        # Servers, DMs with the bot and group DMs; installed on a server (0) or by a person (1).
+        for command in (memory, remember, ask):
+            assert command["contexts"] == [0, 1, 2]
+            assert command["integration_types"] == [0, 1]
+        assert (remember["name"], remember["type"]) == ("Remember this", 3)  # message context menu
+        assert (ask["name"], ask["type"]) == ("Ask Mnemo about this", 3)
     async with run_bot() as bot:
         assert len(bot.fake.find("PUT", "/commands")) == 1  # second start: compared, nothing sent
         assert len(bot.fake.find("GET", "/commands")) == 2
@@ -108,11 +115,15 @@ async def test_slow_work_is_deferred_then_followed_up(run_bot: RunBot, fake_open
     async with run_bot() as bot:
         user = new_user()
         await learn(bot, user, "my bike is a green cargo bike")
-        searching = fake_openai.hold("embeddings")  # a search needs one embedding: held until deferred
-        payload = bot.fake.slash_command(
+        answering = fake_openai.hold("chat")  # "Ask Mnemo about this" needs a completion: held
+        fake_openai.state.reply = lambda messages: "That is your green cargo bike."
+        target = bot.fake.message(
+            channel_id=bot.channel_id, guild_id=bot.guild_id, author_id=new_user(), content="whose bike?"
+        )
+        payload = bot.fake.message_command(
+            name="Ask Mnemo about this",
             user_id=user,
-            subcommand="show",
-            options={"query": "bike"},
+            target=target,
             guild_id=bot.guild_id,
             channel_id=bot.channel_id,
         )
@@ -120,7 +131,7 @@ async def test_slow_work_is_deferred_then_followed_up(run_bot: RunBot, fake_open
         [callback] = await bot.fake.wait_for(callback_of(payload))
         assert callback.body["type"] == 5  # deferred ("thinking"), ephemeral
         assert callback.body["data"]["flags"] & EPHEMERAL
-        searching.release()
+        answering.release()
         webhook = f"/webhooks/{bot.fake.app_id}/{payload['token']}"
         [followup] = await bot.fake.wait_for(lambda r: r.method == "POST" and r.path == webhook)
         assert "green cargo bike" in json.dumps(followup.body)

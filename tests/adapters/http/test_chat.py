@@ -148,8 +148,27 @@ async def test_a_model_outage_is_an_apology_in_the_same_session(api: Api, fake_o
     after = await api.chat("third", session_id=session_id)
 
     assert response.status_code == 200
-    assert response.json() == {"session_id": session_id, "kind": "apology", "text": MODEL_DOWN_REPLY}
+    assert response.json() == {
+        "session_id": session_id,
+        "kind": "apology",
+        "text": MODEL_DOWN_REPLY,
+        "memories_used": [],
+    }
     assert after.json()["kind"] == "answer"
+
+
+async def test_an_answer_lists_the_callers_own_memories_it_used(api: Api, fake_openai: FakeOpenAI) -> None:
+    first = (await api.chat("My cat is called Miso.")).json()
+    assert first["memories_used"] == []  # nothing was remembered yet
+    assert await api.core.writer.flush(10)
+
+    mine = (await api.chat("What is my cat called?")).json()
+    bobs = (await api.chat("What is my cat called?", sub=BOB)).json()
+
+    assert [m["text"] for m in mine["memories_used"]] == ["My cat is called Miso."]
+    assert mine["memories_used"][0]["learned_on"] == "web"
+    assert mine["memories_used"][0]["id"]
+    assert bobs["memories_used"] == []
 
 
 async def test_idempotent_retries_are_answered_once(api: Api, fake_openai: FakeOpenAI) -> None:

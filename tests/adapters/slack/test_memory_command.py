@@ -248,7 +248,7 @@ async def test_malformed_button_value_gets_a_clear_answer(slack_http: SlackHarne
 
 async def test_slow_work_is_acked_at_once_and_answered_later(slack_http: SlackHarness) -> None:
     await seed(slack_http, ["I like hiking"])
-    slack_http.model.state.delay_embeddings = 1.5  # a search needs an embedding
+    slack_http.slack.state.delay["users.info"] = 1.5  # the person's name is looked up first
 
     started = time.monotonic()
     response = await slack_http.command("show hiking", name="slow")
@@ -295,3 +295,21 @@ async def test_memories_written_by_the_model_cannot_ping_in_any_answer(slack_htt
     assert "[click](https://evil.example/x)" in blocks_text(shown)
     assert "&lt;https://evil.example|totally safe&gt;" in blocks_text(shown)
     assert "&lt;!subteam^S1|@admins&gt;" in blocks_text(exported)
+
+
+async def test_why_shows_the_memories_behind_my_last_answer_in_this_channel(slack_http: SlackHarness) -> None:
+    await seed(slack_http, ["Alice keeps bees"])
+    await slack_http.event(p.app_mention("what about my bees?"))
+    await slack_http.settle()
+
+    await slack_http.command("why", name="why-alice")
+    await slack_http.command("why", name="why-bob", user=p.BOB)
+    alice = await slack_http.response("why-alice")
+    bob = await slack_http.response("why-bob")
+
+    assert alice["response_type"] == "ephemeral"
+    assert "My last answer to you here was based on these memories:" in blocks_text(alice)
+    assert "Alice keeps bees" in blocks_text(alice)
+    assert bob["response_type"] == "ephemeral"
+    assert "I haven't answered you here yet" in blocks_text(bob)
+    assert "bees" not in blocks_text(bob)

@@ -28,6 +28,17 @@ async def test_resolve_account_is_idempotent_and_keeps_the_display_name(store: S
     assert first.created_at.tzinfo is not None
 
 
+async def test_find_account_finds_known_identities_and_creates_nothing(store: Store) -> None:
+    assert await store.find_account(identity("U-unknown")) is None
+    assert await store.find_account(identity("U-unknown")) is None  # still not created
+
+    known = await store.resolve_account(identity("U-known"), display_name="Kim")
+    found = await store.find_account(identity("U-known"))
+
+    assert found == known
+    assert await store.find_account(identity("U-known", workspace="T-other")) is None
+
+
 async def test_identities_are_per_platform_and_workspace(store: Store) -> None:
     slack_t1 = await store.resolve_account(identity("U1", workspace="T1"))
     slack_t2 = await store.resolve_account(identity("U1", workspace="T2"))

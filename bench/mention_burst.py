@@ -1,0 +1,192 @@
+"""20 Slack mentions at the same moment, with a model that takes 300 ms (and 50 ms per embedding):
+when is the last reply complete?
+
+The floor for one message is one recall embedding + one completion, about 0.35 s; the target is
+the last of 20 replies complete within 0.5 s of the moment they were sent (issue 13; ChatGPT-in-Slack
+took 1.65 s and llmcord 1.78 s on the same test). Everything runs here on loopback: the fake model
+and the fake Slack Web API (tests/fakes), and Mnemo's Slack front door in HTTP mode on the real core
+(as `python -m bot` runs it, one process). Twenty different people mention Mnemo in one channel,
+each in a message of their own (twenty threads). A reply is complete at the last Web API call that
+writes it (its post, or the last edit of a streamed answer), as Slack's timestamps would show.
+
+Prints, per run and as medians over runs: the first, median and last reply complete, and the floor
+measured in the same run (the same embedding + completion requests made directly, 20 at once).
+Run: python bench/mention_burst.py [--mentions 20] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import statistics
+import time
+
+import aiohttp
+from _common import bench_core
+from openai import AsyncOpenAI
+
+from adapters.slack.service import SlackService
+from bot.web import WebServer, create_web_app
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
+
+SECRET = "bench-signing-secret-0123456789ab"
+BOT_TOKEN = "xoxb-1-test-bot-token"
+TEAM, CHANNEL, BOT = "T0BURST", "C0BURST", "UMNEMO"
+CHAT_SECONDS, EMBED_SECONDS = 0.300, 0.050
+REPLY = "Here is a short answer, streamed in a few pieces as a model would."
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def signed_mention(run: int, index: int) -> tuple[str, bytes, dict[str, str]]:
+    ts = f"{1_760_000_000 + run * 1000 + index}.000100"
+    body = json.dumps(
+        {
+            "team_id": TEAM,
+            "api_app_id": "A0BURST",
+            "type": "event_callback",
+            "event_id": f"EvBURST{run:03d}{index:04d}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "app_mention",
+                "user": f"U{index:04d}",
+                "text": f"<@{BOT}> what did I say about project {index}?",
+                "ts": ts,
+                "channel": CHANNEL,
+                "event_ts": ts,
+            },
+        }
+    ).encode()
+    now = str(int(time.time()))
+    digest = hmac.new(SECRET.encode(), f"v0:{now}:".encode() + body, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": now,
+        "X-Slack-Signature": f"v0={digest}",
+    }
+    return ts, body, headers
+
+
+def completed_at(slack: FakeSlack, thread: str) -> float | None:
+    """When the reply in `thread` was last written, or None while it is not complete."""
+    replies = [m for m in slack.posted(CHANNEL) if m.thread_ts == thread and not m.deleted]
+    if not replies or replies[-1].text != REPLY:
+        return None
+    ours = {m.ts for m in replies}
+    times = [
+        c.at
+        for c in slack.calls("chat.postMessage") + slack.calls("chat.update")
+        if c.args.get("thread_ts") == thread or c.args.get("ts") in ours
+    ]
+    return max(times) if times else None
+
+
+async def floor(model: FakeOpenAI, mentions: int) -> float:
+    """The same requests a reply waits on (one embedding, then one streamed completion), made
+    directly by `mentions` clients at once: seconds until the last completes."""
+    client = AsyncOpenAI(base_url=model.base_url, api_key="bench", max_retries=0)
+
+    async def one(index: int) -> None:
+        await client.embeddings.create(model="text-embedding-3-small", input=f"project {index}")
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": f"project {index}"}], stream=True
+        )
+        async for _ in stream:
+            pass
+
+    started = time.monotonic()
+    await asyncio.gather(*(one(i) for i in range(mentions)))
+    await client.close()
+    return time.monotonic() - started
+
+
+async def burst(port: int, slack: FakeSlack, run: int, mentions: int) -> list[float]:
+    url = f"http://127.0.0.1:{port}/slack/events"
+    requests = [signed_mention(run, i) for i in range(mentions)]
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def send(body: bytes, headers: dict[str, str]) -> None:
+            async with session.post(url, data=body, headers=headers) as response:
+                if response.status != 200:
+                    raise SystemExit(f"a mention was not acknowledged: {response.status}")
+
+        started = time.monotonic()
+        await asyncio.gather(*(send(body, headers) for _, body, headers in requests))
+        deadline = started + 30
+        while True:
+            done = [completed_at(slack, ts) for ts, _, _ in requests]
+            if all(at is not None for at in done):
+                return sorted(at - started for at in done if at is not None)
+            if time.monotonic() > deadline:
+                missing = sum(at is None for at in done)
+                raise SystemExit(f"{missing} of {mentions} replies were not complete after 30 s")
+            await asyncio.sleep(0.005)  # polling the fake's record; the times come from its clock
+
+
+async def main_async(mentions: int, runs: int) -> None:
+    with FakeOpenAI() as model, FakeSlack(team_id=TEAM, bot_user_id=BOT) as slack:
+        model.state.reply = lambda messages: REPLY
+        model.state.delay_chat = CHAT_SECONDS
+        model.state.delay_embeddings = EMBED_SECONDS
+        slack.add_channel(CHANNEL, name="burst")
+        for index in range(mentions):
+            slack.add_user(f"U{index:04d}", f"Person {index}")
+        async with bench_core(
+            model,
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SECRET,
+            slack_api_url=slack.base_url,
+            log_level="WARNING",
+        ) as core:
+            port = _free_port()
+            service = SlackService(core.settings, core.assistant)
+            web = WebServer(create_web_app(core, routers=[service.router()]), host="127.0.0.1", port=port)
+            await web.start()
+            await service.start()
+            try:
+                await burst(port, slack, 999, 3)  # warm-up: connections, caches, first accounts
+                rows = []
+                for run in range(runs):
+                    floor_s = await floor(model, mentions)
+                    times = await burst(port, slack, run, mentions)
+                    rows.append((floor_s, times[0], statistics.median(times), times[-1]))
+                    print(
+                        f"run {run + 1}: floor {floor_s:.3f} s | replies complete: first {times[0]:.3f} s, "
+                        f"median {statistics.median(times):.3f} s, last {times[-1]:.3f} s"
+                    )
+                    assert await core.writer.flush(30)  # memory writes of this run are done
+            finally:
+                await core.shutdown(5)
+                await service.stop()
+                await web.stop()
+    med = [statistics.median(column) for column in zip(*rows, strict=True)]
+    print(
+        f"\n{mentions} mentions at once, model {CHAT_SECONDS * 1000:.0f} ms + embedding "
+        f"{EMBED_SECONDS * 1000:.0f} ms, medians of {runs} runs:\n"
+        f"  floor (direct requests)  {med[0]:.3f} s\n"
+        f"  first reply complete     {med[1]:.3f} s\n"
+        f"  median reply complete    {med[2]:.3f} s\n"
+        f"  last reply complete      {med[3]:.3f} s   (target <= 0.5 s; last / floor {med[3] / med[0]:.2f}x)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--mentions", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    asyncio.run(main_async(args.mentions, args.runs))
+
+
+if __name__ == "__main__":
+    main()
