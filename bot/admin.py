@@ -58,7 +58,9 @@ def parse_person(text: str) -> IdentityKey:
 def add_admin_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     admin = sub.add_parser("admin", help="act for a person (erase, export), list accounts, re-embed memories")
     cmds = admin.add_subparsers(dest="admin_command", required=True)
-    cmds.add_parser("accounts", help="every account that holds memories, with its identities and counts")
+    cmds.add_parser(
+        "accounts", help="every account that holds memories, with its identities, counts and tokens today"
+    )
     person_help = (
         "platform:user or platform:workspace:user, e.g. discord:80351110224678912, slack:T0123:U0456"
     )
@@ -116,10 +118,12 @@ async def _accounts(admin: Admin, con: Console) -> int:
     if not summaries:
         con.say("No account holds memories.")
         return 0
-    print(f"{'account':<36}  {'memories':>8}  {'paused':<6}  identities", file=con.out)
+    print(f"{'account':<36}  {'memories':>8}  {'tokens_today':>12}  {'paused':<6}  identities", file=con.out)
     for s in summaries:
         ids = ", ".join(describe_identity(i) for i in s.identities) or "-"
-        print(f"{s.account_id!s:<36}  {s.memories:>8}  {'yes' if s.paused else 'no':<6}  {ids}", file=con.out)
+        paused = "yes" if s.paused else "no"
+        row = f"{s.account_id!s:<36}  {s.memories:>8}  {s.tokens_today:>12}  {paused:<6}  {ids}"
+        print(row, file=con.out)
     con.say(f"{_count(len(summaries), 'account holds', 'accounts hold')} memories.")
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from core.erasure import ErasureReport, Removals
@@ -25,6 +26,7 @@ class PersonSummary:
     identities: list[IdentityKey]
     memories: int
     paused: bool
+    tokens_today: int = 0  # model tokens (prompt + completion, extraction included), this UTC day
 
 
 def describe_identity(identity: IdentityKey) -> str:
@@ -67,7 +69,16 @@ class Admin:
         settings = await self._store.get_settings(account_id)
         identities = await self._store.list_identities(account_id)
         items = await self._memory.export(account_id, epoch=settings.epoch)
-        return PersonSummary(account_id, identities, len(items), settings.memory_paused)
+        tokens = 0
+        if identities:  # a person's count spans their platforms: any identity names the account
+            usage = await self._store.daily_usage(
+                account_id=account_id,
+                platform=identities[0].platform,
+                workspace=identities[0].workspace,
+                day=datetime.now(UTC).date(),
+            )
+            tokens = usage.person
+        return PersonSummary(account_id, identities, len(items), settings.memory_paused, tokens)
 
     async def _account(self, identity: IdentityKey) -> Account:
         account = await self._store.find_account(identity)

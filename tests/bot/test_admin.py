@@ -168,11 +168,13 @@ async def test_accounts_lists_every_account_with_its_memory_count(
     assert await run_admin(settings, args("accounts"), out=out, err=err) == 0
 
     rows = out.getvalue().splitlines()
-    assert rows[0].split() == ["account", "memories", "paused", "identities"]
-    assert sorted(row.split()[1:] for row in rows[1:]) == [
+    assert rows[0].split() == ["account", "memories", "tokens_today", "paused", "identities"]
+    cells = sorted(row.split()[1:] for row in rows[1:])
+    assert sorted([c[0], *c[2:]] for c in cells) == [
         ["1", "no", "console:w1:alice"],
         ["1", "no", "console:w1:bob"],
     ]
+    assert all(int(c[1]) > 0 for c in cells)  # each chatted: the model's usage counted today
     assert "2 accounts hold memories." in err.getvalue()
 
 
