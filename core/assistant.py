@@ -200,6 +200,11 @@ class Assistant:
             self._changed(identity)
         return result
 
+    async def usage_line(self, identity: IdentityKey) -> str | None:
+        """Today's model tokens against the daily budget, for surfaces that show it (Slack's Home
+        tab); None when no budget is set."""
+        return await self._commands.usage_line(identity)
+
     # -- the HTTP API's views of a person's data ------------------------------------------------------
     async def account(self, identity: IdentityKey, *, display_name: str | None = None) -> Account:
         return await self._store.resolve_account(identity, display_name=display_name)

@@ -288,6 +288,13 @@ class MemoryCommands:
             "what I remembered stays with your other platforms."
         )
 
+    async def usage_line(self, identity: IdentityKey) -> str | None:
+        """The `/memory usage` text when a daily budget is set (else None: nothing to show)."""
+        if self._budget is None or self._budget.limits.unlimited:
+            return None
+        account = await self._store.resolve_account(identity)
+        return await self._usage_text(identity, account)
+
     async def _usage_text(self, identity: IdentityKey, account: Account) -> str:
         if self._budget is None:
             return "Model use is not counted here."

@@ -196,4 +196,5 @@ class SlackHome:
             viewer, offset=page * HOME_PAGE_SIZE, limit=HOME_PAGE_SIZE
         )
         linked = await self._assistant.linked_identities(viewer)
-        return HomeData(settings, memories, page, linked, notice)
+        usage = await self._assistant.usage_line(viewer)
+        return HomeData(settings, memories, page, linked, notice, usage)

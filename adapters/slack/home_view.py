@@ -62,6 +62,7 @@ class HomeData:
     page_number: int
     linked: list[IdentityKey]
     notice: str = ""
+    usage: str | None = None  # today's tokens against the daily budget, when one is set
 
 
 def _memory_blocks(item: MemoryItem, *, index: int, page: int) -> list[dict[str, Any]]:
@@ -131,7 +132,10 @@ def home_view(data: HomeData) -> dict[str, Any]:
     ]
     if data.notice:
         blocks.append(context(escape_text(data.notice)))
-    blocks += [section(status), _controls(data), context(_linked(data)), {"type": "divider"}]
+    blocks += [section(status), _controls(data), context(_linked(data))]
+    if data.usage:
+        blocks.append(context(escape_text(data.usage)))
+    blocks.append({"type": "divider"})
     if not page.items:
         empty = "Nothing on this page." if page.total else "I don't remember anything about you yet."
         blocks.append(section(empty))

@@ -4,6 +4,7 @@ two people who each see only their own memories; refreshed after changes made an
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from adapters.slack.home_view import (
@@ -20,7 +21,9 @@ from core.commands import Command, CommandName
 from core.models import IdentityKey, MemoryItem, MemoryOrigin, Platform
 from tests.adapters.slack import payloads as p
 from tests.adapters.slack import surface_payloads as sp
-from tests.adapters.slack.conftest import SlackHarness
+from tests.adapters.slack.conftest import SlackHarness, running_slack, slack_settings
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
 
 ALICE = IdentityKey(Platform.SLACK, p.TEAM, p.ALICE)
 BOB = IdentityKey(Platform.SLACK, p.TEAM, p.BOB)
@@ -238,3 +241,21 @@ async def test_memories_learned_in_a_conversation_refresh_only_an_open_tab(slack
     assert slack_http.slack.home_count(p.ALICE) == published + 1
     assert "I started learning the violin" in text_of(slack_http.slack.home(p.ALICE))
     assert slack_http.slack.home(p.BOB) is None  # Bob never opened his tab: no publish per message
+
+
+async def test_with_a_daily_budget_the_tab_shows_todays_tokens_and_without_one_it_does_not(
+    slack_http: SlackHarness, tmp_path: Path, fake_openai: FakeOpenAI, fake_slack: FakeSlack
+) -> None:
+    assert "model tokens" not in text_of(await open_home(slack_http, p.ALICE))  # no budget set
+
+    settings = slack_settings(
+        tmp_path / "budgeted", fake_openai, fake_slack, daily_token_budget_per_person=5000
+    )
+    async with running_slack(settings, fake_openai, fake_slack) as budgeted:
+        fake_openai.state.usage = (30, 12)
+        await budgeted.event(p.app_mention("hello there"))
+        await budgeted.settle()
+        view = text_of(await open_home(budgeted, p.ALICE))
+
+    assert "Today (UTC) you have used" in view
+    assert "of your 5,000" in view
