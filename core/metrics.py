@@ -87,9 +87,13 @@ def count_usage(data: object) -> None:
     usage = data.get("usage") if isinstance(data, dict) else None
     if not isinstance(usage, dict):
         return
-    for kind in ("prompt", "completion"):
-        tokens = usage.get(f"{kind}_tokens")
-        if isinstance(tokens, int) and tokens > 0:
+    count_tokens(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+
+
+def count_tokens(prompt: object, completion: object) -> None:
+    """Add reported prompt and completion tokens (anything but a positive int is ignored)."""
+    for kind, tokens in (("prompt", prompt), ("completion", completion)):
+        if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens > 0:
             MODEL_TOKENS.labels(kind).inc(tokens)
 
 

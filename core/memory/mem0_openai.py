@@ -27,6 +27,8 @@ from typing import Any
 
 from openai import OpenAI
 
+from core import metrics
+
 
 class JsonObject(SimpleNamespace):
     """A JSON object read by attribute. A field the server left out reads as None, as it does on
@@ -88,9 +90,14 @@ class _Endpoint:
             options={"security": {"bearer_auth": True}, "headers": extra_headers or {}},
         )
         answer = decode(text)
-        meter: TokenMeter | None = getattr(_meters, "current", None)
-        if meter is not None and self._path == "/chat/completions":
-            meter.add(answer)
+        if self._path == "/chat/completions":
+            usage = getattr(answer, "usage", None)  # extraction's tokens count in /metrics too
+            metrics.count_tokens(
+                getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+            )
+            meter: TokenMeter | None = getattr(_meters, "current", None)
+            if meter is not None:
+                meter.add(answer)
         return answer
 
 

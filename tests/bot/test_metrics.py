@@ -71,8 +71,9 @@ async def test_a_reply_is_counted_timed_and_its_tokens_and_memory_write_too(
     assert delta(before, after, "mnemo_apologies_total", platform="console") == 0
     assert delta(before, after, "mnemo_reply_seconds_count", platform="console") == 1
     assert delta(before, after, "mnemo_reply_seconds_sum", platform="console") > 0
-    assert delta(before, after, "mnemo_model_tokens_total", kind="prompt") == 1
-    assert delta(before, after, "mnemo_model_tokens_total", kind="completion") == 1
+    # The answer's tokens and the memory extraction's (one chat completion each).
+    assert delta(before, after, "mnemo_model_tokens_total", kind="prompt") == 2
+    assert delta(before, after, "mnemo_model_tokens_total", kind="completion") == 2
     assert delta(before, after, "mnemo_memory_writes_total", outcome="written") == 1
     assert value(after, "mnemo_memory_write_queue") == 0
     assert value(after, "mnemo_replies_waiting") == 0
