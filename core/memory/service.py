@@ -147,10 +147,20 @@ def _payload_item(vid: str, payload: dict[str, Any]) -> MemoryItem:
 class Mem0Memory:
     """mem0 open-source `Memory` with our vector store, clients and complete erasure."""
 
-    def __init__(self, memory: Any, store: VectorStore, *, workers: int = 4) -> None:
+    def __init__(
+        self, memory: Any, store: VectorStore, *, workers: int = 4, recall_workers: int = 32
+    ) -> None:
         self._memory = memory
         self._store = store
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mem0")
+        # Recalls get threads of their own: a recall mostly waits on its query's embedding (one
+        # round trip), so twenty replies at once must not queue behind each other, nor behind memory
+        # writes (an extraction holds a thread for a whole completion). Threads start on demand;
+        # the number of recalls at once is bounded by admission (MAX_CONCURRENT_REPLIES), and a
+        # vector store's own lock or pool still serialises what must be (bench/mention_burst.py).
+        self._recall_executor = ThreadPoolExecutor(
+            max_workers=recall_workers, thread_name_prefix="mem0-recall"
+        )
 
     @classmethod
     def build(cls, options: Mem0Options) -> Mem0Memory:
@@ -158,10 +168,10 @@ class Mem0Memory:
         memory, store = open_mem0(options)
         return cls(memory, store)
 
-    async def _run(self, fn: Callable[[], T]) -> T:
+    async def _run(self, fn: Callable[[], T], *, executor: ThreadPoolExecutor | None = None) -> T:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, fn)
+            return await loop.run_in_executor(executor or self._executor, fn)
         except (NotFoundError, MemoryBackendError):
             raise
         except Exception as exc:
@@ -180,7 +190,7 @@ class Mem0Memory:
             result = self._memory.search(query, filters=filters, top_k=limit)
             return [_item(r) for r in result.get("results", [])]
 
-        return await self._run(search)
+        return await self._run(search, executor=self._recall_executor)
 
     async def remember(
         self,
@@ -365,6 +375,7 @@ class Mem0Memory:
 
     async def close(self) -> None:
         def close_mem0() -> None:
+            self._recall_executor.shutdown(wait=True)  # no recall still reads what closes below
             self._store.close()
             entity = getattr(self._memory, "_entity_store", None)
             if isinstance(entity, SQLiteVectorStore | PostgresVectorStore):
