@@ -102,11 +102,14 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     session_idle_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     memory_recall_limit: int = Field(default=8, ge=0, le=50)
+    memory_prompt_tokens: int = Field(default=1000, ge=0, le=100_000)
     memory_write_queue_size: int = Field(default=1000, ge=1, le=100_000)
     memory_write_workers: int = Field(default=2, ge=1, le=32)
     # One admission limit per process, every front door (core/admission.py).
     max_concurrent_replies: int = Field(default=64, ge=1, le=10_000)
     max_waiting_replies: int = Field(default=1000, ge=0, le=1_000_000)
+    # Replies all processes together write at once (0: no shared cap); needs SUPABASE_DB_URL.
+    max_concurrent_replies_total: int = Field(default=0, ge=0, le=100_000)
     message_retention_days: int = Field(default=0, ge=0, le=36500)
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
 
@@ -114,6 +117,10 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     memory_retry_max_age_hours: float = Field(default=72.0, gt=0, le=24 * 365)
     memory_merge_similarity: float = Field(default=0.9, ge=0.5, le=1.0)
+    # With SUPABASE_DB_URL: forgotten memories are deleted at once; their text leaves the table's
+    # files when the purge job rewrites it, at most this often (core/memory/vectors/postgres_purge.py).
+    vector_purge_interval_minutes: int = Field(default=60, ge=1, le=10080)
+    memory_update_similarity: float | None = Field(default=None, ge=0.5, le=1.0)
 
     # Web server and logging.
     port: int = Field(default=8080, ge=1, le=65535)
@@ -259,6 +266,10 @@ class Settings(BaseSettings):
             )
         if self.discord_shard_ids is not None and self.discord_shard_count is None:
             raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT")
+        if self.max_concurrent_replies_total and self.supabase_db_url is None:
+            raise ValueError(
+                "MAX_CONCURRENT_REPLIES_TOTAL needs SUPABASE_DB_URL (the processes share the limit there)"
+            )
         return self
 
     def _check_supabase_combination(self) -> None:

@@ -1,174 +1,136 @@
-"""Recall latency on the PostgreSQL vector store (SUPABASE_DB_URL) as *other* people's memories grow.
+"""Recall and forget on the PostgreSQL vector store (SUPABASE_DB_URL), with pgvector ranking in the
+database (core/memory/vectors/postgres.py), at the real embedding size (1536 dims).
 
-1 user x 1 memory vs 1 memory among 9,900 others vs 100 users x 100 memories, top 8 for one user,
-with the embedded SQLite store on the same corpora for reference; then the full
-`MemoryService.recall` path (embedding on the loopback fake + mem0 + the Postgres store); then what
-erasure costs: `erase_user` deletes the rows and rewrites the table (VACUUM FULL), so it grows with
-the whole table, at the real embedding size (1536 dims).
+Printed side by side in one run:
+- recall p50 for a person with 5,000 memories vs a person with 50 (target: at most 2x), with
+  mem0's fetch size (top 60 for 8 memories per prompt), and the bytes one recall moves: the query
+  vector sent plus the rows returned (target: at most 100 KB);
+- forget p50 (delete + what MemoryService calls after it) with 100,000 other people's memories in
+  the table vs 1,000 (target: at most 1.5x), and the scheduled purge (VACUUM FULL) it no longer runs.
 
-Needs PostgreSQL (MNEMO_TEST_PG_DSN, default postgresql://postgres@127.0.0.1:5432/postgres); creates
-and drops its own `mnemo_vec_*` database. Loopback: add your round-trip time to the database to
-every recall (one query per recall).
+Needs the pgvector test server (tests/supabase/pgvector_server.py, started if needed) or
+MNEMO_TEST_PG_DSN; creates and drops its own `mnemo_vec_*` database. Loopback: add your round-trip
+time to the database to every call.
 
     python bench/recall_scaling_postgres.py
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import statistics
-import tempfile
+import sys
 import time
-import uuid
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import numpy as np
-from _common import bench_core, summary
-from recall_scaling import DIMS, QUERIES, corpus
 
 from core.memory.vectors.postgres import PostgresVectorStore
-from core.memory.vectors.sqlite import SQLiteVectorStore
+from core.memory.vectors.postgres_purge import VectorPurge
 from tests.core.memory import pgdb
-from tests.fakes.openai_server import FakeOpenAI, embed_text
 
-Row = tuple[str, str, list[float], dict[str, object]]
-Store = SQLiteVectorStore | PostgresVectorStore
+DIMS = 1536
+FETCH = 60  # mem0 2.2.1 asks the store for max(4 * limit, 60)
+RUNS = 200
+
+# One row per i: person `user`, a short memory, a random vector (or a constant one: cheaper to make).
+FILL = """
+insert into mnemo.memory_vectors (collection, id, user_id, created_at, payload, vector, tsv)
+select 'mnemo', %(prefix)s || i, %(user)s || (i %% %(users)s), lpad(i::text, 8, '0'),
+       json_build_object('user_id', %(user)s || (i %% %(users)s), 'data', 'memory number ' || i
+                         || ' about tea, jazz and the weekend', 'created_at', lpad(i::text, 8, '0')),
+       {vector}, to_tsvector('english', 'memory number ' || i || ' about tea, jazz and the weekend')
+  from generate_series(1, %(n)s) as i
+"""
+RANDOM_VECTOR = (
+    f"(select array_agg(random() - 0.5 + 0 * d + 0 * i)::real[]::vector from generate_series(1, {DIMS}) as d)"
+)
+CONSTANT_VECTOR = f"array_fill(0.1, array[{DIMS}])::real[]::vector"
 
 
-def load(store: Store, rows: list[Row]) -> None:
-    for start in range(0, len(rows), 1000):
-        batch = rows[start : start + 1000]
-        store.insert([r[2] for r in batch], payloads=[r[3] for r in batch], ids=[r[0] for r in batch])
+def fill(db: str, *, prefix: str, user: str, users: int, n: int, random: bool) -> None:
+    sql = FILL.replace("{vector}", RANDOM_VECTOR if random else CONSTANT_VECTOR)
+    pgdb.query(db, sql, {"prefix": prefix, "user": user, "users": users, "n": n})  # type: ignore[arg-type]
+    pgdb.query(db, "vacuum analyze mnemo.memory_vectors")
 
 
-def time_search(store: Store, user_id: str) -> list[float]:
-    query = embed_text("who likes jazz and tea", DIMS)
-    times = []
-    for _ in range(QUERIES):
+def p50(times: list[float]) -> float:
+    return statistics.median(times)
+
+
+def recall_times(store: PostgresVectorStore, user: str) -> tuple[list[float], int]:
+    rng = np.random.default_rng(7)
+    times, moved = [], 0
+    for _ in range(RUNS):
+        query = rng.standard_normal(DIMS).astype(np.float32)
         start = time.perf_counter()
-        store.search("q", query, top_k=8, filters={"user_id": user_id})
+        found = store.search("q", query, top_k=FETCH, filters={"user_id": user, "epoch": 0})
+        times.append((time.perf_counter() - start) * 1000)
+        # Sent: the query vector (binary float32). Returned: id, payload (json text), score per row.
+        moved = 4 * DIMS + sum(len(r.id) + len(json.dumps(r.payload)) + 8 for r in found)
+    return times, moved
+
+
+def forget_times(db: str, store: PostgresVectorStore, prefix: str) -> list[float]:
+    times = []
+    for i in range(1, RUNS + 1):
+        start = time.perf_counter()
+        store.delete(f"{prefix}{i}")
+        store.purge()  # what MemoryService.forget calls after the delete
         times.append((time.perf_counter() - start) * 1000)
     return times
 
 
-def time_postgres(db: str, rows: list[Row], user_id: str) -> list[float]:
-    pgdb.truncate(db)
-    store = PostgresVectorStore(collection_name="bench", url=pgdb.url(db), embedding_model_dims=DIMS)
-    try:
-        load(store, rows)
-        pgdb.query(db, "analyze mnemo.memory_vectors")
-        return time_search(store, user_id)
-    finally:
-        store.close()
-
-
-def time_sqlite(rows: list[Row], user_id: str) -> list[float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        store = SQLiteVectorStore(
-            collection_name="bench", path=str(Path(tmp) / "v.db"), embedding_model_dims=DIMS
-        )
-        try:
-            load(store, rows)
-            return time_search(store, user_id)
-        finally:
-            store.close()
-
-
-async def time_recall(fake: FakeOpenAI, db: str, rows: list[Row]) -> list[float]:
-    pgdb.truncate(db)
-    async with bench_core(fake, supabase_db_url=pgdb.url(db)) as core:
-        store = core.memory._store  # type: ignore[attr-defined]
-        load(store, rows)
-        pgdb.query(db, "analyze mnemo.memory_vectors")
-        account = uuid.UUID(int=1)
-        times = []
-        for _ in range(QUERIES // 2):
-            start = time.perf_counter()
-            await core.memory.recall(
-                account, "who likes jazz and tea", include_private=True, limit=8, epoch=0
-            )
-            times.append((time.perf_counter() - start) * 1000)
-        return times
-
-
-def time_erasure(db: str, total: int, rounds: int = 3) -> tuple[list[float], float]:
-    """erase_user of one person with 10 memories in a table of `total` 1536-dim vectors."""
-    dims = 1536
-    pgdb.truncate(db)
-    store = PostgresVectorStore(collection_name="bench", url=pgdb.url(db), embedding_model_dims=dims)
-    try:
-        rng = np.random.default_rng(7)  # random vectors: real embeddings do not compress either
-        others = [
-            (str(uuid.uuid4()), {"user_id": f"u{i % 500}", "data": f"memory {i}", "created_at": "2026"})
-            for i in range(total)
-        ]
-        for start in range(0, total, 500):
-            batch = others[start : start + 500]
-            store.insert(
-                list(rng.standard_normal((len(batch), dims))),
-                payloads=[b[1] for b in batch],
-                ids=[b[0] for b in batch],
-            )
-        size_mb = float(
-            pgdb.query(db, "select pg_total_relation_size('mnemo.memory_vectors')")[0][0] / 1e6  # type: ignore[operator]
-        )
-        times = []
-        for r in range(rounds):
-            person = f"erased{r}"
-            store.insert(
-                list(rng.standard_normal((10, dims))),
-                payloads=[
-                    {"user_id": person, "data": f"secret {k}", "created_at": "2026"} for k in range(10)
-                ],
-                ids=[str(uuid.uuid4()) for _ in range(10)],
-            )
-            start = time.perf_counter()
-            store.erase_user(person)
-            times.append((time.perf_counter() - start) * 1000)
-        return times, size_mb
-    finally:
-        store.close()
-
-
-async def main() -> None:
+def main() -> None:
     db = pgdb.create_database()
+    store = PostgresVectorStore(collection_name="mnemo", url=pgdb.url(db), embedding_model_dims=DIMS)
     try:
-        small = corpus(1, 1)
-        crowd = corpus(100, 100, first_user=1)
-        large = corpus(100, 100)
-        target = str(uuid.UUID(int=1))
-        print(f"vector search, top 8 for one user ({QUERIES} queries each)")
-        for name, run in (
-            ("postgres", lambda rows: time_postgres(db, rows, target)),
-            ("sqlite", lambda rows: time_sqlite(rows, target)),
-        ):
-            one, others, many = run(small), run(crowd), run(large)
-            base = statistics.median(one)
-            print(f"  {name:9s} 1 user x 1:                  {summary(one)}")
-            print(
-                f"  {name:9s} 1 memory among 9,900 others: {summary(others)}   "
-                f"ratio {statistics.median(others) / base:5.2f}"
-            )
-            print(
-                f"  {name:9s} 100 users x 100:             {summary(many)}   "
-                f"ratio {statistics.median(many) / base:5.2f}"
-            )
-        with FakeOpenAI() as fake:
-            one = await time_recall(fake, db, small)
-            many = await time_recall(fake, db, large)
-        print("MemoryService.recall on Postgres (embedding on loopback + mem0 search + one query)")
-        print(f"  1x1:     {summary(one)}")
-        print(
-            f"  100x100: {summary(many)}   ratio {statistics.median(many) / statistics.median(one):5.2f}"
-            "   target <= 2"
-        )
-        print("erase_user (DELETE + VACUUM FULL) of 10 memories, 1536-dim vectors, by table size")
-        for total in (1_000, 10_000):
-            times, size_mb = time_erasure(db, total)
-            print(f"  {total:6d} rows ({size_mb:6.1f} MB): {summary(times)}")
+        # Recall: one person with 5,000 memories, one with 50, in one table.
+        fill(db, prefix="heavy-", user="heavy", users=1, n=5000, random=True)
+        fill(db, prefix="light-", user="light", users=1, n=50, random=True)
+        heavy, heavy_bytes = recall_times(store, "heavy0")
+        light, light_bytes = recall_times(store, "light0")
+
+        # Forget: the person's own 1,000 memories among 1,000 others', then among 100,000 others'.
+        pgdb.truncate(db)
+        fill(db, prefix="own-", user="me", users=1, n=RUNS, random=False)
+        fill(db, prefix="other-", user="other", users=100, n=1_000, random=False)
+        small = forget_times(db, store, "own-")
+        start = time.perf_counter()
+        VectorPurge(pgdb.url(db)).run()
+        purge_small = (time.perf_counter() - start) * 1000
+        pgdb.truncate(db)
+        fill(db, prefix="own-", user="me", users=1, n=RUNS, random=False)
+        fill(db, prefix="other-", user="other", users=1000, n=100_000, random=False)
+        large = forget_times(db, store, "own-")
+        start = time.perf_counter()
+        VectorPurge(pgdb.url(db)).run()
+        purge_large = (time.perf_counter() - start) * 1000
     finally:
+        store.close()
         pgdb.drop_database(db)
+
+    print(f"PostgreSQL + pgvector, {DIMS} dims, top {FETCH} per recall, medians of {RUNS}")
+    print(f"{'':44}{'baseline':>14}{'scaled':>14}{'ratio':>8}{'target':>9}")
+    print(
+        f"{'recall p50 (ms): 50 vs 5,000 memories':44}{p50(light):14.2f}{p50(heavy):14.2f}"
+        f"{p50(heavy) / p50(light):8.2f}{'<= 2x':>9}"
+    )
+    print(
+        f"{'bytes per recall (KB): 50 vs 5,000':44}{light_bytes / 1024:14.1f}{heavy_bytes / 1024:14.1f}"
+        f"{'':8}{'<= 100':>9}"
+    )
+    print(
+        f"{'forget p50 (ms): 1,000 vs 100,000 others':44}{p50(small):14.2f}{p50(large):14.2f}"
+        f"{p50(large) / p50(small):8.2f}{'<= 1.5x':>9}"
+    )
+    print(
+        f"{'scheduled purge, VACUUM FULL (ms)':44}{purge_small:14.0f}{purge_large:14.0f}"
+        f"{purge_large / purge_small:8.1f}{'(batch)':>9}"
+    )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -25,7 +25,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.wiring import Core
 from config import Settings
 from core.errors import BotError
-from core.jobs import JobOptions, JobResult, Jobs, RunClaimer, ScheduledJob, run_key, run_slot
+from core.jobs import (
+    JobOptions,
+    JobResult,
+    Jobs,
+    RunClaimer,
+    ScheduledJob,
+    job_specs,
+    run_key,
+    run_slot,
+)
+from core.memory.vectors.postgres_purge import VectorPurge
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +69,16 @@ def job_options(settings: Settings) -> JobOptions:
 
 
 def build_jobs(core: Core) -> Jobs:
+    settings = core.settings
     return Jobs(
         store=core.store,
         memory=core.memory,
         removals=core.removals,
         clock=core.clock,
-        options=job_options(core.settings),
+        options=job_options(settings),
+        specs=job_specs(vector_purge_every=timedelta(minutes=settings.vector_purge_interval_minutes)),
+        # Memory on Postgres: the batched rewrite of the vector table (embedded memory purges at once).
+        vector_purger=VectorPurge(settings.supabase_db_url) if settings.supabase_db_url else None,
     )
 
 

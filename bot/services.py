@@ -65,7 +65,8 @@ def build_services(settings: Settings, core: Core) -> list[Service]:
     if settings.api_auth_enabled:
         from adapters.http.api import build_api_router
 
-        routers.append(build_api_router(core.assistant, settings))  # /v1/... on PORT, docs at /docs
+        # /v1/... on PORT, docs at /docs; rate limits shared with the other processes when core.limits
+        routers.append(build_api_router(core.assistant, settings, shared_limits=core.limits))
 
     # --- Scheduler (core/jobs, bot/scheduler) ---
     if settings.scheduler_enabled:

@@ -17,6 +17,7 @@ from core.commands import MemoryCommands
 from core.erasure import Removals
 from core.intake.model import Intake
 from core.intake.sqlite import SQLiteIntake
+from core.limits_postgres import PostgresLimits
 from core.linking import LinkService
 from core.llm import ChatModel, OpenAIChatModel
 from core.memory.mem0_setup import Mem0Options
@@ -50,6 +51,8 @@ class Core:
     assistant: Assistant
     # Accepted events waiting for a worker (core.intake).
     intake: Intake
+    # Limits shared by every process (core.limits), with SUPABASE_DB_URL; None: each process its own.
+    limits: PostgresLimits | None = None
 
     async def shutdown(self, grace_seconds: float) -> None:
         """Stop taking messages, let in-flight replies finish, then flush memory writes, all within
@@ -72,9 +75,22 @@ async def open_store(settings: Settings) -> Store:
 
 
 async def open_intake(settings: Settings, clock: Callable[[], datetime]) -> Intake:
-    """Where accepted events wait for a worker: a SQLite file in DATA_DIR (shared by the processes
-    of this machine)."""
+    """Where accepted events wait for a worker: with SUPABASE_DB_URL, procrastinate's queue in that
+    database (any number of processes and machines); otherwise a SQLite file in DATA_DIR (shared by
+    the processes of this machine)."""
+    if settings.supabase_db_url is not None:
+        from core.intake.postgres import PostgresIntake
+
+        return await PostgresIntake.open(settings.supabase_db_url.get_secret_value(), clock=clock)
     return await SQLiteIntake.open(settings.data_dir / "intake.db", clock=clock)
+
+
+async def open_limits(settings: Settings) -> PostgresLimits | None:
+    """With SUPABASE_DB_URL, the HTTP API's rate limits and the admission cap live in that database
+    (shared by every process); otherwise each process keeps its own."""
+    if settings.supabase_db_url is None:
+        return None
+    return await PostgresLimits.open(settings.supabase_db_url.get_secret_value())
 
 
 def mem0_options(settings: Settings) -> Mem0Options:
@@ -87,6 +103,7 @@ def mem0_options(settings: Settings) -> Mem0Options:
         embedding_dims=settings.embedding_dims,
         timeout_seconds=settings.llm_timeout_seconds,
         max_retries=settings.llm_max_retries,
+        update_similarity=settings.memory_update_similarity,
         # With it, mem0's vectors live in Postgres (shared by every machine), not in DATA_DIR.
         vector_db_url=settings.supabase_db_url.get_secret_value() if settings.supabase_db_url else None,
     )
@@ -108,6 +125,9 @@ async def build_core(
         stack.push_async_callback(store.close)
         intake = await open_intake(settings, clock)
         stack.push_async_callback(intake.close)
+        limits = await open_limits(settings)
+        if limits is not None:
+            stack.push_async_callback(limits.close)
         options = replace(mem0_options(settings), check_embedding=check_embedding)
         memory = await asyncio.to_thread(Mem0Memory.build, options)
         stack.push_async_callback(memory.close)
@@ -130,7 +150,10 @@ async def build_core(
         writer.start()
         stack.push_async_callback(writer.drain, settings.shutdown_grace_seconds)
         admission = Admission(
-            max_concurrent=settings.max_concurrent_replies, max_waiting=settings.max_waiting_replies
+            max_concurrent=settings.max_concurrent_replies,
+            max_waiting=settings.max_waiting_replies,
+            shared=limits if settings.max_concurrent_replies_total else None,
+            shared_limit=settings.max_concurrent_replies_total,
         )
         admission.start()
         stack.push_async_callback(admission.stop)
@@ -148,6 +171,7 @@ async def build_core(
                 prompt_token_budget=settings.prompt_token_budget,
                 reply_tokens=settings.max_reply_tokens,
                 system_prompt=settings.system_prompt,
+                memory_prompt_tokens=settings.memory_prompt_tokens,
             ),
             clock=clock,
         )
@@ -163,6 +187,7 @@ async def build_core(
             store=store,
             memory=memory,
             clock=clock,
+            writer=writer,
         )
         yield Core(
             settings,
@@ -178,4 +203,5 @@ async def build_core(
             admission,
             assistant,
             intake,
+            limits,
         )

@@ -9,6 +9,12 @@ acks. So the cap adapts (AIMD, as in TCP): a monitor measures how late a short t
 loop is late, the limit is cut by 30%; when it is on time, it grows by one per tick. Waiting replies
 are admitted in arrival order. Past `max_waiting` waiting replies the process is swamped: the front
 door says so at once (a short line, or HTTP 503 with Retry-After) instead of queueing without bound.
+
+Across processes (MAX_CONCURRENT_REPLIES_TOTAL, with SUPABASE_DB_URL): a reply admitted here also
+takes one of the slots every process shares (core.limits), so all the workers together write at
+most that many replies at once (the model endpoint's own limits are per account, not per process).
+Waiting for a shared slot counts as waiting. If the shared backend fails, replies go on under this
+process's limit alone (logged).
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
 from core import metrics
-from core.errors import BotError
+from core.errors import BotError, StorageError
+from core.limits import Slots
 
 log = logging.getLogger(__name__)
 
@@ -124,16 +131,27 @@ class SwampedError(BotError):
     retry_after_seconds = 30
 
 
-class Admission:
-    """The process's one admission limit (an AdaptiveLimit) plus a bound on waiting replies."""
+# The name of the replies' shared slots (core.limits.Slots).
+SHARED_SLOTS = "replies"
 
-    def __init__(self, *, max_concurrent: int, max_waiting: int) -> None:
+
+class Admission:
+    """The process's one admission limit (an AdaptiveLimit) plus a bound on waiting replies, and
+    optionally a cap shared by every process (`shared` slots, `shared_limit` of them)."""
+
+    def __init__(
+        self, *, max_concurrent: int, max_waiting: int, shared: Slots | None = None, shared_limit: int = 0
+    ) -> None:
         if max_waiting < 0:
             raise ValueError("max_waiting must be >= 0")
+        if shared is not None and shared_limit < 1:
+            raise ValueError("shared slots need shared_limit >= 1")
         self.limit = AdaptiveLimit(minimum=min(2, max_concurrent), maximum=max_concurrent)
         self.max_waiting = max_waiting
         self.waiting = 0
         self.refused = 0
+        self._shared = shared
+        self._shared_limit = shared_limit
 
     def check(self) -> None:
         """SwampedError when a new reply could not even wait its turn: the replies not yet writing
@@ -157,10 +175,11 @@ class Admission:
         async def turn() -> AsyncIterator[None]:
             nonlocal waiting
             await self.limit.acquire()
-            self.waiting -= 1
-            waiting = False
             try:
-                yield
+                async with self._shared_turn():
+                    self.waiting -= 1
+                    waiting = False
+                    yield
             finally:
                 self.limit.release()
 
@@ -169,6 +188,16 @@ class Admission:
         finally:
             if waiting:
                 self.waiting -= 1
+
+    @contextlib.asynccontextmanager
+    async def _shared_turn(self) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if self._shared is not None:
+                try:
+                    await stack.enter_async_context(self._shared.slot(SHARED_SLOTS, self._shared_limit))
+                except StorageError as exc:
+                    log.warning("shared admission limit unavailable, this process's limit only: %s", exc)
+            yield
 
     def start(self) -> None:
         self.limit.start()

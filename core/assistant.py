@@ -11,37 +11,78 @@ removals all go through core.erasure.
     HTTP API  -> account, settings, conversations, conversation_messages, delete_conversation,
                  erase_conversations, memory_page
     linking   -> issue_link_code, redeem_link_code, linked_identities, unlink
+    surfaces  -> remember_text, memories_like, record_feedback (message menus and shortcuts,
+                 Slack's assistant pane), on_change and identities_changed (a front door that
+                 shows a person's data, e.g. Slack's App Home, refreshes it after every change
+                 that person makes through any front door, and after memories were learned)
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
-from core.commands import Command, CommandResult, MemoryCommands
+from core.commands import Command, CommandName, CommandResult, MemoryCommands
 from core.erasure import Removals
 from core.intake.model import Intake, NewDelivery
 from core.linking import IssuedCode, LinkOutcome, LinkService
 from core.llm import OnDelta
 from core.memory.service import MemoryService
+from core.memory.writer import MemoryWriter
 from core.models import (
     Account,
     AccountSettings,
+    AnswerFeedback,
     ConversationKey,
     ConversationPage,
     IdentityKey,
     IncomingMessage,
+    MemoryItem,
     MemoryOrigin,
     MemoryPage,
     MessagePage,
     Platform,
+    Rating,
     Reply,
 )
 from core.orchestrator import Complete, Orchestrator
 from core.storage import Store
 
+log = logging.getLogger(__name__)
+
 # How many conversations one pass of erase_conversations deletes before listing again.
 _ERASE_BATCH = 100
+# /memory commands that change what is kept about a person (on_change listeners hear of them).
+_CHANGES = frozenset(
+    {
+        CommandName.FORGET,
+        CommandName.FORGET_ALL,
+        CommandName.PAUSE,
+        CommandName.RESUME,
+        CommandName.LINK,
+        CommandName.UNLINK,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DataChange:
+    """A person's data changed: `identity` did something (a /memory command, linking), or new
+    memories were learned for `account_id` (a memory write landed: `learned`)."""
+
+    identity: IdentityKey | None = None
+    account_id: uuid.UUID | None = None
+
+    @property
+    def learned(self) -> bool:
+        return self.identity is None
+
+
+ChangeListener = Callable[[DataChange], None]
+"""Told of a change. Must not block: it schedules its own work (see identities_changed)."""
 
 
 class Assistant:
@@ -56,6 +97,7 @@ class Assistant:
         store: Store,
         memory: MemoryService,
         clock: Callable[[], datetime],
+        writer: MemoryWriter | None = None,
     ) -> None:
         self._intake = intake
         self._orchestrator = orchestrator
@@ -65,6 +107,9 @@ class Assistant:
         self._store = store
         self._memory = memory
         self.clock = clock
+        self._change_listeners: list[ChangeListener] = []
+        if writer is not None:
+            writer.on_written(lambda account_id: self._notify(DataChange(account_id=account_id)))
 
     # -- events ------------------------------------------------------------------------------------
     async def accept(self, delivery: NewDelivery) -> bool:
@@ -121,9 +166,12 @@ class Assistant:
     ) -> CommandResult:
         """Raises UserFacingError (a clear answer for the person) and DependencyError.
         `conversation`: where the command was given (for `/memory why`)."""
-        return await self._commands.run(
+        result = await self._commands.run(
             identity, command, display_name=display_name, conversation=conversation
         )
+        if command.name in _CHANGES and not result.needs_confirmation:
+            self._changed(identity)
+        return result
 
     # -- the HTTP API's views of a person's data ------------------------------------------------------
     async def account(self, identity: IdentityKey, *, display_name: str | None = None) -> Account:
@@ -183,14 +231,65 @@ class Assistant:
 
     async def redeem_link_code(self, identity: IdentityKey, code: str) -> LinkOutcome:
         """Refusals are UserFacingError subclasses (core.linking)."""
-        return await self._links.redeem(identity, code)
+        outcome = await self._links.redeem(identity, code)
+        self._changed(identity)
+        return outcome
 
     async def linked_identities(self, identity: IdentityKey) -> list[IdentityKey]:
         return await self._links.identities(identity)
 
     async def unlink(self, identity: IdentityKey, platform: str) -> list[IdentityKey]:
         """UnlinkError (core.linking) when there is nothing to detach."""
-        return await self._links.unlink(identity, platform)
+        remaining = await self._links.unlink(identity, platform)
+        self._changed(identity)
+        return remaining
+
+    # -- surfaces: shortcuts, feedback, views that show a person's data ----------------------------
+    async def memories_like(
+        self, identity: IdentityKey, text: str, *, channel: str, limit: int = 5
+    ) -> list[MemoryItem]:
+        """The person's own memories learned in `channel` that are closest to `text`: what was
+        most likely learned from a message said there (mem0 does not record the message a memory
+        came from). For the person only: private ones included."""
+        account = await self._store.resolve_account(identity)
+        found = await self._memory.recall(
+            account.id, text, epoch=account.epoch, include_private=True, limit=limit * 4
+        )
+        return [item for item in found if item.channel == channel][:limit]
+
+    async def record_feedback(self, identity: IdentityKey, *, answer: str, rating: Rating) -> None:
+        """Keep the person's rating of one answer (`answer`: the front door's id for the answer's
+        message). A second click replaces the first. Erased with the account."""
+        account = await self._store.resolve_account(identity)
+        await self._store.record_feedback(account.id, answer=answer, rating=rating, now=self.clock())
+
+    async def feedback(self, identity: IdentityKey) -> list[AnswerFeedback]:
+        account = await self._store.resolve_account(identity)
+        return await self._store.list_feedback(account.id)
+
+    def on_change(self, listener: ChangeListener) -> None:
+        """Call `listener(change)` after a person's data changed: a /memory command that changes
+        something, linking or unlinking (through any front door), or a memory write that added
+        memories (learned from a conversation, or "Remember this")."""
+        self._change_listeners.append(listener)
+
+    async def identities_changed(self, change: DataChange) -> list[IdentityKey]:
+        """Every identity whose data `change` touched: the account's linked identities."""
+        if change.identity is not None:
+            return list({change.identity, *await self._links.identities(change.identity)})
+        if change.account_id is not None:
+            return await self._store.list_identities(change.account_id)
+        return []
+
+    def _changed(self, identity: IdentityKey) -> None:
+        self._notify(DataChange(identity=identity))
+
+    def _notify(self, change: DataChange) -> None:
+        for listener in self._change_listeners:
+            try:
+                listener(change)
+            except Exception:  # a view that cannot refresh must not fail the change itself
+                log.exception("change listener failed")
 
 
-__all__ = ["Assistant"]
+__all__ = ["Assistant", "ChangeListener", "DataChange"]

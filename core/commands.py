@@ -17,6 +17,7 @@ from typing import Protocol
 from core.erasure import Removals
 from core.errors import UserFacingError
 from core.linking import LinkService, describe_identity, display_code
+from core.matching import matches
 from core.memory.service import MemoryService
 from core.models import ConversationKey, IdentityKey, MemoryItem, MemoryPage
 from core.redaction import short_hash
@@ -25,6 +26,8 @@ from core.storage import AccountStore, ConversationStore
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
+# `/memory show <words>` looks through this many of the person's memories, newest first.
+MATCH_SCAN = 10_000
 
 
 class CommandName(enum.StrEnum):
@@ -148,13 +151,16 @@ class MemoryCommands:
         if command.name in (CommandName.LINK, CommandName.LINKS, CommandName.UNLINK):
             return await self._link_command(identity, command)
         account = await self._store.resolve_account(identity, display_name=display_name)
+        if command.name is CommandName.SHOW and command.argument:
+            # Only the memories that say those words (core.matching), newest first.
+            everything = await self._memory.page(account.id, epoch=account.epoch, offset=0, limit=MATCH_SCAN)
+            found = [item for item in everything.items if matches(item, command.argument)]
+            offset = command.page * PAGE_SIZE
+            page = MemoryPage(found[offset : offset + PAGE_SIZE], offset, len(found))
+            return CommandResult(self._show_text(page, command.argument), page=page, query=command.argument)
         if command.name is CommandName.SHOW:
             page = await self._memory.page(
-                account.id,
-                epoch=account.epoch,
-                offset=command.page * PAGE_SIZE,
-                limit=PAGE_SIZE,
-                query=command.argument or None,
+                account.id, epoch=account.epoch, offset=command.page * PAGE_SIZE, limit=PAGE_SIZE
             )
             return CommandResult(
                 self._show_text(page, command.argument),
@@ -280,9 +286,9 @@ class MemoryCommands:
                 if query
                 else ("I don't remember anything about you yet.")
             )
-        header = (
-            f"What I remember about you ({page.offset + 1}-{page.offset + len(page.items)} of {page.total}):"
-        )
+        about = f" matching '{query}'" if query else ""
+        span = f"{page.offset + 1}-{page.offset + len(page.items)} of {page.total}"
+        header = f"What I remember about you{about} ({span}):"
         lines = [header, *(f"- {format_item(item)}" for item in page.items)]
         if page.has_more:
             next_page = page.offset // PAGE_SIZE + 2

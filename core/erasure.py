@@ -71,6 +71,12 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
         "was learned there; it expires after MEMORY_RETRY_MAX_AGE_HOURS",
     ),
     TextCopy(
+        "store.answer_feedback",
+        "ratings of answers (Slack's feedback buttons): the answer's message id and good/bad, no text",
+        {Removal.ERASE: "Store.erase_account deletes them"},
+        "a rating is about an answer, not a conversation's content: deleting a conversation keeps it",
+    ),
+    TextCopy(
         "memory.vectors",
         "each memory's text in the vector store payload (SQLite memory_vectors.db or Postgres)",
         {
@@ -78,6 +84,14 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
             Removal.ERASE: "MemoryService.erase deletes every memory of the account, any epoch",
         },
         "what was learned in a conversation stays when the conversation is deleted (forget it)",
+    ),
+    TextCopy(
+        "memory.keywords",
+        "the words of each memory in the vector store's keyword index (SQLite FTS5 in memory_vectors.db)",
+        {
+            Removal.FORGET: "a trigger drops its entry; the purge merges the index, rewrites the file",
+            Removal.ERASE: "the same, for every memory of the account",
+        },
     ),
     TextCopy(
         "memory.entities",

@@ -10,6 +10,9 @@ Jobs:
   they succeed or expire; writes of paused accounts are dropped, as the person asked.
 - memory-housekeeping: per account, merge duplicate memories and keep the newest of superseded
   facts (mem0 only ever adds), never touching paused accounts.
+- purge-memory-vectors: with memory on Postgres, rewrite the vector table's files (VACUUM FULL)
+  when memories were forgotten since the last rewrite, every VECTOR_PURGE_INTERVAL_MINUTES: the
+  bound on how long forgotten text stays in the files (forgetting itself deletes at once).
 
 Exactly one runner per run: every process's scheduler fires at the same epoch-aligned instants, and
 a run first claims `job:<name>:<slot>` through the store's `claim_event`, which is exactly-once
@@ -22,6 +25,7 @@ The scheduling itself (APScheduler) lives in bot/scheduler.py; this module has n
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import random
@@ -30,6 +34,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
+
+import psycopg
 
 from core.erasure import Removals
 from core.errors import BotError, UserFacingError
@@ -47,12 +53,20 @@ CLOSE_IDLE_SESSIONS = "close-idle-sessions"
 PURGE_OLD_MESSAGES = "purge-old-messages"
 RETRY_MEMORY_WRITES = "retry-memory-writes"
 MEMORY_HOUSEKEEPING = "memory-housekeeping"
+PURGE_MEMORY_VECTORS = "purge-memory-vectors"
 
 
 class RunClaimer(Protocol):
     """What a run slot is claimed through; `core.storage.Store` satisfies it."""
 
     async def claim_event(self, key: str, *, now: datetime) -> bool: ...
+
+
+class VectorPurger(Protocol):
+    """Rewrites the memory vector table's files if memories were deleted since the last rewrite
+    (core.memory.vectors.postgres_purge.VectorPurge); blocking, so run in a thread."""
+
+    def run(self) -> bool: ...
 
 
 class UnknownJobError(UserFacingError):
@@ -111,7 +125,18 @@ DEFAULT_SPECS: tuple[JobSpec, ...] = (
     JobSpec(PURGE_OLD_MESSAGES, timedelta(hours=1), "delete old messages and bookkeeping"),
     JobSpec(RETRY_MEMORY_WRITES, timedelta(minutes=1), "retry failed memory writes with backoff"),
     JobSpec(MEMORY_HOUSEKEEPING, timedelta(hours=6), "merge duplicate and superseded memories"),
+    JobSpec(PURGE_MEMORY_VECTORS, timedelta(minutes=60), "rewrite the Postgres memory table's files"),
 )
+
+
+def job_specs(*, vector_purge_every: timedelta) -> tuple[JobSpec, ...]:
+    """DEFAULT_SPECS with the configured interval of the vector purge."""
+    return tuple(
+        JobSpec(spec.name, vector_purge_every, spec.description)
+        if spec.name == PURGE_MEMORY_VECTORS
+        else spec
+        for spec in DEFAULT_SPECS
+    )
 
 
 def run_slot(now: datetime, every: timedelta) -> int:
@@ -146,7 +171,9 @@ class Jobs:
         clock: Callable[[], datetime],
         options: JobOptions,
         specs: tuple[JobSpec, ...] = DEFAULT_SPECS,
+        vector_purger: VectorPurger | None = None,
     ) -> None:
+        self._vector_purger = vector_purger
         self._store = store
         self._memory = memory
         self._removals = removals
@@ -158,6 +185,7 @@ class Jobs:
             PURGE_OLD_MESSAGES: self.purge_old_messages,
             RETRY_MEMORY_WRITES: self.retry_memory_writes,
             MEMORY_HOUSEKEEPING: self.memory_housekeeping,
+            PURGE_MEMORY_VECTORS: self.purge_memory_vectors,
         }
         unknown = {spec.name for spec in specs} - set(self._functions)
         if unknown:
@@ -191,6 +219,16 @@ class Jobs:
             return JobResult({"deleted": 0, "bookkeeping": bookkeeping})
         deleted = await self._removals.purge_expired_messages(before=now - self._options.retention)
         return JobResult({"deleted": deleted, "bookkeeping": bookkeeping})
+
+    async def purge_memory_vectors(self, should_stop: ShouldStop = _never_stop) -> JobResult:
+        """Embedded memory purges on every forget; on Postgres this is the batched rewrite."""
+        if self._vector_purger is None:
+            return JobResult({"rewritten": 0})
+        try:
+            rewritten = await asyncio.to_thread(self._vector_purger.run)
+        except (OSError, psycopg.Error) as exc:
+            raise BotError(f"the memory vector purge could not run ({type(exc).__name__})") from exc
+        return JobResult({"rewritten": int(rewritten)})
 
     async def retry_memory_writes(self, should_stop: ShouldStop = _never_stop) -> JobResult:
         options = self._options
@@ -240,6 +278,7 @@ class Jobs:
                 epoch=write.epoch,
                 messages=write.messages,
                 origin=write.origin,
+                said_at=write.created_at,  # the memory was learned when it was said, not retried
             )
         except Exception as exc:
             error = str(exc) if isinstance(exc, BotError) else f"unexpected {type(exc).__name__}"

@@ -195,6 +195,21 @@ class MemoryPage:
         return self.offset + len(self.items) < self.total
 
 
+class Rating(enum.StrEnum):
+    GOOD = "good"
+    BAD = "bad"
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFeedback:
+    """A person's rating of one answer. `answer` is the front door's id of the answer's message
+    (Slack: "slack:<workspace>:<channel>:<ts>"); no text is kept."""
+
+    answer: str
+    rating: Rating
+    at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class PendingMemoryWrite:
     """An exchange whose memory write failed or could not be queued; retried by a background job."""

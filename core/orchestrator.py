@@ -44,7 +44,7 @@ from core.models import (
     Role,
     StoredMessage,
 )
-from core.prompt import PromptParts, build_prompt
+from core.prompt import DEFAULT_MEMORY_TOKENS, PromptParts, build_prompt
 from core.redaction import short_hash
 from core.replies import MODEL_DOWN_REPLY, STORAGE_DOWN_REPLY, WITHDRAWN_REPLY
 from core.storage import Store
@@ -69,6 +69,7 @@ class OrchestratorOptions:
     prompt_token_budget: int
     reply_tokens: int
     system_prompt: str | None = None
+    memory_prompt_tokens: int = DEFAULT_MEMORY_TOKENS
 
 
 def _said_before_erasure(message: IncomingMessage, account: Account) -> bool:
@@ -271,6 +272,7 @@ class Orchestrator:
             ),
             budget=self._options.prompt_token_budget,
             reply_tokens=self._options.reply_tokens,
+            memory_tokens=self._options.memory_prompt_tokens,
         )
         log.info(
             "answering platform=%s session=%s account=%s memories=%d prompt_messages=%d",

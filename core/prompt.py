@@ -8,11 +8,14 @@ time. The estimate only has to keep prompts bounded and roughly flat, which it d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.models import MemoryItem, Role, StoredMessage
 
 _MESSAGE_OVERHEAD = 4
 _MAX_MEMORY_CHARS = 500
+# Tokens the memories may take at most (MEMORY_PROMPT_TOKENS), whatever the rest of the budget.
+DEFAULT_MEMORY_TOKENS = 1000
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are {bot_name}, a helpful assistant in {platform} who remembers each person you talk with. "
@@ -31,6 +34,23 @@ def _as_data(text: str) -> str:
     """Text shown inside the <memories> block: one line, and no `<`/`>` of its own, so a memory
     (or a display name) holding "</memories>" cannot close the block and pose as instructions."""
     return " ".join(text.split()).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def learned_on(created_at: str | None) -> str:
+    """The suffix ' (learned 3 Oct 2026)' for a memory's ISO `created_at`; '' when unreadable."""
+    if not created_at:
+        return ""
+    try:
+        day = datetime.fromisoformat(created_at)
+    except ValueError:
+        return ""
+    return f" (learned {day.day} {day:%b %Y})"
+
+
+def memory_line(item: MemoryItem) -> str:
+    """One memory as the prompt shows it: its text as data, and when it was learned."""
+    text = _as_data(item.text[: _MAX_MEMORY_CHARS * 2])[:_MAX_MEMORY_CHARS]
+    return f"- {text}{learned_on(item.created_at)}"
 
 
 def estimate_tokens(text: str) -> int:
@@ -52,11 +72,14 @@ class PromptParts:
     system_prompt: str | None = None
 
 
-def build_prompt(parts: PromptParts, *, budget: int, reply_tokens: int) -> list[dict[str, str]]:
+def build_prompt(
+    parts: PromptParts, *, budget: int, reply_tokens: int, memory_tokens: int = DEFAULT_MEMORY_TOKENS
+) -> list[dict[str, str]]:
     """System prompt, recalled memories, as many recent turns as fit (newest kept), then the message.
 
     The current message is truncated if it alone would not fit; memories are trimmed from the least
-    relevant before history is considered."""
+    relevant before history is considered, and take at most `memory_tokens` (their block with its
+    preamble), so a long memory list never crowds out the conversation."""
     available = max(budget - reply_tokens, 200)
     template = parts.system_prompt or DEFAULT_SYSTEM_PROMPT
     system = {
@@ -72,9 +95,10 @@ def build_prompt(parts: PromptParts, *, budget: int, reply_tokens: int) -> list[
     memory_message: dict[str, str] | None = None
     lines: list[str] = []
     for item in parts.memories:  # most relevant first
-        line = "- " + _as_data(item.text[: _MAX_MEMORY_CHARS * 2])[:_MAX_MEMORY_CHARS]
+        line = memory_line(item)
         candidate = _MEMORY_PREAMBLE.format(person=_as_data(parts.person), items="\n".join([*lines, line]))
-        if used + estimate_tokens(candidate) + _MESSAGE_OVERHEAD > available:
+        cost = estimate_tokens(candidate) + _MESSAGE_OVERHEAD
+        if used + cost > available or cost > memory_tokens:
             break
         lines.append(line)
     if lines:

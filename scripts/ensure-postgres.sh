@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# Start the machine's PostgreSQL if it is not answering on 127.0.0.1:5432 (the Supabase-store and
-# scheduler tests run against a real Postgres). Set MNEMO_TEST_PG_DSN to use another server.
+# Start the PostgreSQL servers the tests use:
+# - the pgvector one (PyPI's pgserver, in .venv: PostgreSQL 16 with pgvector) on 127.0.0.1:54329,
+#   which every test that makes a database uses unless MNEMO_TEST_PG_DSN names another server with
+#   pgvector (tests/supabase/pgvector_server.py; the tests also start it on first use);
+# - the machine's PostgreSQL on 127.0.0.1:5432, if installed, for the tests that use it directly.
 set -u
+cd "$(dirname "$0")/.."
+if [ -z "${MNEMO_TEST_PG_DSN:-}" ] && [ -x .venv/bin/python ]; then
+  .venv/bin/python -W ignore -m tests.supabase.pgvector_server >/dev/null \
+    || echo "the pgvector test server did not start; the Postgres-backed tests will fail." >&2
+fi
 dsn="${MNEMO_TEST_PG_DSN:-postgresql://postgres@127.0.0.1:5432/postgres}"
 if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -d "$dsn"; then
   exit 0

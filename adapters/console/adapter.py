@@ -17,18 +17,16 @@ from typing import TextIO
 from rich.live import Live
 
 from adapters.console.terminal import LineReader, Screen
-from adapters.console.translate import WORKSPACE, render_result, show_matching, to_incoming
+from adapters.console.translate import WORKSPACE, render_result, to_incoming
 from core.admission import SwampedError
 from core.assistant import Assistant
-from core.commands import CommandName, parse_memory_command
+from core.commands import parse_memory_command
 from core.errors import BotError, UserFacingError
 from core.models import ConversationKey, IdentityKey, Platform, Reply, ReplyKind
 from core.replies import COMMAND_FAILED_REPLY, SWAMPED_REPLY
 
 PROMPT = "you> "
 HELP_LINE = "/memory help for commands, /new for a new conversation, /quit (or Ctrl-C) to leave."
-# /memory show <words> looks through this many memories, newest first.
-MATCH_SCAN_LIMIT = 100_000
 
 
 class ConsoleAdapter:
@@ -151,15 +149,12 @@ class ConsoleAdapter:
     async def _command(self, text: str) -> None:
         try:
             command = parse_memory_command(text)
-            if command.name is CommandName.SHOW and command.argument:
-                shown = await self._show_matching(command.argument, page=command.page)
-            else:
-                # `why` looks at the answers given here (the channel, whatever /new started in it).
-                where = ConversationKey(Platform.CONSOLE, WORKSPACE, self._channel, "")
-                result = await self._assistant.run_command(
-                    self._identity, command, display_name=self._user, conversation=where
-                )
-                shown = render_result(result)
+            # `why` looks at the answers given here (the channel, whatever /new started in it).
+            where = ConversationKey(Platform.CONSOLE, WORKSPACE, self._channel, "")
+            result = await self._assistant.run_command(
+                self._identity, command, display_name=self._user, conversation=where
+            )
+            shown = render_result(result)
         except UserFacingError as exc:
             self._write(f"{exc}\n")
             return
@@ -167,10 +162,6 @@ class ConsoleAdapter:
             self._write(f"{COMMAND_FAILED_REPLY}\n")
             return
         self._write(shown + "\n")
-
-    async def _show_matching(self, query: str, *, page: int) -> str:
-        _, everything = await self._assistant.memory_page(self._identity, offset=0, limit=MATCH_SCAN_LIMIT)
-        return show_matching(everything.items, query, page=page)
 
 
 __all__ = ["PROMPT", "ConsoleAdapter"]

@@ -25,6 +25,7 @@ from adapters.http.routes import PREFIX, auth, chat, fallback, links, memory, se
 from adapters.http.supabase_auth import SupabaseAuth
 from config import Settings
 from core.assistant import Assistant
+from core.limits import Buckets
 
 # In this order: the OpenAPI document lists them so, and the catch-all must come last.
 RESOURCE_ROUTERS = (auth.router, chat.router, sessions.router, memory.router, links.router)
@@ -37,12 +38,14 @@ def build_api_router(
     verifier: TokenVerifier | None = None,
     limiter: RateLimiter | None = None,
     login_throttle: LoginThrottle | None = None,
+    shared_limits: Buckets | None = None,
 ) -> APIRouter:
     """The /v1 router. `verifier`/`limiter`/`login_throttle` default to the ones the settings
-    describe."""
+    describe; their buckets are `shared_limits` when given (every web process draws from them)."""
     verifier = verifier if verifier is not None else TokenVerifier.from_settings(settings)
     # `is None`, not `or`: an empty RateLimiter is falsy (it has a length).
-    limiter = limiter if limiter is not None else RateLimiter(settings.api_rate_limit_per_minute)
+    if limiter is None:
+        limiter = RateLimiter(settings.api_rate_limit_per_minute, shared=shared_limits)
     router = APIRouter(prefix=PREFIX, route_class=ApiRoute, responses=ERROR_RESPONSES)
     services = ApiServices(
         assistant=assistant,
@@ -51,7 +54,7 @@ def build_api_router(
         limiter=limiter,
         routes=router.routes,
         supabase_auth=SupabaseAuth.from_settings(settings),
-        login_throttle=login_throttle if login_throttle is not None else LoginThrottle(),
+        login_throttle=login_throttle if login_throttle is not None else LoginThrottle(shared=shared_limits),
     )
     for resource in (*RESOURCE_ROUTERS, fallback.router):
         router.include_router(resource, dependencies=[Depends(services.attach)])

@@ -144,7 +144,7 @@ async def authenticate(
     """The caller behind the bearer token, after one request is taken from their rate limit."""
     # Parsed by hand (not from HTTPBearer) so each malformed header gets its own clear 401.
     principal = await services.verifier.verify(bearer_token(request.headers.get("authorization")))
-    decision = services.limiter.hit(principal.subject)
+    decision = await services.limiter.hit(principal.subject)
     request.state.rate = decision
     if not decision.allowed:
         raise ApiError(

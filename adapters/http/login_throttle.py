@@ -12,7 +12,8 @@ An attempt is charged BEFORE Supabase Auth is asked and forgiven afterwards when
 (success, or Supabase Auth unavailable): charging only after a failure would let a burst of
 concurrent guesses all pass the check before the first failure is recorded.
 
-Per process (another issue makes limits shared across processes).
+Per process by default; given shared buckets (core.limits: with SUPABASE_DB_URL, a table in that
+database), one set of buckets for every web process.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from adapters.http.ratelimit import Decision, RateLimiter
+from core.limits import Buckets
 
 FAILURES_PER_EMAIL = 5
 FAILURES_PER_ADDRESS = 20
@@ -72,40 +74,53 @@ class LoginThrottle:
         signups_per_address: int = SIGNUPS_PER_ADDRESS,
         signup_window_seconds: float = SIGNUP_WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        shared: Buckets | None = None,
     ) -> None:
         self._per_email = RateLimiter.per_window(
-            failures_per_email, window_seconds=failure_window_seconds, clock=clock
+            failures_per_email,
+            window_seconds=failure_window_seconds,
+            clock=clock,
+            shared=shared,
+            name="login-email",
         )
         self._per_address = RateLimiter.per_window(
-            failures_per_address, window_seconds=failure_window_seconds, clock=clock
+            failures_per_address,
+            window_seconds=failure_window_seconds,
+            clock=clock,
+            shared=shared,
+            name="login-address",
         )
         self._signups = RateLimiter.per_window(
-            signups_per_address, window_seconds=signup_window_seconds, clock=clock
+            signups_per_address,
+            window_seconds=signup_window_seconds,
+            clock=clock,
+            shared=shared,
+            name="signup-address",
         )
 
-    def charge(self, *, address: str, email: str | None = None) -> Refusal | None:
+    async def charge(self, *, address: str, email: str | None = None) -> Refusal | None:
         """Take one attempt from the address's bucket (and the email's), or say which is empty."""
         # The address first: a refused address adds no email keys, so one client cannot fill
         # memory with buckets for made-up addresses.
-        by_address = self._per_address.hit(address)
+        by_address = await self._per_address.hit(address)
         if not by_address.allowed:
             return Refusal("address", by_address)
         if email is not None:
-            by_email = self._per_email.hit(email_key(email))
+            by_email = await self._per_email.hit(email_key(email))
             if not by_email.allowed:
-                self._per_address.refund(address)
+                await self._per_address.refund(address)
                 return Refusal("email", by_email)
         return None
 
-    def forgive(self, *, address: str, email: str | None = None) -> None:
+    async def forgive(self, *, address: str, email: str | None = None) -> None:
         """The charged attempt did not fail: give it back."""
-        self._per_address.refund(address)
+        await self._per_address.refund(address)
         if email is not None:
-            self._per_email.refund(email_key(email))
+            await self._per_email.refund(email_key(email))
 
-    def charge_signup(self, address: str) -> Refusal | None:
-        decision = self._signups.hit(address)
+    async def charge_signup(self, address: str) -> Refusal | None:
+        decision = await self._signups.hit(address)
         return None if decision.allowed else Refusal("address", decision)
 
-    def forgive_signup(self, address: str) -> None:
-        self._signups.refund(address)
+    async def forgive_signup(self, address: str) -> None:
+        await self._signups.refund(address)

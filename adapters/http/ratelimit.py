@@ -6,18 +6,23 @@ second, so a client may burst up to its minute's allowance and then goes at the 
 Keyed by the token's `sub` (one sub = one account), which is known right after the signature
 check, before the store is touched: a flood costs no database work.
 
-In-process: with several web processes each enforces the limit on its own share of traffic.
+In-process by default. Given shared buckets (core.limits; with SUPABASE_DB_URL, a table in that
+database), every web process draws from the same bucket; if the shared buckets fail, this process
+falls back to its own (a limit per process, never no limit).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# Idle buckets are dropped past this many keys, so a stream of distinct subjects cannot grow memory.
-_PRUNE_ABOVE = 10_000
+from core.errors import StorageError
+from core.limits import Buckets, LocalBuckets, Take
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,22 +39,36 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        shared: Buckets | None = None,
+        name: str = "api",
+    ) -> None:
         if per_minute < 1:
             raise ValueError(f"per_minute must be >= 1 (got {per_minute})")
         self._capacity = float(per_minute)
         self._rate = per_minute / 60.0
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, updated_at)
+        self._local = LocalBuckets(clock=clock)
+        self._shared = shared
+        self._name = name
 
     @classmethod
     def per_window(
-        cls, limit: int, *, window_seconds: float, clock: Callable[[], float] = time.monotonic
+        cls,
+        limit: int,
+        *,
+        window_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        shared: Buckets | None = None,
+        name: str = "window",
     ) -> RateLimiter:
         """Up to `limit` hits at once, refilled at `limit` per `window_seconds` (e.g. 5 per 15 min)."""
         if window_seconds <= 0:
             raise ValueError(f"window_seconds must be > 0 (got {window_seconds})")
-        limiter = cls(limit, clock=clock)
+        limiter = cls(limit, clock=clock, shared=shared, name=name)
         limiter._rate = limit / window_seconds
         return limiter
 
@@ -57,33 +76,32 @@ class RateLimiter:
     def limit(self) -> int:
         return int(self._capacity)
 
-    def _tokens(self, key: str, now: float) -> float:
-        tokens, updated = self._buckets.get(key, (self._capacity, now))
-        return min(self._capacity, tokens + (now - updated) * self._rate)
-
-    def hit(self, key: str) -> Decision:
+    async def hit(self, key: str) -> Decision:
         """Take one request from `key`'s bucket, or say how long until one is available."""
-        now = self._clock()
-        tokens = self._tokens(key, now)
-        if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, now)
-            if len(self._buckets) > _PRUNE_ABOVE:
-                self._prune(now)
-            return Decision(True, self.limit, int(tokens - 1.0), 0)
-        self._buckets[key] = (tokens, now)
-        wait = (1.0 - tokens) / self._rate
+        taken = await self._take(key)
+        if taken.allowed:
+            return Decision(True, self.limit, int(taken.tokens), 0)
+        wait = (1.0 - taken.tokens) / self._rate
         return Decision(False, self.limit, 0, max(1, math.ceil(wait)))
 
-    def refund(self, key: str) -> None:
+    async def refund(self, key: str) -> None:
         """Give back one hit taken by `hit` (the attempt turned out not to count)."""
-        now = self._clock()
-        if key in self._buckets:
-            self._buckets[key] = (min(self._capacity, self._tokens(key, now) + 1.0), now)
+        if self._shared is not None:
+            try:
+                await self._shared.give_back(self._name, key, capacity=self._capacity, rate=self._rate)
+                return
+            except StorageError as exc:
+                log.warning("shared rate limit unavailable, refunding in this process: %s", exc)
+        self._local.give_back_now(self._name, key, capacity=self._capacity, rate=self._rate)
 
-    def _prune(self, now: float) -> None:
-        # A full bucket carries no state worth keeping: a new one starts full too.
-        for key in [k for k in self._buckets if self._tokens(k, now) >= self._capacity]:
-            del self._buckets[key]
+    async def _take(self, key: str) -> Take:
+        if self._shared is not None:
+            try:
+                return await self._shared.take(self._name, key, capacity=self._capacity, rate=self._rate)
+            except StorageError as exc:
+                log.warning("shared rate limit unavailable, limiting in this process: %s", exc)
+        return self._local.take_now(self._name, key, capacity=self._capacity, rate=self._rate)
 
     def __len__(self) -> int:
-        return len(self._buckets)
+        """Keys held in this process (the shared backend keeps its own)."""
+        return len(self._local)

@@ -127,11 +127,11 @@ class SlackCommands:
             await _respond(respond, render_text(COMMAND_FAILED_REPLY), replace=replace)
             return
         if result.export_json is not None:
-            await _respond(respond, await self._send_export(identity, result.export_json, len(result.items)))
+            await _respond(respond, await self.send_export(identity, result.export_json, len(result.items)))
             return
         await _respond(respond, render_result(result, command=command, notice=notice), replace=replace)
 
-    async def _send_export(self, identity: IdentityKey, document: str, count: int) -> dict[str, Any]:
+    async def send_export(self, identity: IdentityKey, document: str, count: int) -> dict[str, Any]:
         """Upload the export into the person's DM with Mnemo: a file only they can see."""
         plural = "memory" if count == 1 else "memories"
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -222,10 +222,12 @@ def build_app(
     client: AsyncWebClient,
     authorization: AuthorizeResult,
     signing_secret: str | None,
+    surfaces: Sequence[Callable[[AsyncApp], None]] = (),
 ) -> AsyncApp:
     """A bolt AsyncApp that never calls auth.test on a request (authorization is known from start-up)
     and verifies signatures in HTTP mode. `client` (no token) carries the base URL, session and retry
-    handlers bolt copies into its per-request clients."""
+    handlers bolt copies into its per-request clients. `surfaces` register first (the assistant
+    pane, App Home, shortcuts: adapters/slack/surfaces.py), ahead of the catch-all event listener."""
 
     async def authorize(**_: Any) -> AuthorizeResult:
         return authorization
@@ -242,5 +244,7 @@ def build_app(
         process_before_response=True,
         logger=bolt_log,
     )
+    for register_surface in surfaces:
+        register_surface(app)
     listeners.register(app)
     return app

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from slack_sdk.models.blocks import ContextActionsBlock, FeedbackButtonObject, FeedbackButtonsElement
+
 from adapters.slack.translate import escape_text
 from core.commands import Command, CommandName, CommandResult
 from core.models import MemoryItem, MemoryPage
@@ -54,19 +56,19 @@ def decode_state(value: str) -> ShowState:
     return ShowState(page, query[:MAX_QUERY_IN_BUTTON], memory_id)
 
 
-def _clip(text: str, limit: int = SECTION_LIMIT) -> str:
+def clip(text: str, limit: int = SECTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _section(mrkdwn: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(mrkdwn)}}
+def section(mrkdwn: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(mrkdwn)}}
 
 
-def _context(mrkdwn: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(mrkdwn)}]}
+def context(mrkdwn: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(mrkdwn)}]}
 
 
-def _button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:
+def button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:
     button: dict[str, Any] = {
         "type": "button",
         "text": {"type": "plain_text", "text": text, "emoji": True},
@@ -78,7 +80,7 @@ def _button(text: str, action_id: str, value: str, *, style: str | None = None) 
     return button
 
 
-def _where(item: MemoryItem) -> str:
+def where(item: MemoryItem) -> str:
     if item.is_private:
         return "in private"
     if item.platform == "slack" and item.channel and _SLACK_CHANNEL.match(item.channel):
@@ -91,24 +93,24 @@ def _where(item: MemoryItem) -> str:
 
 
 def _item_blocks(item: MemoryItem, *, index: int, state: ShowState) -> list[dict[str, Any]]:
-    details = [part for part in (_where(item), (item.created_at or "")[:10]) if part]
+    details = [part for part in (where(item), (item.created_at or "")[:10]) if part]
     details.append(f"id `{escape_text(item.id)}`")
-    section = _section(escape_text(item.text) or "_(empty)_")
-    section["block_id"] = f"memory_{index}"
-    section["accessory"] = _button(
+    block = section(escape_text(item.text) or "_(empty)_")
+    block["block_id"] = f"memory_{index}"
+    block["accessory"] = button(
         "Delete",
         ACTION_DELETE,
         encode_state(ShowState(state.page, state.query, item.id)),
         style="danger",
     )
-    return [section, _context(" · ".join(details))]
+    return [block, context(" · ".join(details))]
 
 
 def _show_blocks(result: CommandResult, page: MemoryPage, state: ShowState) -> list[dict[str, Any]]:
     if not page.items:
-        empty: list[dict[str, Any]] = [_section(escape_text(result.text))]
+        empty: list[dict[str, Any]] = [section(escape_text(result.text))]
         if page.offset > 0 and page.total > 0:  # e.g. the last item of a later page was deleted
-            back = _button(
+            back = button(
                 "← Newer", ACTION_NEWER, encode_state(ShowState(max(state.page - 1, 0), state.query))
             )
             empty.append({"type": "actions", "block_id": "memory_pages", "elements": [back]})
@@ -116,18 +118,18 @@ def _show_blocks(result: CommandResult, page: MemoryPage, state: ShowState) -> l
     first, last = page.offset + 1, page.offset + len(page.items)
     about = f" matching “{escape_text(state.query)}”" if state.query else ""
     blocks: list[dict[str, Any]] = [
-        _section(f"*What I remember about you*{about} ({first}–{last} of {page.total}, newest first)")
+        section(f"*What I remember about you*{about} ({first}–{last} of {page.total}, newest first)")
     ]
     for index, item in enumerate(page.items):
         blocks.extend(_item_blocks(item, index=index, state=state))
     navigation = []
     if page.offset > 0:
         navigation.append(
-            _button("← Newer", ACTION_NEWER, encode_state(ShowState(state.page - 1, state.query)))
+            button("← Newer", ACTION_NEWER, encode_state(ShowState(state.page - 1, state.query)))
         )
     if page.has_more:
         navigation.append(
-            _button("Older →", ACTION_OLDER, encode_state(ShowState(state.page + 1, state.query)))
+            button("Older →", ACTION_OLDER, encode_state(ShowState(state.page + 1, state.query)))
         )
     if navigation:
         blocks.append({"type": "actions", "block_id": "memory_pages", "elements": navigation})
@@ -135,7 +137,7 @@ def _show_blocks(result: CommandResult, page: MemoryPage, state: ShowState) -> l
 
 
 def _confirm_blocks(result: CommandResult) -> list[dict[str, Any]]:
-    erase = _button("Erase everything", ACTION_FORGET_ALL_CONFIRM, "forget-all", style="danger")
+    erase = button("Erase everything", ACTION_FORGET_ALL_CONFIRM, "forget-all", style="danger")
     erase["confirm"] = {
         "title": {"type": "plain_text", "text": "Erase everything?"},
         "text": {
@@ -147,11 +149,11 @@ def _confirm_blocks(result: CommandResult) -> list[dict[str, Any]]:
         "style": "danger",
     }
     return [
-        _section(escape_text(result.text)),
+        section(escape_text(result.text)),
         {
             "type": "actions",
             "block_id": "forget_all",
-            "elements": [erase, _button("Cancel", ACTION_FORGET_ALL_CANCEL, "cancel")],
+            "elements": [erase, button("Cancel", ACTION_FORGET_ALL_CANCEL, "cancel")],
         },
     ]
 
@@ -163,14 +165,42 @@ def render_result(result: CommandResult, *, command: Command, notice: str | None
     elif result.needs_confirmation:
         blocks = _confirm_blocks(result)
     elif command.name is CommandName.HELP:
-        blocks = [_section(f"```{escape_text(result.text)}```")]
+        blocks = [section(f"```{escape_text(result.text)}```")]
     else:
-        blocks = [_section(escape_text(result.text))]
+        blocks = [section(escape_text(result.text))]
     if notice:
-        blocks.insert(0, _context(escape_text(notice)))
-    return {"text": _clip(escape_text(result.text)), "blocks": blocks}
+        blocks.insert(0, context(escape_text(notice)))
+    return {"text": clip(escape_text(result.text)), "blocks": blocks}
 
 
 def render_text(text: str) -> dict[str, Any]:
     """A plain ephemeral answer (errors, confirmations)."""
-    return {"text": _clip(escape_text(text)), "blocks": [_section(escape_text(text))]}
+    return {"text": clip(escape_text(text)), "blocks": [section(escape_text(text))]}
+
+
+# -- the assistant pane's feedback buttons ---------------------------------------------------------
+ACTION_FEEDBACK = "mnemo_answer_feedback"
+
+
+def feedback_blocks() -> list[dict[str, Any]]:
+    """Slack's thumbs up/down under an answer (context_actions + feedback_buttons); a click
+    carries "good" or "bad" and is recorded for the clicker (core Assistant.record_feedback)."""
+    buttons = FeedbackButtonsElement(
+        action_id=ACTION_FEEDBACK,
+        positive_button=FeedbackButtonObject(
+            text="Good answer", value="good", accessibility_label="This answer was helpful"
+        ),
+        negative_button=FeedbackButtonObject(
+            text="Bad answer", value="bad", accessibility_label="This answer was not helpful"
+        ),
+    )
+    return [ContextActionsBlock(block_id="mnemo_feedback", elements=[buttons]).to_dict()]
+
+
+def render_candidates(items: list[MemoryItem], *, heading: str) -> dict[str, Any]:
+    """Memories to pick from, each with a Delete button (the /memory one: a click shows /memory
+    show afterwards), under a heading."""
+    blocks: list[dict[str, Any]] = [section(escape_text(heading))]
+    for index, item in enumerate(items):
+        blocks.extend(_item_blocks(item, index=index, state=ShowState(0, "")))
+    return {"text": clip(escape_text(heading)), "blocks": blocks}

@@ -29,6 +29,7 @@ from adapters.slack.commands import SlackCommands
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.http_gate import Refused, admit
 from adapters.slack.listeners import SlackListeners, build_app
+from adapters.slack.surfaces import build_surfaces
 from adapters.slack.web_api import (
     SlackStartError,
     authenticate,
@@ -95,13 +96,14 @@ class SlackService:
                 client, token=token, base_url=base_url, bot_name=settings.bot_name
             )
             directory = SlackDirectory(client)
+            commands = SlackCommands(assistant=self._assistant, client=client, directory=directory)
             self.listeners = SlackListeners(
                 assistant=self._assistant,
                 client=client,
                 identity=identity,
                 tracker=self.tracker,
                 directory=directory,
-                commands=SlackCommands(assistant=self._assistant, client=client, directory=directory),
+                commands=commands,
                 stream_interval=self._stream_interval,
             )
             # Bolt copies this client's base URL, session and retry handlers into every request's
@@ -114,6 +116,15 @@ class SlackService:
                 client=app_client,
                 authorization=authorization,
                 signing_secret=self._secret.decode() if self._secret is not None else None,
+                surfaces=build_surfaces(
+                    assistant=self._assistant,
+                    client=client,
+                    identity=identity,
+                    tracker=self.tracker,
+                    directory=directory,
+                    commands=commands,
+                    stream_interval=self._stream_interval,
+                ),
             )
             if self.socket_mode:
                 await self._connect_socket(self.app, app_client)

@@ -32,6 +32,7 @@ os.environ.setdefault("MEM0_TELEMETRY", "False")  # before mem0 is imported (it 
 from bot.wiring import Core, build_core
 from config import Settings
 from core.models import IdentityKey, IncomingMessage, MemoryItem, Platform, ReplyKind
+from core.prompt import memory_line
 from tests.fakes.openai_server import FakeOpenAI
 
 from .dataset import DISCORD, DM, PUBLIC, SLACK, Dataset, Person, Question
@@ -185,8 +186,11 @@ def plain_top_k(
     return [lines[i] for i in order]
 
 
-def _as_recall(question: Question, texts: list[str], *, matcher: TurnMatcher) -> Recall:
-    return Recall(question, tuple(texts), tuple(matcher.turn_of(t) for t in texts))
+def _as_recall(
+    question: Question, texts: list[str], *, matcher: TurnMatcher, lines: list[str] | None = None
+) -> Recall:
+    shown = None if lines is None else tuple(lines)
+    return Recall(question, tuple(texts), tuple(matcher.turn_of(t) for t in texts), shown)
 
 
 async def run_pipeline(
@@ -209,9 +213,11 @@ async def run_pipeline(
             public_only: list[Recall] = []
             for question in dataset.questions:
                 clock.now = question.asked_at
-                texts = [item.text for item in await _recall(core, dataset, question=question, limit=limit)]
+                recalled = await _recall(core, dataset, question=question, limit=limit)
+                texts = [item.text for item in recalled]
                 person, matcher = people[question.person], matchers[question.person]
-                mnemo.append(_as_recall(question, texts, matcher=matcher))
+                lines = [memory_line(item) for item in recalled]
+                mnemo.append(_as_recall(question, texts, matcher=matcher, lines=lines))
                 k = len(texts)  # equal memories per prompt, question by question
                 for public, into in ((False, plain), (question.place == PUBLIC, public_only)):
                     lines = plain_top_k(embedder, person, question=question, k=k, public_only=public)

@@ -35,6 +35,8 @@ class Recall:
     question: Question
     texts: tuple[str, ...]
     turn_ids: tuple[str | None, ...]  # the turn each memory came from (None: no turn matches)
+    # The memory lines as the prompt shows them (Mnemo's carry "(learned 3 Oct 2026)"); None: "- text".
+    lines: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +82,10 @@ def _mean(values: Sequence[float]) -> float:
     return statistics.fmean(values) if values else 0.0
 
 
-def memory_tokens(texts: Sequence[str]) -> int:
-    """Tokens of the memory lines as the prompt shows them ("- text" per line)."""
-    return estimate_tokens("\n".join(f"- {t}" for t in texts)) if texts else 0
+def memory_tokens(texts: Sequence[str], lines: Sequence[str] | None = None) -> int:
+    """Tokens of the memory lines as the prompt shows them (`lines`, or "- text" per text)."""
+    shown = list(lines) if lines is not None else [f"- {t}" for t in texts]
+    return estimate_tokens("\n".join(shown)) if shown else 0
 
 
 def score(
@@ -135,7 +138,7 @@ def score(
         by_kind={kind: _mean(values) for kind, values in by_kind.items()},
         by_style={style: _mean(values) for style, values in by_style.items()},
         memories_per_prompt=_mean([len(r.texts) for r in recalls]),
-        tokens_per_prompt=_mean([memory_tokens(r.texts) for r in recalls]),
+        tokens_per_prompt=_mean([memory_tokens(r.texts, r.lines) for r in recalls]),
         privacy_violations=violations,
         questions_leaking=leaking,
         traps_leaked=traps,

@@ -176,8 +176,13 @@ def _postgres_state(url: str, collection: str) -> EmbeddingState:
         )
         sizes: list[Any] = []
         if has_vectors and row is None:
+            # Both layouts: float32 bytea (before the pgvector upgrade) and pgvector's type, which
+            # casts to text as '[x,y,...]' (octet_length does not take it).
             sizes = conn.execute(
-                "select distinct octet_length(vector) / 4 from mnemo.memory_vectors order by 1"
+                "select distinct case when pg_typeof(vector) = 'bytea'::regtype "
+                "then (octet_length(vector::text) - 2) / 8 "
+                "else array_length(string_to_array(btrim(vector::text, '[]'), ','), 1) end "
+                "from mnemo.memory_vectors order by 1"
             ).fetchall()
     recorded = EmbeddingSpec(row[0], int(row[1])) if row else None
     return EmbeddingState(recorded, has_vectors, tuple(int(r[0]) for r in sizes))

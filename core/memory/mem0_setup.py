@@ -45,6 +45,9 @@ class Mem0Options:
     embedding_dims: int
     timeout_seconds: float
     max_retries: int
+    # Cosine at or above which a new memory replaces an older one at write time
+    # (MEMORY_UPDATE_SIMILARITY); None: only the nightly consolidation merges.
+    update_similarity: float | None = None
     # Postgres connection string for the vectors (None: SQLite in data_dir). Never in a repr.
     vector_db_url: str | None = field(default=None, repr=False)
     # Refuse an embedding model/size other than the stored vectors' (off only for re-embedding).

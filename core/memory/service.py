@@ -12,9 +12,12 @@ Erasure epochs: every memory carries the epoch of its account when it was writte
 return memories of the epoch the caller read from the store, so a write that lands after an erasure
 is never recalled, even in the moment before it is discarded (core.memory.writer).
 
-Memories are stored with where they were learned. mem0 `run_id` is "private" or "public", so a
-private conversation never feeds the extraction context of a public one, and recall in a public
-place filters on `is_private == False`.
+Memories are stored with where and when they were learned (`created_at` is when the exchange
+happened). Recall over-fetches, favours the newer of about equally relevant memories and drops
+near-duplicates (core.memory.selection); with an update similarity set, a write replaces the older
+memories it updates at once (the nightly consolidation's rule, applied sooner) and purges them.
+mem0 `run_id` is "private" or "public", so a private conversation never feeds the extraction
+context of a public one, and recall in a public place filters on `is_private == False`.
 """
 
 from __future__ import annotations
@@ -23,16 +26,29 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from core.errors import MemoryBackendError, NotFoundError
 from core.memory.consolidation import Record, consolidation_victims
 from core.memory.mem0_setup import Mem0Options, VectorStore, open_mem0
+from core.memory.selection import (
+    OVERFETCH,
+    distinct_memories,
+    extraction_instructions,
+    newest_favoured,
+    replaced_by_new,
+    utc,
+)
 from core.memory.vectors.postgres import PostgresVectorStore
 from core.memory.vectors.sqlite import SQLiteVectorStore
 from core.models import MemoryItem, MemoryOrigin, MemoryPage
 
 T = TypeVar("T")
+
+# Recalls have threads of their own, started on demand: each mostly waits on its embedding, so a
+# burst of replies must not take turns on the 4 threads that memory writes (whole completions) hold.
+RECALL_WORKERS = 32  # replies at once are bounded by admission (bench/mention_burst.py)
 
 
 class MemoryService(Protocol):
@@ -52,9 +68,13 @@ class MemoryService(Protocol):
         *,
         origin: MemoryOrigin,
         epoch: int,
+        said_at: datetime | None = None,
     ) -> list[MemoryItem]:
         """Extract and store what is worth remembering from an exchange, tagged with the account's
-        erasure epoch; returns what was added."""
+        erasure epoch and learned at `said_at` (when the exchange happened; default now), against
+        which the extraction resolves relative dates. With an update similarity set, a new memory
+        replaces the older ones it updates (see `consolidate`), which are purged. Returns what was
+        added (and not replaced)."""
         ...
 
     async def page(
@@ -148,25 +168,19 @@ class Mem0Memory:
     """mem0 open-source `Memory` with our vector store, clients and complete erasure."""
 
     def __init__(
-        self, memory: Any, store: VectorStore, *, workers: int = 4, recall_workers: int = 32
+        self, memory: Any, store: VectorStore, *, workers: int = 4, update_similarity: float | None = None
     ) -> None:
         self._memory = memory
         self._store = store
+        self._update_similarity = update_similarity
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mem0")
-        # Recalls get threads of their own: a recall mostly waits on its query's embedding (one
-        # round trip), so twenty replies at once must not queue behind each other, nor behind memory
-        # writes (an extraction holds a thread for a whole completion). Threads start on demand;
-        # the number of recalls at once is bounded by admission (MAX_CONCURRENT_REPLIES), and a
-        # vector store's own lock or pool still serialises what must be (bench/mention_burst.py).
-        self._recall_executor = ThreadPoolExecutor(
-            max_workers=recall_workers, thread_name_prefix="mem0-recall"
-        )
+        self._recall_executor = ThreadPoolExecutor(RECALL_WORKERS, thread_name_prefix="mem0-recall")
 
     @classmethod
     def build(cls, options: Mem0Options) -> Mem0Memory:
         """Construct synchronously (touches files only; no network)."""
         memory, store = open_mem0(options)
-        return cls(memory, store)
+        return cls(memory, store, update_similarity=options.update_similarity)
 
     async def _run(self, fn: Callable[[], T], *, executor: ThreadPoolExecutor | None = None) -> T:
         loop = asyncio.get_running_loop()
@@ -187,8 +201,9 @@ class Mem0Memory:
             filters["is_private"] = False
 
         def search() -> list[MemoryItem]:
-            result = self._memory.search(query, filters=filters, top_k=limit)
-            return [_item(r) for r in result.get("results", [])]
+            result = self._memory.search(query, filters=filters, top_k=min(limit * OVERFETCH, 100))
+            ranked = newest_favoured([_item(r) for r in result.get("results", [])])
+            return distinct_memories(ranked, limit)
 
         return await self._run(search, executor=self._recall_executor)
 
@@ -199,13 +214,16 @@ class Mem0Memory:
         *,
         origin: MemoryOrigin,
         epoch: int,
+        said_at: datetime | None = None,
     ) -> list[MemoryItem]:
-        metadata = {
+        metadata: dict[str, Any] = {
             "platform": origin.platform.value,
             "channel": origin.channel,
             "is_private": origin.is_private,
             "epoch": epoch,
         }
+        if said_at is not None:
+            metadata["created_at"] = utc(said_at).isoformat()  # mem0 keeps a given created_at
 
         def add_and_read_back() -> list[MemoryItem]:
             result = self._memory.add(
@@ -213,15 +231,30 @@ class Mem0Memory:
                 user_id=str(account_id),
                 run_id="private" if origin.is_private else "public",
                 metadata=metadata,
+                prompt=extraction_instructions(said_at or datetime.now(UTC)),
             )
+            new_ids = [str(raw["id"]) for raw in result.get("results", [])]
+            replaced = self._replace_older(str(account_id), epoch, set(new_ids))
             added = []
-            for raw in result.get("results", []):
-                stored = self._store.get(str(raw["id"]))
+            for memory_id in (i for i in new_ids if i not in replaced):
+                stored = self._store.get(memory_id)
                 if stored is not None:
                     added.append(_payload_item(stored.id, stored.payload))
             return added
 
         return await self._run(add_and_read_back)
+
+    def _replace_older(self, user_id: str, epoch: int, new_ids: set[str]) -> set[str]:
+        """Delete (and purge) what the new memories replace; returns the deleted ids."""
+        if not new_ids or self._update_similarity is None:
+            return set()
+        records = [r for r in self._store.user_vectors(user_id) if r[0].payload.get("epoch", 0) == epoch]
+        doomed = replaced_by_new(records, new_ids, self._update_similarity)
+        for memory_id in doomed:
+            self._memory.delete(memory_id)
+        if doomed:
+            self._store.purge()
+        return set(doomed)
 
     def _all(self, account_id: uuid.UUID, epoch: int | None = None) -> list[MemoryItem]:
         filters = {"user_id": str(account_id)} if epoch is None else _epoch_filter(account_id, epoch)

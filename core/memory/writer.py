@@ -57,13 +57,17 @@ async def land_memory_write(
     epoch: int,
     messages: list[dict[str, str]],
     origin: MemoryOrigin,
+    said_at: datetime | None = None,
 ) -> LandedWrite:
     """Write one exchange's memories for (account, epoch), unless that must not happen any more.
+    `said_at`: when the exchange happened (the memories' learned date; default: now).
     Raises what `remember` raises (the caller keeps the write for a retry)."""
     target = await store.memory_write_target(account_id, epoch)
     if target is None:
         return LandedWrite(WriteOutcome.DROPPED)
-    added = await memory.remember(target.account_id, messages, origin=origin, epoch=target.epoch)
+    # Passed only when known, so a MemoryService written before `said_at` existed still fits.
+    when = {} if said_at is None else {"said_at": said_at}
+    added = await memory.remember(target.account_id, messages, origin=origin, epoch=target.epoch, **when)
     return await settle_memory_write(
         store=store, memory=memory, written=target, memory_ids=[item.id for item in added]
     )
@@ -97,6 +101,7 @@ class _Job:
     epoch: int
     messages: list[dict[str, str]]
     origin: MemoryOrigin
+    said_at: datetime | None = None
 
 
 class MemoryWriter:
@@ -117,6 +122,12 @@ class MemoryWriter:
         self._workers: list[asyncio.Task[None]] = []
         self._in_flight: list[_Job] = []
         self._job_done = asyncio.Condition()
+        self._written_listeners: list[Callable[[uuid.UUID], None]] = []
+
+    def on_written(self, listener: Callable[[uuid.UUID], None]) -> None:
+        """Call `listener(account_id)` after a write added memories to that account (views that
+        show a person's memories refresh). It must not block; its errors are logged."""
+        self._written_listeners.append(listener)
 
     def start(self) -> None:
         if not self._workers:
@@ -139,7 +150,7 @@ class MemoryWriter:
     ) -> None:
         """Never raises. A full queue spills to durable storage, awaited here (one store write) so
         that spilling is bounded by the replies in flight, not by spawned tasks."""
-        job = _Job(account_id, epoch, messages, origin)
+        job = _Job(account_id, epoch, messages, origin, said_at=self._clock())
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -183,6 +194,7 @@ class MemoryWriter:
                 epoch=job.epoch,
                 messages=job.messages,
                 origin=job.origin,
+                said_at=job.said_at,
             )
         except BotError as exc:
             log.warning("memory write failed (%s); keeping it for the retry job", exc)
@@ -197,6 +209,12 @@ class MemoryWriter:
         metrics.MEMORY_WRITES.labels(landed.outcome.value).inc()
         if landed.outcome is not WriteOutcome.WRITTEN:
             log.info("memory write %s: the account was erased or paused meanwhile", landed.outcome.value)
+        elif landed.memory_ids and landed.target is not None:
+            for listener in self._written_listeners:
+                try:
+                    listener(landed.target.account_id)
+                except Exception:  # a view that cannot refresh must not fail the write
+                    log.exception("memory-written listener failed")
 
     async def _keep(self, job: _Job, error: str) -> None:
         try:

@@ -1,5 +1,5 @@
 """The storage port, one protocol per role: accounts, conversations, event claims, memory writes,
-account links, removal, and the connection itself. `Store` is all of them together.
+account links, feedback on answers, removal, and the connection itself. `Store` is all of them together.
 
 Code that needs one role types against that role (the memory writer needs `MemoryWriteStore`, the
 removals `RemovalStore`); code that needs several takes a `Store`.
@@ -19,6 +19,7 @@ from typing import Protocol
 from core.models import (
     Account,
     AccountSettings,
+    AnswerFeedback,
     ConversationKey,
     ConversationPage,
     IdentityKey,
@@ -27,6 +28,7 @@ from core.models import (
     MessagePage,
     PendingMemoryWrite,
     Platform,
+    Rating,
     Role,
     Session,
     StoredMessage,
@@ -204,13 +206,29 @@ class LinkStore(Protocol):
         ...
 
 
+class FeedbackStore(Protocol):
+    """People's ratings of answers (Slack's feedback buttons): an answer id and a rating per
+    account, no text. Erased with the account (erase_account); a merged account's go with it."""
+
+    async def record_feedback(
+        self, account_id: uuid.UUID, *, answer: str, rating: Rating, now: datetime
+    ) -> None:
+        """Keep the account's rating of `answer`; a later one for the same answer replaces it.
+        ValueError for an empty, overlong or unprintable answer id, or a naive `now`."""
+        ...
+
+    async def list_feedback(self, account_id: uuid.UUID) -> list[AnswerFeedback]:
+        """The account's ratings, newest first."""
+        ...
+
+
 class RemovalStore(Protocol):
     """Physical removal of stored rows: an account's (erase), a conversation's, and old ones (purge)."""
 
     async def erase_account(self, account_id: uuid.UUID) -> int:
         """In one transaction: move the account to its next erasure epoch (so work begun before
         cannot store anything after: append_message, add_pending_write and memory_write_target
-        check it), delete every stored message and pending memory write of the account and drop
+        check it), delete every stored message, pending memory write and answer rating of the account and drop
         link-code reservations it holds. Returns the messages deleted. Deleted text must not
         survive in the backend's files (embedded: secure_delete + vacuum)."""
         ...
@@ -246,6 +264,7 @@ class Store(
     EventClaimStore,
     MemoryWriteStore,
     LinkStore,
+    FeedbackStore,
     RemovalStore,
     StoreConnection,
     Protocol,

@@ -53,3 +53,13 @@ def memory_ids(ids: Sequence[str], *, answer: bool) -> list[str]:
         if not isinstance(value, str) or not 0 < len(value) <= 100 or not value.isprintable():
             raise ValueError("each memory id must be 1-100 printable characters")
     return list(ids)
+
+
+MAX_ANSWER_ID = 300
+
+
+def answer_id(answer: str) -> str:
+    """An answer's id for feedback: printable, at most MAX_ANSWER_ID characters."""
+    if not answer or len(answer) > MAX_ANSWER_ID or not answer.isprintable():
+        raise ValueError(f"answer id must be 1-{MAX_ANSWER_ID} printable characters")
+    return answer

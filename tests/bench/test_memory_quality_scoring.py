@@ -139,6 +139,9 @@ def test_memories_match_their_turn_by_text_even_with_words_around_it() -> None:
 def test_memory_tokens_are_estimated_like_the_prompt_builder() -> None:
     assert memory_tokens([]) == 0
     assert memory_tokens(["abcd", "efgh"]) == len("- abcd\n- efgh") // 4 + 1
+    # Mnemo's lines as its prompt shows them, with the date each was learned.
+    lines = ["- abcd (learned 3 Oct 2026)", "- efgh (learned 4 Oct 2026)"]
+    assert memory_tokens(["abcd", "efgh"], lines) == len("\n".join(lines)) // 4 + 1
 
 
 def test_plain_top_k_ranks_by_similarity_and_can_hide_dm_lines() -> None:

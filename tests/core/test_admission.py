@@ -1,20 +1,24 @@
 """core/admission.py: replies admitted in arrival order, as many as the event loop can take
 (AdaptiveLimit), and past MAX_WAITING_REPLIES the next one is refused at once, with nothing claimed
-or stored (Admission, through the orchestrator)."""
+or stored (Admission, through the orchestrator); with shared slots, one cap for every process."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.wiring import build_core
 from core.admission import AdaptiveLimit, Admission, SwampedError
+from core.limits_postgres import PostgresLimits
 from core.models import ReplyKind
 from tests.conftest import make_settings
 from tests.core.helpers import message
+from tests.core.intake import pgqueue
 from tests.fakes.openai_server import FakeOpenAI
 
 
@@ -154,3 +158,74 @@ def test_admission_bounds_are_checked() -> None:
         Admission(max_concurrent=4, max_waiting=-1)
     with pytest.raises(ValueError, match="minimum"):
         Admission(max_concurrent=0, max_waiting=1)
+    with pytest.raises(ValueError, match="shared_limit"):
+        Admission(max_concurrent=4, max_waiting=1, shared=LocalSlotsNeverUsed(), shared_limit=0)
+
+
+class LocalSlotsNeverUsed:
+    """Stands in for a shared backend where only the arguments are checked."""
+
+    def slot(self, name: str, limit: int) -> contextlib.AbstractAsyncContextManager[None]:
+        raise AssertionError("not reached")
+
+
+@pytest.fixture
+async def two_processes() -> AsyncIterator[tuple[PostgresLimits, PostgresLimits]]:
+    database = pgqueue.create_database()
+    try:
+        first = await PostgresLimits.open(pgqueue.url(database), poll_interval=0.02)
+        second = await PostgresLimits.open(pgqueue.url(database), poll_interval=0.02)
+        yield first, second
+        await first.close()
+        await second.close()
+    finally:
+        pgqueue.drop_database(database)
+
+
+async def test_two_processes_share_one_cap_on_replies_being_written(
+    two_processes: tuple[PostgresLimits, PostgresLimits],
+) -> None:
+    slots_a, slots_b = two_processes
+    first = Admission(max_concurrent=8, max_waiting=10, shared=slots_a, shared_limit=2)
+    second = Admission(max_concurrent=8, max_waiting=10, shared=slots_b, shared_limit=2)
+    held = contextlib.AsyncExitStack()
+    for _ in range(2):  # the first process writes two replies: the shared cap is reached
+        turn = await held.enter_async_context(first.queue())
+        await held.enter_async_context(turn())
+    admitted = asyncio.Event()
+
+    async def reply_in_second() -> None:
+        async with second.queue() as turn, turn():
+            admitted.set()
+
+    waiting = asyncio.create_task(reply_in_second())
+    tries = slots_b.tries
+    while slots_b.tries < tries + 3:  # the second process asked, and asked again
+        await asyncio.sleep(0.01)
+    assert not admitted.is_set()
+    assert second.waiting == 1  # waiting for a shared slot counts as waiting
+    assert second.limit.active == 1  # its own limit had room
+    await held.aclose()
+    await asyncio.wait_for(admitted.wait(), timeout=10)
+    await waiting
+    assert (second.waiting, second.limit.active) == (0, 0)
+
+
+async def test_a_failing_shared_backend_leaves_the_process_limit_alone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    database = pgqueue.create_database()
+    slots = await PostgresLimits.open(pgqueue.url(database))
+    pgqueue.drop_database(database)
+    try:
+        admission = Admission(max_concurrent=2, max_waiting=1, shared=slots, shared_limit=1)
+        async with admission.queue() as turn, turn():
+            assert admission.limit.active == 1
+    finally:
+        await slots.close()
+    assert "shared admission limit unavailable, this process's limit only" in caplog.text
+
+
+def test_a_shared_cap_needs_the_database_that_holds_it(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    with pytest.raises(ValueError, match="MAX_CONCURRENT_REPLIES_TOTAL needs SUPABASE_DB_URL"):
+        make_settings(tmp_path, fake_openai, max_concurrent_replies_total=10)

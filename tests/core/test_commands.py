@@ -127,3 +127,25 @@ async def test_console_paging(core: Core) -> None:
     assert "numbered fact 00" in second
     assert "more:" not in second
     assert "No more memories." in third
+
+
+async def test_show_with_words_lists_only_matching_memories_and_pages_them(core: Core) -> None:
+    account = await core.store.resolve_account(IdentityKey(Platform.CONSOLE, "local", "alice"))
+    facts = [f"dog fact {i:02d}" for i in range(12)] + ["Lives in Lisbon"]
+    for fact in facts:
+        await core.memory.remember(
+            account.id,
+            [{"role": "user", "content": fact}],
+            origin=MemoryOrigin(Platform.CONSOLE, "dm-alice", True),
+            epoch=0,
+        )
+
+    out = await run_console(core, ["/memory show dogs", "/memory show dogs --page 2", "/memory show cat"])
+
+    first, second, none = out.split("you> ")[1:4]
+    assert "What I remember about you matching 'dogs' (1-10 of 12):" in first
+    assert "Lisbon" not in first
+    assert "(more: /memory show dogs --page 2)" in first
+    assert "(11-12 of 12)" in second
+    assert "more:" not in second
+    assert "I don't remember anything about you matching 'cat'." in none

@@ -19,7 +19,7 @@ from bot.wiring import Core
 from core.commands import Command, CommandName
 from core.erasure import TEXT_COPIES, Removal
 from core.jobs import PURGE_OLD_MESSAGES
-from core.models import IdentityKey, MemoryOrigin, Platform
+from core.models import IdentityKey, MemoryOrigin, Platform, Rating
 from tests.core.helpers import message
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -47,9 +47,25 @@ def in_pending_writes(core: Core, needle: str) -> bool:
     return rows(core.settings.data_dir / "mnemo.db", sql, needle) > 0
 
 
+def in_answer_feedback(core: Core, needle: str) -> bool:
+    sql = "select count(*) from answer_feedback where answer like ?"
+    return rows(core.settings.data_dir / "mnemo.db", sql, needle) > 0
+
+
 def in_memory_vectors(core: Core, needle: str) -> bool:
     sql = "select count(*) from vectors where collection = 'mnemo' and payload like ?"
     return rows(core.settings.data_dir / "memory_vectors.db", sql, needle) > 0
+
+
+def in_keyword_index(core: Core, needle: str) -> bool:
+    """Terms of the FTS5 index (lower-cased), deleted entries included until they are merged away."""
+    conn = sqlite3.connect(core.settings.data_dir / "memory_vectors.db")
+    try:
+        conn.execute("CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, memory_terms, row)")
+        sql = "select count(*) from temp.terms where term like ?"
+        return int(conn.execute(sql, (f"%{needle.lower()}%",)).fetchone()[0]) > 0
+    finally:
+        conn.close()
 
 
 def in_entities(core: Core, needle: str) -> bool:
@@ -69,7 +85,9 @@ def in_any_file(core: Core, needle: str) -> bool:
 PROBES: dict[str, Probe] = {
     "store.messages": in_messages,
     "store.pending_memory_writes": in_pending_writes,
+    "store.answer_feedback": in_answer_feedback,
     "memory.vectors": in_memory_vectors,
+    "memory.keywords": in_keyword_index,
     "memory.entities": in_entities,
     "mem0.history": in_mem0_history,
 }
@@ -100,7 +118,9 @@ async def plant(core: Core, fake: FakeOpenAI, secret: str) -> uuid.UUID:
         error="down",
     )
     assert kept is not None
-    for place in ("store.messages", "store.pending_memory_writes", "memory.vectors"):
+    await core.assistant.record_feedback(ALICE, answer=f"console:w1:dm-1:{secret}", rating=Rating.GOOD)
+    places = ("store.messages", "store.pending_memory_writes", "store.answer_feedback", "memory.vectors")
+    for place in (*places, "memory.keywords"):
         assert PROBES[place](core, secret), place  # the probes do see it when it is there
     return account.id
 
@@ -116,7 +136,7 @@ async def test_forget_reaches_its_copies(core: Core, fake_openai: FakeOpenAI) ->
 
     await core.commands.run(ALICE, Command(CommandName.FORGET, argument=item.id))
 
-    assert reached(Removal.FORGET) == ["memory.vectors", "memory.entities"]
+    assert reached(Removal.FORGET) == ["memory.vectors", "memory.keywords", "memory.entities"]
     for place in reached(Removal.FORGET):
         assert not PROBES[place](core, secret), place
     vector_files = list(core.settings.data_dir.glob("memory_vectors.db*"))

@@ -26,7 +26,7 @@ from bot.scheduler import build_jobs
 from bot.wiring import Core, build_core
 from config import Settings
 from core.commands import Command, CommandName
-from core.jobs import RETRY_MEMORY_WRITES
+from core.jobs import PURGE_MEMORY_VECTORS, RETRY_MEMORY_WRITES
 from core.models import IdentityKey, Platform, ReplyKind
 from tests.conftest import make_settings
 from tests.core.helpers import message, prompt_text
@@ -121,6 +121,14 @@ async def until(condition: Callable[[], Awaitable[bool]], *, timeout: float = 10
             await asyncio.sleep(0.01)
 
 
+async def no_open_snapshot(db: str) -> bool:
+    return pgdb.query(
+        db,
+        "select count(*) from pg_stat_activity where datname = current_database() "
+        "and pid <> pg_backend_pid() and backend_xmin is not null",
+    ) == [(0,)]
+
+
 async def epoch_moved(core: Core, who: IdentityKey = ALICE) -> bool:
     account = await core.store.resolve_account(who)
     return (await core.store.get_settings(account.id)).epoch > 0
@@ -132,8 +140,20 @@ async def settle(world: World) -> None:
 
 
 async def assert_gone(world: World, fake: FakeOpenAI, secret: str, who: IdentityKey = ALICE) -> None:
-    """In no file, row or memory, and in no later prompt (of either process)."""
+    """In no row or memory at once; in no file once the scheduled purge ran (Postgres vectors: the
+    job rewrites the table, here with no snapshot open, since every write has settled); and in no
+    later prompt (of either process)."""
     await settle(world)
+    if world.vector_db is not None:
+        assert pgdb.query(
+            world.vector_db,
+            "select count(*) from mnemo.memory_vectors where payload::text like %s",
+            (f"%{secret}%",),
+        ) == [(0,)]
+        # VACUUM FULL keeps rows an open snapshot can see: purge when none is open (an event the
+        # test cannot get otherwise; every write has settled, so it comes at once).
+        await until(lambda: no_open_snapshot(world.vector_db or ""))
+        await build_jobs(world.first).run(PURGE_MEMORY_VECTORS)
     assert world.files_with(secret) == []
     account = await world.first.store.resolve_account(who)
     epoch = (await world.first.store.get_settings(account.id)).epoch

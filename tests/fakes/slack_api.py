@@ -6,7 +6,11 @@ bearer token like Slack does (`invalid_auth` otherwise), records every call with
 delete, so a test can assert what a channel finally shows. Also served:
 - response_url endpoints (`fake.response_url("name")`), as used by respond();
 - the upload URLs handed out by files.getUploadURLExternal (files_upload_v2);
-- apps.connections.open, answering with `fake.socket_url` (see tests/fakes/slack_socket.py).
+- apps.connections.open, answering with `fake.socket_url` (see tests/fakes/slack_socket.py);
+- the assistant pane: assistant.threads.setStatus/setTitle/setSuggestedPrompts (kept in
+  `state.pane`), chat.startStream/appendStream/stopStream (a streamed message is a Posted that
+  grows; `streamed` is True), conversations.replies (a thread's messages, with metadata);
+- views.publish: the latest Home view of each person (`fake.home(user)`).
 Faults on demand: `rate_limit(method, times, retry_after)` answers HTTP 429 like Slack,
 `fail(method, error, times)` answers `{"ok": false, "error": ...}`.
 """
@@ -46,6 +50,9 @@ class Posted:
     args: dict[str, Any]
     deleted: bool = False
     edits: int = 0
+    streamed: bool = False
+    stream_open: bool = False
+    appends: int = 0
 
 
 @dataclass
@@ -88,6 +95,8 @@ class FakeSlackState:
     uploads: dict[str, Upload] = field(default_factory=dict)
     faults: list[_Fault] = field(default_factory=list)
     delay: dict[str, float] = field(default_factory=dict)
+    pane: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (method, args) in order
+    home_views: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # user -> views published
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -238,6 +247,9 @@ class _Handler(BaseHTTPRequestHandler):
         if posted is None:
             return {"ok": False, "error": "message_not_found"}
         posted.text = str(args.get("text", ""))
+        for key in ("blocks", "metadata"):
+            if key in args:
+                posted.args[key] = _parsed(args[key])
         posted.edits += 1
         return {"ok": True, "channel": posted.channel, "ts": posted.ts, "text": posted.text}
 
@@ -247,6 +259,91 @@ class _Handler(BaseHTTPRequestHandler):
             return {"ok": False, "error": "message_not_found"}
         posted.deleted = True
         return {"ok": True, "channel": posted.channel, "ts": posted.ts}
+
+    # -- the assistant pane ------------------------------------------------------------------------
+    def _pane(self, method: str, args: dict[str, Any], *required: str) -> dict[str, Any]:
+        if any(not args.get(name) for name in required):
+            return {"ok": False, "error": "invalid_arguments"}
+        self.server.fake.state.pane.append((method, dict(args)))
+        return {"ok": True}
+
+    def _m_assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        # An empty status clears it (Slack also clears it when the app replies).
+        return self._pane("assistant.threads.setStatus", args, "channel_id", "thread_ts")
+
+    def _m_assistant_threads_setTitle(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._pane("assistant.threads.setTitle", args, "channel_id", "thread_ts", "title")
+
+    def _m_assistant_threads_setSuggestedPrompts(self, args: dict[str, Any]) -> dict[str, Any]:
+        args = dict(args, prompts=_parsed(args.get("prompts")))
+        return self._pane("assistant.threads.setSuggestedPrompts", args, "channel_id", "prompts")
+
+    def _m_chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        fake = self.server.fake
+        channel, thread_ts = str(args.get("channel", "")), args.get("thread_ts")
+        if not channel or not thread_ts:
+            return {"ok": False, "error": "invalid_arguments"}
+        ts = fake.next_ts()
+        text = _chunk_text(args)
+        posted = Posted(channel, ts, text, str(thread_ts), dict(args), streamed=True, stream_open=True)
+        fake.state.messages.append(posted)
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _stream(self, args: dict[str, Any]) -> Posted | dict[str, Any]:
+        posted = self._find(args)
+        if posted is None or not posted.streamed:
+            return {"ok": False, "error": "message_not_found"}
+        if not posted.stream_open:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        return posted
+
+    def _m_chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        posted = self._stream(args)
+        if not isinstance(posted, Posted):
+            return posted
+        posted.text += _chunk_text(args)
+        posted.appends += 1
+        return {"ok": True, "channel": posted.channel, "ts": posted.ts}
+
+    def _m_chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        posted = self._stream(args)
+        if not isinstance(posted, Posted):
+            return posted
+        posted.text += _chunk_text(args)
+        posted.stream_open = False
+        for key in ("blocks", "metadata"):
+            if args.get(key):
+                posted.args[key] = _parsed(args[key])
+        return {"ok": True, "channel": posted.channel, "ts": posted.ts}
+
+    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        fake = self.server.fake
+        channel, ts = args.get("channel"), args.get("ts")
+        found = []
+        for posted in fake.state.messages:
+            if posted.deleted or posted.channel != channel or ts not in (posted.ts, posted.thread_ts):
+                continue
+            message: dict[str, Any] = {
+                "type": "message",
+                "user": fake.state.bot_user_id,
+                "text": posted.text,
+                "ts": posted.ts,
+                "thread_ts": posted.thread_ts,
+                "blocks": _parsed(posted.args.get("blocks")) or [],
+            }
+            if posted.args.get("metadata"):
+                message["metadata"] = _parsed(posted.args["metadata"])
+            found.append(message)
+        return {"ok": True, "messages": found[: int(args.get("limit") or 100)], "has_more": False}
+
+    def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        user, view = str(args.get("user_id", "")), _parsed(args.get("view"))
+        if not user or not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(view.get("blocks", [])) > 100:
+            return {"ok": False, "error": "invalid_blocks"}
+        self.server.fake.state.home_views.setdefault(user, []).append(view)
+        return {"ok": True, "view": {"id": f"V{user}", **view}}
 
     def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.server.fake.state.users.get(str(args.get("user", "")))
@@ -281,6 +378,21 @@ class _Handler(BaseHTTPRequestHandler):
             upload.initial_comment = args.get("initial_comment")
             done.append({"id": upload.file_id, "name": upload.filename, "title": upload.title})
         return {"ok": True, "files": done}
+
+
+def _parsed(value: Any) -> Any:
+    """A JSON argument as sent: a string in form bodies, already decoded in JSON ones."""
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        return json.loads(value)
+    return value
+
+
+def _chunk_text(args: dict[str, Any]) -> str:
+    text = str(args.get("markdown_text") or "")
+    for chunk in _parsed(args.get("chunks")) or []:
+        if isinstance(chunk, dict) and chunk.get("type") == "markdown_text":
+            text += str(chunk.get("text", ""))
+    return text
 
 
 class _Server(ThreadingHTTPServer):
@@ -380,6 +492,20 @@ class FakeSlack:
             return [
                 m for m in self.state.messages if not m.deleted and (channel is None or m.channel == channel)
             ]
+
+    def pane_calls(self, method: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [args for name, args in self.state.pane if name == method]
+
+    def home(self, user: str) -> dict[str, Any] | None:
+        """The Home view last published to `user` (None: never)."""
+        with self.lock:
+            views = self.state.home_views.get(user)
+            return views[-1] if views else None
+
+    def home_count(self, user: str) -> int:
+        with self.lock:
+            return len(self.state.home_views.get(user, []))
 
     def responses(self, name: str | None = None) -> list[dict[str, Any]]:
         with self.lock:

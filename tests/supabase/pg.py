@@ -2,7 +2,8 @@
 apply Mnemo's migrations, snapshot the catalog, drop.
 
 Every database this creates is named `mnemo_sb_<random>` and dropped by the same code; nothing
-else on the server is touched. `MNEMO_TEST_PG_DSN` points at another server (default: the local one).
+else on the server is touched. `MNEMO_TEST_PG_DSN` points at another server (default: the pgvector
+test server of tests.supabase.pgvector_server, which needs no set-up).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
+
+from tests.supabase import pgvector_server
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS_DIR = ROOT / "supabase" / "migrations"
@@ -31,12 +34,24 @@ MNEMO_TABLES = (
     "link_failures",
     "account_merges",
     "memory_vectors",
+    "memory_vectors_purge",
     "memory_embedding",
+    "answer_feedback",
 )
 
 
 def admin_dsn() -> str:
-    return os.environ.get("MNEMO_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+    """MNEMO_TEST_PG_DSN, or else the pgvector test server (tests.supabase.pgvector_server), started
+    on first use: the memory vector table needs the `vector` extension."""
+    dsn = os.environ.get("MNEMO_TEST_PG_DSN")
+    if dsn:
+        return dsn
+    if not _started:
+        _started.append(pgvector_server.ensure_running())
+    return _started[0]
+
+
+_started: list[str] = []  # the pgvector server's DSN, once started
 
 
 def database_dsn(name: str) -> str:
@@ -140,7 +155,9 @@ def as_service_role(dsn: str) -> psycopg.Connection[Any]:
 
 
 def truncate_all(dsn: str) -> None:
-    tables = ", ".join(f"mnemo.{name}" for name in MNEMO_TABLES)
+    # The purge bookkeeping is one row the store updates: reset, not emptied.
+    tables = ", ".join(f"mnemo.{name}" for name in MNEMO_TABLES if name != "memory_vectors_purge")
     with psycopg.connect(dsn) as conn:
         conn.execute(f"truncate {tables} cascade")
+        conn.execute("update mnemo.memory_vectors_purge set deleted_at = null, purged_at = null")
         conn.commit()

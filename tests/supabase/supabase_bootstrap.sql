@@ -19,6 +19,8 @@ end;
 $$;
 alter role service_role bypassrls;
 
+create schema if not exists extensions;  -- where Supabase installs extensions (pgvector)
+grant usage on schema extensions to anon, authenticated, service_role;
 grant usage on schema public to anon, authenticated, service_role;
 alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
 alter default privileges in schema public grant all on functions to anon, authenticated, service_role;

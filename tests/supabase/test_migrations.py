@@ -64,8 +64,8 @@ def test_reapplying_keeps_existing_data(fresh_db: str) -> None:
         # The bot writes mem0's vectors straight into this table (SUPABASE_DB_URL).
         conn.execute(
             "insert into mnemo.memory_vectors (collection, id, user_id, created_at, vector, payload) "
-            "values ('mnemo', 'm1', %s, '2026-11-01T12:00:00', %s, '{\"data\": \"likes tea\"}')",
-            (str(account[0]), b"\x00\x00\x80\x3f"),
+            "values ('mnemo', 'm1', %s, '2026-11-01T12:00:00', '[1]', '{\"data\": \"likes tea\"}')",
+            (str(account[0]),),
         )
     before = pg.catalog_snapshot(fresh_db)["rows"]
     assert ("memory_vectors", 1) in before

@@ -163,7 +163,11 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
         assert call(conn, "select public.mnemo_purge_messages('2026-11-01T12:00:01Z')") == [(1,)]
         # The claim made above (if any) and nothing newer; a cut-off in the past deletes nothing.
         assert call(conn, "select public.mnemo_purge_bookkeeping('2000-01-01T00:00Z')") == [(0,)]
+        call(conn, "select public.mnemo_record_feedback(%s, 'slack:T:D:1', 'good', now())", (account_id,))
+        rated = call(conn, "select answer, rating from public.mnemo_list_feedback(%s)", (account_id,))
+        assert rated == [("slack:T:D:1", "good")]
         assert call(conn, "select public.mnemo_erase_account(%s)", (account_id,)) == [(4,)]  # with the answer
+        assert call(conn, "select answer from public.mnemo_list_feedback(%s)", (account_id,)) == []
         assert call(conn, "select epoch from public.mnemo_get_settings_with_epoch(%s)", (account_id,)) == [
             (1,)
         ]

@@ -213,12 +213,12 @@ async def sign_up(
     """Returns the new user's session (201), or 202 when the email address must be confirmed first."""
     email = checked_email(body.email)
     throttle = services.login_throttle
-    throttled(throttle.charge_signup(address), what="sign-ups")
+    throttled(await throttle.charge_signup(address), what="sign-ups")
     try:
         issued = await auth.sign_up(email, body.password)
     except ApiError as exc:
         if exc.code is ErrorCode.AUTH_UNAVAILABLE:
-            throttle.forgive_signup(address)
+            await throttle.forgive_signup(address)
         raise
     if issued is None:
         pending = SignupPending(
@@ -248,15 +248,15 @@ async def log_in(
     """Failed attempts are limited per email address and per client address (429 with Retry-After)."""
     email = checked_email(body.email)
     throttle = services.login_throttle
-    throttled(throttle.charge(address=address, email=email), what="failed sign-ins")
+    throttled(await throttle.charge(address=address, email=email), what="failed sign-ins")
     try:
         issued = await auth.sign_in(email, body.password)
     except ApiError as exc:
         # Only a wrong password (or unknown email) counts against the person and the address.
         if exc.code is not ErrorCode.INVALID_CREDENTIALS:
-            throttle.forgive(address=address, email=email)
+            await throttle.forgive(address=address, email=email)
         raise
-    throttle.forgive(address=address, email=email)
+    await throttle.forgive(address=address, email=email)
     return session_out(issued, response)
 
 
@@ -280,14 +280,14 @@ async def refresh(
 ) -> AuthSession:
     """The refresh token is rotated: keep the new one from the answer, the old one stops working."""
     throttle = services.login_throttle
-    throttled(throttle.charge(address=address), what="failed attempts")
+    throttled(await throttle.charge(address=address), what="failed attempts")
     try:
         issued = await auth.refresh(body.refresh_token)
     except ApiError as exc:
         if exc.code is not ErrorCode.INVALID_REFRESH_TOKEN:
-            throttle.forgive(address=address)
+            await throttle.forgive(address=address)
         raise
-    throttle.forgive(address=address)
+    await throttle.forgive(address=address)
     return session_out(issued, response)
 
 

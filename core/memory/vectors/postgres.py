@@ -2,19 +2,22 @@
 
 The same duck-typed mem0 interface and Mnemo extensions as `SQLiteVectorStore`, with the same
 semantics, so several bot processes ("machines") share one memory and DATA_DIR holds none of it:
-- filters, the stored vector format (`bytea`) and the order of search results are
-  core.memory.vectors.base's, the same code as the embedded store's;
-- recall is an exact cosine score with numpy over one account's rows, fetched through an index on
-  (collection, user_id): its cost grows with the person's own memories, not the table's
-  (bench/recall_scaling_postgres.py). No pgvector needed (Debian has no package for it; Supabase
-  has it, but exact per-account scoring does not need an approximate index over everyone's vectors);
-- erasure really erases: rows are deleted, then `VACUUM (FULL)` rewrites the table into new files,
-  because DELETE (and plain VACUUM, which only marks the space reusable) leaves the deleted bytes in
-  the table's pages until something overwrites them. What remains is outside the table: WAL until
-  it is recycled, and base backups / point-in-time recovery for the server's retention period.
+- filters and the order of results are core.memory.vectors.base's (score, then newest, then id);
+- recall ranks in the database with pgvector: the person's rows (index on collection, user_id),
+  with the privacy filters as SQL on the payload, ordered by cosine similarity (the inner product
+  of unit vectors), top k only. Exact: no approximate index, because pgvector before 0.8 filters
+  after an HNSW scan, so one person's rows among everyone's could come back short of k
+  (bench/recall_scaling_postgres.py). Only payloads and scores come back, not vectors;
+- keyword search (mem0's BM25 signal) is PostgreSQL full-text search over the same rows: a GIN
+  index on `tsv`, any of the query's words (websearch_to_tsquery, which never rejects input), and
+  an Okapi BM25 score over the person's rows, the scale mem0's normalization expects;
+- erasure deletes at once (gone from every query) and records that it did; the table's files are
+  rewritten by the scheduled purge (core.memory.vectors.postgres_purge, VACUUM FULL at most once per
+  VECTOR_PURGE_INTERVAL_MINUTES), not by every forget, which would lock everyone's recalls. What
+  remains outside the table: WAL until it is recycled, and backups for the server's retention.
 
-The table (core.memory.vectors.postgres_schema) is `mnemo.memory_vectors`, created if missing. mem0
-calls us from several threads and builds two stores (memories and entities): they share one small
+The tables (core.memory.vectors.postgres_schema) are created or upgraded if needed. mem0 calls us
+from several threads and builds two stores (memories and entities): they share one small
 connection pool per database URL in the process (core.memory.vectors.postgres_pool).
 """
 
@@ -27,19 +30,27 @@ from typing import Any, TypeVar
 
 import numpy as np
 import psycopg
+from psycopg import sql
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from core.memory.vectors.base import (
     OutputData,
     first_matching,
     matches,
-    ranked,
     scoped_user,
+    unit_vector,
     vector_blob,
-    vector_from_blob,
 )
 from core.memory.vectors.postgres_pool import POOLS
-from core.memory.vectors.postgres_schema import prepare_database
+from core.memory.vectors.postgres_queries import (
+    CHANGED_SQL,
+    KEYWORD_SQL,
+    configure_connection,
+    filters_sql,
+    keyword_text,
+    search_text,
+)
+from core.memory.vectors.postgres_schema import prepare_database, vector_schema
 
 PROVIDER = "mnemo_postgres"
 
@@ -70,8 +81,13 @@ class PostgresVectorStore:
         self.collection_name = collection_name
         self.embedding_model_dims = embedding_model_dims
         raw = url.get_secret_value() if isinstance(url, SecretStr) else url
-        self._conninfo, self._pool = POOLS.acquire(raw, prepare=prepare_database)
+        self._conninfo, self._pool = POOLS.acquire(
+            raw, prepare=prepare_database, configure=configure_connection
+        )
         self._closed = False
+        # pgvector's operator and functions, qualified: on Supabase they live in `extensions`.
+        schema = self._db(vector_schema)
+        self._vec = sql.Identifier(schema or "public")
 
     def _db(self, statements: Callable[[psycopg.Connection[Any]], T]) -> T:
         """Run `statements` on a pooled connection. Every statement here is idempotent, so a connection
@@ -98,12 +114,24 @@ class PostgresVectorStore:
             raise ValueError(f"{name} may not contain a NUL character (PostgreSQL text cannot hold one)")
         return text
 
-    def _payload_params(self, payload: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    def _vector(self, vector: Any) -> np.ndarray:
+        vector_blob(vector, self.embedding_model_dims)  # ValueError for the wrong size
+        arr = unit_vector(vector)
+        if not np.isfinite(arr).all():
+            raise ValueError("a vector may not hold NaN or infinity (pgvector refuses them)")
+        return arr
+
+    def _payload_params(self, payload: dict[str, Any]) -> tuple[str, str | None, str | None, str]:
         return (
             json.dumps(payload),
             self._text("user_id", payload.get("user_id")),
             self._text("created_at", payload.get("created_at")),
+            search_text(payload),
         )
+
+    def _changed(self, query: str) -> sql.Composed:
+        """`query` (a DELETE or UPDATE ... returning 1) that also marks the purge as due."""
+        return sql.SQL(CHANGED_SQL).format(sql.SQL(query))
 
     # -- VectorStoreBase -----------------------------------------------------------------------
     def create_col(self, name: str, vector_size: int, distance: str) -> None:
@@ -126,8 +154,9 @@ class PostgresVectorStore:
                 self._text("id", vid),
                 self._text("user_id", payload.get("user_id")),
                 self._text("created_at", payload.get("created_at")),
-                vector_blob(vector, self.embedding_model_dims),
                 json.dumps(payload),
+                self._vector(vector),
+                search_text(payload),
             )
             for vid, vector, payload in zip(ids, vectors, payloads, strict=True)
         ]
@@ -137,27 +166,27 @@ class PostgresVectorStore:
         def insert_rows(conn: psycopg.Connection[Any]) -> None:
             with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(
-                    "insert into mnemo.memory_vectors (collection, id, user_id, created_at, vector, payload) "
-                    "values (%s, %s, %s, %s, %s, %s::json) "
+                    "insert into mnemo.memory_vectors "
+                    "(collection, id, user_id, created_at, payload, vector, tsv) "
+                    "values (%s, %s, %s, %s, %s::json, %b, to_tsvector('english', %s)) "
                     "on conflict (collection, id) do update set user_id = excluded.user_id, "
-                    "created_at = excluded.created_at, vector = excluded.vector, payload = excluded.payload",
+                    "created_at = excluded.created_at, vector = excluded.vector, "
+                    "payload = excluded.payload, tsv = excluded.tsv "
+                    "returning xmax <> 0",  # true when it replaced a row
                     rows,
+                    returning=True,
                 )
+                replaced = False
+                while True:
+                    replaced = replaced or any(r[0] for r in cur.fetchall())
+                    if not cur.nextset():
+                        break
+                if replaced:
+                    cur.execute(
+                        "update mnemo.memory_vectors_purge set deleted_at = greatest(deleted_at, now())"
+                    )
 
         self._db(insert_rows)
-
-    def _user_rows(self, user: str, *, order: bool) -> builtins.list[tuple[Any, ...]]:
-        if "\x00" in user:
-            return []  # no stored row can have it: PostgreSQL text cannot hold a NUL
-        # Rows of another vector size (EMBEDDING_DIMS changed) cannot be scored against this one.
-        query = (
-            "select id, vector, payload from mnemo.memory_vectors "
-            "where collection = %s and user_id = %s and octet_length(vector) = %s"
-        )
-        if order:
-            query += " order by created_at desc nulls last, id"
-        params = (self.collection_name, user, 4 * self.embedding_model_dims)
-        return self._db(lambda conn: conn.execute(query, params, binary=True).fetchall())
 
     def search(
         self,
@@ -167,47 +196,85 @@ class PostgresVectorStore:
         filters: dict[str, Any] | None = None,
     ) -> builtins.list[OutputData]:
         user = scoped_user(filters)
-        candidates = [
-            (vid, blob, payload)
-            for vid, blob, payload in self._user_rows(user, order=False)
+        if "\x00" in user or top_k <= 0:
+            return []  # no stored row can have a NUL: PostgreSQL text cannot hold one
+        probe = unit_vector(vectors)
+        if probe.shape != (self.embedding_model_dims,) or not np.isfinite(probe).all():
+            return []  # nothing stored can be compared with it
+        where, params = filters_sql(filters)
+        # Rows of another vector size (EMBEDDING_DIMS changed) cannot be scored against this one.
+        # Both sides are unit vectors, so the inner product is the cosine: `<#>` (its negation)
+        # costs a third of `<=>`, and the subquery computes it once per row.
+        statement = sql.SQL(
+            "select id, payload, -negative_dot from ("
+            "select id, payload, created_at, vector operator({s}.<#>) q.v as negative_dot "
+            "from mnemo.memory_vectors, (select %b::{s}.vector as v) as q "
+            "where collection = %s and user_id = %s and {s}.vector_dims(vector) = %s{where}"
+            ") as scored order by negative_dot, created_at desc nulls last, id limit %s"
+        ).format(s=self._vec, where=where)
+        args = (probe, self.collection_name, user, self.embedding_model_dims, *params, top_k)
+        rows = self._db(lambda conn: conn.execute(statement, args).fetchall())
+        # float32 like the embedded store's scores (pgvector sums in float32, returns a double);
+        # clamped to [0, 1] as there (a zero vector scores 0).
+        return [
+            OutputData(vid, max(0.0, float(np.float32(sim))), payload)
+            for vid, payload, sim in rows
             if matches(payload, filters)
         ]
-        return ranked(candidates, vectors, dims=self.embedding_model_dims, top_k=top_k)
+
+    def keyword_search(
+        self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None
+    ) -> builtins.list[OutputData] | None:
+        """mem0's keyword signal: the person's memories holding any of the query's words (English
+        stems), best BM25 score first. Any text is a query: one without words matches nothing."""
+        user = scoped_user(filters)
+        text = keyword_text(query)
+        if "\x00" in user or top_k <= 0 or not text:
+            return []
+        where, params = filters_sql(filters)
+        statement = sql.SQL(KEYWORD_SQL).format(where=where)
+        args = (text, self.collection_name, user, *params, self.collection_name, user, top_k)
+        rows = self._db(lambda conn: conn.execute(statement, args).fetchall())
+        return [
+            OutputData(vid, float(score), payload)
+            for vid, payload, score in rows
+            if matches(payload, filters)
+        ]
 
     def delete(self, vector_id: str) -> None:
         vid = self._text("id", vector_id)
-        self._db(
-            lambda conn: conn.execute(
-                "delete from mnemo.memory_vectors where collection = %s and id = %s",
-                (self.collection_name, vid),
-            )
+        statement = self._changed(
+            "delete from mnemo.memory_vectors where collection = %s and id = %s returning 1"
         )
+        self._db(lambda conn: conn.execute(statement, (self.collection_name, vid)))
 
     def update(self, vector_id: str, vector: Any = None, payload: dict[str, Any] | None = None) -> None:
         vid = self._text("id", vector_id)
-        # One statement per case (literal SQL, one round trip each).
+        # One statement per case (literal SQL, one round trip each). The old row version keeps the
+        # old text in the files until the purge: marked like a delete.
         if vector is not None and payload is not None:
             query = (
-                "update mnemo.memory_vectors set vector = %s, payload = %s::json, user_id = %s, "
-                "created_at = %s where collection = %s and id = %s"
+                "update mnemo.memory_vectors set vector = %b, payload = %s::json, user_id = %s, "
+                "created_at = %s, tsv = to_tsvector('english', %s) "
+                "where collection = %s and id = %s returning 1"
             )
-            params: tuple[Any, ...] = (
-                vector_blob(vector, self.embedding_model_dims),
-                *self._payload_params(payload),
-            )
+            params: tuple[Any, ...] = (self._vector(vector), *self._payload_params(payload))
         elif vector is not None:
-            query = "update mnemo.memory_vectors set vector = %s where collection = %s and id = %s"
-            params = (vector_blob(vector, self.embedding_model_dims),)
+            query = (
+                "update mnemo.memory_vectors set vector = %b where collection = %s and id = %s returning 1"
+            )
+            params = (self._vector(vector),)
         elif payload is not None:
             query = (
-                "update mnemo.memory_vectors set payload = %s::json, user_id = %s, created_at = %s "
-                "where collection = %s and id = %s"
+                "update mnemo.memory_vectors set payload = %s::json, user_id = %s, created_at = %s, "
+                "tsv = to_tsvector('english', %s) where collection = %s and id = %s returning 1"
             )
             params = self._payload_params(payload)
         else:
             return
         params += (self.collection_name, vid)
-        self._db(lambda conn: conn.execute(query, params))
+        statement = self._changed(query)
+        self._db(lambda conn: conn.execute(statement, params))
 
     def get(self, vector_id: str) -> OutputData | None:
         if "\x00" in str(vector_id):
@@ -219,11 +286,6 @@ class PostgresVectorStore:
             ).fetchone()
         )
         return OutputData(row[0], None, row[1]) if row else None
-
-    def keyword_search(
-        self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None
-    ) -> builtins.list[OutputData] | None:
-        return None  # no BM25 index: mem0 then ranks by semantic similarity alone
 
     def search_batch(
         self,
@@ -246,12 +308,8 @@ class PostgresVectorStore:
         return [str(r[0]) for r in rows]
 
     def delete_col(self) -> None:
-        self._db(
-            lambda conn: conn.execute(
-                "delete from mnemo.memory_vectors where collection = %s",
-                (self.collection_name,),
-            )
-        )
+        statement = self._changed("delete from mnemo.memory_vectors where collection = %s returning 1")
+        self._db(lambda conn: conn.execute(statement, (self.collection_name,)))
 
     def col_info(self) -> dict[str, Any]:
         row = self._db(
@@ -273,15 +331,16 @@ class PostgresVectorStore:
         user = scoped_user(filters)
         if "\x00" in user:
             return [[]]
-        query = (
-            "select id, payload from mnemo.memory_vectors where collection = %s and user_id = %s "
+        where, params = filters_sql(filters)
+        query = sql.SQL(
+            "select id, payload from mnemo.memory_vectors where collection = %s and user_id = %s{where} "
             "order by created_at desc nulls last, id"
-        )
-        params: tuple[Any, ...] = (self.collection_name, user)
-        if top_k is not None and set(filters or {}) == {"user_id"}:
-            query += " limit %s"  # nothing left to filter in Python: let the database stop early
-            params += (max(0, top_k),)
-        rows = self._db(lambda conn: conn.execute(query, params).fetchall())
+        ).format(where=where)
+        args: tuple[Any, ...] = (self.collection_name, user, *params)
+        if top_k is not None:
+            query += sql.SQL(" limit %s")  # filtered in the database: let it stop early
+            args += (max(0, top_k),)
+        rows = self._db(lambda conn: conn.execute(query, args).fetchall())
         return [first_matching(rows, filters, top_k)]
 
     def reset(self) -> None:
@@ -300,29 +359,32 @@ class PostgresVectorStore:
         return [str(r[0]) for r in rows]
 
     def user_vectors(self, user_id: str) -> builtins.list[tuple[OutputData, np.ndarray]]:
-        """One user's records with their (normalized) vectors, newest first."""
-        return [
-            (OutputData(vid, None, payload), vector_from_blob(blob))
-            for vid, blob, payload in self._user_rows(user_id, order=True)
-        ]
+        """One user's records with their (normalized) vectors, newest first (housekeeping)."""
+        if "\x00" in user_id:
+            return []
+        statement = sql.SQL(
+            "select id, vector, payload from mnemo.memory_vectors "
+            "where collection = %s and user_id = %s and {s}.vector_dims(vector) = %s "
+            "order by created_at desc nulls last, id"
+        ).format(s=self._vec)
+        args = (self.collection_name, user_id, self.embedding_model_dims)
+        rows = self._db(lambda conn: conn.execute(statement, args, binary=True).fetchall())
+        return [(OutputData(vid, None, payload), vector.to_numpy()) for vid, vector, payload in rows]
 
     def erase_user(self, user_id: str) -> int:
-        """Delete every vector of one user in every collection, then rewrite the table so none of the
-        deleted text survives in its files (always: an earlier erasure may have failed before its
-        rewrite, and asking again must finish the job)."""
+        """Delete every vector of one user in every collection, at once: gone from every query. The
+        scheduled purge (core.memory.vectors.postgres_purge) rewrites the table's files."""
         user = self._text("user_id", user_id)
-        deleted = self._db(
-            lambda conn: conn.execute("delete from mnemo.memory_vectors where user_id = %s", (user,)).rowcount
-        )
-        self.purge()
-        return int(deleted)
+        statement = self._changed("delete from mnemo.memory_vectors where user_id = %s returning 1")
+
+        row = self._db(lambda conn: conn.execute(statement, (user,)).fetchone())
+        return int(row[0]) if row else 0
 
     def purge(self) -> None:
-        """Remove deleted rows' text from the table's files. VACUUM (FULL): writes the live rows into
-        new files and drops the old ones. It holds an exclusive lock on the table while it runs
-        (other machines' recalls wait) and its cost grows with the whole table;
-        bench/recall_scaling_postgres.py prints it."""
-        self._db(lambda conn: conn.execute("vacuum (full) mnemo.memory_vectors"))
+        """Called after every forget: nothing to do here any more. Deleting recorded that the files
+        hold deleted text; the scheduled purge job rewrites them (at most once per interval), so a
+        forget no longer locks everyone's recalls behind a VACUUM FULL of the shared table."""
+        return None
 
     def ping(self) -> None:
         """Cheap readiness check: the database answers and the table is there (no count)."""

@@ -36,6 +36,8 @@ _ACQUIRE_TIMEOUT_SECONDS = 30.0
 
 # Checks (and prepares) a database for use, given a connection and where it is (for messages).
 Prepare = Callable[[psycopg.Connection[Any], str], None]
+# Sets up each new connection of a pool (type adapters), after the database was prepared.
+Configure = Callable[[psycopg.Connection[Any]], None]
 
 
 def _redact(text: str, password: str | None) -> str:
@@ -70,6 +72,11 @@ def _conninfo(url: str) -> tuple[str, dict[str, Any]]:
     return make_conninfo(url, **extra), params
 
 
+def parse_url(url: str) -> tuple[str, dict[str, Any]]:
+    """The connection string with our libpq defaults, and its parameters (ConfigError if bad)."""
+    return _conninfo(url)
+
+
 def _where(params: dict[str, Any]) -> str:
     host = params.get("host") or "localhost"
     port = params.get("port") or "5432"
@@ -82,8 +89,16 @@ class ConnectionPool:
     psycopg_pool is not a dependency and a pool this size needs no background threads: a connection
     is opened by the thread that needs it, and returned idle (autocommit, no open transaction)."""
 
-    def __init__(self, conninfo: str, *, max_size: int = _POOL_SIZE, password: str | None = None) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        max_size: int = _POOL_SIZE,
+        password: str | None = None,
+        configure: Configure | None = None,
+    ) -> None:
         self._conninfo = conninfo
+        self._configure = configure
         self._password = password
         self._max_size = max_size
         self._idle: list[psycopg.Connection[Any]] = []
@@ -93,7 +108,14 @@ class ConnectionPool:
 
     def _connect(self) -> psycopg.Connection[Any]:
         # prepare_threshold=None: Supabase's transaction pooler (port 6543) has no prepared statements.
-        return psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None)
+        conn = psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None)
+        if self._configure is not None:
+            try:
+                self._configure(conn)
+            except BaseException:
+                conn.close()
+                raise
+        return conn
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -165,7 +187,9 @@ class SharedPools:
         self._lock = threading.Lock()
         self._pools: dict[str, tuple[ConnectionPool, int]] = {}
 
-    def acquire(self, url: str, *, prepare: Prepare) -> tuple[str, ConnectionPool]:
+    def acquire(
+        self, url: str, *, prepare: Prepare, configure: Configure | None = None
+    ) -> tuple[str, ConnectionPool]:
         conninfo, params = _conninfo(url)
         with self._lock:
             entry = self._pools.get(conninfo)
@@ -173,10 +197,13 @@ class SharedPools:
                 self._pools[conninfo] = (entry[0], entry[1] + 1)
                 return conninfo, entry[0]
             password = params.get("password")
-            pool = ConnectionPool(conninfo, password=password)
+            pool = ConnectionPool(conninfo, password=password, configure=configure)
             try:
-                with pool.connection() as conn:
+                # A connection of its own: the pool's are configured for what `prepare` creates.
+                with psycopg.connect(conninfo, autocommit=True, prepare_threshold=None) as conn:
                     prepare(conn, _where(params))
+                with pool.connection():
+                    pass  # and one configured connection, so a problem shows here, at start-up
             except psycopg.Error as exc:
                 pool.close()
                 raise ConfigError(

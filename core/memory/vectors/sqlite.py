@@ -10,6 +10,18 @@ store's. A memory count per person in the thousands stays a few milliseconds.
 
 Filters, the stored vector format and the search order are core.memory.vectors.base's, shared with
 the PostgreSQL store.
+
+Keyword search (mem0's BM25 signal) is SQLite's FTS5 over each memory's text, ranked by its bm25().
+The index is contentless (it keeps terms, not a second copy of the text) and follows the
+`vectors` table through triggers, so every write path, mem0's included, keeps it in step, and a
+deleted memory leaves its index at once. Deleted terms can linger in old index segments until FTS5
+merges them, so `purge` first merges the whole index into one ('optimize') and then rewrites the
+file: after a purge no deleted word survives anywhere in the file.
+
+The tokenizer folds case and accents and does not stem, chosen by measurement (README "Memory
+quality"): FTS5's built-in Porter stemmer recalled less on the benchmark (81.2% against 82.3%
+evidence recall), as stems join words that mean different things ("reading" a book, "read" every
+label). Nothing to install, nothing to download.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from core.memory.vectors.base import (
     vector_blob,
     vector_from_blob,
 )
+from core.memory.vectors.keywords import fts5_query, keyword_terms
 
 PROVIDER = "mnemo_sqlite"
 
@@ -60,6 +73,59 @@ CREATE INDEX IF NOT EXISTS vectors_user ON vectors(collection, user_id, created_
 """
 
 
+# Contentless FTS5 (3.40 has no contentless_delete): a row leaves the index through the 'delete'
+# command, given the values it was indexed with, which the old row still holds. `scope` is one token
+# per (collection, user): a search matches it first, so it reads one account's entries, not every
+# entry holding a common word (bm25 weighs the column 0).
+_KEYWORD_SCHEMA = (
+    """
+CREATE VIRTUAL TABLE IF NOT EXISTS memory_terms USING fts5(
+    text, scope, content='', tokenize='unicode61 remove_diacritics 2'
+)
+""",
+    """
+CREATE TRIGGER IF NOT EXISTS vectors_terms_insert AFTER INSERT ON vectors BEGIN
+    INSERT INTO memory_terms(rowid, text, scope) VALUES (
+        new.rowid,
+        coalesce(json_extract(new.payload, '$.data'), ''),
+        hex(new.collection || char(0) || new.user_id)
+    );
+END;
+""",
+    """
+CREATE TRIGGER IF NOT EXISTS vectors_terms_delete AFTER DELETE ON vectors BEGIN
+    INSERT INTO memory_terms(memory_terms, rowid, text, scope) VALUES (
+        'delete',
+        old.rowid,
+        coalesce(json_extract(old.payload, '$.data'), ''),
+        hex(old.collection || char(0) || old.user_id)
+    );
+END;
+""",
+    """
+CREATE TRIGGER IF NOT EXISTS vectors_terms_update AFTER UPDATE OF payload, user_id, collection ON vectors
+BEGIN
+    INSERT INTO memory_terms(memory_terms, rowid, text, scope) VALUES (
+        'delete',
+        old.rowid,
+        coalesce(json_extract(old.payload, '$.data'), ''),
+        hex(old.collection || char(0) || old.user_id)
+    );
+    INSERT INTO memory_terms(rowid, text, scope) VALUES (
+        new.rowid,
+        coalesce(json_extract(new.payload, '$.data'), ''),
+        hex(new.collection || char(0) || new.user_id)
+    );
+END;
+""",
+)
+
+
+def _scope_token(collection: str, user_id: str) -> str:
+    """The `scope` token SQLite's hex() gives the same (collection, user) (UTF-8, upper case)."""
+    return (collection + "\0" + user_id).encode().hex().upper()
+
+
 class SQLiteVectorStore:
     """Implements mem0's VectorStoreBase interface by duck typing, so importing this module does not
     import mem0 (which must only happen after its environment is set, see core.memory.service)."""
@@ -75,7 +141,29 @@ class SQLiteVectorStore:
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA secure_delete=ON")
+            # INSERT OR REPLACE deletes the row it replaces; only with recursive triggers does
+            # that deletion reach the keyword index.
+            self._conn.execute("PRAGMA recursive_triggers=ON")
             self._conn.executescript(_SCHEMA)
+            # One transaction, so that two processes opening a store written before keyword
+            # search index it once.
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                had_index = self._conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'memory_terms'"
+                ).fetchone()
+                for statement in _KEYWORD_SCHEMA:
+                    self._conn.execute(statement)
+                if had_index is None:  # written before keyword search: index what it holds
+                    self._conn.execute(
+                        "INSERT INTO memory_terms(rowid, text, scope) "
+                        "SELECT rowid, coalesce(json_extract(payload, '$.data'), ''), "
+                        "hex(collection || char(0) || user_id) FROM vectors"
+                    )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     # -- VectorStoreBase -----------------------------------------------------------------------
     def create_col(self, name: str, vector_size: int, distance: str) -> None:
@@ -166,7 +254,32 @@ class SQLiteVectorStore:
     def keyword_search(
         self, query: str, top_k: int = 5, filters: dict[str, Any] | None = None
     ) -> list[OutputData] | None:
-        return None  # no BM25 index: mem0 then ranks by semantic similarity alone
+        """One user's memories (same filters as `search`) containing words of `query`, best BM25
+        first, scored with FTS5's bm25 negated (mem0 wants positive, higher is better)."""
+        user = scoped_user(filters)
+        terms = keyword_terms(query)
+        if not terms or top_k <= 0:
+            return []
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT v.id, v.payload, -bm25(memory_terms, 1.0, 0.0) AS score "
+                "FROM memory_terms JOIN vectors v ON v.rowid = memory_terms.rowid "
+                "WHERE memory_terms MATCH ? AND v.collection = ? AND v.user_id = ? "
+                "ORDER BY score DESC, v.created_at DESC, v.id",
+                (
+                    f'scope : "{_scope_token(self.collection_name, user)}" AND text : ({fts5_query(terms)})',
+                    self.collection_name,
+                    user,
+                ),
+            ).fetchall()
+        found = []
+        for vid, payload_json, score in rows:
+            payload = json.loads(payload_json)
+            if matches(payload, filters):
+                found.append(OutputData(vid, float(score), payload))
+                if len(found) >= top_k:
+                    break
+        return found
 
     def search_batch(
         self,
@@ -254,6 +367,8 @@ class SQLiteVectorStore:
             self._purge_locked()
 
     def _purge_locked(self) -> None:
+        # Merge the keyword index into one segment, which drops every deleted row's terms.
+        self._conn.execute("INSERT INTO memory_terms(memory_terms) VALUES ('optimize')")
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.execute("VACUUM")
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from core.storage.sqlite.accounts import SQLiteAccounts
 from core.storage.sqlite.claims import SQLiteEventClaims
 from core.storage.sqlite.conversations import PREVIEW_CHARS, SQLiteConversations
+from core.storage.sqlite.feedback import SQLiteFeedback
 from core.storage.sqlite.links import SQLiteLinks
 from core.storage.sqlite.memory_writes import SQLiteMemoryWrites
 from core.storage.sqlite.removal import SQLiteRemoval
@@ -28,6 +29,7 @@ class SQLiteStore(
     SQLiteEventClaims,
     SQLiteMemoryWrites,
     SQLiteLinks,
+    SQLiteFeedback,
     SQLiteRemoval,
 ):
     """The embedded store. Use `await SQLiteStore.open(path)`; `close()` when done."""

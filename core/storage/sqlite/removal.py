@@ -26,6 +26,7 @@ class SQLiteRemoval(SQLiteConnection):
                 "DELETE FROM pending_memory_writes WHERE account_id = ?",
                 (str(account_id),),
             )
+            conn.execute("DELETE FROM answer_feedback WHERE account_id = ?", (str(account_id),))
             conn.execute(
                 "UPDATE link_codes SET reserved_by = NULL, reserved_at = NULL WHERE reserved_by = ?",
                 (str(account_id),),

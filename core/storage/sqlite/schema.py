@@ -96,6 +96,11 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE accounts ADD COLUMN erased_at TEXT;",
     # An answer's provenance: the ids of the memories recalled for it (JSON list; NULL for none).
     "ALTER TABLE messages ADD COLUMN memory_ids TEXT;",
+    # Ratings of answers (feedback buttons): ids only; erased with the account, merged away with it.
+    "CREATE TABLE IF NOT EXISTS answer_feedback ("
+    " account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    " answer TEXT NOT NULL, rating TEXT NOT NULL, at TEXT NOT NULL,"
+    " PRIMARY KEY (account_id, answer));",
 )
 
 

@@ -18,6 +18,7 @@ from core.storage.supabase.accounts import SupabaseAccounts
 from core.storage.supabase.claims import SupabaseEventClaims
 from core.storage.supabase.client import DEFAULT_TIMEOUT_SECONDS, SCHEMA_VERSION
 from core.storage.supabase.conversations import SupabaseConversations
+from core.storage.supabase.feedback import SupabaseFeedback
 from core.storage.supabase.links import SupabaseLinks
 from core.storage.supabase.memory_writes import SupabaseMemoryWrites
 from core.storage.supabase.removal import SupabaseRemoval
@@ -34,6 +35,7 @@ class SupabaseStore(
     SupabaseEventClaims,
     SupabaseMemoryWrites,
     SupabaseLinks,
+    SupabaseFeedback,
     SupabaseRemoval,
 ):
     """The Supabase store. Use `await SupabaseStore.open(settings)`; `close()` when done."""

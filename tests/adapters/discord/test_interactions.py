@@ -115,11 +115,15 @@ async def test_slow_work_is_deferred_then_followed_up(run_bot: RunBot, fake_open
     async with run_bot() as bot:
         user = new_user()
         await learn(bot, user, "my bike is a green cargo bike")
-        searching = fake_openai.hold("embeddings")  # a search needs one embedding: held until deferred
-        payload = bot.fake.slash_command(
+        answering = fake_openai.hold("chat")  # "Ask Mnemo about this" needs a completion: held
+        fake_openai.state.reply = lambda messages: "That is your green cargo bike."
+        target = bot.fake.message(
+            channel_id=bot.channel_id, guild_id=bot.guild_id, author_id=new_user(), content="whose bike?"
+        )
+        payload = bot.fake.message_command(
+            name="Ask Mnemo about this",
             user_id=user,
-            subcommand="show",
-            options={"query": "bike"},
+            target=target,
             guild_id=bot.guild_id,
             channel_id=bot.channel_id,
         )
@@ -127,7 +131,7 @@ async def test_slow_work_is_deferred_then_followed_up(run_bot: RunBot, fake_open
         [callback] = await bot.fake.wait_for(callback_of(payload))
         assert callback.body["type"] == 5  # deferred ("thinking"), ephemeral
         assert callback.body["data"]["flags"] & EPHEMERAL
-        searching.release()
+        answering.release()
         webhook = f"/webhooks/{bot.fake.app_id}/{payload['token']}"
         [followup] = await bot.fake.wait_for(lambda r: r.method == "POST" and r.path == webhook)
         assert "green cargo bike" in json.dumps(followup.body)

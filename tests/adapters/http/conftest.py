@@ -28,6 +28,7 @@ from adapters.http.ratelimit import RateLimiter
 from bot.web import create_web_app
 from bot.wiring import Core, build_core
 from config import Settings
+from core.limits import Buckets
 from tests.conftest import make_settings
 from tests.fakes.jwks import mint
 from tests.fakes.openai_server import FakeOpenAI
@@ -105,10 +106,16 @@ async def open_api(
     limiter: RateLimiter | None = None,
     login_throttle: LoginThrottle | None = None,
     client_host: str = "127.0.0.1",
+    shared_limits: Buckets | None = None,
 ) -> AsyncIterator[Api]:
     async with build_core(settings) as core:
         router = build_api_router(
-            core.assistant, settings, verifier=verifier, limiter=limiter, login_throttle=login_throttle
+            core.assistant,
+            settings,
+            verifier=verifier,
+            limiter=limiter,
+            login_throttle=login_throttle,
+            shared_limits=shared_limits,
         )
         app = create_web_app(core, routers=[router])
         transport = httpx.ASGITransport(app=app, client=(client_host, 50000))

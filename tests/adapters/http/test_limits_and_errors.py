@@ -1,14 +1,17 @@
-"""Per-account rate limit (429 + Retry-After), the one error shape everywhere under /v1 (unknown
-paths, wrong methods), and the OpenAPI document at /docs."""
+"""Per-account rate limit (429 + Retry-After; shared by app instances on one backend), the one
+error shape everywhere under /v1 (unknown paths, wrong methods), and the OpenAPI document at /docs."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from adapters.http.ratelimit import RateLimiter
+from core.limits_postgres import PostgresLimits
 from tests.adapters.http.conftest import BOB, Api, api_settings, open_api
+from tests.core.intake import pgqueue
 from tests.fakes.openai_server import FakeOpenAI
 
 
@@ -62,18 +65,18 @@ async def test_a_bad_token_does_not_spend_anyones_allowance(
     assert statuses == [200, 200, 429]
 
 
-def test_the_bucket_refills_continuously_and_caps_at_the_limit() -> None:
+async def test_the_bucket_refills_continuously_and_caps_at_the_limit() -> None:
     clock = Clock()
     limiter = RateLimiter(60, clock=clock)
 
-    burst = [limiter.hit("a").allowed for _ in range(61)]
-    denied = limiter.hit("a")
+    burst = [(await limiter.hit("a")).allowed for _ in range(61)]
+    denied = await limiter.hit("a")
     clock.now += 0.5
-    still = limiter.hit("a")
+    still = await limiter.hit("a")
     clock.now += 0.5
-    refilled = limiter.hit("a")
+    refilled = await limiter.hit("a")
     clock.now += 3600
-    capped = [limiter.hit("a").allowed for _ in range(61)]
+    capped = [(await limiter.hit("a")).allowed for _ in range(61)]
 
     assert burst == [True] * 60 + [False]
     assert denied.retry_after_seconds == 1
@@ -82,13 +85,13 @@ def test_the_bucket_refills_continuously_and_caps_at_the_limit() -> None:
     assert capped == [True] * 60 + [False]
 
 
-def test_idle_buckets_are_pruned_so_many_subjects_cannot_grow_memory() -> None:
+async def test_idle_buckets_are_pruned_so_many_subjects_cannot_grow_memory() -> None:
     clock = Clock()
     limiter = RateLimiter(10, clock=clock)
     for n in range(10_001):
-        limiter.hit(f"sub-{n}")
+        await limiter.hit(f"sub-{n}")
     clock.now += 120
-    limiter.hit("one-more")
+    await limiter.hit("one-more")
     assert len(limiter) <= 2
 
 
@@ -200,3 +203,64 @@ async def test_odd_content_lengths_are_4xx_never_500(api: Api, declared: str, st
     ]
     response = await api.client.post("/v1/chat", content=b'{"message": "hi"}', headers=headers)
     assert response.status_code == status, response.text
+
+
+@pytest.fixture
+async def shared_limits() -> AsyncIterator[PostgresLimits]:
+    """One shared backend (a throwaway database) for several app instances, as on one SUPABASE_DB_URL."""
+    database = pgqueue.create_database()
+    try:
+        limits = await PostgresLimits.open(pgqueue.url(database))
+        yield limits
+        await limits.close()
+    finally:
+        pgqueue.drop_database(database)
+
+
+async def test_two_app_instances_share_one_rate_limit(
+    tmp_path: Path, fake_openai: FakeOpenAI, jwt_secret: str, shared_limits: PostgresLimits
+) -> None:
+    settings = [
+        api_settings(tmp_path / name, fake_openai, jwt_secret, api_rate_limit_per_minute=3) for name in "ab"
+    ]
+    async with (
+        open_api(settings[0], jwt_secret, shared_limits=shared_limits) as first,
+        open_api(settings[1], jwt_secret, shared_limits=shared_limits) as second,
+    ):
+        statuses = [
+            (await api.client.get("/v1/sessions", headers=api.auth())).status_code
+            for api in (first, second, first, second, first)
+        ]
+        bob = await second.client.get("/v1/sessions", headers=second.auth(BOB))
+    assert statuses == [200, 200, 200, 429, 429]  # 3 a minute in all, not 3 per instance
+    assert bob.status_code == 200
+
+
+async def test_without_a_shared_backend_each_instance_counts_alone(
+    tmp_path: Path, fake_openai: FakeOpenAI, jwt_secret: str
+) -> None:
+    settings = [
+        api_settings(tmp_path / name, fake_openai, jwt_secret, api_rate_limit_per_minute=2) for name in "ab"
+    ]
+    async with open_api(settings[0], jwt_secret) as first, open_api(settings[1], jwt_secret) as second:
+        statuses = [
+            (await api.client.get("/v1/sessions", headers=api.auth())).status_code
+            for api in (first, first, second, second, first)
+        ]
+    assert statuses == [200, 200, 200, 200, 429]
+
+
+async def test_a_failing_shared_backend_falls_back_to_the_process_limit(
+    tmp_path: Path, fake_openai: FakeOpenAI, jwt_secret: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = pgqueue.create_database()
+    limits = await PostgresLimits.open(pgqueue.url(database))
+    pgqueue.drop_database(database)  # the database goes away under a running app
+    try:
+        settings = api_settings(tmp_path, fake_openai, jwt_secret, api_rate_limit_per_minute=2)
+        async with open_api(settings, jwt_secret, shared_limits=limits) as api:
+            responses = [await api.client.get("/v1/sessions", headers=api.auth()) for _ in range(3)]
+    finally:
+        await limits.close()
+    assert [r.status_code for r in responses] == [200, 200, 429]  # limited all the same, by this process
+    assert "shared rate limit unavailable, limiting in this process" in caplog.text

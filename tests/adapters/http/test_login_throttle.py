@@ -1,5 +1,6 @@
 """The sign-in throttle's buckets on their own (a clock the test moves): per email and per client
-address, charged before the attempt and forgiven after one that did not fail."""
+address, charged before the attempt and forgiven after one that did not fail; shared by two
+instances on one backend."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import pytest
 
 from adapters.http.login_throttle import LoginThrottle, address_key, email_key
 from adapters.http.ratelimit import RateLimiter
+from core.limits_postgres import PostgresLimits
+from tests.core.intake import pgqueue
 
 
 class Clock:
@@ -17,16 +20,16 @@ class Clock:
         return self.now
 
 
-def test_a_window_bucket_refills_at_limit_per_window() -> None:
+async def test_a_window_bucket_refills_at_limit_per_window() -> None:
     clock = Clock()
     limiter = RateLimiter.per_window(5, window_seconds=900, clock=clock)
 
-    burst = [limiter.hit("k").allowed for _ in range(6)]
-    denied = limiter.hit("k")
+    burst = [(await limiter.hit("k")).allowed for _ in range(6)]
+    denied = await limiter.hit("k")
     clock.now += 179  # one hit comes back every 180 s
-    still = limiter.hit("k")
+    still = await limiter.hit("k")
     clock.now += 1
-    refilled = limiter.hit("k")
+    refilled = await limiter.hit("k")
 
     assert burst == [True] * 5 + [False]
     assert denied.retry_after_seconds == 180
@@ -36,26 +39,26 @@ def test_a_window_bucket_refills_at_limit_per_window() -> None:
         RateLimiter.per_window(5, window_seconds=0)
 
 
-def test_a_refund_gives_back_one_hit_and_never_more_than_the_limit() -> None:
+async def test_a_refund_gives_back_one_hit_and_never_more_than_the_limit() -> None:
     limiter = RateLimiter.per_window(2, window_seconds=60, clock=Clock())
-    limiter.hit("k")
-    limiter.hit("k")
-    limiter.refund("k")
-    limiter.refund("k")
-    limiter.refund("k")  # one more than was taken: capped
-    limiter.refund("never-hit")  # adds no bucket
+    await limiter.hit("k")
+    await limiter.hit("k")
+    await limiter.refund("k")
+    await limiter.refund("k")
+    await limiter.refund("k")  # one more than was taken: capped
+    await limiter.refund("never-hit")  # adds no bucket
 
-    assert [limiter.hit("k").allowed for _ in range(3)] == [True, True, False]
+    assert [(await limiter.hit("k")).allowed for _ in range(3)] == [True, True, False]
     assert len(limiter) == 1
 
 
-def test_failures_are_limited_per_email_and_per_address() -> None:
+async def test_failures_are_limited_per_email_and_per_address() -> None:
     throttle = LoginThrottle(failures_per_email=2, failures_per_address=3, clock=Clock())
 
-    first = [throttle.charge(address="1.1.1.1", email="alice@example.com") for _ in range(2)]
-    alice_again = throttle.charge(address="2.2.2.2", email="alice@example.com")
-    bob = throttle.charge(address="1.1.1.1", email="bob@example.com")
-    carol = throttle.charge(address="1.1.1.1", email="carol@example.com")
+    first = [await throttle.charge(address="1.1.1.1", email="alice@example.com") for _ in range(2)]
+    alice_again = await throttle.charge(address="2.2.2.2", email="alice@example.com")
+    bob = await throttle.charge(address="1.1.1.1", email="bob@example.com")
+    carol = await throttle.charge(address="1.1.1.1", email="carol@example.com")
 
     assert first == [None, None]
     assert alice_again is not None
@@ -65,26 +68,26 @@ def test_failures_are_limited_per_email_and_per_address() -> None:
     assert carol.scope == "address"
     assert carol.decision.retry_after_seconds > 0
     # The refused email did not spend 2.2.2.2's allowance: it still has all three.
-    assert [throttle.charge(address="2.2.2.2") for _ in range(3)] == [None, None, None]
+    assert [await throttle.charge(address="2.2.2.2") for _ in range(3)] == [None, None, None]
 
 
-def test_a_forgiven_attempt_costs_nothing() -> None:
+async def test_a_forgiven_attempt_costs_nothing() -> None:
     throttle = LoginThrottle(failures_per_email=1, failures_per_address=1, clock=Clock())
     for _ in range(5):
-        assert throttle.charge(address="1.1.1.1", email="alice@example.com") is None
-        throttle.forgive(address="1.1.1.1", email="alice@example.com")
-    assert throttle.charge(address="1.1.1.1", email="alice@example.com") is None
-    assert throttle.charge(address="1.1.1.1", email="alice@example.com") is not None
+        assert await throttle.charge(address="1.1.1.1", email="alice@example.com") is None
+        await throttle.forgive(address="1.1.1.1", email="alice@example.com")
+    assert await throttle.charge(address="1.1.1.1", email="alice@example.com") is None
+    assert await throttle.charge(address="1.1.1.1", email="alice@example.com") is not None
 
 
-def test_sign_ups_are_limited_per_address() -> None:
+async def test_sign_ups_are_limited_per_address() -> None:
     clock = Clock()
     throttle = LoginThrottle(signups_per_address=2, signup_window_seconds=3600, clock=clock)
-    allowed = [throttle.charge_signup("1.1.1.1") for _ in range(2)]
-    refused = throttle.charge_signup("1.1.1.1")
-    other = throttle.charge_signup("2.2.2.2")
-    throttle.forgive_signup("1.1.1.1")
-    after_forgiving = throttle.charge_signup("1.1.1.1")
+    allowed = [await throttle.charge_signup("1.1.1.1") for _ in range(2)]
+    refused = await throttle.charge_signup("1.1.1.1")
+    other = await throttle.charge_signup("2.2.2.2")
+    await throttle.forgive_signup("1.1.1.1")
+    after_forgiving = await throttle.charge_signup("1.1.1.1")
 
     assert allowed == [None, None]
     assert refused is not None
@@ -115,3 +118,27 @@ def test_spellings_of_one_address_share_a_bucket(spelling: str) -> None:
 )
 def test_client_addresses_are_keyed_by_what_one_client_controls(host: str | None, key: str) -> None:
     assert address_key(host) == key
+
+
+async def test_two_instances_on_one_backend_count_failures_together() -> None:
+    database = pgqueue.create_database()
+    try:
+        limits = await PostgresLimits.open(pgqueue.url(database))
+        try:
+            first, second = (LoginThrottle(failures_per_email=3, shared=limits) for _ in range(2))
+            charged = [
+                await throttle.charge(address=f"10.0.0.{n}", email="alice@example.com")
+                for n, throttle in enumerate((first, second, first, second))
+            ]
+            await first.forgive(address="10.0.0.2", email="alice@example.com")  # that one did not fail
+            forgiven = await second.charge(address="10.0.0.9", email="Alice@Example.com")
+            refused = await first.charge(address="10.0.0.8", email="alice@example.com")
+        finally:
+            await limits.close()
+    finally:
+        pgqueue.drop_database(database)
+    assert charged[:3] == [None, None, None]
+    assert charged[3] is not None  # the fourth failure, on the other instance
+    assert charged[3].scope == "email"
+    assert forgiven is None
+    assert refused is not None

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from adapters.slack.shortcuts import FORGET_CALLBACK, REMEMBER_CALLBACK
+
 ROOT = Path(__file__).resolve().parents[3]
 MANIFESTS = {"socket": ROOT / "slack-manifest.yaml", "http": ROOT / "slack-manifest.http.yaml"}
 
@@ -24,8 +26,30 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations_info": {"channels:read", "groups:read", "im:read", "mpim:read"},
     "conversations_open": {"im:write"},
     "files_upload_v2": {"files:write"},
+    "views_publish": set(),  # the App Home tab: no scope, the home tab must be enabled
 }
-EVENTS = {"app_mention", "message.channels", "message.groups", "message.im", "message.mpim"}
+# Called by bolt's assistant helpers and slack_sdk's chat_stream for the assistant pane (not by a
+# `client.` line of the adapter): the pane's tests see each of them hit the fake Web API.
+HELPER_METHOD_SCOPES: dict[str, set[str]] = {
+    "assistant.threads.setStatus": {"assistant:write"},
+    "assistant.threads.setTitle": {"assistant:write"},
+    "assistant.threads.setSuggestedPrompts": {"assistant:write"},
+    "chat.startStream": {"chat:write"},
+    "chat.appendStream": {"chat:write"},
+    "chat.stopStream": {"chat:write"},
+    "conversations.replies": {"im:history"},  # bolt's thread-context store, in the pane (a DM)
+}
+EVENTS = {
+    "app_home_opened",
+    "app_mention",
+    "assistant_thread_context_changed",
+    "assistant_thread_started",
+    "message.channels",
+    "message.groups",
+    "message.im",
+    "message.mpim",
+}
+SHORTCUTS = {"mnemo_remember_message", "mnemo_forget_message"}
 HISTORY_SCOPES = {"channels:history", "groups:history", "im:history", "mpim:history", "app_mentions:read"}
 
 
@@ -49,13 +73,35 @@ def test_manifest_grants_what_the_adapter_needs(kind: str) -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     settings = manifest["settings"]
 
-    assert set().union(*METHOD_SCOPES.values()) | HISTORY_SCOPES | {"commands"} == scopes
+    needed = set().union(*METHOD_SCOPES.values(), *HELPER_METHOD_SCOPES.values())
+    assert needed | HISTORY_SCOPES | {"commands"} == scopes
     assert set(settings["event_subscriptions"]["bot_events"]) == EVENTS
     assert settings["interactivity"]["is_enabled"] is True
     (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == "/memory"
     assert manifest["features"]["bot_user"]["display_name"] == "Mnemo"
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+
+
+@pytest.mark.parametrize("kind", MANIFESTS)
+def test_manifest_declares_the_assistant_pane_and_the_shortcuts(kind: str) -> None:
+    features = load(kind)["features"]
+    pane = features["assistant_view"]
+
+    assert pane["assistant_description"]
+    assert pane["suggested_prompts"]
+    assert all(prompt["title"] and prompt["message"] for prompt in pane["suggested_prompts"])
+    shortcuts = {shortcut["callback_id"]: shortcut for shortcut in features["shortcuts"]}
+    assert set(shortcuts) == SHORTCUTS
+    for shortcut in shortcuts.values():
+        assert shortcut["type"] == "message"
+        assert 1 <= len(shortcut["name"]) <= 24  # Slack's limit for a shortcut's name
+        assert 1 <= len(shortcut["description"]) <= 150
+
+
+def test_the_shortcut_callback_ids_are_the_adapters() -> None:
+    assert {REMEMBER_CALLBACK, FORGET_CALLBACK} == SHORTCUTS
 
 
 def test_socket_mode_manifest_needs_no_url() -> None:

@@ -248,7 +248,7 @@ async def test_malformed_button_value_gets_a_clear_answer(slack_http: SlackHarne
 
 async def test_slow_work_is_acked_at_once_and_answered_later(slack_http: SlackHarness) -> None:
     await seed(slack_http, ["I like hiking"])
-    slack_http.model.state.delay_embeddings = 1.5  # a search needs an embedding
+    slack_http.slack.state.delay["users.info"] = 1.5  # the person's name is looked up first
 
     started = time.monotonic()
     response = await slack_http.command("show hiking", name="slow")

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from core.intake.model import Delivery, DeliveryHandler, Intake, NewDelivery
+from core.intake.sqlite import MAX_ATTEMPTS
 from tests.core.intake.conftest import Inboxes
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -35,6 +37,7 @@ class Recorder:
         self.holds: dict[str, asyncio.Event] = {}
         self.arrived = asyncio.Condition()
         self.fail_first: set[str] = set()
+        self.fail_always: set[str] = set()
 
     def hold(self, text: str) -> asyncio.Event:
         self.holds[text] = asyncio.Event()
@@ -45,6 +48,8 @@ class Recorder:
             self.seen.append(delivery)
             self.arrived.notify_all()
         text = str(delivery.payload.get("text"))
+        if text in self.fail_always:
+            raise RuntimeError("a bug on every attempt")
         if text in self.fail_first:
             self.fail_first.discard(text)
             raise RuntimeError("a bug on the first attempt")
@@ -167,3 +172,45 @@ async def test_bad_input_is_refused(inboxes: Inboxes) -> None:
             NewDelivery(key="k", kind="x", lane="l", payload={}, received_at=datetime(2026, 1, 1))
         )
     assert await inbox.pending() == 0
+
+
+async def test_a_delivery_that_keeps_failing_is_given_up_and_forgotten(
+    inboxes: Inboxes, serving: Callable[..., Awaitable[tuple[Intake, Recorder]]]
+) -> None:
+    inbox, recorder = await serving()
+    recorder.fail_always.add("poison")
+    await inbox.accept(new(text="poison"))
+    seen = await recorder.wait_for(MAX_ATTEMPTS, timeout=30)
+    assert [d.attempt for d in seen] == list(range(1, MAX_ATTEMPTS + 1))
+    await inboxes.settled(inbox)
+    assert await inbox.pending() == 0  # done: never retried forever
+    assert await inboxes.payloads_holding(inbox, "poison") == 0
+
+
+async def test_no_log_line_carries_what_was_said(
+    inboxes: Inboxes,
+    serving: Callable[..., Awaitable[tuple[Intake, Recorder]]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    inbox, recorder = await serving()
+    recorder.fail_first.add("canary-7f3a words")
+    await inbox.accept(new(text="canary-7f3a words"))
+    await recorder.wait_for(2, timeout=30)
+    await inboxes.settled(inbox)
+    assert "delivery" in caplog.text or "job" in caplog.text  # the queue did log
+    assert "canary-7f3a" not in caplog.text
+
+
+async def test_work_queued_while_no_worker_runs_is_drained_in_order_per_lane(
+    inboxes: Inboxes, serving: Callable[..., Awaitable[tuple[Intake, Recorder]]]
+) -> None:
+    front_door = await inboxes.open()  # accepts while every worker is down
+    for i in range(4):
+        for lane in ("lane-a", "lane-b", "lane-c"):
+            assert await front_door.accept(new(lane, text=f"{lane}:{i}"))
+    assert await front_door.pending() == 12
+    _, recorder = await serving(concurrency=3)  # a worker (re)starts
+    seen = await recorder.wait_for(12, timeout=30)
+    for lane in ("lane-a", "lane-b", "lane-c"):
+        assert [d.payload["text"] for d in seen if d.lane == lane] == [f"{lane}:{i}" for i in range(4)]

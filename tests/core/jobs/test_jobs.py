@@ -13,6 +13,7 @@ from bot.wiring import Core, build_core
 from core.jobs import (
     CLOSE_IDLE_SESSIONS,
     MEMORY_HOUSEKEEPING,
+    PURGE_MEMORY_VECTORS,
     PURGE_OLD_MESSAGES,
     RETRY_MEMORY_WRITES,
     JobOptions,
@@ -70,7 +71,13 @@ async def test_unknown_job_name_is_a_clear_error(jcore: Core) -> None:
     jobs = build_jobs(jcore)
     with pytest.raises(UnknownJobError, match="Jobs: close-idle-sessions, purge-old-messages"):
         await jobs.run("vacuum-everything")
-    assert jobs.names == [CLOSE_IDLE_SESSIONS, PURGE_OLD_MESSAGES, RETRY_MEMORY_WRITES, MEMORY_HOUSEKEEPING]
+    assert jobs.names == [
+        CLOSE_IDLE_SESSIONS,
+        PURGE_OLD_MESSAGES,
+        RETRY_MEMORY_WRITES,
+        MEMORY_HOUSEKEEPING,
+        PURGE_MEMORY_VECTORS,
+    ]
 
 
 # -- close idle sessions --------------------------------------------------------------------------

@@ -184,7 +184,13 @@ class CrashingMemory:
         self._real = real
 
     async def remember(
-        self, account_id: uuid.UUID, messages: list[dict[str, str]], *, origin: MemoryOrigin, epoch: int
+        self,
+        account_id: uuid.UUID,
+        messages: list[dict[str, str]],
+        *,
+        origin: MemoryOrigin,
+        epoch: int,
+        said_at: object = None,
     ) -> list[MemoryItem]:
         raise KeyError("a bug")
 
@@ -240,3 +246,26 @@ async def test_forget_all_during_a_retry_leaves_nothing(
     assert await memory_texts(jcore, account) == []
     data = [p for p in jcore.settings.data_dir.rglob("*") if p.is_file()]
     assert all(b"8812" not in p.read_bytes() for p in data)
+
+
+async def test_a_retried_write_is_dated_when_it_was_said_not_when_it_landed(
+    jcore: Core, clock: FakeClock, fake_openai: FakeOpenAI
+) -> None:
+    account = (await jcore.store.resolve_account(ALICE)).id
+    said = clock.now
+    await jcore.store.add_pending_write(
+        account_id=account,
+        messages=[{"role": "user", "content": "I play the oboe"}],
+        origin=DM,
+        now=said,
+        error="boom",
+        epoch=0,
+    )
+    clock.advance(hours=20)  # within this core's 24 h expiry, and on another day
+
+    result = await build_jobs(jcore).run(RETRY_MEMORY_WRITES)
+
+    assert result.counts == {"written": 1, "failed": 0, "expired": 0, "dropped_paused": 0}
+    [memory] = await jcore.memory.export(account, epoch=0)
+    assert memory.text == "I play the oboe"
+    assert (memory.created_at or "")[:10] == said.date().isoformat()

@@ -72,10 +72,12 @@ def truncate(name: str) -> None:
     with psycopg.connect(dsn(name), autocommit=True) as conn:
         if conn.execute("select to_regclass(%s)", (TABLE,)).fetchone() != (None,):
             conn.execute(f"truncate {TABLE}")
+            conn.execute("update mnemo.memory_vectors_purge set deleted_at = null, purged_at = null")
 
 
 def table_files(name: str) -> list[str]:
-    """Data files (relative to the data directory) of the table, its TOAST table and every index."""
+    """Data files (relative to the data directory) of the table, its TOAST table and every index
+    (the keyword index holds the text's words too)."""
     rows = query(
         name,
         """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 import uuid
 from pathlib import Path
@@ -25,6 +26,34 @@ PUBLIC = MemoryOrigin(Platform.CONSOLE, "general", False)
 
 def files_containing(root: Path, needle: bytes) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def keyword_terms_in(path: Path) -> set[str]:
+    """Every term of the vector store's keyword index (FTS5), deleted rows' until merged away."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, memory_terms, row)")
+        return {row[0] for row in conn.execute("SELECT term FROM temp.terms")}
+    finally:
+        conn.close()
+
+
+async def test_forgetting_one_memory_removes_its_words_from_the_keyword_index(
+    core: Core, fake_openai: FakeOpenAI
+) -> None:
+    identity = IdentityKey(Platform.CONSOLE, "w1", "erin")
+    account = await core.store.resolve_account(identity)
+    await say(core, account.id, "my locker word is wombatcanary4471")
+    await say(core, account.id, "I like oolong")
+    path = core.settings.data_dir / "memory_vectors.db"
+    assert "wombatcanary4471" in keyword_terms_in(path)
+    found = await core.memory.recall(account.id, "wombatcanary4471", epoch=0, include_private=True, limit=5)
+    assert next(m.text for m in found) == "my locker word is wombatcanary4471"
+    victim = next(m for m in found if "wombat" in m.text)
+    await core.commands.run(identity, Command(CommandName.FORGET, argument=victim.id))
+    assert "wombatcanary4471" not in keyword_terms_in(path)
+    assert "oolong" in keyword_terms_in(path)
+    assert files_containing(core.settings.data_dir, b"wombatcanary4471") == []
 
 
 async def say(core: Core, account: uuid.UUID, text: str, origin: MemoryOrigin = PRIVATE) -> None:
@@ -59,6 +88,11 @@ async def test_forget_all_leaves_no_trace_in_any_file(core: Core, fake_openai: F
 
     assert files_containing(data_dir, canary.encode()) == []
     assert files_containing(data_dir, b"I like tea") == []
+    # Nor in the keyword index (whose terms are stored prefix-compressed, so also asked directly).
+    terms = keyword_terms_in(data_dir / "memory_vectors.db")
+    assert canary not in terms
+    assert "tea" not in terms
+    assert "coffee" in terms  # bob's
     # Bob is untouched.
     bob = await core.store.resolve_account(other)
     assert [i.text for i in (await core.memory.page(bob.id, offset=0, limit=10, epoch=0)).items] == [

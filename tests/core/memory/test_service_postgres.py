@@ -22,7 +22,7 @@ from bot.wiring import Core, build_core, mem0_options
 from config import Settings
 from core.commands import Command, CommandName
 from core.errors import MemoryBackendError
-from core.jobs import MEMORY_HOUSEKEEPING
+from core.jobs import MEMORY_HOUSEKEEPING, PURGE_MEMORY_VECTORS
 from core.memory.vectors.postgres import PostgresVectorStore
 from core.models import IdentityKey, MemoryOrigin, Platform, ReplyKind
 from tests.conftest import make_settings
@@ -126,13 +126,16 @@ async def test_forget_one_then_all_leaves_no_row_and_no_text_in_postgres_or_data
 
     tea = next(item for item in page.items if item.text == "I like tea")
     await pg_core.commands.run(alice, Command(CommandName.FORGET, argument=tea.id))
-    assert vector_rows(vec_db, account.id) == 2
-    assert pgdb.files_holding(vec_db, b"I like tea") == []  # forgetting one rewrites the table too
+    assert vector_rows(vec_db, account.id) == 2  # gone from every query at once
+    assert pgdb.files_holding(vec_db, b"I like tea"), "the files wait for the scheduled purge"
+    assert (await build_jobs(pg_core).run(PURGE_MEMORY_VECTORS)).counts == {"rewritten": 1}
+    assert pgdb.files_holding(vec_db, b"I like tea") == []
 
     result = await pg_core.commands.run(alice, Command(CommandName.FORGET_ALL, confirmed=True))
 
     assert "erased" in result.text
     assert vector_rows(vec_db, account.id) == 0
+    assert (await build_jobs(pg_core).run(PURGE_MEMORY_VECTORS)).counts == {"rewritten": 1}
     assert pgdb.files_holding(vec_db, canary.encode()) == []
     assert files_containing(pg_core.settings.data_dir, canary.encode()) == []
     # mem0's history store keeps nothing (core.memory), so there is no copy there to purge.
@@ -254,6 +257,8 @@ async def test_two_machines_sharing_supabase_see_the_same_memories(
         account = await first.store.resolve_account(alice)
         assert (await first.memory.page(account.id, offset=0, limit=10, epoch=0)).total == 0
         assert vector_rows(db, account.id) == 0
+        # The scheduled purge, run by the first machine, rewrites the files for both.
+        assert (await build_jobs(first).run(PURGE_MEMORY_VECTORS)).counts == {"rewritten": 1}
         assert pgdb.files_holding(db, canary.encode()) == []
         for name in ("a", "b"):
             assert files_containing(tmp_path / name / "data", canary.encode()) == []

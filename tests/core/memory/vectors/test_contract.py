@@ -214,8 +214,8 @@ def test_both_stores_keep_vectors_as_the_same_little_endian_float32(
         add(store, "alice", "alice likes tea", created="1")
     with sqlite3.connect(tmp_path / "v.db") as conn:
         [(in_sqlite,)] = conn.execute("select vector from vectors").fetchall()
-    [(in_postgres,)] = pgdb.query(vec_db, "select vector from mnemo.memory_vectors")
-    assert bytes(in_postgres) == bytes(in_sqlite)
+    [(in_postgres,)] = pgdb.query(vec_db, "select vector::real[] from mnemo.memory_vectors")
+    assert np.asarray(in_postgres, dtype="<f4").tobytes() == bytes(in_sqlite)
     raw = np.asarray(vec("alice likes tea"))
     assert np.allclose(np.frombuffer(in_sqlite, dtype="<f4"), raw / np.linalg.norm(raw), atol=1e-7)
 
@@ -271,10 +271,13 @@ def test_collections_are_separate(make_store: MakeStore) -> None:
     assert texts(entities.search("q", vec("text"), top_k=5, filters={"user_id": "alice"})) == ["entity text"]
 
 
-def test_keyword_search_is_not_offered_and_search_batch_runs_each_query(store: Store) -> None:
+def test_keyword_search_is_offered_by_both_stores_and_search_batch_runs_each_query(store: Store) -> None:
+    # (Each store's own keyword-search tests: tests/core/memory/vectors/test_keyword_sqlite.py and
+    # test_postgres_search.py.)
     add(store, "alice", "alice plays chess", created="1")
     add(store, "alice", "alice bakes bread", created="2")
-    assert store.keyword_search("chess", top_k=5, filters={"user_id": "alice"}) is None
+    found = store.keyword_search("chess", top_k=5, filters={"user_id": "alice"})
+    assert texts(found or []) == ["alice plays chess"]
     batch = store.search_batch(
         ["chess", "bread"], [vec("chess"), vec("bread")], top_k=1, filters={"user_id": "alice"}
     )

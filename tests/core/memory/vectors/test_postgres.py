@@ -1,6 +1,7 @@
-"""What only the PostgreSQL vector store has: its table (created if missing, private, the same as the
-migration's), start-up errors in one line without the password, erasure that really leaves the
-table's files, and connections that come back after the server drops them."""
+"""What only the PostgreSQL vector store has: its table (created or upgraded if needed, private, the
+same as the migrations'), start-up errors in one line without the password, recall and keyword
+search ranked in the database, erasure that is immediate and leaves the table's files at the
+scheduled purge, and connections that come back after the server drops them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 from config import ConfigError
 from core.memory.vectors.postgres import PostgresVectorStore
+from core.memory.vectors.postgres_purge import VectorPurge
 from tests.core.memory import pgdb
 from tests.core.memory.pgdb import PASSWORD, free_port
 from tests.fakes.openai_server import embed_text
@@ -23,6 +25,15 @@ from tests.supabase import pg
 
 DIMS = 16
 MIGRATION = next(p for p in pg.migration_files() if p.name.endswith("_mnemo_memory_vectors.sql"))
+PGVECTOR_MIGRATION = next(
+    p for p in pg.migration_files() if p.name.endswith("_mnemo_memory_vectors_pgvector.sql")
+)
+
+
+def migrate(name: str) -> None:
+    """The table as `supabase db push` makes it: the first layout, then the pgvector upgrade."""
+    pg.run_sql_file(pgdb.dsn(name), MIGRATION)
+    pg.run_sql_file(pgdb.dsn(name), PGVECTOR_MIGRATION)
 
 
 def open_store(
@@ -45,7 +56,7 @@ def add(store: PostgresVectorStore, user: str, text: str, *, created: str = "202
 
 _CATALOG = {
     "columns": """
-        select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, coll.collname
+        select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, coll.collname, a.attstorage
           from pg_attribute a left join pg_collation coll on coll.oid = a.attcollation
          where a.attrelid = 'mnemo.memory_vectors'::regclass and a.attnum > 0 and not a.attisdropped
          order by a.attnum""",
@@ -74,7 +85,7 @@ def test_the_store_creates_the_same_private_table_as_the_migration(fresh_databas
         # file alone (it stands on its own), the other only the bot.
         pg.bootstrap(pgdb.dsn(fresh_database))
         pg.bootstrap(pgdb.dsn(other))
-        pg.run_sql_file(pgdb.dsn(fresh_database), MIGRATION)
+        migrate(fresh_database)
         open_store(other).close()
 
         migrated, created = catalog(fresh_database), catalog(other)
@@ -92,10 +103,12 @@ def test_the_store_creates_the_same_private_table_as_the_migration(fresh_databas
         "id",
         "user_id",
         "created_at",
-        "vector",
         "payload",
+        "vector",
+        "tsv",
     ]
     assert any("(collection, user_id, created_at)" in idx[0] for idx in created["indexes"])
+    assert any("USING gin (tsv)" in idx[0] for idx in created["indexes"])
 
 
 def test_on_a_plain_postgres_without_supabase_roles_the_table_is_created_too(fresh_database: str) -> None:
@@ -193,14 +206,17 @@ def test_a_role_that_does_not_own_the_table_works_and_is_warned_that_erasure_can
     fresh_database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     pg.bootstrap(pgdb.dsn(fresh_database))
-    pg.run_sql_file(pgdb.dsn(fresh_database), MIGRATION)
+    migrate(fresh_database)
     with caplog.at_level(logging.WARNING, logger="core.memory.vectors.postgres_schema"):
         store = open_store(fresh_database, options="-c role=service_role")
     try:
         assert any("does not own mnemo.memory_vectors" in r.getMessage() for r in caplog.records)
         add(store, "alice", "alice likes tea")
-        assert store.erase_user("alice") == 1  # rows go; VACUUM (FULL) is skipped by the server
+        assert store.erase_user("alice") == 1  # rows go at once
         assert store.list(filters={"user_id": "alice"})[0] == []
+        with caplog.at_level(logging.WARNING, logger="core.memory.vectors.postgres_purge"):
+            assert VectorPurge(pgdb.url(fresh_database, options="-c role=service_role")).run() is False
+        assert any("cannot be rewritten" in r.getMessage() for r in caplog.records)
     finally:
         store.close()
 
@@ -237,51 +253,6 @@ def test_vectors_of_another_size_are_left_out_of_scoring(vec_db: str) -> None:
         assert new.erase_user("alice") == 2
     finally:
         new.close()
-
-
-def test_erasure_rewrites_the_table_so_the_text_is_gone_from_its_files(vec_db: str) -> None:
-    canary = "zebracanary" + secrets.token_hex(4)
-    store = open_store(vec_db, dims=1536)  # real embedding size: the vector goes to the TOAST table
-    try:
-        add(store, "bob", "bob keeps this text")
-        # A long, incompressible memory is stored out of line, in the TOAST table.
-        add(store, "alice", f"{canary} " + secrets.token_hex(3000))
-        last = add(store, "alice", f"my locker code is {canary}")
-        files = pgdb.table_files(vec_db)
-        assert len(pgdb.files_holding(vec_db, canary.encode(), files)) == 2, "control: heap and TOAST"
-
-        # Why the store rewrites the table: DELETE, and even a plain VACUUM after it, leave the
-        # bytes in the page (VACUUM only makes the space reusable; nothing here moved over them).
-        store.delete(last)
-        assert pgdb.files_holding(vec_db, b"my locker code is " + canary.encode(), files)
-        pgdb.query(vec_db, "vacuum mnemo.memory_vectors")
-        assert pgdb.files_holding(vec_db, b"my locker code is " + canary.encode(), files)
-
-        assert store.erase_user("alice") == 1
-
-        assert pgdb.files_holding(vec_db, canary.encode()) == []  # the table's files now
-        assert pgdb.files_holding(vec_db, canary.encode(), files) == []  # and the old ones
-        assert pgdb.files_holding(vec_db, b"bob keeps this text")  # control: the rest survived
-        assert pgdb.query(vec_db, "select count(*) from mnemo.memory_vectors where user_id = 'alice'") == [
-            (0,)
-        ]
-    finally:
-        store.close()
-
-
-def test_forgetting_one_memory_then_purging_removes_its_text_from_the_files(vec_db: str) -> None:
-    canary = "okapicanary" + secrets.token_hex(4)
-    store = open_store(vec_db)
-    try:
-        gone = add(store, "alice", f"forget {canary}")
-        add(store, "alice", "keep this one")
-        assert pgdb.files_holding(vec_db, canary.encode())
-        store.delete(gone)
-        store.purge()
-        assert pgdb.files_holding(vec_db, canary.encode()) == []
-        assert [r.payload["data"] for r in store.list(filters={"user_id": "alice"})[0]] == ["keep this one"]
-    finally:
-        store.close()
 
 
 def _kill_connections(name: str, application_name: str) -> int:

@@ -1,0 +1,84 @@
+"""The scheduled purge of the memory vector table (core.jobs' purge-memory-vectors job).
+
+Forgetting and erasing delete rows at once (gone from every query) and record when they did in
+`mnemo.memory_vectors_purge`; the deleted text stays in the table's pages until something rewrites
+them (DELETE and plain VACUUM only mark the space reusable). This rewrites the table into new files
+with VACUUM (FULL), when rows were deleted or replaced since the last rewrite: at most once per run
+of the job (VECTOR_PURGE_INTERVAL_MINUTES), whichever process runs it, instead of after every
+forget, which locked everyone's recalls for a time that grows with everyone's memories.
+
+VACUUM FULL keeps row versions that an open transaction's snapshot can still see: a long-open
+transaction on the database delays the purge of rows it could see to a later run (the job records
+the rewrite as of that transaction's start, so it runs again).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+from pydantic import SecretStr
+
+from core.memory.vectors.postgres_pool import SETTING, parse_url
+
+log = logging.getLogger(__name__)
+
+# How long the rewrite waits for the table's lock. While it waits, new recalls queue behind it.
+LOCK_TIMEOUT_MS = 5_000
+
+# When the rewrite's view of the table starts: now, or the start of the oldest open transaction on
+# this database that holds a snapshot (VACUUM FULL keeps the row versions that snapshot can still
+# see, so deletes after that instant count as not yet purged and the next run rewrites again).
+_STATE = """
+select p.deleted_at, p.purged_at,
+       least(now(), (select min(a.xact_start) from pg_stat_activity a
+                      where a.datname = current_database() and a.pid <> pg_backend_pid()
+                        and a.backend_xmin is not null)),
+       pg_has_role((select relowner from pg_class where oid = 'mnemo.memory_vectors'::regclass), 'usage')
+  from mnemo.memory_vectors_purge p
+"""
+
+
+class VectorPurge:
+    """Rewrites mnemo.memory_vectors' files when something was deleted since the last rewrite."""
+
+    def __init__(self, url: SecretStr | str, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> None:
+        raw = url.get_secret_value() if isinstance(url, SecretStr) else url
+        self._conninfo, _ = parse_url(raw)
+        self._lock_timeout_ms = lock_timeout_ms
+
+    def run(self) -> bool:
+        """True when it rewrote the table; False when nothing was deleted since, when it may not,
+        or when the table stayed busy past the lock timeout (the next run tries again)."""
+        with psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None) as conn:
+            conn.execute(f"set lock_timeout = {int(self._lock_timeout_ms)}")
+            return rewrite_if_deleted(conn)
+
+
+def rewrite_if_deleted(conn: psycopg.Connection[Any]) -> bool:
+    exists = conn.execute("select to_regclass('mnemo.memory_vectors_purge') is not null").fetchone()
+    if not (exists and exists[0]):
+        return False  # the store never ran on this database: nothing to purge
+    row = conn.execute(_STATE).fetchone()
+    if row is None:
+        return False
+    deleted_at, purged_at, started, owner = row
+    if deleted_at is None or (purged_at is not None and purged_at >= deleted_at):
+        return False
+    if not owner:
+        log.warning(
+            "%s: this role does not own mnemo.memory_vectors, so deleted memories cannot be rewritten "
+            "out of its files; run the purge as the table owner",
+            SETTING,
+        )
+        return False
+    # Deletes that commit while this runs wait for its lock and record a later time: next run.
+    try:
+        conn.execute("vacuum (full) mnemo.memory_vectors")
+    except psycopg.errors.LockNotAvailable:
+        # A transaction is using the table; waiting would queue every recall behind us.
+        log.warning("the memory vector purge found the table busy; it runs again at the next interval")
+        return False
+    conn.execute("update mnemo.memory_vectors_purge set purged_at = %s", (started,))
+    return True
