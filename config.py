@@ -10,23 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-_PLACEHOLDERS = {
-    "changeme",
-    "change-me",
-    "changethis",
-    "your-token",
-    "xxx",
-    "todo",
-    "secret",
-}
+_PLACEHOLDERS = {"changeme", "change-me", "changethis", "your-token", "xxx", "todo", "secret"}
 
 
 class ConfigError(Exception):
@@ -68,6 +61,20 @@ def _check_url(value: str, *, schemes: tuple[str, ...]) -> str:
     if parsed.scheme not in schemes or not parsed.netloc:
         raise ValueError(f"expected a URL starting with {' or '.join(s + '://' for s in schemes)}")
     return value.rstrip("/")
+
+
+_SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
+_DISCORD_ID = re.compile(r"^[0-9]{15,21}$")
+
+
+def _id_list(value: Any) -> Any:
+    """Comma-separated ids as a frozenset; empty means "not set" (None)."""
+    parts = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else None
+    return value if parts is None else (frozenset(parts) or None)
+
+
+# Comma-separated ids in the environment (NoDecode: not JSON), a frozenset in the code.
+IdList = Annotated[frozenset[str] | None, NoDecode]
 
 
 class Settings(BaseSettings):
@@ -156,6 +163,26 @@ class Settings(BaseSettings):
     api_rate_limit_per_minute: int = Field(default=60, ge=1, le=100_000)
     api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Access control (core/access.py): comma-separated ids; unset = everyone; a block-list wins.
+    allow_dms: bool = True
+    slack_allowed_channels: IdList = None
+    slack_allowed_users: IdList = None
+    slack_blocked_channels: IdList = None
+    slack_blocked_users: IdList = None
+    discord_allowed_channels: IdList = None
+    discord_allowed_roles: IdList = None
+    discord_allowed_users: IdList = None
+    discord_blocked_channels: IdList = None
+    discord_blocked_roles: IdList = None
+    discord_blocked_users: IdList = None
+
+    # Cost limits (core/budget.py): prompt + completion tokens per UTC day; unset = unlimited.
+    daily_token_budget_per_person: int | None = Field(default=None, ge=1)
+    daily_token_budget_per_workspace: int | None = Field(default=None, ge=1)
+
+    # Per-channel system prompt and model (core/channel_settings.py): a TOML file.
+    channel_settings_file: Path | None = None
+
     @field_validator("openai_base_url")
     @classmethod
     def _openai_url(cls, value: str) -> str:
@@ -188,6 +215,29 @@ class Settings(BaseSettings):
             if origin != "*":
                 _check_url(origin, schemes=("http", "https"))
         return value
+
+    @field_validator(
+        "slack_allowed_channels",
+        "slack_allowed_users",
+        "slack_blocked_channels",
+        "slack_blocked_users",
+        "discord_allowed_channels",
+        "discord_allowed_roles",
+        "discord_allowed_users",
+        "discord_blocked_channels",
+        "discord_blocked_roles",
+        "discord_blocked_users",
+        mode="before",
+    )
+    @classmethod
+    def _id_lists(cls, value: Any, info: ValidationInfo) -> Any:
+        ids = _id_list(value)
+        slack = (info.field_name or "").startswith("slack")
+        pattern, kind = (_SLACK_ID, "Slack id (like C0123ABCD)") if slack else (_DISCORD_ID, "Discord id")
+        for one in ids or ():
+            if not pattern.match(one):
+                raise ValueError(f"'{one[:40]}' is not a {kind}" + ("" if slack else " (15 to 21 digits)"))
+        return ids
 
     @field_validator("discord_shard_ids", mode="before")
     @classmethod

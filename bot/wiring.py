@@ -10,8 +10,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from config import Settings
+from core.access import AccessPolicy, PlatformLists
 from core.admission import Admission
 from core.assistant import Assistant
+from core.budget import Budget, BudgetLimits
+from core.channel_settings import load_channel_settings
 from core.clock import utc_now
 from core.commands import MemoryCommands
 from core.erasure import Removals
@@ -109,6 +112,26 @@ def mem0_options(settings: Settings) -> Mem0Options:
     )
 
 
+def access_policy(settings: Settings) -> AccessPolicy:
+    return AccessPolicy(
+        slack=PlatformLists(
+            allowed_channels=settings.slack_allowed_channels,
+            allowed_users=settings.slack_allowed_users,
+            blocked_channels=settings.slack_blocked_channels or frozenset(),
+            blocked_users=settings.slack_blocked_users or frozenset(),
+        ),
+        discord=PlatformLists(
+            allowed_channels=settings.discord_allowed_channels,
+            allowed_users=settings.discord_allowed_users,
+            allowed_roles=settings.discord_allowed_roles,
+            blocked_channels=settings.discord_blocked_channels or frozenset(),
+            blocked_users=settings.discord_blocked_users or frozenset(),
+            blocked_roles=settings.discord_blocked_roles or frozenset(),
+        ),
+        allow_dms=settings.allow_dms,
+    )
+
+
 def _api_key(settings: Settings) -> str:
     # Local OpenAI-compatible servers (Ollama, vLLM) accept any key; the SDK insists on one.
     return settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
@@ -120,6 +143,8 @@ async def build_core(
 ) -> AsyncIterator[Core]:
     """`check_embedding=False` skips the refusal of an embedding model/size other than the stored
     vectors' (core.memory.embedding_record): admin erase and export must work even then."""
+    # A bad channel settings file stops start-up with one line, before anything is opened.
+    channels = load_channel_settings(settings.channel_settings_file)
     async with AsyncExitStack() as stack:
         store = await open_store(settings)
         stack.push_async_callback(store.close)
@@ -131,6 +156,12 @@ async def build_core(
         options = replace(mem0_options(settings), check_embedding=check_embedding)
         memory = await asyncio.to_thread(Mem0Memory.build, options)
         stack.push_async_callback(memory.close)
+        daily = BudgetLimits(
+            per_person=settings.daily_token_budget_per_person,
+            per_workspace=settings.daily_token_budget_per_workspace,
+        )
+        budget = Budget(store=store, limits=daily, clock=clock)
+        memory.on_usage = budget.record_extraction
         model = OpenAIChatModel(
             base_url=settings.openai_base_url,
             api_key=_api_key(settings),
@@ -174,10 +205,13 @@ async def build_core(
                 memory_prompt_tokens=settings.memory_prompt_tokens,
             ),
             clock=clock,
+            access=access_policy(settings),
+            budget=budget,
+            channels=channels,
         )
         links = LinkService(store=store, memory=memory, clock=clock)
         removals = Removals(store=store, memory=memory, writer=writer)
-        commands = MemoryCommands(store=store, memory=memory, removals=removals, links=links)
+        commands = MemoryCommands(store=store, memory=memory, removals=removals, links=links, budget=budget)
         assistant = Assistant(
             intake=intake,
             orchestrator=orchestrator,

@@ -145,6 +145,11 @@ class Assistant:
         False when their memory is paused. Raises StorageError."""
         return await self._orchestrator.remember_text(identity, text, origin, display_name=display_name)
 
+    def may_answer(self, message: IncomingMessage) -> bool:
+        """False when the access lists (core.access) keep this person or place out: nothing of
+        theirs may then go to the model or into memory (handle() refuses such messages itself)."""
+        return self._orchestrator.may_answer(message)
+
     async def follows(self, conversation: ConversationKey) -> bool:
         """True if Mnemo takes part in the conversation (a thread it answered in)."""
         return await self._orchestrator.follows(conversation)

@@ -14,12 +14,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from core.budget import Budget, describe_reset
 from core.erasure import Removals
 from core.errors import UserFacingError
 from core.linking import LinkService, describe_identity, display_code
 from core.matching import matches
 from core.memory.service import MemoryService
-from core.models import ConversationKey, IdentityKey, MemoryItem, MemoryPage
+from core.models import Account, ConversationKey, IdentityKey, MemoryItem, MemoryPage
 from core.redaction import short_hash
 from core.storage import AccountStore, ConversationStore
 
@@ -42,6 +43,7 @@ class CommandName(enum.StrEnum):
     LINKS = "links"
     UNLINK = "unlink"
     WHY = "why"
+    USAGE = "usage"
 
 
 HELP_TEXT = """\
@@ -52,6 +54,7 @@ HELP_TEXT = """\
 /memory resume         start remembering again
 /memory export         your memories as a JSON file
 /memory why            which memories my last answer to you here was based on
+/memory usage          the model tokens you used today, and your daily limit
 /memory link [code]    link your accounts on other platforms (no code: get one; with a code: use it)
 /memory links          which platforms are linked to your memory
 /memory unlink <platform>   detach a platform (slack, discord, web)
@@ -94,9 +97,9 @@ def parse_memory_command(text: str) -> Command:
         if len(rest) != 1:
             raise UserFacingError("Usage: /memory unlink <platform> (see /memory links)")
         return Command(CommandName.UNLINK, argument=rest[0])
-    if head in {"pause", "resume", "export", "help", "why"} and not rest:
+    if head in {"pause", "resume", "export", "help", "why", "usage"} and not rest:
         return Command(CommandName(head))
-    if head in {"pause", "resume", "export", "help", "why"}:
+    if head in {"pause", "resume", "export", "help", "why", "usage"}:
         raise UserFacingError(f"/memory {head} takes no arguments.")
     raise UserFacingError(f"Unknown command '{words[0][:40]}'. Try one of:\n{HELP_TEXT}")
 
@@ -131,8 +134,15 @@ class CommandStore(AccountStore, ConversationStore, Protocol):
 
 class MemoryCommands:
     def __init__(
-        self, *, store: CommandStore, memory: MemoryService, removals: Removals, links: LinkService
+        self,
+        *,
+        store: CommandStore,
+        memory: MemoryService,
+        removals: Removals,
+        links: LinkService,
+        budget: Budget | None = None,
     ) -> None:
+        self._budget = budget  # None: usage is not counted (/memory usage says so)
         self._store = store
         self._memory = memory
         self._removals = removals
@@ -199,6 +209,8 @@ class MemoryCommands:
                 if paused
                 else "Resumed: I'll remember what you tell me again."
             )
+        if command.name is CommandName.USAGE:
+            return CommandResult(await self._usage_text(identity, account))
         if command.name is CommandName.EXPORT:
             items = await self._memory.export(account.id, epoch=account.epoch)
             document = {
@@ -275,6 +287,23 @@ class MemoryCommands:
             f"Unlinked {_platform_list(detached)}. It starts with a fresh, empty memory; "
             "what I remembered stays with your other platforms."
         )
+
+    async def _usage_text(self, identity: IdentityKey, account: Account) -> str:
+        if self._budget is None:
+            return "Model use is not counted here."
+        used = await self._budget.today(
+            account_id=account.id, platform=identity.platform, workspace=identity.workspace
+        )
+        limits = self._budget.limits
+        mine = f" of your {limits.per_person:,}" if limits.per_person is not None else ""
+        lines = [f"Today (UTC) you have used {used.person:,} model tokens{mine}."]
+        if limits.per_workspace is not None:
+            lines.append(f"Everyone here together: {used.workspace:,} of {limits.per_workspace:,}.")
+        if limits.unlimited:
+            lines.append("There is no daily limit.")
+        else:
+            lines.append(describe_reset(self._budget.now()))
+        return " ".join(lines)
 
     @staticmethod
     def _show_text(page: MemoryPage, query: str) -> str:

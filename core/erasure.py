@@ -102,6 +102,14 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
         },
     ),
     TextCopy(
+        "store.token_usage",
+        "no text: the account id with its model tokens per workspace and UTC day (core.budget)",
+        {
+            Removal.ERASE: "Store.erase_account removes the account's rows; their tokens stay in the "
+            "workspace's day without the account id"
+        },
+    ),
+    TextCopy(
         "writer.queue",
         "exchanges queued or being written to memory inside a running process",
         {Removal.ERASE: "dropped or discarded by the epoch check (core.memory.writer)"},

@@ -6,12 +6,17 @@ decodes SSE and turns HTTP failures into its exceptions, but it neither walks th
 pure-Python transform costs milliseconds per call with a 20-message prompt, on the event loop) nor
 builds a pydantic model per response or per streamed chunk. We read the one field we need from the
 JSON ourselves (`answer_text`, `delta_text`); bench/model_request.py times both paths side by side.
+
+Token usage (core.budget) is read from the answer's `usage` the same way (`usage_of`); streamed
+requests ask for it with `stream_options.include_usage` (OpenAI, vLLM, Ollama, OpenRouter and
+llama.cpp's server send it as a last chunk; a server that sends none gives no usage).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import openai
@@ -26,10 +31,34 @@ OnDelta = Callable[[str], Awaitable[None]]
 CHAT_PATH = "/chat/completions"
 
 
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """What the model reported spending on one request."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+OnUsage = Callable[[TokenUsage], None]
+
+
 class ChatModel(Protocol):
-    async def complete(self, messages: list[ChatMessage], *, on_delta: OnDelta | None = None) -> str:
+    async def complete(
+        self,
+        messages: list[ChatMessage],
+        *,
+        on_delta: OnDelta | None = None,
+        on_usage: OnUsage | None = None,
+        model: str | None = None,
+    ) -> str:
         """The model's answer. With `on_delta`, the answer is streamed and each new piece of text is
-        passed to it as it arrives; the full text is still returned. Raises ModelError."""
+        passed to it as it arrives; the full text is still returned. `on_usage` gets the tokens the
+        model reports spending, if it reports any (also when the answer then fails, e.g. empty).
+        `model` names another model than the configured one for this request. Raises ModelError."""
         ...
 
     async def ping(self) -> None: ...
@@ -57,6 +86,24 @@ def answer_text(data: object) -> str | None:
     if content is not None and not isinstance(content, str):
         raise MalformedAnswerError("message content is not text")
     return content
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def usage_of(data: object) -> TokenUsage | None:
+    """The `usage` of a completion or of a stream's last chunk: prompt + completion tokens (or
+    `total_tokens` alone, counted as prompt). None when absent or not numbers: usage never fails
+    an answer."""
+    usage = data.get("usage") if isinstance(data, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    prompt, completion = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+    if prompt is None and completion is None:
+        total = _count(usage.get("total_tokens"))
+        return None if total is None else TokenUsage(total, 0)
+    return TokenUsage(prompt or 0, completion or 0)
 
 
 def delta_text(chunk: object) -> str | None:
@@ -100,18 +147,34 @@ class OpenAIChatModel:
         self._model = model
         self._max_tokens = max_tokens
 
-    async def complete(self, messages: list[ChatMessage], *, on_delta: OnDelta | None = None) -> str:
-        body: dict[str, Any] = {"model": self._model, "messages": messages, "max_tokens": self._max_tokens}
+    async def complete(
+        self,
+        messages: list[ChatMessage],
+        *,
+        on_delta: OnDelta | None = None,
+        on_usage: OnUsage | None = None,
+        model: str | None = None,
+    ) -> str:
+        """See ChatModel.complete. `model` overrides the configured model for this request (a
+        channel's own model, core.channel_settings)."""
+        body: dict[str, Any] = {
+            "model": model or self._model,
+            "messages": messages,
+            "max_tokens": self._max_tokens,
+        }
         try:
             if on_delta is None:
                 # As the typed create(): the API key as a bearer token, never an admin key.
                 data = await self._client.post(
                     CHAT_PATH, body=body, cast_to=object, options={"security": {"bearer_auth": True}}
                 )
+                usage = usage_of(data)
+                if usage is not None and on_usage is not None:
+                    on_usage(usage)
                 text = answer_text(data)
                 metrics.count_usage(data)
             else:
-                text = await self._stream(body, on_delta)
+                text = await self._stream(body, on_delta, on_usage)
         except openai.RateLimitError as exc:
             raise ModelError(f"model rate limited: {exc}") from exc
         except openai.APITimeoutError as exc:
@@ -130,7 +193,7 @@ class OpenAIChatModel:
             raise ModelError("model returned an empty answer")
         return text
 
-    async def _stream(self, body: dict[str, Any], on_delta: OnDelta) -> str:
+    async def _stream(self, body: dict[str, Any], on_delta: OnDelta, on_usage: OnUsage | None) -> str:
         stream = await self._client.post(
             CHAT_PATH,
             # include_usage: the last chunk then carries `usage` (tokens in /metrics); servers that
@@ -145,6 +208,9 @@ class OpenAIChatModel:
         async with stream:
             async for chunk in stream:
                 metrics.count_usage(chunk)  # the last chunk carries `usage` where the server sends it
+                usage = usage_of(chunk)
+                if usage is not None and on_usage is not None:
+                    on_usage(usage)
                 piece = delta_text(chunk)
                 if piece:
                     parts.append(piece)

@@ -56,6 +56,8 @@ class IncomingMessage:
     conversation (a thread reply without a mention); the core decides inside the conversation's
     lock, so a follow-up that arrives while the first answer is being written is answered.
     `raw` is the platform payload, for logging only; core never branches on it.
+    `server` is the Discord server (guild) id, '' elsewhere and in Discord DMs; `roles` are the
+    author's role ids in that server (core.access reads both).
     """
 
     platform: Platform
@@ -72,6 +74,8 @@ class IncomingMessage:
     user_name: str | None = None
     received_at: datetime | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    server: str = ""
+    roles: frozenset[str] = frozenset()
 
     @property
     def identity(self) -> IdentityKey:
@@ -117,6 +121,15 @@ class AccountSettings:
 
     memory_paused: bool = False
     epoch: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DailyUsage:
+    """Model tokens (prompt + completion) spent on one UTC day: by one person (their account, every
+    platform), and in one workspace (everyone's, erased accounts included)."""
+
+    person: int
+    workspace: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +255,9 @@ class ReplyKind(enum.StrEnum):
     # The person erased their memory while the answer was being written: the answer (built from
     # what was erased) is dropped, and `text` says so. It replaces anything already streamed.
     WITHDRAWN = "withdrawn"
+    # Not answered on purpose (outside the access lists in a DM, over the daily token budget):
+    # `text` says why; nothing went to the model and nothing was stored.
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True)

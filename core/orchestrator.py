@@ -24,10 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core import logcontext, metrics
+from core.access import ACCESS_NOTE, AccessPolicy, Verdict
 from core.admission import Admission, Turn
+from core.budget import Budget, tokens_spent
 from core.cache import TTLCache
+from core.channel_settings import ChannelSettings
 from core.errors import ErasedError, MemoryBackendError, ModelError, StorageError
-from core.llm import ChatModel, OnDelta
+from core.llm import ChatModel, OnDelta, TokenUsage
 from core.locks import KeyedLocks
 from core.memory.service import MemoryService
 from core.memory.writer import MemoryWriter
@@ -91,7 +94,15 @@ class Orchestrator:
         admission: Admission,
         options: OrchestratorOptions,
         clock: Callable[[], datetime],
+        access: AccessPolicy | None = None,
+        budget: Budget | None = None,
+        channels: ChannelSettings | None = None,
     ) -> None:
+        # Who may talk to Mnemo where (core.access), daily token budgets (core.budget; None: usage
+        # is not counted), and each channel's own prompt and model (core.channel_settings).
+        self._access = access or AccessPolicy()
+        self._budget = budget
+        self._channels = channels or ChannelSettings()
         self._store = store
         self._admission = admission
         self._memory = memory
@@ -144,6 +155,11 @@ class Orchestrator:
         it was accepted; a second attempt after a worker died must be answered, not skipped."""
         if not self._accepting or not message.text.strip():
             return None
+        verdict = self._access.check(message)
+        if verdict is not Verdict.ALLOWED:
+            # Before anything is claimed, stored or sent to the model (core.access).
+            log.info("outside the access lists platform=%s verdict=%s", message.platform.value, verdict.value)
+            return Reply(ACCESS_NOTE, ReplyKind.REFUSED, None, None) if verdict is Verdict.NOTE else None
         started = time.perf_counter()
         with logcontext.for_message(message):  # its log lines carry its ids (the API's session_id)
             async with self._admission.queue() as turn:
@@ -177,6 +193,9 @@ class Orchestrator:
             epoch=settings.epoch,
         )
         return True
+
+    def may_answer(self, message: IncomingMessage) -> bool:
+        return self._access.check(message) is Verdict.ALLOWED
 
     async def follows(self, conversation: ConversationKey) -> bool:
         """True if Mnemo has taken part in the conversation (it has a session, open or closed).
@@ -241,6 +260,12 @@ class Orchestrator:
                 # everything: it is part of what they erased. Nothing of it is stored or recalled.
                 log.info("message from before an erasure withdrawn account=%s", short_hash(account.id))
                 return Reply(WITHDRAWN_REPLY, ReplyKind.WITHDRAWN, session.id, account.id)
+            if self._budget is not None:
+                spent = await self._budget.refusal(
+                    account_id=account.id, platform=message.platform, workspace=message.workspace
+                )
+                if spent is not None:  # nothing stored, nothing sent to the model
+                    return Reply(spent, ReplyKind.REFUSED, session.id, account.id)
             history, stored, memories = await asyncio.gather(
                 self._store.recent_messages(session.id, limit=self._options.history_limit),
                 self._store_turn(
@@ -260,6 +285,7 @@ class Orchestrator:
             history = [turn for turn in history if turn.id != stored.id]
 
         person = message.user_name or account.display_name or "this person"
+        channel = self._channels.for_message(message)
         prompt = build_prompt(
             PromptParts(
                 bot_name=self._options.bot_name,
@@ -268,7 +294,7 @@ class Orchestrator:
                 memories=memories,
                 history=history,
                 current_text=text,
-                system_prompt=self._options.system_prompt,
+                system_prompt=channel.system_prompt or self._options.system_prompt,
             ),
             budget=self._options.prompt_token_budget,
             reply_tokens=self._options.reply_tokens,
@@ -282,25 +308,33 @@ class Orchestrator:
             len(memories),
             len(prompt),
         )
+        usage: list[TokenUsage] = []
         try:
-            answer = await self._model.complete(prompt, on_delta=on_delta)
+            answer = await self._model.complete(
+                prompt, on_delta=on_delta, on_usage=usage.append, model=channel.model
+            )
         except ModelError as exc:
             log.warning("model failed (%s) session=%s", exc, session.id)
+            await self._charge(message, account, tokens_spent(usage, prompt=prompt, answer=None))
             return Reply(MODEL_DOWN_REPLY, ReplyKind.APOLOGY, session.id, account.id)
 
         erased = stored is None
-        if not erased:
+        charged = self._charge(message, account, tokens_spent(usage, prompt=prompt, answer=answer))
+        if erased:
+            await charged
+        else:
             try:
-                erased = (
-                    await self._store_turn(
+                kept, _ = await asyncio.gather(
+                    self._store_turn(
                         session_id=session.id,
                         account=account,
                         role=Role.ASSISTANT,
                         text=answer,
                         memory_ids=[memory.id for memory in memories],
-                    )
-                    is None
+                    ),
+                    charged,
                 )
+                erased = kept is None
             except StorageError:  # the memory write below still keeps what was said
                 log.exception("could not store the answer session=%s", session.id)
         if erased:
@@ -315,6 +349,12 @@ class Orchestrator:
             epoch=account.epoch,
         )
         return Reply(answer, ReplyKind.ANSWER, session.id, account.id, tuple(memories))
+
+    async def _charge(self, message: IncomingMessage, account: Account, tokens: int) -> None:
+        if self._budget is not None:
+            await self._budget.record(
+                account_id=account.id, platform=message.platform, workspace=message.workspace, tokens=tokens
+            )
 
     async def _store_turn(
         self,

@@ -74,6 +74,7 @@ def memory_command(
         "resume": CommandName.RESUME,
         "export": CommandName.EXPORT,
         "why": CommandName.WHY,
+        "usage": CommandName.USAGE,
     }
     if subcommand in names:
         return Command(names[subcommand])

@@ -23,6 +23,7 @@ from adapters.discord.commands import EphemeralAnswer
 from adapters.discord.interactions import MemoryInteractions
 from adapters.discord.privacy import Privacy
 from adapters.discord.translate import WORKSPACE, identity_of
+from core.access import ACCESS_NOTE
 from core.assistant import Assistant
 from core.errors import BotError
 from core.models import IncomingMessage, MemoryOrigin, Platform, ReplyKind
@@ -37,6 +38,15 @@ CONTEXTS = app_commands.AppCommandContext(guild=True, dm_channel=True, private_c
 INSTALLS = app_commands.AppInstallationType(guild=True, user=True)
 
 PrivacyOf = Callable[[Any], Awaitable[Privacy]]
+
+
+def server_and_roles(interaction: discord.Interaction[Any]) -> dict[str, Any]:
+    """Where and who, for the access lists (core.access): the server, and the member's roles there."""
+    user = interaction.user
+    roles = (
+        frozenset(str(role.id) for role in user.roles) if isinstance(user, discord.Member) else frozenset()
+    )
+    return {"server": str(interaction.guild_id) if interaction.guild_id is not None else "", "roles": roles}
 
 
 class MessageMenus:
@@ -86,6 +96,18 @@ class MessageMenus:
         text = message.clean_content.strip()
         if not text:
             return EphemeralAnswer(content="That message has no text for me to remember.")
+        probe = IncomingMessage(
+            platform=Platform.DISCORD,
+            workspace=WORKSPACE,
+            user=str(user.id),
+            channel=str(message.channel.id),
+            text=text,
+            message_id=f"remember-{interaction.id}",
+            is_private=True,
+            **server_and_roles(interaction),
+        )
+        if not self._assistant.may_answer(probe):  # outside the access lists: no memory write
+            return EphemeralAnswer(content=ACCESS_NOTE)
         privacy = await self._place_privacy(message.channel)
         origin = MemoryOrigin(Platform.DISCORD, str(message.channel.id), privacy.is_private)
         try:
@@ -121,6 +143,7 @@ class MessageMenus:
             is_direct=privacy.is_direct,
             mentions_bot=True,
             user_name=user.display_name,
+            **server_and_roles(interaction),
         )
         try:
             reply = await self._assistant.handle(question)

@@ -296,6 +296,10 @@ class MemoryGroup(app_commands.Group):
     async def why(self, interaction: discord.Interaction[Any]) -> None:
         await self._interactions.run_memory_command(interaction, "why")
 
+    @app_commands.command(name="usage", description="The model tokens you used today, and your daily limit")
+    async def usage(self, interaction: discord.Interaction[Any]) -> None:
+        await self._interactions.run_memory_command(interaction, "usage")
+
     @app_commands.command(name="link", description="Share your memory with your other platforms")
     @app_commands.describe(code="A code Mnemo gave you elsewhere (leave empty to get a code for elsewhere)")
     async def link(self, interaction: discord.Interaction[Any], code: str | None = None) -> None:

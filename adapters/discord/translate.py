@@ -48,6 +48,8 @@ class MessageFacts:
     thread_owner_id: int | None = None
     can_open_thread: bool = False
     created_at: datetime | None = None
+    # The author's role ids in the server (empty in DMs): access lists may name roles (core.access).
+    author_role_ids: frozenset[int] = frozenset()
 
     @property
     def is_dm(self) -> bool:
@@ -68,6 +70,11 @@ def facts_from_message(message: discord.Message) -> MessageFacts:
     resolved = message.reference.resolved if message.reference is not None else None
     if isinstance(resolved, discord.Message):
         replied_to = resolved.author.id
+    author = message.author
+    # A Member (in a server) knows its roles from discord.py's guild cache; a User (DM) has none.
+    role_ids = (
+        frozenset(role.id for role in author.roles) if isinstance(author, discord.Member) else frozenset()
+    )
     role_bots = frozenset(
         role.tags.bot_id for role in message.role_mentions if role.tags is not None and role.tags.bot_id
     )
@@ -90,6 +97,7 @@ def facts_from_message(message: discord.Message) -> MessageFacts:
         thread_owner_id=owner_id,
         can_open_thread=isinstance(channel, discord.TextChannel),
         created_at=message.created_at,
+        author_role_ids=role_ids,
     )
 
 
@@ -205,6 +213,8 @@ def to_incoming(
         user_name=facts.author_name,
         received_at=facts.created_at,
         raw={"message_id": facts.message_id, "channel_id": facts.channel_id, "guild_id": facts.guild_id},
+        server=str(facts.guild_id) if facts.guild_id is not None else "",
+        roles=frozenset(str(role_id) for role_id in facts.author_role_ids),
     )
 
 

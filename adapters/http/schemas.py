@@ -73,10 +73,12 @@ class AccountOut(_Strict):
 
 class ChatResponse(_Strict):
     session_id: uuid.UUID
-    kind: Literal["answer", "apology", "withdrawn"] = Field(
+    kind: Literal["answer", "apology", "withdrawn", "refused"] = Field(
         description="'apology': the model could not answer; `text` says so and nothing was remembered. "
         "'withdrawn': the caller erased their memory while the answer was being written; the answer "
-        "is dropped, `text` says so, and nothing of the exchange was stored."
+        "is dropped, `text` says so, and nothing of the exchange was stored. "
+        "'refused': today's token budget is spent (DAILY_TOKEN_BUDGET_PER_PERSON or _PER_WORKSPACE); "
+        "`text` says when it resets, nothing was sent to the model and nothing was stored."
     )
     text: str
     memories_used: list[MemoryOut] = Field(

@@ -9,11 +9,19 @@ of an embedding: GIL-held work that delays the event loop (acks) while those thr
 client posts the same JSON through the SDK's documented lower-level `post()` (its auth, retries
 with Retry-After and timeouts stay) and decodes the answer with the C JSON decoder into objects
 read by attribute.
+
+Token usage: a chat answer's `usage` is added to the calling thread's `TokenMeter`, if one is open
+(`metered()`, around one memory write in core.memory.service), so memory extraction counts towards
+the person's daily budget (core.budget). A thread-local, because mem0 makes its calls on the thread
+that called `Memory.add`, and our executor's threads carry no asyncio context.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -35,6 +43,34 @@ def decode(text: str) -> Any:
     return json.loads(text, object_hook=lambda fields: JsonObject(**fields))
 
 
+class TokenMeter:
+    """Tokens reported by the chat answers made on one thread while it is open."""
+
+    def __init__(self) -> None:
+        self.tokens = 0
+
+    def add(self, answer: Any) -> None:
+        usage = getattr(answer, "usage", None)
+        for name in ("prompt_tokens", "completion_tokens"):
+            value = getattr(usage, name, None) if usage is not None else None
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                self.tokens += value
+
+
+_meters = threading.local()
+
+
+@contextmanager
+def metered() -> Iterator[TokenMeter]:
+    """Count the chat tokens of the calls this thread makes inside the block."""
+    meter, outer = TokenMeter(), getattr(_meters, "current", None)
+    _meters.current = meter
+    try:
+        yield meter
+    finally:
+        _meters.current = outer
+
+
 class _Endpoint:
     def __init__(self, client: OpenAI, path: str) -> None:
         self._client = client
@@ -51,7 +87,11 @@ class _Endpoint:
             # As the typed create(): the API key as a bearer token, never an admin key.
             options={"security": {"bearer_auth": True}, "headers": extra_headers or {}},
         )
-        return decode(text)
+        answer = decode(text)
+        meter: TokenMeter | None = getattr(_meters, "current", None)
+        if meter is not None and self._path == "/chat/completions":
+            meter.add(answer)
+        return answer
 
 
 class _Chat:

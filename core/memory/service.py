@@ -1,4 +1,4 @@
-"""Long-term memory per account: the port the core uses, and its mem0 implementation.
+"""Long-term memory per account on mem0: the implementation of core.memory.port.MemoryService.
 
 How mem0 is set up (its environment, our vector stores, our clients, a history that keeps
 nothing) is core.memory.mem0_setup. Here:
@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from core.errors import MemoryBackendError, NotFoundError
 from core.memory.consolidation import Record, consolidation_victims
+from core.memory.mem0_openai import metered
 from core.memory.mem0_setup import Mem0Options, VectorStore, open_mem0
+from core.memory.port import MemoryService
 from core.memory.selection import (
     OVERFETCH,
     distinct_memories,
@@ -46,94 +48,14 @@ from core.models import MemoryItem, MemoryOrigin, MemoryPage
 
 T = TypeVar("T")
 
+__all__ = ["Mem0Memory", "MemoryService", "OnExtractionUsage"]
+
 # Recalls have threads of their own, started on demand: each mostly waits on its embedding, so a
 # burst of replies must not take turns on the 4 threads that memory writes (whole completions) hold.
 RECALL_WORKERS = 32  # replies at once are bounded by admission (bench/mention_burst.py)
 
-
-class MemoryService(Protocol):
-    """Every method raises MemoryBackendError when the memory backend fails."""
-
-    async def recall(
-        self, account_id: uuid.UUID, query: str, *, epoch: int, include_private: bool, limit: int
-    ) -> list[MemoryItem]:
-        """The account's memories (of erasure epoch `epoch`) most relevant to `query`.
-        Private-origin memories only when `include_private` (the conversation itself is private)."""
-        ...
-
-    async def remember(
-        self,
-        account_id: uuid.UUID,
-        messages: list[dict[str, str]],
-        *,
-        origin: MemoryOrigin,
-        epoch: int,
-        said_at: datetime | None = None,
-    ) -> list[MemoryItem]:
-        """Extract and store what is worth remembering from an exchange, tagged with the account's
-        erasure epoch and learned at `said_at` (when the exchange happened; default now), against
-        which the extraction resolves relative dates. With an update similarity set, a new memory
-        replaces the older ones it updates (see `consolidate`), which are purged. Returns what was
-        added (and not replaced)."""
-        ...
-
-    async def page(
-        self,
-        account_id: uuid.UUID,
-        *,
-        epoch: int,
-        offset: int,
-        limit: int,
-        query: str | None = None,
-    ) -> MemoryPage:
-        """Newest first, or by relevance when `query` is given."""
-        ...
-
-    async def forget(self, account_id: uuid.UUID, memory_id: str) -> MemoryItem:
-        """Delete one memory of this account. NotFoundError if the account has no such memory."""
-        ...
-
-    async def erase(self, account_id: uuid.UUID) -> int:
-        """Erase every memory of the account (whatever its epoch), and purge the files. Returns how
-        many memories there were."""
-        ...
-
-    async def discard(self, account_id: uuid.UUID, memory_ids: list[str]) -> None:
-        """Undo a write that must not stand (its account was erased or paused meanwhile): delete
-        those memories of this account and purge them from the files."""
-        ...
-
-    async def export(self, account_id: uuid.UUID, *, epoch: int) -> list[MemoryItem]: ...
-
-    async def items(self, account_id: uuid.UUID, memory_ids: list[str], *, epoch: int) -> list[MemoryItem]:
-        """The account's memories with these ids (of erasure epoch `epoch`), in the given order;
-        ids that are forgotten, erased or someone else's are left out."""
-        ...
-
-    async def move(
-        self, source: uuid.UUID, target: uuid.UUID, *, epoch: int, memory_ids: list[str] | None = None
-    ) -> list[str]:
-        """Re-home memories of `source` to `target` at the target's erasure epoch `epoch` (account
-        linking, and writes that landed on an account merged meanwhile): all of them, or only
-        `memory_ids`. Exact duplicates of the target's memories collapse. Returns the ids now on
-        `target` that came from `source`."""
-        ...
-
-    async def account_ids(self) -> list[uuid.UUID]:
-        """Every account that has at least one memory (for housekeeping jobs)."""
-        ...
-
-    async def consolidate(self, account_id: uuid.UUID, *, epoch: int, similarity: float) -> int:
-        """Merge the account's duplicate memories: exact repeats collapse to one (a public copy is
-        kept over a private one), and of memories at least `similarity` alike (cosine) only the
-        newest survives, which also resolves an updated fact ("lives in Paris" -> "lives in Berlin").
-        Memories of an epoch older than `epoch` (a write that landed after an erasure and whose
-        discard was cut short by a crash) are purged too. Returns how many were deleted."""
-        ...
-
-    async def ping(self) -> None: ...
-
-    async def close(self) -> None: ...
+# Told the model tokens one memory write spent (core.budget.Budget.record_extraction).
+OnExtractionUsage = Callable[[uuid.UUID, MemoryOrigin, int], Awaitable[None]]
 
 
 def _item(raw: dict[str, Any]) -> MemoryItem:
@@ -175,6 +97,8 @@ class Mem0Memory:
         self._update_similarity = update_similarity
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mem0")
         self._recall_executor = ThreadPoolExecutor(RECALL_WORKERS, thread_name_prefix="mem0-recall")
+        # Set by the wiring when usage is counted (core.budget); None: extraction tokens go uncounted.
+        self.on_usage: OnExtractionUsage | None = None
 
     @classmethod
     def build(cls, options: Mem0Options) -> Mem0Memory:
@@ -225,14 +149,15 @@ class Mem0Memory:
         if said_at is not None:
             metadata["created_at"] = utc(said_at).isoformat()  # mem0 keeps a given created_at
 
-        def add_and_read_back() -> list[MemoryItem]:
-            result = self._memory.add(
-                messages,
-                user_id=str(account_id),
-                run_id="private" if origin.is_private else "public",
-                metadata=metadata,
-                prompt=extraction_instructions(said_at or datetime.now(UTC)),
-            )
+        def add_and_read_back() -> tuple[list[MemoryItem], int]:
+            with metered() as meter:
+                result = self._memory.add(
+                    messages,
+                    user_id=str(account_id),
+                    run_id="private" if origin.is_private else "public",
+                    metadata=metadata,
+                    prompt=extraction_instructions(said_at or datetime.now(UTC)),
+                )
             new_ids = [str(raw["id"]) for raw in result.get("results", [])]
             replaced = self._replace_older(str(account_id), epoch, set(new_ids))
             added = []
@@ -240,9 +165,12 @@ class Mem0Memory:
                 stored = self._store.get(memory_id)
                 if stored is not None:
                     added.append(_payload_item(stored.id, stored.payload))
-            return added
+            return added, meter.tokens
 
-        return await self._run(add_and_read_back)
+        added, tokens = await self._run(add_and_read_back)
+        if tokens and self.on_usage is not None:
+            await self.on_usage(account_id, origin, tokens)
+        return added
 
     def _replace_older(self, user_id: str, epoch: int, new_ids: set[str]) -> set[str]:
         """Delete (and purge) what the new memories replace; returns the deleted ids."""

@@ -12,6 +12,7 @@ from core.storage.ports import (
     RemovalStore,
     Store,
     StoreConnection,
+    UsageStore,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "RemovalStore",
     "Store",
     "StoreConnection",
+    "UsageStore",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from core.models import (
@@ -22,6 +22,7 @@ from core.models import (
     AnswerFeedback,
     ConversationKey,
     ConversationPage,
+    DailyUsage,
     IdentityKey,
     LinkCode,
     MemoryOrigin,
@@ -200,9 +201,9 @@ class LinkStore(Protocol):
     ) -> bool:
         """In one transaction: mark the code used (False, and nothing changes, if it is used already
         or not reserved for `source`), then move the identities, messages and pending memory writes
-        of `source` to `target` (pending writes take the target's epoch), keep the stricter settings
-        (paused stays paused), record the merge with both epochs (for memory_write_target) and
-        delete `source`."""
+        of `source` to `target` (pending writes take the target's epoch) and its token usage,
+        keep the stricter settings (paused stays paused), record the merge with both epochs (for
+        memory_write_target) and delete `source`."""
         ...
 
 
@@ -228,9 +229,10 @@ class RemovalStore(Protocol):
     async def erase_account(self, account_id: uuid.UUID) -> int:
         """In one transaction: move the account to its next erasure epoch (so work begun before
         cannot store anything after: append_message, add_pending_write and memory_write_target
-        check it), delete every stored message, pending memory write and answer rating of the account and drop
-        link-code reservations it holds. Returns the messages deleted. Deleted text must not
-        survive in the backend's files (embedded: secure_delete + vacuum)."""
+        check it), delete every stored message, pending memory write and answer rating of the account,
+        drop link-code reservations it holds, and take the account out of its token usage (the
+        tokens stay in the workspaces' totals, UsageStore). Returns the messages deleted. Deleted
+        text must not survive in the backend's files (embedded: secure_delete + vacuum)."""
         ...
 
     async def delete_conversation(self, conversation: ConversationKey) -> int:
@@ -245,6 +247,26 @@ class RemovalStore(Protocol):
     async def purge_bookkeeping(self, *, before: datetime) -> int:
         """Delete processed-event claims, failed link attempts, expired link codes and merge records
         older than `before`; returns how many rows went. (They grow with every message and job run.)"""
+        ...
+
+
+class UsageStore(Protocol):
+    """Model tokens spent per account, per workspace and per UTC day (core.budget). An erasure
+    removes the account's rows and keeps their tokens in the workspace's total without the account
+    (`erase_account`); a merge moves them to the surviving account (`merge_accounts`)."""
+
+    async def add_usage(
+        self, *, account_id: uuid.UUID, platform: Platform, workspace: str, day: date, tokens: int
+    ) -> None:
+        """Add `tokens` (>= 0, ValueError otherwise) to the account's count for `day` in the
+        workspace. Concurrent adds all count."""
+        ...
+
+    async def daily_usage(
+        self, *, account_id: uuid.UUID, platform: Platform, workspace: str, day: date
+    ) -> DailyUsage:
+        """The account's tokens on `day` (every platform and workspace) and the workspace's tokens on
+        `day` (every account's, and erased accounts'). Zeros when nothing was spent."""
         ...
 
 
@@ -266,6 +288,7 @@ class Store(
     LinkStore,
     FeedbackStore,
     RemovalStore,
+    UsageStore,
     StoreConnection,
     Protocol,
 ):

@@ -54,7 +54,10 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
-async def test_a_reply_is_counted_timed_and_its_tokens_and_memory_write_too(core: Core) -> None:
+async def test_a_reply_is_counted_timed_and_its_tokens_and_memory_write_too(
+    core: Core, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.state.usage = (1, 1)  # every chat completion reports 1 prompt and 1 completion token
     _, before = await scrape(core)
     reply = await core.orchestrator.handle(message("I live in Lisbon and I like cycling"))
     assert reply is not None
@@ -68,7 +71,6 @@ async def test_a_reply_is_counted_timed_and_its_tokens_and_memory_write_too(core
     assert delta(before, after, "mnemo_apologies_total", platform="console") == 0
     assert delta(before, after, "mnemo_reply_seconds_count", platform="console") == 1
     assert delta(before, after, "mnemo_reply_seconds_sum", platform="console") > 0
-    # The fake model reports 1 prompt and 1 completion token per chat completion.
     assert delta(before, after, "mnemo_model_tokens_total", kind="prompt") == 1
     assert delta(before, after, "mnemo_model_tokens_total", kind="completion") == 1
     assert delta(before, after, "mnemo_memory_writes_total", outcome="written") == 1

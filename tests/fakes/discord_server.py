@@ -309,6 +309,24 @@ class FakeDiscord:
         }
         return guild_id, channel_ids
 
+    def add_role(self, guild_id: int, name: str) -> int:
+        """A role in a server (before the bot connects: it arrives with GUILD_CREATE)."""
+        role_id = snowflake()
+        self.guilds[guild_id]["roles"].append(
+            {
+                "id": str(role_id),
+                "name": name,
+                "permissions": "0",
+                "position": len(self.guilds[guild_id]["roles"]),
+                "color": 0,
+                "hoist": False,
+                "managed": False,
+                "mentionable": False,
+                "flags": 0,
+            }
+        )
+        return role_id
+
     def add_channel(
         self,
         *,
@@ -442,8 +460,10 @@ class FakeDiscord:
         message_type: int = 0,
         message_id: int | None = None,
         referenced: dict[str, Any] | None = None,
+        roles: list[int] | None = None,
     ) -> dict[str, Any]:
-        """A MESSAGE_CREATE payload. `mention_bot` prefixes `<@bot>` and lists the bot in mentions."""
+        """A MESSAGE_CREATE payload. `mention_bot` prefixes `<@bot>` and lists the bot in mentions;
+        `roles` are the author's role ids in the server."""
         name = author_name or f"user{author_id % 1000}"
         mention_list = list(mentions or [])
         if mention_bot:
@@ -468,7 +488,13 @@ class FakeDiscord:
         }
         if guild_id is not None:
             payload["guild_id"] = str(guild_id)
-            payload["member"] = {"roles": [], "joined_at": iso_now(), "deaf": False, "mute": False}
+            payload["member"] = {
+                "roles": [str(role) for role in roles or []],
+                "joined_at": iso_now(),
+                "deaf": False,
+                "mute": False,
+                "flags": 0,  # always sent by Discord; without it discord.py keeps the author a User
+            }
         if webhook_id is not None:
             payload["webhook_id"] = str(webhook_id)
         if referenced is not None:

@@ -122,6 +122,20 @@ class FakeOpenAIState:
     max_chat_in_flight: int = 0
     requests: list[RecordedRequest] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    # (prompt_tokens, completion_tokens) every chat and extraction answer reports; None: about
+    # one token per 4 characters of the prompt and of the answer, as a real server roughly does.
+    usage: tuple[int, int] | None = None
+    # False: answers carry no `usage` at all (servers that do not report it).
+    report_usage: bool = True
+
+
+def usage_numbers(state: FakeOpenAIState, body: dict[str, Any], content: str) -> dict[str, int]:
+    if state.usage is not None:
+        prompt, completion = state.usage
+    else:
+        prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4 + 1
+        completion = len(content) // 4 + 1
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def echo_reply(messages: list[dict[str, Any]]) -> str:
@@ -242,7 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
-        return {
+        state = self.server.state
+        answer: dict[str, Any] = {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -250,8 +265,10 @@ class _Handler(BaseHTTPRequestHandler):
             "choices": [
                 {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
             ],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         }
+        if state.report_usage:
+            answer["usage"] = usage_numbers(state, body, content)
+        return answer
 
     def _extract(self, body: dict[str, Any]) -> None:
         state = self.server.state
@@ -308,6 +325,16 @@ class _Handler(BaseHTTPRequestHandler):
             }
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.flush()
+        if state.report_usage and (body.get("stream_options") or {}).get("include_usage"):
+            last = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body.get("model", "fake-model"),
+                "choices": [],
+                "usage": usage_numbers(state, body, content),
+            }
+            self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
         self.close_connection = True

@@ -37,6 +37,7 @@ MNEMO_TABLES = (
     "memory_vectors_purge",
     "memory_embedding",
     "answer_feedback",
+    "token_usage",
 )
 
 
@@ -137,7 +138,8 @@ _SNAPSHOT_QUERIES = {
         select 'link_codes', count(*) from mnemo.link_codes union all
         select 'link_failures', count(*) from mnemo.link_failures union all
         select 'account_merges', count(*) from mnemo.account_merges union all
-        select 'memory_vectors', count(*) from mnemo.memory_vectors""",
+        select 'memory_vectors', count(*) from mnemo.memory_vectors union all
+        select 'token_usage', count(*) from mnemo.token_usage""",
 }
 
 

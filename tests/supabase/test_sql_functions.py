@@ -166,7 +166,19 @@ def test_every_sql_function_called_directly(postgrest_shim: object, supabase_dsn
         call(conn, "select public.mnemo_record_feedback(%s, 'slack:T:D:1', 'good', now())", (account_id,))
         rated = call(conn, "select answer, rating from public.mnemo_list_feedback(%s)", (account_id,))
         assert rated == [("slack:T:D:1", "good")]
+        usage_args = (account_id,)
+        call(conn, "select public.mnemo_add_usage(%s, 'discord', '', '2026-11-01', 40)", usage_args)
+        call(conn, "select public.mnemo_add_usage(%s, 'discord', '', '2026-11-01', 2)", usage_args)
+        assert call(conn, "select public.mnemo_daily_usage(%s, 'discord', '', '2026-11-01')", usage_args) == [
+            ({"person": 42, "workspace": 42},)
+        ]
         assert call(conn, "select public.mnemo_erase_account(%s)", (account_id,)) == [(4,)]  # with the answer
+        # Erased: no row names the account; its tokens still count for the workspace's day.
+        assert call(conn, "select public.mnemo_daily_usage(%s, 'discord', '', '2026-11-01')", usage_args) == [
+            ({"person": 0, "workspace": 42},)
+        ]
+        named = conn.execute("select count(*) from mnemo.token_usage where account_id = %s", usage_args)
+        assert named.fetchone() == (0,)
         assert call(conn, "select answer from public.mnemo_list_feedback(%s)", (account_id,)) == []
         assert call(conn, "select epoch from public.mnemo_get_settings_with_epoch(%s)", (account_id,)) == [
             (1,)

@@ -16,6 +16,7 @@ from core.storage.sqlite.feedback import SQLiteFeedback
 from core.storage.sqlite.links import SQLiteLinks
 from core.storage.sqlite.memory_writes import SQLiteMemoryWrites
 from core.storage.sqlite.removal import SQLiteRemoval
+from core.storage.sqlite.usage import SQLiteUsage
 
 if TYPE_CHECKING:
     from core.storage.ports import Store
@@ -31,6 +32,7 @@ class SQLiteStore(
     SQLiteLinks,
     SQLiteFeedback,
     SQLiteRemoval,
+    SQLiteUsage,
 ):
     """The embedded store. Use `await SQLiteStore.open(path)`; `close()` when done."""
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from core.models import IdentityKey, LinkCode
 from core.storage.sqlite.connection import SQLiteConnection
 from core.storage.sqlite.rows import identity_text, require_account, timestamp, timestamp_text
+from core.storage.sqlite.usage import move_merged_usage
 from core.storage.validation import aware, distinct_accounts, non_negative_duration
 
 
@@ -118,6 +119,7 @@ class SQLiteLinks(SQLiteConnection):
             )
             conn.execute("UPDATE identities SET account_id = ? WHERE account_id = ?", (dst, src))
             conn.execute("UPDATE messages SET account_id = ? WHERE account_id = ?", (dst, src))
+            move_merged_usage(conn, source=source, target=target)
             conn.execute(
                 "UPDATE pending_memory_writes SET account_id = ?, epoch = ? WHERE account_id = ?",
                 (dst, epochs[dst], src),

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from core.models import ConversationKey
 from core.storage.sqlite.connection import SQLiteConnection
 from core.storage.sqlite.rows import timestamp_text
+from core.storage.sqlite.usage import fold_erased_usage
 from core.storage.validation import aware
 
 
@@ -31,6 +32,7 @@ class SQLiteRemoval(SQLiteConnection):
                 "UPDATE link_codes SET reserved_by = NULL, reserved_at = NULL WHERE reserved_by = ?",
                 (str(account_id),),
             )
+            fold_erased_usage(conn, account_id)
             return deleted
 
         deleted = await self._tx(erase_rows_and_move_epoch)

@@ -82,6 +82,17 @@ CREATE TABLE IF NOT EXISTS account_merges (
     target_epoch INTEGER NOT NULL,
     merged_at TEXT NOT NULL
 );
+-- Model tokens per account, workspace and UTC day (core.budget). account_id '' holds the tokens
+-- of erased accounts, which still count towards their workspace's day.
+CREATE TABLE IF NOT EXISTS token_usage (
+    day TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    PRIMARY KEY (day, platform, workspace, account_id)
+);
+CREATE INDEX IF NOT EXISTS token_usage_account ON token_usage(account_id, day);
 """
 
 # Columns added after the first release, applied to older files in order (PRAGMA user_version

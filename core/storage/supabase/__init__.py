@@ -22,6 +22,7 @@ from core.storage.supabase.feedback import SupabaseFeedback
 from core.storage.supabase.links import SupabaseLinks
 from core.storage.supabase.memory_writes import SupabaseMemoryWrites
 from core.storage.supabase.removal import SupabaseRemoval
+from core.storage.supabase.usage import SupabaseUsage
 
 if TYPE_CHECKING:
     from core.storage.ports import Store
@@ -37,6 +38,7 @@ class SupabaseStore(
     SupabaseLinks,
     SupabaseFeedback,
     SupabaseRemoval,
+    SupabaseUsage,
 ):
     """The Supabase store. Use `await SupabaseStore.open(settings)`; `close()` when done."""
 

@@ -67,6 +67,7 @@ async def test_commands_are_synced_once_and_not_again_when_unchanged(run_bot: Ru
             "pause",
             "resume",
             "export",
+            "usage",
             "link",
             "links",
             "unlink",

@@ -186,3 +186,16 @@ def test_a_mention_or_mnemos_own_thread_needs_no_check() -> None:
     assert not own.only_if_following
     # Outside threads nothing is left to the core: no mention, no answer.
     assert incoming(facts(content="x", mentioned_user_ids=frozenset()), follows=None) is None
+
+
+def test_the_server_and_the_authors_roles_travel_with_the_message() -> None:
+    message = incoming(facts(author_role_ids=frozenset({GUILD, 1_000_000_000_000_000_050})))
+    assert message is not None
+    assert message.server == str(GUILD)
+    assert message.roles == {str(GUILD), "1000000000000000050"}
+
+
+def test_a_dm_has_no_server_and_no_roles() -> None:
+    message = incoming(facts(guild_id=None, mentioned_user_ids=frozenset()))
+    assert message is not None
+    assert (message.server, message.roles) == ("", frozenset())
