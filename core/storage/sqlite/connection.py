@@ -14,14 +14,14 @@ Durability is chosen per transaction (PRAGMA synchronous; SQLite refuses to chan
   the fsync waits for the next durable commit or checkpoint. It survives a crash or kill of the
   process (the OS has the pages, which is the promise: "even if a process dies"), not a power loss,
   which may roll back the last few such commits. Only the reply path's own bookkeeping uses it
-  (event claims, a session's last activity, the conversation's turns): four commits per message,
-  each an fsync of about 1 ms on a busy disk (and much more on network disks), on the one store
-  thread that every reply queues behind (bench/mention_burst.py: the store thread was busy about
-  0.3 s of a burst of 20 mentions with every commit durable, usually under 0.1 s with these four
-  not).
-  What a power loss can then cost: the last turns of history, and a delivery answered a second time
-  if the platform or client retries it. Never an erasure: erasures are durable, and a durable
-  commit also makes every earlier one durable (the WAL is one file, synced up to its end).
+  (event claims, a session's last activity, the conversation's turns, the tokens a reply spent):
+  five commits per message, each an fsync of about 1 ms on a busy disk (much more on network
+  disks), on the one store thread that every reply queues behind (bench/mention_burst.py: with
+  every commit durable, that thread was busy about 0.3 s of a burst of 20 mentions; without, usually
+  under 0.1 s). What a power loss can then cost: the last turns of history and their tokens' count,
+  and a delivery answered a second time if the platform or client retries it. Never an erasure:
+  erasures are durable, and a durable commit also makes every earlier one durable (the WAL is one
+  file, synced up to its end).
 """
 
 from __future__ import annotations
