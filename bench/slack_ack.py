@@ -9,14 +9,17 @@ Three processes, all on loopback:
   not slow the sender) and timing each HTTP response, i.e. the ack Slack would see.
 
 Mnemo runs once per share of events that mention it (`--shares`, default 10% and 100%; the rest is
-channel chatter Mnemo receives but must not answer). Runs are repeated and interleaved (`--repeat`)
-and the medians printed with their spread, because a shared machine is noisy. Prints p50/p99 per app
+channel chatter Mnemo receives but must not answer), in two layouts: `python -m bot run` (one
+process acks, records each message in the durable intake and answers it) and the split (a `web`
+process that acks and records, and a `worker` process on the same DATA_DIR that answers). Runs are
+repeated and interleaved (`--repeat`) and the medians printed with their spread, because a shared
+machine is noisy. Prints p50/p99 per app
 and the ratio Mnemo/bare (target <= 1.2). Bounded: EVENTS events at RATE/s per run, after a short
 warm-up; nothing leaves the machine.
 
-What the numbers say (see README, Slack): the adapter's ack path alone (0% for Mnemo) is within
-1.2x of bare bolt; answering adds CPU work to the same process (mem0 extraction and history writes,
-its synchronous OpenAI calls, in threads that hold the GIL the acks need), which shows in p99.
+What the numbers say (see README, Slack): answering in the same process adds CPU work to the loop
+that acks (replies, mem0's writes in threads that hold the GIL), which shows in p99; the split keeps
+the web process's loop for acks and one local write each.
 Run: python bench/slack_ack.py [--events 1000] [--rate 100] [--shares 0,0.1,1] [--repeat 3]
 """
 
@@ -70,36 +73,39 @@ def run_fakes(ready: Any, stop: Any) -> None:
         ready.put({"posted": slack.count("chat.postMessage"), "chat": model.count("chat")})
 
 
-# -- process 2: the app under test -----------------------------------------------------------------
-async def _serve_mnemo(port: int, urls: dict[str, str], ready: Any, stop: Any) -> None:
-    from adapters.slack.service import SlackService
-    from bot.web import WebServer, create_web_app
+# -- process 2 (and 3): the app under test --------------------------------------------------------
+async def _serve_mnemo(spec: dict[str, Any], ready: Any, stop: Any) -> None:
+    """`python -m bot run` (role "run": acks and answers in one process), or one side of the split
+    (`web`: acks and records in the intake; `worker`: answers), on a shared DATA_DIR."""
+    from bot.services import build_services
     from bot.wiring import build_core
     from config import Settings
 
-    with tempfile.TemporaryDirectory(prefix="mnemo-bench-slack-") as tmp:
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            openai_base_url=urls["model"],
-            openai_api_key="bench",
-            embedding_dims=64,
-            data_dir=Path(tmp) / "data",
-            llm_max_retries=0,
-            slack_bot_token=BOT_TOKEN,
-            slack_signing_secret=SECRET,
-            slack_api_url=urls["slack"],
-            log_level="WARNING",
-        )
-        async with build_core(settings) as core:
-            slack = SlackService(settings, core.assistant)
-            web = WebServer(create_web_app(core, routers=[slack.router()]), host="127.0.0.1", port=port)
-            await web.start()
-            await slack.start()
-            ready.put("ready")
-            await asyncio.to_thread(stop.wait)
-            await core.shutdown(5)
-            await slack.stop()
-            await web.stop()
+    role, urls = spec["role"], spec["urls"]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        openai_base_url=urls["model"],
+        openai_api_key="bench",
+        embedding_dims=64,
+        data_dir=Path(spec["data_dir"]),
+        llm_max_retries=0,
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=urls["slack"],
+        log_level="WARNING",
+        host="127.0.0.1",
+        port=spec["port"],
+        scheduler_enabled=False,
+    )
+    async with build_core(settings) as core:
+        services = build_services(settings, core, role=role)  # type: ignore[arg-type]
+        for service in services:
+            await service.start()
+        ready.put("ready")
+        await asyncio.to_thread(stop.wait)
+        core.orchestrator.stop_accepting()
+        for service in reversed(services):
+            await service.stop()
 
 
 async def _serve_bare(port: int, ready: Any, stop: Any) -> None:
@@ -139,14 +145,14 @@ async def _serve_bare(port: int, ready: Any, stop: Any) -> None:
     await web.stop()
 
 
-def run_app(kind: str, port: int, urls: dict[str, str], ready: Any, stop: Any) -> None:
+def run_app(spec: dict[str, Any], ready: Any, stop: Any) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    if kind == "mnemo":
-        asyncio.run(_serve_mnemo(port, urls, ready, stop))
+    if spec["role"] == "bare":
+        asyncio.run(_serve_bare(spec["port"], ready, stop))
     else:
-        asyncio.run(_serve_bare(port, ready, stop))
+        asyncio.run(_serve_mnemo(spec, ready, stop))
 
 
 # -- this process: the load ------------------------------------------------------------------------
@@ -239,20 +245,30 @@ async def load(port: int, *, events: int, rate: float, offset: int, share: float
 def measure(
     kind: str, urls: dict[str, str], *, events: int, rate: float, offset: int, share: float
 ) -> list[float]:
+    """One run. kind: "bare", "run" (one Mnemo process), or "split" (a web process acking and a
+    worker process answering, on one DATA_DIR)."""
     ctx = mp.get_context("spawn")
-    ready, stop = ctx.Queue(), ctx.Event()
+    stop = ctx.Event()
     port = _free_port()
-    server = ctx.Process(target=run_app, args=(kind, port, urls, ready, stop), daemon=True)
-    server.start()
-    try:
-        if ready.get(timeout=60) != "ready":
-            raise SystemExit(f"{kind} app did not start")
-        asyncio.run(load(port, events=WARMUP, rate=rate, offset=offset, share=share))
-        time.sleep(1.0)
-        return asyncio.run(load(port, events=events, rate=rate, offset=offset + WARMUP, share=share))
-    finally:
-        stop.set()
-        server.join(60)
+    roles = [("worker", _free_port()), ("web", port)] if kind == "split" else [(kind, port)]
+    with tempfile.TemporaryDirectory(prefix="mnemo-bench-slack-") as tmp:
+        servers = []
+        try:
+            for role, role_port in roles:
+                ready = ctx.Queue()
+                spec = {"role": role, "port": role_port, "urls": urls, "data_dir": str(Path(tmp) / "data")}
+                server = ctx.Process(target=run_app, args=(spec, ready, stop), daemon=True)
+                server.start()
+                servers.append(server)
+                if ready.get(timeout=90) != "ready":
+                    raise SystemExit(f"{role} app did not start")
+            asyncio.run(load(port, events=WARMUP, rate=rate, offset=offset, share=share))
+            time.sleep(1.0)
+            return asyncio.run(load(port, events=events, rate=rate, offset=offset + WARMUP, share=share))
+        finally:
+            stop.set()
+            for server in servers:
+                server.join(60)
 
 
 def _line(label: str, p50s: list[float], p99s: list[float]) -> str:
@@ -292,7 +308,11 @@ def main() -> None:
         f"{args.events} signed events at {args.rate:g}/s per run, after {WARMUP} warm-up; {args.repeat} "
         "interleaved runs per app, medians shown; loopback only"
     )
-    configs = [("bare", 1.0), *(("mnemo", share) for share in shares)]
+    configs = [
+        ("bare", 1.0),
+        *(("run", share) for share in shares),
+        *(("split", share) for share in shares),
+    ]
     p50s: dict[int, list[float]] = {index: [] for index in range(len(configs))}
     p99s: dict[int, list[float]] = {index: [] for index in range(len(configs))}
     try:
@@ -311,8 +331,9 @@ def main() -> None:
         fakes.join(30)
     print(_line("bare bolt app (acks only)", p50s[0], p99s[0]))
     bare50, bare99 = statistics.median(p50s[0]), statistics.median(p99s[0])
-    for index, (_, share) in enumerate(configs[1:], start=1):
-        print(_line(f"mnemo, {share:.0%} of events for Mnemo", p50s[index], p99s[index]))
+    labels = {"run": "mnemo run", "split": "mnemo web+worker"}
+    for index, (kind, share) in enumerate(configs[1:], start=1):
+        print(_line(f"{labels[kind]}, {share:.0%} for Mnemo", p50s[index], p99s[index]))
         print(
             f"{'':<34} ratio to bare: p50 {statistics.median(p50s[index]) / bare50:.2f}x   "
             f"p99 {statistics.median(p99s[index]) / bare99:.2f}x   (target <= 1.2)"

@@ -1,4 +1,4 @@
-"""`python -m bot [run|worker|console|jobs|admin|doctor]`, `python -m bot --version`."""
+"""`python -m bot [run|web|worker|console|jobs|admin|doctor]`, `python -m bot --version`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 from bot.admin import add_admin_parser, run_admin
-from bot.app import StartError, format_schedule, run_bot, run_console_mode, run_job_now, run_worker
+from bot.app import StartError, format_schedule, run_bot, run_console_mode, run_job_now, run_role
 from bot.doctor import run_doctor
 from bot.logging_setup import configure_logging
 from bot.services import front_doors_configured
@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser(
         "run",
-        help="run every configured front door, the web server (PORT) and the scheduler (default)",
+        help="one process doing everything: the front doors, the web server (PORT), answering, "
+        "and the scheduler (default)",
     )
     run.add_argument(
         "--no-scheduler",
@@ -43,8 +44,14 @@ def _parser() -> argparse.ArgumentParser:
         help="do not run the background jobs here (a separate `worker` process runs them)",
     )
     sub.add_parser(
+        "web",
+        help="only the front doors (Slack, Discord gateway, HTTP API on PORT): acknowledge and "
+        "record each message in the intake; `worker` processes answer",
+    )
+    sub.add_parser(
         "worker",
-        help="run only the background jobs (with /healthz and /readyz on PORT)",
+        help="answer what the front doors recorded, and run the background jobs "
+        "(with /healthz and /readyz on PORT)",
     )
     console = sub.add_parser("console", help="chat in this terminal")
     console.add_argument("--user", default="you", help="who you are (default: you)")
@@ -100,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(run_admin(settings, args))
         if args.command == "doctor":
             return asyncio.run(run_doctor(settings, out=sys.stdout))
-        if args.command == "worker":
-            return asyncio.run(run_worker(settings))
+        if args.command in ("web", "worker"):
+            return asyncio.run(run_role(settings, args.command))
         return asyncio.run(run_bot(settings))
     except KeyboardInterrupt:
         return 130

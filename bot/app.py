@@ -1,9 +1,11 @@
 """Process lifecycle: build the core, run the services together, stop cleanly on SIGINT/SIGTERM.
 
 Shutdown order on the first SIGTERM/SIGINT: /readyz turns 503 "draining" and the orchestrator stops
-taking new messages; in-flight replies finish (their adapters are still connected, so they are
-delivered) and queued memory writes are flushed, each within SHUTDOWN_GRACE_SECONDS (what does not
-fit is kept in the store for the retry job); then the services stop in reverse start order (the
+taking new messages; the front doors stop acknowledging, and the intake worker stops taking
+deliveries and lets those in hand finish (what does not fit stays in the intake for the next
+worker); in-flight replies finish (their adapters are still connected, so they are delivered) and
+queued memory writes are flushed, each within SHUTDOWN_GRACE_SECONDS (what does not fit is kept in
+the store for the retry job); then the services stop in reverse start order (the
 scheduler lets a running job finish, the web server its requests); then the memory store, the model
 client and the database close. A second signal skips the waiting.
 """
@@ -21,9 +23,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from adapters.console.adapter import ConsoleAdapter
-from bot.scheduler import SchedulerService, build_jobs, job_options
-from bot.services import EventSource, Service, build_services
-from bot.web import WebServer, create_web_app
+from bot.scheduler import build_jobs, job_options
+from bot.services import EventSource, Role, Service, build_services, front_doors_configured
+from bot.web import WebServer
 from bot.wiring import Core, build_core
 from config import Settings
 from core.errors import BotError, UserFacingError
@@ -147,8 +149,11 @@ async def run_services(core: Core, services: list[Service], stop: asyncio.Event)
             web.startup.finish()
         await stop.wait()
         log.info("shutting down: finishing in-flight replies and memory writes")
-        # First stop acknowledging events a platform would redeliver: once the core stops taking
-        # messages, an acknowledged event would otherwise be dropped unanswered.
+        # Readiness turns "draining" and no new answer starts; answers under way go on. Then the
+        # front doors stop acknowledging (the platform redelivers elsewhere) and the intake worker
+        # stops taking deliveries, letting those in hand finish (what does not fit in the grace
+        # period stays in the intake for the next worker).
+        core.orchestrator.stop_accepting()
         for service in services:
             if isinstance(service, EventSource):
                 await service.stop_intake()
@@ -179,24 +184,20 @@ async def run_bot(settings: Settings, *, stdin: TextIO = sys.stdin) -> int:
     return code
 
 
-def worker_services(core: Core) -> list[Service]:
-    """A scheduler-only process: the jobs, plus /healthz and /readyz on PORT for the platform's
-    health checks. No chat front door runs here."""
-    settings = core.settings
-    web = WebServer(
-        create_web_app(core),
-        host=settings.host,
-        port=settings.port,
-        graceful_seconds=settings.shutdown_grace_seconds,
-    )
-    return [web, SchedulerService.for_core(core)]
+async def run_role(settings: Settings, role: Role) -> int:
+    """`python -m bot web` (front doors only: acknowledge and record in the intake) or
+    `python -m bot worker` (answers, memory writes and jobs; /healthz and /readyz on PORT)."""
+    if role == "web" and not front_doors_configured(settings):
+        print(NOTHING_TO_RUN, file=sys.stderr)
+        return 2
+    async with build_core(settings) as core:
+        code = await _serve(core, build_services(settings, core, role=role))
+    log.info(f"{role} stopped cleanly" if code == 0 else f"{role} stopped")
+    return code
 
 
 async def run_worker(settings: Settings) -> int:
-    async with build_core(settings) as core:
-        code = await _serve(core, worker_services(core))
-    log.info("worker stopped cleanly" if code == 0 else "worker stopped")
-    return code
+    return await run_role(settings, "worker")
 
 
 async def run_console(core: Core, *, user: str, channel: str | None, is_dm: bool) -> int:
@@ -282,7 +283,7 @@ __all__ = [
     "run_bot",
     "run_console_mode",
     "run_job_now",
+    "run_role",
     "run_worker",
     "start_error_line",
-    "worker_services",
 ]

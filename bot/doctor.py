@@ -33,6 +33,7 @@ CHECK_TIMEOUT_SECONDS = 15.0
 # The bot scopes slack-manifest.yaml asks for (tests/bot/test_doctor.py keeps the two in step).
 SLACK_SCOPES = (
     "app_mentions:read",
+    "assistant:write",
     "channels:history",
     "channels:read",
     "chat:write",

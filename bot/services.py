@@ -1,18 +1,29 @@
-"""The long-running parts besides the core: chat adapters, web server, scheduler.
+"""The long-running parts besides the core: chat adapters, web server, scheduler, intake worker.
 
-Each is a `Service` with start()/stop(). `build_services` decides from settings which run.
-Each front door adds itself in its own block below.
+Each is a `Service` with start()/stop(). `build_services` decides from settings and the process's
+role which run. Each front door adds itself in its own block below.
+
+Roles (`python -m bot web|worker|run`):
+- "web": the front doors (Slack HTTP or Socket Mode, Discord gateway, HTTP API) and PORT. They
+  record each message in the durable intake and acknowledge it; nothing is answered here.
+- "worker": answers what the intake holds (the front doors' responders, through the platforms'
+  Web/REST APIs), the memory writes that follow, and the background jobs; PORT serves health only.
+- "run" (the default): both in one process.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from fastapi import APIRouter
 
+from bot.intake_worker import IntakeWorker
 from bot.web import WebServer, create_web_app
 from bot.wiring import Core
 from config import Settings
+from core.intake.dispatch import Dispatcher
+
+Role = Literal["run", "web", "worker"]
 
 
 class Service(Protocol):
@@ -39,10 +50,14 @@ def front_doors_configured(settings: Settings) -> bool:
     return settings.slack_enabled or settings.discord_enabled or settings.api_auth_enabled
 
 
-def build_services(settings: Settings, core: Core) -> list[Service]:
-    """Empty when no front door is configured (the caller then offers the console)."""
-    if not front_doors_configured(settings):
+def build_services(settings: Settings, core: Core, *, role: Role = "run") -> list[Service]:
+    """Empty when no front door is configured in a "run" process (the caller then offers the
+    console). The intake worker comes last: it starts once every responder is registered, and at
+    shutdown it stops taking deliveries after the front doors stopped acknowledging."""
+    if role == "run" and not front_doors_configured(settings):
         return []
+    doors, answers = role in ("run", "web"), role in ("run", "worker")
+    dispatcher = Dispatcher(intake=core.intake, clock=core.clock) if answers else None
     services: list[Service] = []
     routers: list[APIRouter] = []
 
@@ -50,29 +65,59 @@ def build_services(settings: Settings, core: Core) -> list[Service]:
     if settings.slack_enabled:
         from adapters.slack.service import SlackService
 
-        slack = SlackService(settings, core.assistant)
+        slack = SlackService(settings, core.assistant, dispatcher=dispatcher, front_door=doors)
         services.append(slack)
-        if not settings.slack_socket_mode:
+        if doors and not settings.slack_socket_mode:
             routers.append(slack.router())  # POST /slack/events on PORT
 
-    # --- Discord (adapters/discord) ---
-    if settings.discord_enabled:
+    # --- Discord (adapters/discord): the gateway records messages, workers answer through REST ---
+    if settings.discord_enabled and doors:
         from adapters.discord.service import DiscordService
 
-        services.append(DiscordService(settings=settings, assistant=core.assistant))
+        services.append(DiscordService(settings=settings, assistant=core.assistant, intake=True))
+    if settings.discord_enabled and dispatcher is not None:
+        from adapters.discord.options import DiscordOptions
+        from adapters.discord.responders import DiscordResponder
+
+        options = DiscordOptions.from_settings(settings)
+        services.append(
+            DiscordResponder(
+                settings=settings,
+                assistant=core.assistant,
+                dispatcher=dispatcher,
+                edit_interval=options.edit_interval,
+                typing_interval=options.typing_interval,
+            )
+        )
 
     # --- HTTP API (adapters/http) ---
-    if settings.api_auth_enabled:
+    if settings.api_auth_enabled and doors:
         from adapters.http.api import build_api_router
 
         # /v1/... on PORT, docs at /docs; rate limits shared with the other processes when core.limits
         routers.append(build_api_router(core.assistant, settings, shared_limits=core.limits))
+    if settings.api_auth_enabled and dispatcher is not None:
+        from adapters.http.responders import ChatResponder
+
+        ChatResponder(core.assistant).register(dispatcher)  # chats a dead web process held
 
     # --- Scheduler (core/jobs, bot/scheduler) ---
-    if settings.scheduler_enabled:
+    if settings.scheduler_enabled and answers:
         from bot.scheduler import SchedulerService
 
         services.append(SchedulerService.for_core(core))
+
+    # --- Intake worker (core/intake, bot/intake_worker): answers what the front doors accepted ---
+    if dispatcher is not None:
+        services.append(
+            IntakeWorker(
+                intake=core.intake,
+                dispatcher=dispatcher,
+                concurrency=settings.max_concurrent_replies,
+                grace=settings.shutdown_grace_seconds,
+                clock=core.clock,
+            )
+        )
 
     web = WebServer(
         create_web_app(core, routers=routers),

@@ -27,7 +27,7 @@ from datetime import datetime
 
 from core.commands import Command, CommandName, CommandResult, MemoryCommands
 from core.erasure import Removals
-from core.intake.model import Intake, NewDelivery
+from core.intake.model import HoldingIntake, Intake, NewDelivery
 from core.linking import IssuedCode, LinkOutcome, LinkService
 from core.llm import OnDelta
 from core.memory.service import MemoryService
@@ -118,6 +118,28 @@ class Assistant:
         accepted: acknowledge it, do nothing else). Raises StorageError (do not acknowledge: the
         platform will deliver it again)."""
         return await self._intake.accept(delivery)
+
+    async def answer_recorded(
+        self, delivery: NewDelivery, message: IncomingMessage, *, on_delta: OnDelta | None = None
+    ) -> Reply | None:
+        """Answer here, now (a front door whose client waits on the connection), with the message
+        recorded in the intake as held by this process first: if the process dies before the
+        answer, the hold expires and a worker answers it (stored in the conversation, where the
+        client finds it). Like `handle` otherwise; answers directly if the inbox cannot hold."""
+        intake = self._intake
+        if not isinstance(intake, HoldingIntake):
+            return await self.handle(message, on_delta=on_delta)
+        held = await intake.hold(delivery)
+        if held is None:
+            return await self.handle(message, on_delta=on_delta)  # a duplicate: the claim decides
+        try:
+            reply = await self.handle(message, on_delta=on_delta)
+        except Exception:
+            await intake.release(held.id)  # the client hears the error (overloaded...) and may retry
+            raise
+        # Not when cancelled (shutdown, a lost hold): then a worker answers it instead.
+        await intake.release(held.id)
+        return reply
 
     # -- messages ----------------------------------------------------------------------------------
     @property

@@ -110,6 +110,18 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
         },
     ),
     TextCopy(
+        "intake.deliveries",
+        "a platform message between its acknowledgement and its answer (the durable intake: SQLite "
+        "intake.db, or Postgres mnemo_intake.deliveries); its payload is dropped once it is answered",
+        {
+            Removal.ERASE: "a delivery received before the erasure is withdrawn when a worker takes it "
+            "(Account.erased_at): nothing of it is stored, recalled or answered, and its payload is "
+            "dropped with it, seconds later"
+        },
+        "only the payload holds text, and only while the message waits (at most the intake's "
+        "10-minute bound); the key and lane that remain (ids) deduplicate until purged",
+    ),
+    TextCopy(
         "writer.queue",
         "exchanges queued or being written to memory inside a running process",
         {Removal.ERASE: "dropped or discarded by the epoch check (core.memory.writer)"},

@@ -238,12 +238,14 @@ class Orchestrator:
                 message = await complete(message)
             # As many replies at once as the process can take without delaying acks (core.admission).
             async with turn():
-                reply = await self._answer(message, on_delta)
+                reply = await self._answer(message, on_delta, retry=already_claimed)
             if reply.session_id is not None:
                 self._followed.put(message.conversation.as_string(), True)
             return reply
 
-    async def _answer(self, message: IncomingMessage, on_delta: OnDelta | None) -> Reply:
+    async def _answer(
+        self, message: IncomingMessage, on_delta: OnDelta | None, *, retry: bool = False
+    ) -> Reply:
         text = message.text[:MAX_MESSAGE_CHARS]
         try:
             # Independent: one round trip of waiting instead of two on a remote store.
@@ -266,17 +268,32 @@ class Orchestrator:
                 )
                 if spent is not None:  # nothing stored, nothing sent to the model
                     return Reply(spent, ReplyKind.REFUSED, session.id, account.id)
-            history, stored, memories = await asyncio.gather(
-                self._store.recent_messages(session.id, limit=self._options.history_limit),
-                self._store_turn(
-                    session_id=session.id,
-                    account=account,
-                    role=Role.USER,
-                    text=text,
-                    author_name=message.user_name,
-                ),
-                self._recall(account.id, account.epoch, text, include_private=message.is_direct),
+            store_question = self._store_turn(
+                session_id=session.id,
+                account=account,
+                role=Role.USER,
+                text=text,
+                author_name=message.user_name,
             )
+            if retry:
+                # The durable intake's retry after a worker died: that worker may have stored the
+                # question already (and died before answering). Answer it, do not store it twice.
+                history, memories = await asyncio.gather(
+                    self._store.recent_messages(session.id, limit=self._options.history_limit),
+                    self._recall(account.id, account.epoch, text, include_private=message.is_direct),
+                )
+                last = history[-1] if history else None
+                if last is not None and last.role is Role.USER and last.text == text:
+                    store_question.close()
+                    stored: StoredMessage | None = last
+                else:
+                    stored = await store_question
+            else:
+                history, stored, memories = await asyncio.gather(
+                    self._store.recent_messages(session.id, limit=self._options.history_limit),
+                    store_question,
+                    self._recall(account.id, account.epoch, text, include_private=message.is_direct),
+                )
         except StorageError:
             log.exception("storage failed platform=%s", message.platform.value)
             return Reply(STORAGE_DOWN_REPLY, ReplyKind.APOLOGY, None, None)

@@ -29,6 +29,7 @@ from adapters.discord.places import WATCHED_EVENTS, PlaceLookup
 from adapters.discord.privacy import NOT_LOOKED_UP
 from adapters.discord.render import thread_name
 from adapters.discord.replies import DiscordReplyTarget, TypingIndicator, discord_reply_writer
+from adapters.discord.responders import message_delivery
 from adapters.discord.sdk import GatewayGuard
 from adapters.discord.translate import (
     MessageFacts,
@@ -40,6 +41,7 @@ from adapters.discord.translate import (
 from config import DiscordReplyMode
 from core.admission import SwampedError
 from core.assistant import Assistant
+from core.errors import StorageError
 from core.models import IncomingMessage, ReplyKind
 from core.replies import SWAMPED_REPLY
 
@@ -49,7 +51,7 @@ log = logging.getLogger(__name__)
 class MnemoDiscordClient(discord.AutoShardedClient):
     """Mnemo on Discord. Sharded by setting: DISCORD_SHARD_COUNT/IDS, else Discord's recommendation."""
 
-    def __init__(self, *, assistant: Assistant, options: DiscordOptions) -> None:
+    def __init__(self, *, assistant: Assistant, options: DiscordOptions, intake: bool = False) -> None:
         # Mnemo has no voice features; without this discord.py warns about missing voice libraries.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -67,6 +69,9 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         )
         self.assistant = assistant
         self.options = options
+        # With the intake, messages are recorded and a worker answers them through REST
+        # (adapters/discord/responders.py); without it, this client answers them itself.
+        self.intake = intake
         self._places = PlaceLookup(self)
         self._invite_logged = False
         # Messages discord.py handed over whose handling has not finished (shutdown and tests wait).
@@ -146,8 +151,35 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         incoming = to_incoming(
             facts, bot_user_id=me.id, reply_mode=self.options.reply_mode, privacy=NOT_LOOKED_UP
         )
-        if incoming is not None:
+        if incoming is None:
+            return
+        if self.intake:
+            await self._accept(message, facts, incoming)
+        else:
             await self._answer(message, facts, incoming)
+
+    async def _accept(self, message: discord.Message, facts: MessageFacts, incoming: IncomingMessage) -> None:
+        """Record the message for a worker, with who can read the place (learned here, where
+        discord.py's cache is): the worker has no gateway and no cache."""
+        privacy = await self._places.privacy_of(message.channel)
+        incoming = replace(incoming, is_private=privacy.is_private, is_direct=privacy.is_direct)
+        open_thread = opens_thread(facts, reply_mode=self.options.reply_mode)
+        delivery = message_delivery(
+            incoming,
+            source_id=message.id,
+            channel_id=message.channel.id,
+            guild_id=facts.guild_id,
+            open_thread=open_thread,
+            quote=not facts.is_dm and not open_thread and self.options.reply_mode is DiscordReplyMode.REPLY,
+            thread_title=thread_name(incoming.text, fallback=f"{self.options.bot_name} answers"),
+            received_at=incoming.received_at or self.assistant.clock(),
+        )
+        try:
+            await self.assistant.accept(delivery)
+        except StorageError:
+            # The gateway does not redeliver: say so rather than stay silent.
+            log.error("could not record a Discord message; telling the person to ask again")
+            await message.channel.send(SWAMPED_REPLY, allowed_mentions=NO_MENTIONS)
 
     async def _with_thread(self, facts: MessageFacts) -> MessageFacts:
         """discord.py did not know this channel (not in its cache): ask Discord if it is a thread.

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 # A server error, a rate limit longer than max_ratelimit_timeout, or Discord unreachable after
 # discord.py's retries. The final text tries again: the nonce makes a repeated send safe.
+# Discord's error code for "a thread has already been created for this message".
+THREAD_ALREADY_CREATED = 160004
+
 _TRANSIENT = (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError)
 
 
@@ -67,8 +70,23 @@ class DiscordReplyTarget:
     in its channel (quoting it when `quote`). Every send pings nobody and carries the nonce of
     (message, chunk), so a resent chunk returns the message Discord created the first time."""
 
-    def __init__(self, source: discord.Message, *, open_thread: bool, quote: bool, thread_title: str) -> None:
+    def __init__(
+        self,
+        source: discord.Message,
+        *,
+        open_thread: bool,
+        quote: bool,
+        thread_title: str,
+        existing_thread: Callable[[int], discord.abc.Messageable] | None = None,
+        start_thread: Callable[[str], Awaitable[discord.abc.Messageable]] | None = None,
+    ) -> None:
         self._source = source
+        # A client without a gateway cache (a worker) opens threads through REST itself: discord.py
+        # needs the guild in its cache for Message.create_thread.
+        self._start_thread = start_thread
+        # A retry (adapters/discord/responders.py) finds the thread its first attempt opened: a
+        # thread opened on a message has that message's id.
+        self._existing_thread = existing_thread
         self._open_thread = open_thread
         self._quote = quote
         self._thread_title = thread_title
@@ -109,10 +127,16 @@ class DiscordReplyTarget:
         destination: discord.abc.Messageable = self._source.channel
         if self._open_thread:
             try:
-                destination = await self._source.create_thread(
-                    name=self._thread_title, auto_archive_duration=1440
-                )
+                if self._start_thread is not None:
+                    destination = await self._start_thread(self._thread_title)
+                else:
+                    destination = await self._source.create_thread(
+                        name=self._thread_title, auto_archive_duration=1440
+                    )
             except discord.HTTPException as exc:
+                if exc.code == THREAD_ALREADY_CREATED and self._existing_thread is not None:
+                    self._destination = self._existing_thread(self._source.id)
+                    return self._destination
                 # No permission or a thread already exists: answer in the channel instead.
                 log.warning("could not open a thread (%s %s); replying in the channel", exc.status, exc.code)
                 self._open_thread = False

@@ -54,6 +54,7 @@ class DiscordService:
         settings: Settings,
         assistant: Assistant,
         options: DiscordOptions | None = None,
+        intake: bool = False,
         ready_timeout: float = 60.0,
         first_backoff: float = 1.0,
     ) -> None:
@@ -64,6 +65,7 @@ class DiscordService:
         self._token: SecretStr = settings.discord_bot_token
         self._options = options or DiscordOptions.from_settings(settings)
         self._ready_timeout = ready_timeout
+        self._intake = intake
         self._first_backoff = first_backoff
         self._client: MnemoDiscordClient | None = None
         self._task: asyncio.Task[None] | None = None
@@ -78,10 +80,7 @@ class DiscordService:
         return self._client
 
     def _new_client(self) -> MnemoDiscordClient:
-        return MnemoDiscordClient(
-            assistant=self._assistant,
-            options=self._options,
-        )
+        return MnemoDiscordClient(assistant=self._assistant, options=self._options, intake=self._intake)
 
     async def _login(self, client: MnemoDiscordClient, api: str) -> None:
         # People paste the header form ("Bot abc..."); discord.py adds the prefix itself.

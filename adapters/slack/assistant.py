@@ -31,9 +31,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.common.reply_writer import DeliveryFailed, Layout, Pacing
 from adapters.common.tasks import TaskTracker
 from adapters.slack.directory import SlackDirectory
-from adapters.slack.listeners import SlackThread
 from adapters.slack.pane_reply import STREAM_BUFFER_CHARS, PaneReply
 from adapters.slack.render import ACTION_FEEDBACK, feedback_blocks
+from adapters.slack.responders import SlackThread
 from adapters.slack.translate import action_identity, parse_message_event, to_incoming, workspace_of
 from adapters.slack.web_api import BotIdentity, slack_error
 from core.admission import SwampedError

@@ -2,7 +2,12 @@
 
 start() checks the bot token once with auth.test (so no request ever waits for it), builds the bolt
 app, and then either opens the Socket Mode websocket or starts accepting HTTP requests. stop()
-stops taking events, lets replies being posted finish (bounded), and closes the connections.
+stops taking events, lets /memory answers being posted finish (bounded), and closes the connections.
+
+Two roles, one or both per process: the front door (`front_door=True`: the bolt app records each
+message in the durable intake and acknowledges it) and the responder (`dispatcher`: the worker's
+Dispatcher gets a SlackResponder that answers those messages through the Web API). A `web`
+process is only the front door, a `worker` only the responder; `run` is both.
 
 HTTP requests pass adapters/slack/http_gate.py (size cap, signature, payload shape) before they
 reach bolt's `AsyncApp.async_dispatch`: every bad request gets a 4xx, nothing is stored or posted,
@@ -21,6 +26,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -29,8 +35,10 @@ from adapters.slack.commands import SlackCommands
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.http_gate import Refused, admit
 from adapters.slack.listeners import SlackListeners, build_app
+from adapters.slack.responders import SlackResponder
 from adapters.slack.surfaces import build_surfaces
 from adapters.slack.web_api import (
+    BotIdentity,
     SlackStartError,
     authenticate,
     retry_handlers,
@@ -39,6 +47,7 @@ from adapters.slack.web_api import (
 )
 from config import Settings
 from core.assistant import Assistant
+from core.intake.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +67,8 @@ class SlackService:
         settings: Settings,
         assistant: Assistant,
         *,
+        dispatcher: Dispatcher | None = None,
+        front_door: bool = True,
         stream_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -65,6 +76,12 @@ class SlackService:
             raise ValueError("SlackService needs SLACK_BOT_TOKEN")
         self._settings = settings
         self._assistant = assistant
+        self._front_door = front_door
+        # Registered now, before any worker serves the intake (an unregistered kind is dropped).
+        self.responder: SlackResponder | None = None
+        if dispatcher is not None:
+            self.responder = SlackResponder(assistant=assistant, stream_interval=stream_interval)
+            self.responder.register(dispatcher)
         self._stream_interval = stream_interval
         self._wall_clock = clock
         secret = settings.slack_signing_secret
@@ -96,38 +113,10 @@ class SlackService:
                 client, token=token, base_url=base_url, bot_name=settings.bot_name
             )
             directory = SlackDirectory(client)
-            commands = SlackCommands(assistant=self._assistant, client=client, directory=directory)
-            self.listeners = SlackListeners(
-                assistant=self._assistant,
-                client=client,
-                identity=identity,
-                tracker=self.tracker,
-                directory=directory,
-                commands=commands,
-                stream_interval=self._stream_interval,
-            )
-            # Bolt copies this client's base URL, session and retry handlers into every request's
-            # client; the token comes from `authorization`.
-            app_client = AsyncWebClient(
-                base_url=base_url, session=self._session, retry_handlers=retry_handlers()
-            )
-            self.app = build_app(
-                listeners=self.listeners,
-                client=app_client,
-                authorization=authorization,
-                signing_secret=self._secret.decode() if self._secret is not None else None,
-                surfaces=build_surfaces(
-                    assistant=self._assistant,
-                    client=client,
-                    identity=identity,
-                    tracker=self.tracker,
-                    directory=directory,
-                    commands=commands,
-                    stream_interval=self._stream_interval,
-                ),
-            )
-            if self.socket_mode:
-                await self._connect_socket(self.app, app_client)
+            if self.responder is not None:
+                self.responder.connect(client, identity, directory)
+            if self._front_door:
+                await self._open_front_door(client, directory, identity, authorization, base_url)
         except BaseException:
             await self.tracker.drain(0)
             await self._session.close()
@@ -135,10 +124,45 @@ class SlackService:
             raise
         self._accepting = True
         log.info(
-            "slack connected as %s (%s mode)",
+            "slack connected as %s (%s)",
             identity.user_id,
-            "Socket" if self.socket_mode else "HTTP",
+            ("Socket mode" if self.socket_mode else "HTTP mode") if self._front_door else "answers only",
         )
+
+    async def _open_front_door(
+        self,
+        client: AsyncWebClient,
+        directory: SlackDirectory,
+        identity: BotIdentity,
+        authorization: AuthorizeResult,
+        base_url: str,
+    ) -> None:
+        commands = SlackCommands(assistant=self._assistant, client=client, directory=directory)
+        self.listeners = SlackListeners(
+            assistant=self._assistant, identity=identity, tracker=self.tracker, commands=commands
+        )
+        # Bolt copies this client's base URL, session and retry handlers into every request's
+        # client; the token comes from `authorization`.
+        app_client = AsyncWebClient(base_url=base_url, session=self._session, retry_handlers=retry_handlers())
+        self.app = build_app(
+            listeners=self.listeners,
+            client=app_client,
+            authorization=authorization,
+            signing_secret=self._secret.decode() if self._secret is not None else None,
+            # The assistant pane, App Home and shortcuts answer in this process (not through the
+            # durable intake: see README, Slack).
+            surfaces=build_surfaces(
+                assistant=self._assistant,
+                client=client,
+                identity=identity,
+                tracker=self.tracker,
+                directory=directory,
+                commands=commands,
+                stream_interval=self._stream_interval,
+            ),
+        )
+        if self.socket_mode:
+            await self._connect_socket(self.app, app_client)
 
     async def _connect_socket(self, app: AsyncApp, app_client: AsyncWebClient) -> None:
         assert self._settings.slack_app_token is not None
@@ -180,6 +204,8 @@ class SlackService:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
         await self.tracker.drain(self._settings.shutdown_grace_seconds)
+        if self.responder is not None:
+            self.responder.disconnect()
         if self._session is not None:
             await self._session.close()
             self._session = None

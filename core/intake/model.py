@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 JsonObject = Mapping[str, Any]
 
@@ -82,4 +82,21 @@ class Intake(Protocol):
     async def close(self) -> None: ...
 
 
-__all__ = ["Delivery", "DeliveryHandler", "Intake", "JsonObject", "NewDelivery"]
+@runtime_checkable
+class HoldingIntake(Intake, Protocol):
+    """An inbox a front door can also answer from itself (the HTTP API, whose client waits on the
+    connection): `hold` records the delivery already leased to this process, so no worker takes it
+    while this process answers; if the process dies, the lease expires and a worker answers it.
+    Optional: a front door answers directly, without a record, when its inbox lacks it."""
+
+    async def hold(self, delivery: NewDelivery) -> Delivery | None:
+        """Record it leased to the calling task (a lost lease cancels that task). None for a
+        duplicate (nothing recorded)."""
+        ...
+
+    async def release(self, delivery_id: str) -> None:
+        """This process answered it (or told its client why not): done."""
+        ...
+
+
+__all__ = ["Delivery", "DeliveryHandler", "HoldingIntake", "Intake", "JsonObject", "NewDelivery"]

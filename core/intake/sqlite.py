@@ -22,49 +22,18 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from core.errors import StorageError
 from core.intake.model import Delivery, DeliveryHandler, JsonObject, NewDelivery
-from core.storage.sqlite.connection import SQLiteConnection
-from core.storage.validation import aware
+from core.intake.sqlite_inbox import InboxConnection, anything_leasable, ts
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(seconds=2)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    key TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    lane TEXT NOT NULL,
-    payload TEXT,
-    received_at TEXT NOT NULL,
-    accepted_at TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    leased_by TEXT,
-    lease_until TEXT,
-    not_before TEXT,
-    reply_ref TEXT,
-    done_at TEXT
-);
-CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries(lane, seq) WHERE done_at IS NULL;
-CREATE INDEX IF NOT EXISTS deliveries_done ON deliveries(done_at) WHERE done_at IS NOT NULL;
-"""
-
-
-def _ts(value: datetime) -> str:
-    return aware(value, "time").astimezone(UTC).isoformat(timespec="microseconds")
-
-
-class _InboxConnection(SQLiteConnection):
-    thread_name = "sqlite-intake"
-
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        conn.executescript(_SCHEMA)
 
 
 class SQLiteIntake:
@@ -72,7 +41,7 @@ class SQLiteIntake:
 
     def __init__(
         self,
-        db: _InboxConnection,
+        db: InboxConnection,
         *,
         clock: Callable[[], datetime],
         lease: timedelta,
@@ -88,6 +57,9 @@ class SQLiteIntake:
         self._wake = asyncio.Event()
         self._stopping = False
         self._running: set[asyncio.Task[None]] = set()
+        self._held: dict[str, asyncio.Task[Any]] = {}  # delivery id -> the task answering it
+        self._renewer: asyncio.Task[None] | None = None
+        self._progress = asyncio.Event()  # a delivery of this process was completed or put back
 
     @classmethod
     async def open(
@@ -95,12 +67,12 @@ class SQLiteIntake:
         path: Path,
         *,
         clock: Callable[[], datetime],
-        lease: timedelta = timedelta(seconds=6),
+        lease: timedelta = timedelta(seconds=10),
         poll_interval: float = 0.25,
         retry_base: timedelta = RETRY_BASE,
     ) -> SQLiteIntake:
         return cls(
-            await _InboxConnection.open(path),
+            await InboxConnection.open(path),
             clock=clock,
             lease=lease,
             poll_interval=poll_interval,
@@ -117,8 +89,8 @@ class SQLiteIntake:
             delivery.kind,
             delivery.lane,
             json.dumps(dict(delivery.payload)),
-            _ts(delivery.received_at),
-            _ts(self._clock()),
+            ts(delivery.received_at),
+            ts(self._clock()),
         )
 
         def insert_once(conn: sqlite3.Connection) -> bool:
@@ -134,14 +106,64 @@ class SQLiteIntake:
             self._wake.set()  # a worker in this process starts at once; others poll
         return accepted
 
+    async def hold(self, delivery: NewDelivery) -> Delivery | None:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("hold() needs a task to hand a lost lease to")
+        recorded = Delivery(
+            id=uuid.uuid4().hex,
+            key=delivery.key,
+            kind=delivery.kind,
+            lane=delivery.lane,
+            payload=delivery.payload,
+            received_at=delivery.received_at,
+        )
+        now = self._clock()
+        row = (
+            recorded.id,
+            delivery.key,
+            delivery.kind,
+            delivery.lane,
+            json.dumps(dict(delivery.payload)),
+            ts(delivery.received_at),
+            ts(now),
+            self._worker,
+            ts(now + self._lease),
+        )
+
+        def insert_held(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO deliveries (id, key, kind, lane, payload, received_at, accepted_at, "
+                "attempts, leased_by, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                row,
+            )
+            return cursor.rowcount == 1
+
+        if not await self._db._tx(insert_held):
+            return None
+        self._held[recorded.id] = task
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self._keep_leases(), name="intake-leases")
+        return recorded
+
+    async def release(self, delivery_id: str) -> None:
+        self._held.pop(delivery_id, None)
+        await self._complete(delivery_id)
+
     # -- workers ---------------------------------------------------------------------------------------
     async def serve(self, handler: DeliveryHandler, *, concurrency: int) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self._keep_leases(), name="intake-leases")
         while not self._stopping:
             self._wake.clear()
             free = concurrency - len(self._running)
-            leased = await self._lease_heads(free) if free > 0 else []
+            try:
+                leased = await self._lease_heads(free) if free > 0 else []
+            except StorageError as exc:  # the disk is full, the file locked too long...: try again
+                log.error("could not take deliveries (%s); trying again", exc)
+                leased = []
             for delivery in leased:
                 task = asyncio.create_task(self._handle(handler, delivery), name=f"delivery-{delivery.id}")
                 self._running.add(task)
@@ -153,7 +175,11 @@ class SQLiteIntake:
 
     async def _lease_heads(self, limit: int) -> list[Delivery]:
         now = self._clock()
-        until = _ts(now + self._lease)
+        until = ts(now + self._lease)
+        # Look before taking the write lock: an idle worker's polls must not make the front
+        # doors' acks wait (SQLite's busy handler sleeps in steps of milliseconds).
+        if not await self._db._read(functools.partial(anything_leasable, now=ts(now))):
+            return []
 
         def lease_heads(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             rows = conn.execute(
@@ -164,7 +190,7 @@ class SQLiteIntake:
                 "AND (d.lease_until IS NULL OR d.lease_until < ?) "
                 "AND (d.not_before IS NULL OR d.not_before <= ?) "
                 "ORDER BY d.seq LIMIT ?",
-                (_ts(now), _ts(now), limit),
+                (ts(now), ts(now), limit),
             ).fetchall()
             for row in rows:
                 conn.execute(
@@ -175,6 +201,9 @@ class SQLiteIntake:
             return rows
 
         rows = await self._db._tx(lease_heads)
+        for row in rows:
+            if row["attempts"]:
+                log.warning("delivery taken up again kind=%s attempt=%d", row["kind"], row["attempts"] + 1)
         return [
             Delivery(
                 id=row["id"],
@@ -190,35 +219,72 @@ class SQLiteIntake:
         ]
 
     async def _handle(self, handler: DeliveryHandler, delivery: Delivery) -> None:
-        renewer = asyncio.create_task(self._keep_lease(delivery.id))
+        task = asyncio.current_task()
+        assert task is not None
+        self._held[delivery.id] = task
         try:
-            await handler(delivery)
-        except asyncio.CancelledError:
-            raise  # stopped: the lease expires and another worker takes it over
-        except Exception:
-            log.exception("delivery failed kind=%s attempt=%d", delivery.kind, delivery.attempt)
-            await self._retry_later(delivery)
-        else:
-            await self._complete(delivery.id)
+            try:
+                await handler(delivery)
+            except asyncio.CancelledError:
+                raise  # stopped, or the lease was lost: the delivery's current holder finishes it
+            except Exception:
+                log.exception("delivery failed kind=%s attempt=%d", delivery.kind, delivery.attempt)
+                self._held.pop(delivery.id, None)
+                await self._retry_later(delivery)
+            else:
+                self._held.pop(delivery.id, None)
+                await self._complete(delivery.id)
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            self._held.pop(delivery.id, None)
+        if not any(other is not task for other in self._running):
+            await self._forget_old_pages()
 
-    async def _keep_lease(self, delivery_id: str) -> None:
-        def renew(conn: sqlite3.Connection, until: str) -> None:
+    async def _keep_leases(self) -> None:
+        """Renew the leases of every delivery this process holds, in one statement per period (a
+        renewal per delivery would queue behind the others' writes under load, and a late renewal
+        hands a delivery to a second worker while the first still answers it). A delivery whose
+        lease was lost anyway (this process stalled past the lease) is given up at once: its new
+        holder answers it, and this one must not post next to it."""
+
+        def renew(conn: sqlite3.Connection, ids: list[str], until: str) -> set[str]:
+            held = json.dumps(ids)
             conn.execute(
-                "UPDATE deliveries SET lease_until = ? WHERE id = ? AND leased_by = ?",
-                (until, delivery_id, self._worker),
+                "UPDATE deliveries SET lease_until = ? "
+                "WHERE leased_by = ? AND id IN (SELECT value FROM json_each(?))",
+                (until, self._worker, held),
             )
+            rows = conn.execute(
+                "SELECT id FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) "
+                "AND (leased_by = ? OR done_at IS NOT NULL)",
+                (held, self._worker),
+            ).fetchall()
+            return {row[0] for row in rows}
 
         while True:
-            await asyncio.sleep(self._lease.total_seconds() / 3)
-            until = _ts(self._clock() + self._lease)
-            await self._db._tx(functools.partial(renew, until=until))
+            await asyncio.sleep(self._lease.total_seconds() / 4)
+            ids = list(self._held)
+            if not ids:
+                continue
+            until = ts(self._clock() + self._lease)
+            kept = await self._db._tx(functools.partial(renew, ids=ids, until=until))
+            for lost in set(ids) - kept:
+                task = self._held.pop(lost, None)
+                if task is not None:
+                    log.warning("lease lost (this process stalled); leaving the delivery to its new holder")
+                    task.cancel()
+
+    async def _forget_old_pages(self) -> None:
+        """A person's words stay in the WAL's older frames after their payload is dropped
+        (secure_delete zeroes them in the database pages only): once this process has nothing in
+        hand, fold the WAL into the file and truncate it. Under constant load SQLite's own
+        checkpoints (every 1,000 pages) bound it instead."""
+        try:
+            await self._db._run(self._db._checkpoint)
+        except StorageError as exc:  # busy readers in another process: the next idle moment
+            log.debug("intake checkpoint skipped (%s)", exc)
 
     async def _complete(self, delivery_id: str) -> None:
-        now = _ts(self._clock())
+        now = ts(self._clock())
         await self._db._tx(
             lambda conn: conn.execute(
                 "UPDATE deliveries SET done_at = ?, payload = NULL, reply_ref = NULL, leased_by = NULL, "
@@ -226,19 +292,21 @@ class SQLiteIntake:
                 (now, delivery_id),
             )
         )
+        self._progress.set()
 
     async def _retry_later(self, delivery: Delivery) -> None:
         if delivery.attempt >= MAX_ATTEMPTS:
             log.error("delivery given up after %d attempts kind=%s", delivery.attempt, delivery.kind)
             await self._complete(delivery.id)
             return
-        not_before = _ts(self._clock() + self._retry_base * (2 ** (delivery.attempt - 1)))
+        not_before = ts(self._clock() + self._retry_base * (2 ** (delivery.attempt - 1)))
         await self._db._tx(
             lambda conn: conn.execute(
                 "UPDATE deliveries SET leased_by = NULL, lease_until = NULL, not_before = ? WHERE id = ?",
                 (not_before, delivery.id),
             )
         )
+        self._progress.set()
 
     async def note_reply(self, delivery_id: str, ref: JsonObject) -> None:
         encoded = json.dumps(dict(ref))
@@ -253,6 +321,17 @@ class SQLiteIntake:
         while self._running:
             await asyncio.wait(set(self._running))
 
+    async def drained(self) -> None:
+        """Return once no delivery is open (accepted and not done), in any process. Re-checks after
+        each delivery this process finishes, and every poll interval for the others' work."""
+        while True:
+            self._progress.clear()
+            if await self.pending() == 0:
+                await self.idle()  # this process's tasks finish their bookkeeping
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), timeout=self._poll)
+
     async def stop(self, *, grace: float) -> None:
         self._stopping = True
         self._wake.set()
@@ -263,6 +342,11 @@ class SQLiteIntake:
             for task in late:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
 
     # -- bookkeeping -------------------------------------------------------------------------------------
     async def pending(self) -> int:
@@ -272,7 +356,7 @@ class SQLiteIntake:
         return int(row[0])
 
     async def purge(self, *, before: datetime) -> int:
-        cutoff = _ts(before)
+        cutoff = ts(before)
         return int(
             await self._db._tx(
                 lambda conn: (
@@ -287,6 +371,11 @@ class SQLiteIntake:
         await self._db.ping()
 
     async def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
         await self._db.close()
 
 

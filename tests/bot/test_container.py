@@ -111,7 +111,13 @@ def test_data_dir_is_the_volume_and_the_port_is_exposed() -> None:
 
 def test_the_image_runs_the_procfile_command_which_the_readme_documents() -> None:
     procfile = parse_procfile((ROOT / "Procfile").read_text())
-    assert image_command() == ["python", "-m", "bot", *bot_argv(procfile.processes["web"])]
+    # One container runs the one-process layout (front doors, answers and jobs); the Procfile's
+    # web and worker types are the same work split for platforms that scale process types.
+    assert image_command() == ["python", "-m", "bot", "run"]
+    assert {name: bot_argv(line)[0] for name, line in procfile.processes.items()} == {
+        "web": "web",
+        "worker": "worker",
+    }
     args = _parser().parse_args(image_command()[3:])
     assert (args.command, args.no_scheduler) == ("run", False)
     section = production_section()

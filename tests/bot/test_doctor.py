@@ -136,7 +136,7 @@ async def test_supabase_store_url_key_and_migrations(
         (
             lambda f: setattr(f["slack"].state, "scopes", "chat:write,commands"),
             "slack scopes",
-            "missing app_mentions:read, channels:history",
+            "missing app_mentions:read, assistant:write, channels:history",
         ),
         (lambda f: setattr(f["slack"].state, "app_token", "xapp-other"), "slack socket", "connections:write"),
         (lambda f: setattr(f["discord"], "token", "other"), "discord", "rejected DISCORD_BOT_TOKEN (401)"),

@@ -42,23 +42,23 @@ def readme_process_lines() -> list[str]:
 
 def test_every_procfile_command_is_one_python_m_bot_offers() -> None:
     procfile = parse_procfile((ROOT / "Procfile").read_text())
-    assert set(procfile.processes) == {"web"}
-    assert procfile.processes["web"] == "exec python -m bot run"
-    for process in procfile.processes.values():
+    assert procfile.processes == {
+        "web": "exec python -m bot web",
+        "worker": "exec python -m bot worker",
+    }
+    for name, process in procfile.processes.items():
         args = _parser().parse_args(bot_argv(process))  # SystemExit on an unknown option
-        assert args.command == "run"
-        assert args.no_scheduler is False  # the single process runs the jobs too
+        assert args.command == name
 
 
-def test_the_split_layout_in_the_readme_is_valid() -> None:
+def test_the_layouts_in_the_readme_are_valid() -> None:
     lines = readme_process_lines()
-    assert "web: exec python -m bot run" in lines
+    assert "web: exec python -m bot run" in lines  # one process doing everything
     split = parse_procfile("\n".join(line for line in lines if line != "web: exec python -m bot run"))
     assert set(split.processes) == {"web", "worker"}
     web = _parser().parse_args(bot_argv(split.processes["web"]))
     worker = _parser().parse_args(bot_argv(split.processes["worker"]))
-    assert (web.command, web.no_scheduler) == ("run", True)
-    assert worker.command == "worker"
+    assert (web.command, worker.command) == ("web", "worker")
 
 
 def test_an_unknown_option_would_be_caught(capsys: pytest.CaptureFixture[str]) -> None:
@@ -72,10 +72,10 @@ def test_honcho_check_accepts_the_procfile() -> None:
         [str(HONCHO), "check"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
     )
     assert result.returncode == 0
-    assert "Valid procfile detected (web)" in result.stdout + result.stderr
+    assert "Valid procfile detected (web, worker)" in result.stdout + result.stderr
 
 
-def test_honcho_start_runs_the_web_process_and_stops_it_cleanly(
+def test_honcho_start_runs_the_web_and_worker_processes_and_stops_them_cleanly(
     tmp_path: Path, fake_openai: FakeOpenAI
 ) -> None:
     port = free_port()
@@ -129,5 +129,7 @@ def test_honcho_start_runs_the_web_process_and_stops_it_cleanly(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
     log = out.decode()
-    assert "stopped cleanly" in log
+    assert "web stopped cleanly" in log
+    assert "worker stopped cleanly" in log
     assert "web.1 stopped (rc=0)" in log
+    assert "worker.1 stopped (rc=0)" in log

@@ -246,11 +246,11 @@ def test_sigterm_with_nothing_in_flight_stops_quickly(
     assert bot.finish(timeout=30) == 0, bot.stderr
     assert time.monotonic() - begin < 5
     started = [e["msg"] for e in bot.log_entries() if e["msg"].startswith("started ")]
-    assert started == ["started web", "started scheduler"]
+    assert started == ["started web", "started scheduler", "started intake-worker"]
     assert "jwt-secret-for-the-http-api-0123456789" not in bot.stderr
 
 
-def test_worker_runs_the_scheduler_and_health_only(
+def test_worker_answers_and_runs_the_scheduler_with_health_only_on_port(
     base_env: dict[str, str], spawn: Callable[..., BotProcess]
 ) -> None:
     bot = spawn(["worker"], base_env)  # no front door needed
@@ -260,7 +260,7 @@ def test_worker_runs_the_scheduler_and_health_only(
     bot.proc.send_signal(signal.SIGINT)
     assert bot.finish(timeout=30) == 0, bot.stderr
     started = [e["msg"] for e in bot.log_entries() if e["msg"].startswith("started ")]
-    assert started == ["started web", "started scheduler"]
+    assert started == ["started web", "started scheduler", "started intake-worker"]
 
 
 def test_run_without_scheduler(base_env: dict[str, str], spawn: Callable[..., BotProcess]) -> None:
@@ -270,7 +270,7 @@ def test_run_without_scheduler(base_env: dict[str, str], spawn: Callable[..., Bo
     bot.proc.send_signal(signal.SIGTERM)
     assert bot.finish(timeout=30) == 0, bot.stderr
     started = [e["msg"] for e in bot.log_entries() if e["msg"].startswith("started ")]
-    assert started == ["started web"]
+    assert started == ["started web", "started intake-worker"]
 
 
 def test_a_taken_port_is_one_clear_line_and_exit_1(

@@ -97,6 +97,8 @@ PROBES: dict[str, Probe] = {
 # Places that hold nothing at rest, and where their test is.
 ELSEWHERE = {
     "writer.queue": "in memory only, while a write runs: tests/core/test_erasure_races.py",
+    "intake.deliveries": "withdrawn after an erasure: tests/core/test_orchestrator.py (erased_at); "
+    "payload dropped once done: tests/core/intake/test_contract.py",
     "store.token_usage": "ids and numbers, no text: tests/core/storage/contract/test_usage_contract.py",
     "exports": "never stored: built per request",
     "logs": "checked by test_no_removal_logs_the_text below",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.wiring import Core, build_core
+from core.commands import Command, CommandName
 from core.models import ConversationKey, Platform, ReplyKind, Role
 from core.replies import MODEL_DOWN_REPLY
 from tests.conftest import make_settings
@@ -295,3 +297,28 @@ async def test_storage_session_key_is_per_conversation(core: Core) -> None:
         ConversationKey(Platform.SLACK, "T1", "C1", "2.0"), now=now, idle_timeout=timedelta(hours=1)
     )
     assert a.id != b.id
+
+
+async def test_a_message_received_before_an_erasure_is_withdrawn_not_answered(
+    core: Core, fake_openai: FakeOpenAI
+) -> None:
+    await core.orchestrator.handle(message("hello", dm=True))
+    assert await core.writer.flush(10)
+    received = datetime.now(UTC) - timedelta(seconds=5)  # waited in the intake meanwhile
+    account = await core.store.resolve_account(message("x").identity)
+    await core.commands.run(message("x").identity, Command(CommandName.FORGET_ALL, confirmed=True))
+    chats_before = fake_openai.count("chat")
+
+    reply = await core.orchestrator.handle(
+        replace(message("my secret is tulip-77", dm=True), received_at=received), already_claimed=True
+    )
+
+    assert reply is not None
+    assert reply.kind is ReplyKind.WITHDRAWN
+    assert fake_openai.count("chat") == chats_before  # the model never saw it
+    assert await core.writer.flush(10)
+    assert await core.memory.export(account.id, epoch=1) == []
+    session = await core.store.touch_session(
+        message("x", dm=True).conversation, now=datetime.now(UTC), idle_timeout=timedelta(hours=1)
+    )
+    assert all("tulip-77" not in m.text for m in await core.store.recent_messages(session.id, limit=50))

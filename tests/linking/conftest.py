@@ -14,11 +14,10 @@ import pytest
 from adapters.discord.options import DiscordOptions
 from adapters.discord.sdk import apply_endpoint_overrides
 from adapters.discord.service import DiscordService
-from adapters.slack.service import SlackService
 from bot.web import create_web_app
 from bot.wiring import Core, build_core
 from tests.adapters.discord.conftest import FAST, Bot, fake_discord
-from tests.adapters.slack.conftest import SlackHarness, fake_slack, slack_settings
+from tests.adapters.slack.conftest import SlackHarness, fake_slack, slack_answering, slack_settings
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
@@ -46,8 +45,7 @@ async def both(
         discord_api_url=fake_discord.api_url,
         discord_gateway_url=fake_discord.gateway_url,
     )
-    async with build_core(settings) as core:
-        slack = SlackService(settings, core.assistant, stream_interval=0.0)
+    async with build_core(settings) as core, slack_answering(settings, core) as slack:
         discord = DiscordService(
             settings=core.settings,
             assistant=core.assistant,
@@ -55,20 +53,16 @@ async def both(
             ready_timeout=10,
         )
         app = create_web_app(core, routers=[slack.router()])
-        await slack.start()
+        await discord.start()
         try:
-            await discord.start()
-            try:
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://mnemo.test") as http:
-                    yield BothDoors(
-                        core,
-                        SlackHarness(core, slack, fake_slack, fake_openai, http),
-                        Bot(fake_discord, core, discord, guild_id, channels[0], fake_openai),
-                    )
-            finally:
-                await discord.stop()
-                # discord.py keeps its base URLs process-wide: leave them pointing at Discord.
-                apply_endpoint_overrides(api_url=None, gateway_url=None)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://mnemo.test") as http:
+                yield BothDoors(
+                    core,
+                    SlackHarness(core, slack, fake_slack, fake_openai, http),
+                    Bot(fake_discord, core, discord, guild_id, channels[0], fake_openai),
+                )
         finally:
-            await slack.stop()
+            await discord.stop()
+            # discord.py keeps its base URLs process-wide: leave them pointing at Discord.
+            apply_endpoint_overrides(api_url=None, gateway_url=None)

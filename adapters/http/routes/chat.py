@@ -3,7 +3,9 @@
 As JSON, or with `Accept: text/event-stream` as server-sent events (`delta`s while the model
 writes, then one `done` or one `error`). With an `Idempotency-Key`, a retry gets the first answer
 (idempotency.py). The reply runs in its own task, tracked per /v1 router: a stream whose client
-leaves does not cancel it, so the reply is still stored and remembered.
+leaves does not cancel it, so the reply is still stored and remembered. The message is held in the
+durable intake while it is answered here, so a process that dies mid-answer loses nothing: a
+worker answers it into the session (adapters/http/responders.py).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at runtime.
@@ -23,6 +25,7 @@ from adapters.http.auth import Principal
 from adapters.http.deps import ApiServices, Caller, Services, require_session
 from adapters.http.errors import ApiError, ErrorCode, service_unavailable
 from adapters.http.idempotency import CacheKey, ChatOutcome, PendingChat, fingerprint
+from adapters.http.responders import chat_delivery
 from adapters.http.schemas import ChatRequest, ChatResponse
 from core.assistant import Assistant
 from core.models import Reply, ReplyKind
@@ -69,10 +72,16 @@ async def answer(
     message_id: str,
     on_delta: OnDelta | None,
 ) -> ChatOutcome:
+    now = assistant.clock()
     message = translate.to_incoming(
-        principal, text=body.message, session_id=session_id, message_id=message_id, now=assistant.clock()
+        principal, text=body.message, session_id=session_id, message_id=message_id, now=now
     )
-    reply = await assistant.handle(message, on_delta=on_delta)
+    # Held in the durable intake while answered here: if this process dies first, a worker
+    # answers it into the session (adapters/http/responders.py).
+    recorded = chat_delivery(
+        principal, text=body.message, session_id=session_id, message_id=message_id, now=now
+    )
+    reply = await assistant.answer_recorded(recorded, message, on_delta=on_delta)
     return outcome_of(assistant, reply, session_id)
 
 

@@ -49,7 +49,9 @@ async def test_build_services_serves_the_api_on_port(
     settings = api_settings(tmp_path, fake_openai, jwt_secret, host="127.0.0.1", port=free_port())
     async with build_core(settings) as core:
         services = build_services(settings, core)
-        assert [s.name for s in services] == ["web"]  # no chat platform, no scheduler: just the API
+        # No chat platform, no scheduler: the API, and the worker that answers chats a dead
+        # process held (adapters/http/responders.py).
+        assert [s.name for s in services] == ["web", "intake-worker"]
         web = services[0]
         assert isinstance(web, WebServer)
         await web.start()

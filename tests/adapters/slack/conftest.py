@@ -7,6 +7,7 @@ shows (how much of a body the server reads). Requests are signed like Slack sign
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -20,9 +21,12 @@ import httpx
 import pytest
 
 from adapters.slack.service import SlackService
+from bot.intake_worker import IntakeWorker
 from bot.web import WebServer, create_web_app
 from bot.wiring import Core, build_core
 from config import Settings
+from core.intake.dispatch import Dispatcher
+from core.intake.sqlite import SQLiteIntake
 from tests.adapters.slack import payloads as p
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI
@@ -39,11 +43,38 @@ def fake_slack() -> Iterator[FakeSlack]:
         yield slack
 
 
-async def settle(service: SlackService) -> None:
+async def settle(service: SlackService, core: Core) -> None:
     """Wait until everything the adapter acknowledged is done (answers posted, /memory answered).
-    Its listeners hand their work to the tracker before the ack (process_before_response), so
-    once a request has been answered, its work is tracked: idle means done."""
+    Its listeners record messages in the intake and hand other work to the tracker before the ack
+    (process_before_response), so once a request has been answered, its work is recorded or
+    tracked: an empty intake and an idle tracker mean done."""
+    assert isinstance(core.intake, SQLiteIntake)
+    await asyncio.wait_for(core.intake.drained(), 10)
     assert await service.tracker.wait_idle(10), "Slack work still running after 10 s"
+
+
+@asynccontextmanager
+async def slack_answering(
+    settings: Settings, core: Core, **service_options: Any
+) -> AsyncIterator[SlackService]:
+    """The Slack service (front door and responder) and an intake worker answering in this process,
+    as `python -m bot run` wires them; started, and stopped on exit."""
+    dispatcher = Dispatcher(intake=core.intake, clock=core.clock)
+    service = SlackService(
+        settings, core.assistant, dispatcher=dispatcher, **({"stream_interval": 0.0} | service_options)
+    )
+    worker = IntakeWorker(
+        intake=core.intake, dispatcher=dispatcher, concurrency=settings.max_concurrent_replies, grace=5
+    )
+    await service.start()
+    try:
+        await worker.start()
+        try:
+            yield service
+        finally:
+            await worker.stop()
+    finally:
+        await service.stop()
 
 
 def slack_settings(
@@ -85,7 +116,7 @@ class SlackHarness:
         return await self.post(*p.interactive_request(payload))
 
     async def settle(self) -> None:
-        await settle(self.service)
+        await settle(self.service, self.core)
 
     async def response(self, name: str, *, count: int = 1) -> dict[str, Any]:
         await self.slack.wait_for(lambda: len(self.slack.responses(name)) >= count)
@@ -126,10 +157,8 @@ async def running_slack(
 ) -> AsyncIterator[SlackHarness]:
     """One Mnemo process: a core, the Slack service in HTTP mode, and the web app serving it
     (in-process, or through uvicorn on a loopback port with `over_socket`)."""
-    async with build_core(settings) as core:
-        service = SlackService(settings, core.assistant, **({"stream_interval": 0.0} | service_options))
+    async with build_core(settings) as core, slack_answering(settings, core, **service_options) as service:
         app = create_web_app(core, routers=[service.router()])
-        await service.start()
         server = WebServer(app, host="127.0.0.1", port=0, graceful_seconds=1) if over_socket else None
         try:
             if server is not None:
@@ -143,7 +172,6 @@ async def running_slack(
         finally:
             if server is not None:
                 await server.stop()
-            await service.stop()
 
 
 @pytest.fixture

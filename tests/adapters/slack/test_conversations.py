@@ -108,41 +108,44 @@ async def test_replies_in_one_thread_keep_their_order(slack_http: SlackHarness) 
     ]
 
 
-async def test_overload_gets_a_busy_reply_instead_of_an_endless_queue(
+async def test_under_load_messages_wait_in_the_intake_and_are_all_answered(
     tmp_path: Path, fake_openai: FakeOpenAI, fake_slack: FakeSlack
 ) -> None:
+    """One reply at a time: the others are acknowledged at once and wait in the durable intake
+    (not in memory, and never refused with a busy reply), then are answered in turn."""
     settings = slack_settings(
-        tmp_path / "data", fake_openai, fake_slack, max_concurrent_replies=1, max_waiting_replies=1
+        tmp_path / "data", fake_openai, fake_slack, max_concurrent_replies=1, max_waiting_replies=0
     )
+    fake_openai.state.reply = lambda messages: "answered"
     model = fake_openai.hold("chat")  # the first answer holds the one slot until released
     async with running_slack(settings, fake_openai, fake_slack) as harness:
-        busy_dm = p.dm("third", user=p.BOB, channel="D0BOB")
-        await harness.event(p.dm("first"))
+        assert (await harness.event(p.dm("first"))).status_code == 200
         await model.arrived()
-        await harness.event(p.app_mention("second"))
-        await fake_slack.wait_for(lambda: harness.core.admission.waiting == 1)  # queued behind it
-        await harness.event(busy_dm)
-        await fake_slack.wait_for(lambda: len(fake_slack.posted("D0BOB")) == 1)
-        await harness.event(busy_dm, retry=1)  # a retry of the refused message stays silent
-        await fake_slack.wait_for(lambda: harness.core.admission.refused == 2)
+        second = await harness.event(p.app_mention("second"))
+        third = await harness.event(p.dm("third", user=p.BOB, channel="D0BOB"))
+        assert (second.status_code, third.status_code) == (200, 200)
+        assert await harness.core.intake.pending() == 3
         model.release()
         await harness.settle()
+        refused = harness.core.admission.refused
 
-    assert len(fake_slack.posted(p.ALICE_DM)) == 1
-    assert len(fake_slack.posted(p.GENERAL)) == 1  # waited its turn, then answered
-    assert [m.text for m in fake_slack.posted("D0BOB")] == [BUSY_REPLY]
-    assert fake_openai.count("chat") == 2
+    assert [m.text for m in fake_slack.posted(p.ALICE_DM)] == ["answered"]
+    assert [m.text for m in fake_slack.posted(p.GENERAL)] == ["answered"]
+    assert [m.text for m in fake_slack.posted("D0BOB")] == ["answered"]
+    assert BUSY_REPLY not in [m.text for m in fake_slack.posted("D0BOB")]
+    assert refused == 0
+    assert fake_openai.count("chat") == 3
 
 
 async def test_an_acknowledged_message_is_already_being_worked_on(slack_http: SlackHarness) -> None:
-    """Listeners hand their work to the tracker before the ack: nothing acknowledged is untracked
-    (shutdown waits for it, and tests can wait for it instead of sleeping)."""
+    """Listeners record the message in the durable intake before the ack: nothing acknowledged
+    exists only in memory (a worker answers it even if this process dies now)."""
     model = slack_http.model.hold("chat")
 
     response = await slack_http.event(p.dm("hello"))
 
     assert response.status_code == 200
-    assert slack_http.service.tracker.in_flight == 1
+    assert await slack_http.core.intake.pending() == 1
     await model.arrived()
     model.release()
     await slack_http.settle()

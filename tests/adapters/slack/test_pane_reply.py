@@ -12,9 +12,9 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.common.reply_writer import Pacing
-from adapters.slack.listeners import SlackThread
 from adapters.slack.pane_reply import PaneReply
 from adapters.slack.render import feedback_blocks
+from adapters.slack.responders import SlackThread
 from adapters.slack.translate import reply_messages
 from adapters.slack.web_api import retry_handlers
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack

@@ -12,7 +12,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.common.reply_writer import Pacing, ReplyWriter
-from adapters.slack.listeners import SlackThread
+from adapters.slack.responders import SlackThread
 from adapters.slack.translate import reply_messages
 from adapters.slack.web_api import retry_handlers
 from tests.adapters.common.clock import ManualClock

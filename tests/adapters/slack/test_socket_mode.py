@@ -14,7 +14,7 @@ from adapters.slack.service import SlackService
 from adapters.slack.web_api import SlackStartError
 from bot.wiring import Core, build_core
 from tests.adapters.slack import payloads as p
-from tests.adapters.slack.conftest import settle, slack_settings
+from tests.adapters.slack.conftest import settle, slack_answering, slack_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import APP_TOKEN, FakeSlack
 from tests.fakes.slack_socket import FakeSocketMode
@@ -28,7 +28,7 @@ class SocketHarness:
     slack: FakeSlack
 
     async def settle(self) -> None:
-        await settle(self.service)
+        await settle(self.service, self.core)
 
 
 @pytest.fixture
@@ -40,13 +40,8 @@ async def socket_mode(
         settings = slack_settings(
             tmp_path / "data", fake_openai, fake_slack, slack_app_token=APP_TOKEN, slack_signing_secret=None
         )
-        async with build_core(settings) as core:
-            service = SlackService(settings, core.assistant, stream_interval=0.0)
-            await service.start()
-            try:
-                yield SocketHarness(core, service, fake_socket, fake_slack)
-            finally:
-                await service.stop()
+        async with build_core(settings) as core, slack_answering(settings, core) as service:
+            yield SocketHarness(core, service, fake_socket, fake_slack)
 
 
 async def test_start_connects_and_stop_disconnects(socket_mode: SocketHarness) -> None:

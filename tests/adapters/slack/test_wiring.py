@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 
 from adapters.slack.service import SlackService
+from bot.intake_worker import IntakeWorker
 from bot.services import build_services
 from bot.web import WebServer
 from bot.wiring import build_core
@@ -32,7 +33,7 @@ async def test_http_mode_serves_slack_events_on_port_through_uvicorn(
     fake_openai.state.reply = lambda messages: "Hello from a real socket."
     async with build_core(settings) as core:
         services = build_services(settings, core)
-        assert [type(s) for s in services] == [WebServer, SlackService]
+        assert [type(s) for s in services] == [WebServer, SlackService, IntakeWorker]
         for service in services:
             await service.start()
         try:
@@ -41,7 +42,7 @@ async def test_http_mode_serves_slack_events_on_port_through_uvicorn(
                 response = await http.post("/slack/events", content=body, headers=headers)
             slack = services[1]
             assert isinstance(slack, SlackService)
-            await settle(slack)
+            await settle(slack, core)
         finally:
             for service in reversed(services):
                 await service.stop()
