@@ -34,8 +34,7 @@ import aiohttp
 from _common import bench_core
 from openai import AsyncOpenAI
 
-from adapters.slack.service import SlackService
-from bot.web import WebServer, create_web_app
+from bot.services import build_services
 from core.admission import Admission
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
@@ -206,6 +205,7 @@ class Fakes:
 
 
 async def main_async(mentions: int, runs: int) -> None:
+    port = _free_port()
     with Fakes(mentions) as fakes:
         async with bench_core(
             fakes.model_url,
@@ -213,12 +213,15 @@ async def main_async(mentions: int, runs: int) -> None:
             slack_signing_secret=SECRET,
             slack_api_url=fakes.slack_url,
             log_level="WARNING",
+            host="127.0.0.1",
+            port=port,
+            scheduler_enabled=False,  # no housekeeping job in the middle of a run
         ) as core:
-            port = _free_port()
-            service = SlackService(core.settings, core.assistant)
-            web = WebServer(create_web_app(core, routers=[service.router()]), host="127.0.0.1", port=port)
-            await web.start()
-            await service.start()
+            # What `python -m bot run` starts: the web server, the Slack front door (acks and
+            # records each event in the intake) and the intake worker that answers.
+            services = build_services(core.settings, core)
+            for service in services:
+                await service.start()
             try:
                 await burst(port, fakes, 999, 3, core.admission)  # warm-up: connections, caches, accounts
                 rows = []
@@ -233,9 +236,9 @@ async def main_async(mentions: int, runs: int) -> None:
                     )
                     assert await core.writer.flush(30)  # memory writes of this run are done
             finally:
-                await core.shutdown(5)
-                await service.stop()
-                await web.stop()
+                core.orchestrator.stop_accepting()
+                for service in reversed(services):
+                    await service.stop()
     med = [statistics.median(column) for column in zip(*rows, strict=True)]
     print(
         f"\n{mentions} mentions at once, model {CHAT_SECONDS * 1000:.0f} ms + embedding "
