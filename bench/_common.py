@@ -33,10 +33,12 @@ def summary(values_ms: list[float]) -> str:
 
 
 @asynccontextmanager
-async def bench_core(fake: FakeOpenAI, **overrides: Any) -> AsyncIterator[Core]:
+async def bench_core(fake: FakeOpenAI | str, **overrides: Any) -> AsyncIterator[Core]:
+    """A core on a temporary DATA_DIR, talking to the fake model (or to the model at this URL: a
+    fake in another process, bench/mention_burst.py)."""
     with tempfile.TemporaryDirectory(prefix="mnemo-bench-") as tmp:
         values: dict[str, Any] = {
-            "openai_base_url": fake.base_url,
+            "openai_base_url": fake if isinstance(fake, str) else fake.base_url,
             "openai_api_key": "bench",
             "embedding_dims": 64,
             "data_dir": Path(tmp) / "data",

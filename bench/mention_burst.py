@@ -4,13 +4,17 @@ when is the last reply complete?
 The floor for one message is one recall embedding + one completion, about 0.35 s; the target is
 the last of 20 replies complete within 0.5 s of the moment they were sent (issue 13; ChatGPT-in-Slack
 took 1.65 s and llmcord 1.78 s on the same test). Everything runs here on loopback: the fake model
-and the fake Slack Web API (tests/fakes), and Mnemo's Slack front door in HTTP mode on the real core
-(as `python -m bot` runs it, one process). Twenty different people mention Mnemo in one channel,
-each in a message of their own (twenty threads). A reply is complete at the last Web API call that
-writes it (its post, or the last edit of a streamed answer), as Slack's timestamps would show.
+and the fake Slack Web API (tests/fakes, in a second process), and Mnemo's Slack front door in HTTP
+mode on the real core (as `python -m bot` runs it, one process). Twenty different people mention
+Mnemo in one channel, each in a message of their own (twenty threads). A reply is complete at the
+last Web API call that writes it (its post, or the last edit of a streamed answer), as Slack's
+timestamps would show.
 
 Prints, per run and as medians over runs: the first, median and last reply complete, and the floor
 measured in the same run (the same embedding + completion requests made directly, 20 at once).
+Each run also says how low the adaptive reply limit (core.admission) fell during the burst: it cuts
+the number of replies written at once when the event loop runs late (acks first), so on a busy
+machine some of the 20 replies wait their turn, and the last one completes later.
 Run: python bench/mention_burst.py [--mentions 20] [--runs 5]
 """
 
@@ -21,15 +25,17 @@ import asyncio
 import hashlib
 import hmac
 import json
+import multiprocessing
 import statistics
 import time
+from multiprocessing.connection import Connection
 
 import aiohttp
 from _common import bench_core
 from openai import AsyncOpenAI
 
-from adapters.slack.service import SlackService
-from bot.web import WebServer, create_web_app
+from bot.services import build_services
+from core.admission import Admission
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 
@@ -91,10 +97,10 @@ def completed_at(slack: FakeSlack, thread: str) -> float | None:
     return max(times) if times else None
 
 
-async def floor(model: FakeOpenAI, mentions: int) -> float:
+async def floor(model_url: str, mentions: int) -> float:
     """The same requests a reply waits on (one embedding, then one streamed completion), made
     directly by `mentions` clients at once: seconds until the last completes."""
-    client = AsyncOpenAI(base_url=model.base_url, api_key="bench", max_retries=0)
+    client = AsyncOpenAI(base_url=model_url, api_key="bench", max_retries=0)
 
     async def one(index: int) -> None:
         await client.embeddings.create(model="text-embedding-3-small", input=f"project {index}")
@@ -110,30 +116,44 @@ async def floor(model: FakeOpenAI, mentions: int) -> float:
     return time.monotonic() - started
 
 
-async def burst(port: int, slack: FakeSlack, run: int, mentions: int) -> list[float]:
+async def burst(
+    port: int, fakes: Fakes, run: int, mentions: int, admission: Admission
+) -> tuple[list[float], int]:
+    """Seconds from sending to each reply complete (sorted), and the lowest the adaptive reply
+    limit (core.admission) fell to meanwhile: under that, replies wait their turn."""
     url = f"http://127.0.0.1:{port}/slack/events"
     requests = [signed_mention(run, i) for i in range(mentions)]
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+    lowest = admission.limit.limit
 
-        async def send(body: bytes, headers: dict[str, str]) -> None:
-            async with session.post(url, data=body, headers=headers) as response:
-                if response.status != 200:
-                    raise SystemExit(f"a mention was not acknowledged: {response.status}")
-
-        started = time.monotonic()
-        await asyncio.gather(*(send(body, headers) for _, body, headers in requests))
-        deadline = started + 30
+    async def watch_limit() -> None:
+        nonlocal lowest
         while True:
-            done = [completed_at(slack, ts) for ts, _, _ in requests]
-            if all(at is not None for at in done):
-                return sorted(at - started for at in done if at is not None)
-            if time.monotonic() > deadline:
-                missing = sum(at is None for at in done)
-                raise SystemExit(f"{missing} of {mentions} replies were not complete after 30 s")
-            await asyncio.sleep(0.005)  # polling the fake's record; the times come from its clock
+            lowest = min(lowest, admission.limit.limit)
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(watch_limit())
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+            async def send(body: bytes, headers: dict[str, str]) -> None:
+                async with session.post(url, data=body, headers=headers) as response:
+                    if response.status != 200:
+                        raise SystemExit(f"a mention was not acknowledged: {response.status}")
+
+            started = time.monotonic()
+            await asyncio.gather(*(send(body, headers) for _, body, headers in requests))
+            done = await asyncio.to_thread(fakes.completed, [ts for ts, _, _ in requests], started + 30)
+    finally:
+        watcher.cancel()
+    if any(at is None for at in done):
+        missing = sum(at is None for at in done)
+        raise SystemExit(f"{missing} of {mentions} replies were not complete after 30 s")
+    return sorted(at - started for at in done if at is not None), lowest
 
 
-async def main_async(mentions: int, runs: int) -> None:
+def _serve_fakes(conn: Connection, mentions: int) -> None:
+    """The child process: both fakes, then answers "when was each of these replies complete?"
+    (waiting until all are, or the deadline) until told to stop (None)."""
     with FakeOpenAI() as model, FakeSlack(team_id=TEAM, bot_user_id=BOT) as slack:
         model.state.reply = lambda messages: REPLY
         model.state.delay_chat = CHAT_SECONDS
@@ -141,34 +161,84 @@ async def main_async(mentions: int, runs: int) -> None:
         slack.add_channel(CHANNEL, name="burst")
         for index in range(mentions):
             slack.add_user(f"U{index:04d}", f"Person {index}")
+        conn.send((model.base_url, slack.base_url))
+        while (request := conn.recv()) is not None:
+            threads, deadline = request
+            while True:
+                done = [completed_at(slack, thread) for thread in threads]
+                if all(at is not None for at in done) or time.monotonic() > deadline:
+                    conn.send(done)
+                    break
+                time.sleep(0.002)  # polling its own record; the times come from its clock
+
+
+class Fakes:
+    """The fake model and the fake Slack Web API in a process of their own, as the real services
+    are elsewhere: in Mnemo's process their HTTP handling (Python threads) would hold the GIL that
+    Mnemo's event loop needs, make the loop late and so cut the adaptive reply limit, which real
+    remote services never do. Both processes read the same monotonic clock."""
+
+    def __init__(self, mentions: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve_fakes, args=(child, mentions), daemon=True)
+        self.model_url = self.slack_url = ""
+
+    def __enter__(self) -> Fakes:
+        self._process.start()
+        if not self._conn.poll(120):
+            raise SystemExit("the fakes' process did not start")
+        self.model_url, self.slack_url = self._conn.recv()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.send(None)
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.terminate()
+
+    def completed(self, threads: list[str], deadline: float) -> list[float | None]:
+        """When each reply (by its thread) was complete, None for those not complete by `deadline`."""
+        self._conn.send((threads, deadline))
+        done: list[float | None] = self._conn.recv()
+        return done
+
+
+async def main_async(mentions: int, runs: int) -> None:
+    port = _free_port()
+    with Fakes(mentions) as fakes:
         async with bench_core(
-            model,
+            fakes.model_url,
             slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SECRET,
-            slack_api_url=slack.base_url,
+            slack_api_url=fakes.slack_url,
             log_level="WARNING",
+            host="127.0.0.1",
+            port=port,
+            scheduler_enabled=False,  # no housekeeping job in the middle of a run
         ) as core:
-            port = _free_port()
-            service = SlackService(core.settings, core.assistant)
-            web = WebServer(create_web_app(core, routers=[service.router()]), host="127.0.0.1", port=port)
-            await web.start()
-            await service.start()
+            # What `python -m bot run` starts: the web server, the Slack front door (acks and
+            # records each event in the intake) and the intake worker that answers.
+            services = build_services(core.settings, core)
+            for service in services:
+                await service.start()
             try:
-                await burst(port, slack, 999, 3)  # warm-up: connections, caches, first accounts
+                await burst(port, fakes, 999, 3, core.admission)  # warm-up: connections, caches, accounts
                 rows = []
                 for run in range(runs):
-                    floor_s = await floor(model, mentions)
-                    times = await burst(port, slack, run, mentions)
+                    floor_s = await floor(fakes.model_url, mentions)
+                    times, lowest = await burst(port, fakes, run, mentions, core.admission)
                     rows.append((floor_s, times[0], statistics.median(times), times[-1]))
                     print(
                         f"run {run + 1}: floor {floor_s:.3f} s | replies complete: first {times[0]:.3f} s, "
-                        f"median {statistics.median(times):.3f} s, last {times[-1]:.3f} s"
+                        f"median {statistics.median(times):.3f} s, last {times[-1]:.3f} s | "
+                        f"reply limit fell to {lowest}"
                     )
                     assert await core.writer.flush(30)  # memory writes of this run are done
             finally:
-                await core.shutdown(5)
-                await service.stop()
-                await web.stop()
+                core.orchestrator.stop_accepting()
+                for service in reversed(services):
+                    await service.stop()
     med = [statistics.median(column) for column in zip(*rows, strict=True)]
     print(
         f"\n{mentions} mentions at once, model {CHAT_SECONDS * 1000:.0f} ms + embedding "

@@ -50,6 +50,10 @@ T = TypeVar("T")
 
 __all__ = ["Mem0Memory", "MemoryService", "OnExtractionUsage"]
 
+# Recalls have threads of their own, started on demand: each mostly waits on its embedding, so a
+# burst of replies must not take turns on the 4 threads that memory writes (whole completions) hold.
+RECALL_WORKERS = 32  # replies at once are bounded by admission (bench/mention_burst.py)
+
 # Told the model tokens one memory write spent (core.budget.Budget.record_extraction).
 OnExtractionUsage = Callable[[uuid.UUID, MemoryOrigin, int], Awaitable[None]]
 
@@ -92,6 +96,7 @@ class Mem0Memory:
         self._store = store
         self._update_similarity = update_similarity
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mem0")
+        self._recall_executor = ThreadPoolExecutor(RECALL_WORKERS, thread_name_prefix="mem0-recall")
         # Set by the wiring when usage is counted (core.budget); None: extraction tokens go uncounted.
         self.on_usage: OnExtractionUsage | None = None
 
@@ -101,10 +106,10 @@ class Mem0Memory:
         memory, store = open_mem0(options)
         return cls(memory, store, update_similarity=options.update_similarity)
 
-    async def _run(self, fn: Callable[[], T]) -> T:
+    async def _run(self, fn: Callable[[], T], *, executor: ThreadPoolExecutor | None = None) -> T:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, fn)
+            return await loop.run_in_executor(executor or self._executor, fn)
         except (NotFoundError, MemoryBackendError):
             raise
         except Exception as exc:
@@ -124,7 +129,7 @@ class Mem0Memory:
             ranked = newest_favoured([_item(r) for r in result.get("results", [])])
             return distinct_memories(ranked, limit)
 
-        return await self._run(search)
+        return await self._run(search, executor=self._recall_executor)
 
     async def remember(
         self,
@@ -331,6 +336,7 @@ class Mem0Memory:
 
     async def close(self) -> None:
         def close_mem0() -> None:
+            self._recall_executor.shutdown(wait=True)  # no recall still reads what closes below
             self._store.close()
             entity = getattr(self._memory, "_entity_store", None)
             if isinstance(entity, SQLiteVectorStore | PostgresVectorStore):

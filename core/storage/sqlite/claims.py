@@ -22,4 +22,5 @@ class SQLiteEventClaims(SQLiteConnection):
             )
             return cursor.rowcount == 1
 
-        return await self._tx(insert_claim)
+        # The reply path's bookkeeping: safe if the process dies, not on power loss (connection.py).
+        return await self._tx(insert_claim, durable=False)

@@ -70,7 +70,8 @@ class SQLiteConversations(SQLiteConnection):
             )
             return session_from(conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone())
 
-        return await self._tx(reuse_or_open_session)
+        # The reply path's bookkeeping: safe if the process dies, not on power loss (connection.py).
+        return await self._tx(reuse_or_open_session, durable=False)
 
     async def get_session(self, session_id: uuid.UUID) -> Session | None:
         def read_session(conn: sqlite3.Connection) -> Session | None:
@@ -192,7 +193,8 @@ class SQLiteConversations(SQLiteConnection):
             )
             return StoredMessage(message_id, session_id, account_id, role, text, now, author_name)
 
-        return await self._tx(insert_at_epoch)
+        # The reply path's bookkeeping: safe if the process dies, not on power loss (connection.py).
+        return await self._tx(insert_at_epoch, durable=False)
 
     async def last_answer_memories(
         self, account_id: uuid.UUID, *, platform: str, workspace: str, channel: str

@@ -55,7 +55,9 @@ class SQLiteUsage(SQLiteConnection):
                 (day.isoformat(), platform.value, workspace, str(account_id), tokens),
             )
 
-        await self._tx(add)
+        # Counted with every reply: safe if the process dies, not on power loss (connection.py), which
+        # could leave the last few replies' tokens uncounted.
+        await self._tx(add, durable=False)
 
     async def daily_usage(
         self, *, account_id: uuid.UUID, platform: Platform, workspace: str, day: date

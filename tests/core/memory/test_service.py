@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -229,3 +230,45 @@ async def test_link_move_collapses_duplicates(core: Core) -> None:
     texts = sorted(i.text for i in (await core.memory.page(target, offset=0, limit=10, epoch=0)).items)
     assert texts == ["likes green tea", "works at a bakery"]
     assert (await core.memory.page(source, offset=0, limit=10, epoch=0)).total == 0
+
+
+async def test_recall_does_not_wait_for_memory_writes(core: Core, fake_openai: FakeOpenAI) -> None:
+    # Four extractions (mem0's default pool is four threads) parked in the model: a recall must not
+    # queue behind them, or every reply waits for other people's memory writes.
+    gates = [fake_openai.hold("extract") for _ in range(4)]
+    account = uuid.uuid4()
+    writes = [asyncio.create_task(say(core, uuid.uuid4(), f"busy writer {i}")) for i in range(4)]
+    try:
+        for gate in gates:
+            await gate.arrived()
+        found = await asyncio.wait_for(
+            core.memory.recall(account, "anything at all", include_private=True, limit=3, epoch=0),
+            timeout=10,
+        )
+        assert found == []
+    finally:
+        for gate in gates:
+            gate.release()
+        await asyncio.gather(*writes)
+
+
+async def test_many_recalls_wait_on_the_model_at_once(core: Core, fake_openai: FakeOpenAI) -> None:
+    # A burst of replies: each recall waits on its query's embedding; they must overlap, not take
+    # turns on a few threads (bench/mention_burst.py).
+    account = uuid.uuid4()
+    await say(core, account, "the burst test remembers tea", PUBLIC)
+    gates = [fake_openai.hold("embeddings") for _ in range(12)]
+    recalls = [
+        asyncio.create_task(
+            core.memory.recall(account, f"tea question {i}", include_private=False, limit=3, epoch=0)
+        )
+        for i in range(12)
+    ]
+    try:
+        for gate in gates:  # all twelve are with the model at the same moment
+            await gate.arrived()
+    finally:
+        for gate in gates:
+            gate.release()
+    for found in await asyncio.gather(*recalls):
+        assert [m.text for m in found] == ["the burst test remembers tea"]
