@@ -33,6 +33,7 @@ from core.llm import OnDelta
 from core.memory.service import MemoryService
 from core.memory.writer import MemoryWriter
 from core.models import (
+    MAX_MESSAGE_CHARS,
     Account,
     AccountSettings,
     AnswerFeedback,
@@ -97,7 +98,7 @@ class Assistant:
         store: Store,
         memory: MemoryService,
         clock: Callable[[], datetime],
-        writer: MemoryWriter | None = None,
+        writer: MemoryWriter,
     ) -> None:
         self._intake = intake
         self._orchestrator = orchestrator
@@ -107,9 +108,9 @@ class Assistant:
         self._store = store
         self._memory = memory
         self.clock = clock
+        self._writer = writer
         self._change_listeners: list[ChangeListener] = []
-        if writer is not None:
-            writer.on_written(lambda account_id: self._notify(DataChange(account_id=account_id)))
+        writer.on_written(lambda account_id: self._notify(DataChange(account_id=account_id)))
 
     # -- events ------------------------------------------------------------------------------------
     async def accept(self, delivery: NewDelivery) -> bool:
@@ -163,9 +164,17 @@ class Assistant:
     async def remember_text(
         self, identity: IdentityKey, text: str, origin: MemoryOrigin, *, display_name: str | None = None
     ) -> bool:
-        """Remember what the person chose ("Remember this"), with the privacy of where it was said.
-        False when their memory is paused. Raises StorageError."""
-        return await self._orchestrator.remember_text(identity, text, origin, display_name=display_name)
+        """Remember what the person chose ("Remember this"): a memory write of their account, tagged
+        with where it was said (its privacy). False, nothing queued, when their memory is paused.
+        Raises StorageError; the write itself never raises (core.memory.writer)."""
+        account = await self._store.resolve_account(identity, display_name=display_name)
+        settings = await self._store.get_settings(account.id)
+        if settings.memory_paused:
+            return False
+        # The writer checks pause and erasure again when the write starts and when it lands.
+        message = [{"role": "user", "content": text[:MAX_MESSAGE_CHARS]}]
+        await self._writer.submit(account.id, message, origin, epoch=settings.epoch)
+        return True
 
     def may_answer(self, message: IncomingMessage) -> bool:
         """False when the access lists (core.access) keep this person or place out: nothing of

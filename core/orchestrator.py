@@ -38,7 +38,6 @@ from core.models import (
     MAX_MESSAGE_CHARS,
     Account,
     ConversationKey,
-    IdentityKey,
     IncomingMessage,
     MemoryItem,
     MemoryOrigin,
@@ -174,25 +173,6 @@ class Orchestrator:
                     self._in_flight -= 1
                     if self._in_flight == 0:
                         self._idle.set()
-
-    async def remember_text(
-        self, identity: IdentityKey, text: str, origin: MemoryOrigin, *, display_name: str | None = None
-    ) -> bool:
-        """Queue `text` (something the person asked Mnemo to remember) as a memory write of their
-        account, tagged with where it was said. False, nothing queued, when their memory is paused.
-        Raises StorageError; the write itself never raises (core.memory.writer)."""
-        account = await self._store.resolve_account(identity, display_name=display_name)
-        settings = await self._store.get_settings(account.id)
-        if settings.memory_paused:
-            return False
-        # The writer checks pause and erasure again when the write starts and when it lands.
-        await self._writer.submit(
-            account.id,
-            [{"role": "user", "content": text[:MAX_MESSAGE_CHARS]}],
-            origin,
-            epoch=settings.epoch,
-        )
-        return True
 
     def may_answer(self, message: IncomingMessage) -> bool:
         return self._access.check(message) is Verdict.ALLOWED
