@@ -137,7 +137,12 @@ def test_kill_9_during_an_api_chat_a_worker_answers_it_into_the_session(
     fake_openai: FakeOpenAI,
     spawn: Callable[..., BotProcess],
 ) -> None:
-    env = base_env | {"SUPABASE_JWT_SECRET": JWT_SECRET, "SCHEDULER_ENABLED": "false"}
+    env = base_env | {
+        "SUPABASE_JWT_SECRET": JWT_SECRET,
+        "SCHEDULER_ENABLED": "false",
+        # The test polls the session until the worker has answered: not a client to rate-limit.
+        "API_RATE_LIMIT_PER_MINUTE": "100000",
+    }
     auth = {"Authorization": f"Bearer {mint(JWT_SECRET, sub='alice-web')}"}
     fake_openai.state.reply = lambda messages: f"noted: {str(messages[-1]['content']).split()[-1]}"
     first = spawn([], env)
