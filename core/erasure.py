@@ -122,6 +122,18 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
         "10-minute bound); the key and lane that remain (ids) deduplicate until purged",
     ),
     TextCopy(
+        "http.idempotency",
+        "a chat answer (and the memories it used) kept in the web process's memory for 24 h, so a "
+        "retry with the same Idempotency-Key gets it (adapters/http/idempotency.py)",
+        {
+            Removal.FORGET: "the caller's kept answers are dropped when they forget through the API",
+            Removal.ERASE: "the caller's kept answers are dropped when they erase through the API",
+        },
+        "in one process's memory only; a forget or erase through Slack, Discord or the console does "
+        "not reach it, so a retry there may replay an answer for up to 24 h (the store's claim still "
+        "refuses a second answer)",
+    ),
+    TextCopy(
         "writer.queue",
         "exchanges queued or being written to memory inside a running process",
         {Removal.ERASE: "dropped or discarded by the epoch check (core.memory.writer)"},

@@ -71,6 +71,14 @@ class IdempotencyCache:
         ):
             del self._entries[key]
 
+    def forget_caller(self, subject: str) -> int:
+        """Drop every answer kept for this caller (they forgot or erased what it may quote: a retry
+        must not replay it). Returns how many were dropped."""
+        mine = [key for key in self._entries if key[0] == subject]
+        for key in mine:
+            del self._entries[key]
+        return len(mine)
+
     def put(self, key: CacheKey, fingerprint: str, task: asyncio.Task[ChatOutcome]) -> None:
         self._entries[key] = PendingChat(fingerprint, task, self._clock())
         while len(self._entries) > self._max:

@@ -97,6 +97,7 @@ PROBES: dict[str, Probe] = {
 # Places that hold nothing at rest, and where their test is.
 ELSEWHERE = {
     "writer.queue": "in memory only, while a write runs: tests/core/test_erasure_races.py",
+    "http.idempotency": "in the web process's memory: tests/adapters/http/test_chat.py",
     "intake.deliveries": "withdrawn after an erasure: tests/core/test_orchestrator.py (erased_at); "
     "payload dropped once done: tests/core/intake/test_contract.py",
     "store.token_usage": "ids and numbers, no text: tests/core/storage/contract/test_usage_contract.py",

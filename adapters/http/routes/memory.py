@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Response
 from adapters.http import translate
 from adapters.http.api_route import ApiRoute
 from adapters.http.auth import Principal
-from adapters.http.deps import AssistantDep, Caller, Limit, Offset, account_of
+from adapters.http.deps import AssistantDep, Caller, Limit, Offset, Services, account_of
 from adapters.http.schemas import (
     DEFAULT_PAGE_SIZE,
     MAX_MEMORY_ID_CHARS,
@@ -70,9 +70,11 @@ async def memory_profile(
 async def forget_memory(
     principal: Caller,
     assistant: AssistantDep,
+    services: Services,
     memory_id: Annotated[str, Path(min_length=1, max_length=MAX_MEMORY_ID_CHARS)],
 ) -> Response:
     await run_command(assistant, principal, Command(CommandName.FORGET, argument=memory_id))
+    services.idempotency.forget_caller(principal.subject)  # a kept answer may quote it
     return Response(status_code=204)
 
 
@@ -81,9 +83,10 @@ async def forget_memory(
     response_model=ErasureResult,
     summary="Erase everything: memories, stored messages, sessions",
 )
-async def erase_profile(principal: Caller, assistant: AssistantDep) -> ErasureResult:
+async def erase_profile(principal: Caller, assistant: AssistantDep, services: Services) -> ErasureResult:
     """The same erasure as `/memory forget all` (confirmed), plus the caller's web sessions."""
     result = await run_command(assistant, principal, Command(CommandName.FORGET_ALL, confirmed=True))
+    services.idempotency.forget_caller(principal.subject)  # no retry may replay an erased answer
     sessions = await assistant.erase_conversations(
         platform=Platform.WEB, workspace=translate.WORKSPACE, channel=principal.subject
     )

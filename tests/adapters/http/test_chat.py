@@ -4,6 +4,7 @@ dependency failures, idempotent retries, shutdown."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,31 @@ async def test_idempotent_retries_are_answered_once(api: Api, fake_openai: FakeO
     assert bobs.json()["session_id"] != first.json()["session_id"]
     assert fake_openai.count("chat") == 2  # Alice once, Bob once
     assert api.message_count() == 4
+
+
+@pytest.mark.parametrize("removal", ["forget one", "erase"])
+async def test_after_a_forget_or_an_erasure_a_retry_does_not_replay_the_kept_answer(
+    api: Api, fake_openai: FakeOpenAI, removal: str
+) -> None:
+    first = await api.chat("My locker code is 7731.")
+    assert first.status_code == 200
+    assert await api.core.writer.flush(10)
+    headers = {**api.auth(), "Idempotency-Key": "after-removal"}
+    body = {"message": "what is my locker code?"}
+    answered = await api.client.post("/v1/chat", json=body, headers=headers)
+    assert "7731" in json.dumps(answered.json()["memories_used"])
+
+    if removal == "erase":
+        assert (await api.client.delete("/v1/memory-profiles/me", headers=api.auth())).status_code == 200
+    else:
+        memory_id = answered.json()["memories_used"][0]["id"]
+        path = f"/v1/memory-profiles/me/memories/{memory_id}"
+        assert (await api.client.delete(path, headers=api.auth())).status_code == 204
+    retry = await api.client.post("/v1/chat", json=body, headers=headers)
+
+    assert retry.status_code == 409  # the store's claim still says "seen": no second answer either
+    assert retry.json()["error"]["code"] == "duplicate_request"
+    assert "7731" not in retry.text
 
 
 async def test_a_retry_seen_by_another_process_is_a_409_not_a_second_answer(
