@@ -32,7 +32,7 @@ from adapters.common.reply_writer import DeliveryFailed, Layout, Pacing
 from adapters.common.tasks import TaskTracker
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.pane_reply import STREAM_BUFFER_CHARS, PaneReply
-from adapters.slack.render import ACTION_FEEDBACK, feedback_blocks
+from adapters.slack.render import feedback_blocks
 from adapters.slack.responders import SlackThread
 from adapters.slack.translate import action_identity, parse_message_event, to_incoming, workspace_of
 from adapters.slack.web_api import BotIdentity, slack_error
@@ -98,7 +98,8 @@ class SlackAssistantPane:
         pane.thread_context_changed(self.on_context_changed)
         pane.user_message(self.on_user_message)
         app.assistant(pane)
-        app.action(ACTION_FEEDBACK)(self.on_feedback)
+        # Feedback clicks are recorded by the front door and answered by a worker
+        # (adapters/slack/interactions.py calls record_feedback).
 
     # -- listeners (bolt calls them by parameter name; each only starts a tracked task) -----------
     async def on_thread_started(self, say: Helper, set_suggested_prompts: Helper) -> None:
@@ -126,10 +127,6 @@ class SlackAssistantPane:
             body, client=client, say=say, set_status=set_status, set_title=set_title, say_stream=say_stream
         )
         self._tracker.spawn(work, name="assistant-message")
-
-    async def on_feedback(self, ack: Helper, body: dict[str, Any]) -> None:
-        await ack()
-        self._tracker.spawn(self.record_feedback(body), name="assistant-feedback")
 
     # -- the work ----------------------------------------------------------------------------------
     async def _greet(self, say: Helper, set_suggested_prompts: Helper) -> None:
