@@ -9,7 +9,7 @@ and tells the person a command or click failed, rather than it vanishing after a
 
 What stays in the receiving process, in tracked tasks (adapters/slack/surfaces.py says why):
 app_home_opened (views.publish of the viewer's own tab, idempotent, no one's words to lose) and
-the assistant pane's events.
+the assistant pane's greeting and context store (the pane's messages go through the intake).
 
 The app runs with `process_before_response`: a listener only records, so running it before the
 ack costs one local write at most, and whatever was acknowledged is then durable. Bolt's default

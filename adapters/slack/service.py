@@ -6,8 +6,9 @@ stops taking events, lets /memory answers being posted finish (bounded), and clo
 
 Two roles, one or both per process: the front door (`front_door=True`: the bolt app records each
 message, /memory command, button click and message shortcut in the durable intake and acknowledges
-it) and the responder (`dispatcher`: the worker's Dispatcher gets a SlackResponder for messages and
-a SlackInteractionResponder for the rest, which answer through the Web API and response_urls). A
+it) and the responder (`dispatcher`: the worker's Dispatcher gets a SlackResponder for messages, a
+SlackPaneResponder for the assistant pane's and a SlackInteractionResponder for the rest, which
+answer through the Web API and response_urls). A
 `web` process is only the front door, a `worker` only the responder; `run` is both.
 
 HTTP requests pass adapters/slack/http_gate.py (size cap, signature, payload shape) before they
@@ -36,6 +37,7 @@ from adapters.slack.directory import SlackDirectory
 from adapters.slack.http_gate import Refused, admit
 from adapters.slack.interactions import SlackInteractionResponder
 from adapters.slack.listeners import SlackListeners, build_app
+from adapters.slack.pane_intake import SlackPaneResponder
 from adapters.slack.responders import SlackResponder
 from adapters.slack.surfaces import SlackSurfaces, build_surfaces
 from adapters.slack.web_api import (
@@ -81,11 +83,14 @@ class SlackService:
         # Registered now, before any worker serves the intake (an unregistered kind is dropped).
         self.responder: SlackResponder | None = None
         self.interactions: SlackInteractionResponder | None = None
+        self.pane: SlackPaneResponder | None = None
         if dispatcher is not None:
             self.responder = SlackResponder(assistant=assistant, stream_interval=stream_interval)
             self.responder.register(dispatcher)
             self.interactions = SlackInteractionResponder()
             self.interactions.register(dispatcher)
+            self.pane = SlackPaneResponder()
+            self.pane.register(dispatcher)
         self._stream_interval = stream_interval
         self._wall_clock = clock
         secret = settings.slack_signing_secret
@@ -130,6 +135,8 @@ class SlackService:
                 self.responder.connect(client, identity, directory)
             if self.interactions is not None:
                 self.interactions.connect(surfaces.handlers)
+            if self.pane is not None:
+                self.pane.connect(surfaces.handlers.pane, client)
             if self._front_door:
                 await self._open_front_door(surfaces, identity, authorization, base_url)
         except BaseException:
@@ -211,6 +218,8 @@ class SlackService:
             self.responder.disconnect()
         if self.interactions is not None:
             self.interactions.disconnect()
+        if self.pane is not None:
+            self.pane.disconnect()
         if self._session is not None:
             await self._session.close()
             self._session = None

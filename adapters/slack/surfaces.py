@@ -8,9 +8,9 @@ Both sides of the process use them: the front door registers what is answered wh
 Answered where received, not through the durable intake:
 - app_home_opened (home.py): views.publish of the viewer's own tab is idempotent and holds no one's
   words; a lost one is redone at the next opening.
-- the assistant pane's events (assistant.py): thread started (a greeting), context changed, and a
-  person's message in the pane, which bolt's AsyncAssistant middleware hands over with helpers
-  bound to that request (say_stream, set_status, set_title).
+- the assistant pane's thread started (a greeting and suggested prompts) and context changed
+  (bolt's thread-context store): no one's words, and nothing that cannot be redone; a person's
+  message in the pane is recorded and answered by a worker (pane_intake.py).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ it (tests/fakes/openai_server.Gate): `await gate.arrived()` says it is being hel
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import threading
@@ -120,8 +121,10 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        # The client may have given up (a held call whose process "died"): nothing to answer then.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.end_headers()
+            self.wfile.write(data)
 
     def _read_args(self, raw: bytes, query: str) -> dict[str, Any]:
         args: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))

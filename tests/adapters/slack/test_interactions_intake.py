@@ -4,16 +4,12 @@ through the response_url and the Web API. Mirrors test_intake.py (messages)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from adapters.slack.home_view import HOME_FORGET_ALL
@@ -25,29 +21,25 @@ from adapters.slack.interactions import (
     interaction_delivery,
 )
 from adapters.slack.render import ACTION_DELETE, ACTION_FORGET_ALL_CONFIRM, ShowState, encode_state
-from adapters.slack.service import SlackService
 from adapters.slack.shortcuts import ASKED_BEFORE_ERASURE, REMEMBER_CALLBACK
-from bot.intake_worker import IntakeWorker
-from bot.web import create_web_app
 from bot.wiring import Core, build_core
-from config import Settings
 from core.commands import Command, CommandName
-from core.intake.dispatch import Dispatcher
-from core.intake.sqlite import SQLiteIntake
 from core.models import IdentityKey, MemoryItem, MemoryOrigin, Platform
 from tests.adapters.slack import payloads as p
 from tests.adapters.slack import surface_payloads as sp
-from tests.adapters.slack.conftest import SlackHarness, blocks_text, slack_settings
+from tests.adapters.slack.conftest import (
+    SlackHarness,
+    blocks_text,
+    deliveries,
+    drained,
+    front_door,
+    slack_settings,
+    worker,
+)
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 
 ALICE = IdentityKey(Platform.SLACK, p.TEAM, p.ALICE)
-
-
-def deliveries(settings: Settings) -> list[sqlite3.Row]:
-    with sqlite3.connect(Path(settings.data_dir) / "intake.db") as conn:
-        conn.row_factory = sqlite3.Row
-        return conn.execute("SELECT * FROM deliveries ORDER BY seq").fetchall()
 
 
 async def seed(core: Core, facts: list[str]) -> list[MemoryItem]:
@@ -67,48 +59,9 @@ async def texts(core: Core) -> list[str]:
     return sorted(item.text for item in await core.memory.export(account.id, epoch=0))
 
 
-@asynccontextmanager
-async def front_door(settings: Settings, model: FakeOpenAI, slack: FakeSlack) -> AsyncIterator[SlackHarness]:
-    """A `python -m bot web` process: Slack's front door, no worker."""
-    async with build_core(settings) as core:
-        service = SlackService(settings, core.assistant, front_door=True, stream_interval=0.0)
-        await service.start()
-        try:
-            transport = httpx.ASGITransport(app=create_web_app(core, routers=[service.router()]))
-            async with httpx.AsyncClient(transport=transport, base_url="http://mnemo.test") as http:
-                yield SlackHarness(core, service, slack, model, http)
-        finally:
-            await service.stop()
-
-
-@asynccontextmanager
-async def worker(settings: Settings) -> AsyncIterator[Core]:
-    """A `python -m bot worker` process: Slack's responders and an intake worker, no front door."""
-    async with build_core(settings) as core:
-        dispatcher = Dispatcher(intake=core.intake, clock=core.clock)
-        service = SlackService(
-            settings, core.assistant, dispatcher=dispatcher, front_door=False, stream_interval=0.0
-        )
-        serving = IntakeWorker(intake=core.intake, dispatcher=dispatcher, concurrency=4, grace=0)
-        await service.start()
-        try:
-            await serving.start()
-            try:
-                yield core
-            finally:
-                await serving.stop()
-        finally:
-            await service.stop()
-
-
 async def accept(core: Core, kind: str, body: dict[str, Any], *, received_at: datetime) -> None:
     """What the front door records, received at a chosen time (to age it past the bound)."""
     assert await core.assistant.accept(interaction_delivery(kind, body, received_at=received_at))
-
-
-async def drained(core: Core) -> None:
-    assert isinstance(core.intake, SQLiteIntake)
-    await asyncio.wait_for(core.intake.drained(), 15)
 
 
 async def test_a_command_is_recorded_by_the_front_door_and_answered_by_a_worker_started_later(
