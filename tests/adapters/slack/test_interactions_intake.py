@@ -253,3 +253,21 @@ def test_the_key_is_the_trigger_id_and_the_lane_the_person() -> None:
     other = interaction_delivery(SLACK_COMMAND, command | {"text": "help"}, received_at=now)
     assert first.key != other.key
     assert first.key == interaction_delivery(SLACK_COMMAND, dict(command), received_at=now).key
+
+
+async def test_a_retry_after_the_answer_went_out_does_not_answer_again(
+    tmp_path: Path, fake_openai: FakeOpenAI, fake_slack: FakeSlack
+) -> None:
+    settings = slack_settings(tmp_path / "data", fake_openai, fake_slack)
+    async with front_door(settings, fake_openai, fake_slack) as door:
+        assert (await door.command("help", name="help")).status_code == 200
+        [recorded] = deliveries(settings)
+        # What an earlier worker notes once its answer is posted, before it died unfinished.
+        await door.core.intake.note_reply(recorded["id"], {"final": True})
+
+    async with worker(settings) as answering:
+        await drained(answering)
+
+    assert fake_slack.responses("help") == []
+    [done] = deliveries(settings)
+    assert done["done_at"] is not None
