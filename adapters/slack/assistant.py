@@ -11,9 +11,13 @@ and the helpers it hands each listener (`say`, `set_status`, `set_title`,
   streamed natively (pane_reply.PaneReply, with the post-then-edit fallback), and feedback
   buttons under it whose clicks are kept per answer for the clicker (Assistant.record_feedback).
 
-As everywhere in this adapter, a listener only starts a tracked task (process_before_response):
-the work runs after the ack. The middleware takes a DM's thread messages before the app's own
-`message` listener sees them; other events pass through to it.
+A person's message is recorded in the durable intake before the ack, like every message
+("slack.pane"), and answered by a worker (`answer`, called by adapters/slack/pane_intake.py) with
+helpers built on the Web API there (bolt's own AsyncSetStatus, AsyncSetTitle, AsyncSayStream):
+the same status, title and stream, from any process. The greeting and the context store stay in the receiving
+process, in tracked tasks: they hold no one's words, and a greeting lost with a process only
+leaves the new thread without a hello. The middleware takes a DM's thread messages before the
+app's own `message` listener sees them; other events pass through to it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -32,8 +37,8 @@ from adapters.common.reply_writer import DeliveryFailed, Layout, Pacing
 from adapters.common.tasks import TaskTracker
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.pane_reply import STREAM_BUFFER_CHARS, PaneReply
-from adapters.slack.render import ACTION_FEEDBACK, feedback_blocks
-from adapters.slack.responders import SlackThread
+from adapters.slack.render import feedback_blocks
+from adapters.slack.responders import ShuttingDown, SlackThread, pane_delivery
 from adapters.slack.translate import action_identity, parse_message_event, to_incoming, workspace_of
 from adapters.slack.web_api import BotIdentity, slack_error
 from core.admission import SwampedError
@@ -98,7 +103,8 @@ class SlackAssistantPane:
         pane.thread_context_changed(self.on_context_changed)
         pane.user_message(self.on_user_message)
         app.assistant(pane)
-        app.action(ACTION_FEEDBACK)(self.on_feedback)
+        # Feedback clicks are recorded by the front door and answered by a worker
+        # (adapters/slack/interactions.py calls record_feedback).
 
     # -- listeners (bolt calls them by parameter name; each only starts a tracked task) -----------
     async def on_thread_started(self, say: Helper, set_suggested_prompts: Helper) -> None:
@@ -113,23 +119,13 @@ class SlackAssistantPane:
                 name="assistant-context",
             )
 
-    async def on_user_message(  # noqa: PLR0917 -- bolt passes these by name, and only positionally
-        self,
-        body: dict[str, Any],
-        client: AsyncWebClient,
-        say: Helper,
-        set_status: Helper,
-        set_title: Helper,
-        say_stream: Helper,
-    ) -> None:
-        work = self.answer(
-            body, client=client, say=say, set_status=set_status, set_title=set_title, say_stream=say_stream
-        )
-        self._tracker.spawn(work, name="assistant-message")
-
-    async def on_feedback(self, ack: Helper, body: dict[str, Any]) -> None:
-        await ack()
-        self._tracker.spawn(self.record_feedback(body), name="assistant-feedback")
+    async def on_user_message(self, body: dict[str, Any]) -> None:
+        """Recorded before bolt acknowledges it; a worker answers (pane_intake.py). Raises when the
+        intake cannot record it: not acknowledged, Slack delivers it again."""
+        message = parse_message_event(body, bot_user_id=self._identity.user_id)
+        if message is None or not message.thread:
+            return
+        await self._assistant.accept(pane_delivery(message, body, received_at=self._assistant.clock()))
 
     # -- the work ----------------------------------------------------------------------------------
     async def _greet(self, say: Helper, set_suggested_prompts: Helper) -> None:
@@ -147,7 +143,11 @@ class SlackAssistantPane:
         set_status: Helper,
         set_title: Helper,
         say_stream: Helper,
+        received_at: datetime | None = None,
+        already_claimed: bool = False,
     ) -> None:
+        """`received_at`: when Slack delivered it (a message from before an erasure is withdrawn);
+        `already_claimed`: a retry, whose first attempt claimed the message and died."""
         message = parse_message_event(body, bot_user_id=self._identity.user_id)
         if message is None or not message.thread:
             return
@@ -157,7 +157,7 @@ class SlackAssistantPane:
             user_name=None,
             bot_user_id=self._identity.user_id,
             bot_name=self._identity.name,
-            received_at=self._assistant.clock(),
+            received_at=received_at or self._assistant.clock(),
         )
         first_question = not await self._has_conversation(incoming)
         await _quietly("set the status", set_status(THINKING))
@@ -179,7 +179,9 @@ class SlackAssistantPane:
             buffer_chars=self._stream_buffer_chars,
         )
         try:
-            reply = await self._assistant.handle(incoming, on_delta=reply_to.on_delta, complete=complete)
+            reply = await self._assistant.handle(
+                incoming, on_delta=reply_to.on_delta, complete=complete, already_claimed=already_claimed
+            )
         except SwampedError:
             await reply_to.abandon()
             await _quietly("say it is busy", say(SWAMPED_REPLY))
@@ -187,9 +189,11 @@ class SlackAssistantPane:
         except BaseException:
             await reply_to.abandon()
             raise
-        if reply is None:  # a duplicate delivery: the first one answers
+        if reply is None:  # a duplicate delivery (the first one answers), or shutting down
             await reply_to.abandon()
             await _quietly("clear the status", set_status(""))
+            if not self._assistant.accepting:
+                raise ShuttingDown("stopping: the next worker answers it")
             return
         blocks = feedback_blocks() if reply.kind is ReplyKind.ANSWER else None
         try:

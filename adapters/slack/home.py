@@ -6,12 +6,19 @@ every change the person makes anywhere: the core tells this class (Assistant.on_
 change an identity makes (a /memory command on any platform, linking) and of every memory write
 that added memories (a conversation, "Remember this"), and each Slack identity of that account
 gets its tab refreshed, at the page it was looking at.
+
+Clicks on the tab's buttons are recorded by the front door and answered by a worker (`clicked`,
+through adapters/slack/interactions.py). app_home_opened is answered here, in the process that
+received it: publishing the viewer's own tab is idempotent and holds no one's words, so an opening
+lost with a process costs nothing (the next opening publishes it). Each process has one SlackHome
+(it refreshes the tabs of the changes made in that process), and remembers the page each viewer
+last looked at in that process.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -48,7 +55,6 @@ from core.replies import COMMAND_FAILED_REPLY
 
 log = logging.getLogger(__name__)
 
-Ack = Callable[..., Awaitable[Any]]
 _SIMPLE = {
     HOME_PAUSE: CommandName.PAUSE,
     HOME_RESUME: CommandName.RESUME,
@@ -77,16 +83,6 @@ class SlackHome:
 
     def register(self, app: AsyncApp) -> None:
         app.event("app_home_opened")(self.on_home_opened)
-        for action in (
-            HOME_DELETE,
-            HOME_NEWER,
-            HOME_OLDER,
-            HOME_PAUSE,
-            HOME_RESUME,
-            HOME_EXPORT,
-            HOME_FORGET_ALL,
-        ):
-            app.action(action)(self.on_click)
 
     # -- listeners -------------------------------------------------------------------------------
     async def on_home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -94,10 +90,6 @@ class SlackHome:
             return  # the Messages tab, or no one to show
         viewer = IdentityKey(Platform.SLACK, workspace_of(body), str(event["user"]))
         self._tracker.spawn(self.publish(viewer), name="home-opened")
-
-    async def on_click(self, ack: Ack, body: dict[str, Any]) -> None:
-        await ack()
-        self._tracker.spawn(self.clicked(body), name="home-click")
 
     def changed(self, change: DataChange) -> None:
         """Core hook: someone's data changed somewhere; refresh their account's Slack tabs."""

@@ -1,14 +1,20 @@
-"""The bolt app's listeners: every event, command and click is acknowledged at once.
+"""The bolt app's listeners: every event, command, click and shortcut is acknowledged at once.
 
 A person's message is recorded in the durable intake before the ack (`accept`), and answered by a
-worker (adapters/slack/responders.py, in this process or another): a process that dies after the
-ack loses nothing. /memory commands and button clicks are still answered here, in a task handed to
-the tracker (adapters.common.tasks) before the ack.
+worker (adapters/slack/responders.py, in this process or another); so are /memory commands, button
+clicks (the /memory answers', the Home tab's, the pane's feedback) and message shortcuts
+(`record`, answered by adapters/slack/interactions.py): a process that dies after the ack loses
+nothing. If the intake cannot record, nothing is acknowledged (HTTP 500): Slack redelivers an event,
+and tells the person a command or click failed, rather than it vanishing after an ack.
 
-The app runs with `process_before_response`: a listener only records the message or starts a
-tracked task, so running it before the ack costs one local write at most, and whatever was
-acknowledged is then durable or tracked. Bolt's default would run each listener in an untracked task
-after the ack, and poll every 10 ms for a command's ack().
+What stays in the receiving process, in tracked tasks (adapters/slack/surfaces.py says why):
+app_home_opened (views.publish of the viewer's own tab, idempotent, no one's words to lose) and
+the assistant pane's greeting and context store (the pane's messages go through the intake).
+
+The app runs with `process_before_response`: a listener only records, so running it before the
+ack costs one local write at most, and whatever was acknowledged is then durable. Bolt's default
+would run each listener in an untracked task after the ack, and poll every 10 ms for a command's
+ack().
 """
 
 from __future__ import annotations
@@ -22,14 +28,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.common.tasks import TaskTracker
-from adapters.slack.commands import Respond, SlackCommands
-from adapters.slack.render import (
-    ACTION_DELETE,
-    ACTION_FORGET_ALL_CANCEL,
-    ACTION_FORGET_ALL_CONFIRM,
-    ACTION_NEWER,
-    ACTION_OLDER,
+from adapters.slack.interactions import (
+    ACTIONS,
+    MEMORY_COMMAND,
+    SHORTCUTS,
+    SLACK_ACTION,
+    SLACK_COMMAND,
+    SLACK_SHORTCUT,
+    interaction_delivery,
 )
 from adapters.slack.responders import message_delivery
 from adapters.slack.translate import parse_message_event
@@ -38,38 +44,25 @@ from core.assistant import Assistant
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any], Respond], Coroutine[Any, Any, None]]
+Listener = Callable[..., Coroutine[Any, Any, None]]
 
 
 class SlackListeners:
     """What the bolt app does with each event, command and click. `register(app)` attaches it."""
 
-    def __init__(
-        self,
-        *,
-        assistant: Assistant,
-        identity: BotIdentity,
-        tracker: TaskTracker,
-        commands: SlackCommands,
-    ) -> None:
+    def __init__(self, *, assistant: Assistant, identity: BotIdentity) -> None:
         self._assistant = assistant
         self.identity = identity
-        self._tracker = tracker
-        self._commands = commands
 
     def register(self, app: AsyncApp) -> None:
         app.event("app_mention")(self.on_message_event)
         app.event("message")(self.on_message_event)
         app.event(re.compile(r".*"))(self.on_other_event)
-        app.command("/memory")(self.on_memory_command)
-        for action, handler in (
-            (ACTION_DELETE, self._commands.delete_clicked),
-            (ACTION_NEWER, self._commands.page_clicked),
-            (ACTION_OLDER, self._commands.page_clicked),
-            (ACTION_FORGET_ALL_CONFIRM, self._commands.forget_all_confirmed),
-            (ACTION_FORGET_ALL_CANCEL, self._commands.forget_all_cancelled),
-        ):
-            app.action(action)(self._button_listener(handler))
+        app.command(MEMORY_COMMAND)(self._recorder(SLACK_COMMAND))
+        for action in ACTIONS:
+            app.action(action)(self._recorder(SLACK_ACTION))
+        for callback in SHORTCUTS:
+            app.message_shortcut(callback)(self._recorder(SLACK_SHORTCUT))
         app.error(self.on_error)
 
     # -- listeners (bolt calls them by parameter name) --------------------------------------------
@@ -81,16 +74,12 @@ class SlackListeners:
     async def on_other_event(self, body: dict[str, Any]) -> None:
         return None  # acked; an unanswered event would otherwise be retried by Slack
 
-    async def on_memory_command(self, ack: Any, body: dict[str, Any], respond: Respond) -> None:
-        await ack()
-        self._tracker.spawn(self._commands.run_command(body, respond), name="command")
+    def _recorder(self, kind: str) -> Listener:
+        async def record(ack: Any, body: dict[str, Any]) -> None:
+            await self.record(kind, body)
+            await ack()  # empty: the answer comes from a worker, through the response_url
 
-    def _button_listener(self, handler: Handler) -> Callable[..., Coroutine[Any, Any, None]]:
-        async def on_button(ack: Any, body: dict[str, Any], respond: Respond) -> None:
-            await ack()
-            self._tracker.spawn(handler(body, respond), name="button")
-
-        return on_button
+        return record
 
     async def on_error(self, error: Exception) -> None:
         # Payloads are not logged: they hold people's messages.
@@ -105,6 +94,12 @@ class SlackListeners:
         if message is None:
             return  # not a person speaking to Mnemo
         await self._assistant.accept(message_delivery(message, received_at=self._assistant.clock()))
+
+    async def record(self, kind: str, body: dict[str, Any]) -> None:
+        """A command, click or shortcut: recorded before the ack (a duplicate is acknowledged and
+        dropped); a worker answers it (adapters/slack/interactions.py). Raises when the intake
+        cannot record it: then it is not acknowledged."""
+        await self._assistant.accept(interaction_delivery(kind, body, received_at=self._assistant.clock()))
 
 
 class _EnvTokenNotice(logging.Filter):

@@ -39,6 +39,7 @@ from core.models import IncomingMessage
 log = logging.getLogger(__name__)
 
 SLACK_MESSAGE = "slack.message"
+SLACK_PANE = "slack.pane"  # a person's message in the assistant pane (adapters/slack/pane_intake.py)
 LATE_REPLY = (
     "Sorry, I could not get to this message in time (I was down or very busy). "
     "Please ask me again if you still need an answer."
@@ -64,6 +65,15 @@ def message_delivery(message: SlackMessage, *, received_at: Any) -> NewDelivery:
         payload={"team_id": message.workspace, "event": dict(message.raw.get("event") or {})},
         received_at=received_at,
     )
+
+
+def pane_delivery(message: SlackMessage, body: JsonObject, *, received_at: Any) -> NewDelivery:
+    """A message in the assistant pane: keyed and laned like any message (one key per message, so
+    no route answers it twice), answered by the pane's responder. Also kept: the team the stream
+    is addressed to (chat.startStream's recipient_team_id, as bolt's say_stream takes it)."""
+    base = message_delivery(message, received_at=received_at)
+    recipient_team = body.get("team_id") or body.get("enterprise_id") or message.workspace
+    return replace(base, kind=SLACK_PANE, payload={**base.payload, "recipient_team_id": recipient_team})
 
 
 class SlackThread:
@@ -218,4 +228,13 @@ def _earlier(ref: JsonObject | None) -> list[str] | None:
     return [str(handle) for handle in ref.get("posted", [])]
 
 
-__all__ = ["LATE_REPLY", "SLACK_MESSAGE", "ShuttingDown", "SlackResponder", "SlackThread", "message_delivery"]
+__all__ = [
+    "LATE_REPLY",
+    "SLACK_MESSAGE",
+    "SLACK_PANE",
+    "ShuttingDown",
+    "SlackResponder",
+    "SlackThread",
+    "message_delivery",
+    "pane_delivery",
+]

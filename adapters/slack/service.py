@@ -5,9 +5,11 @@ app, and then either opens the Socket Mode websocket or starts accepting HTTP re
 stops taking events, lets /memory answers being posted finish (bounded), and closes the connections.
 
 Two roles, one or both per process: the front door (`front_door=True`: the bolt app records each
-message in the durable intake and acknowledges it) and the responder (`dispatcher`: the worker's
-Dispatcher gets a SlackResponder that answers those messages through the Web API). A `web`
-process is only the front door, a `worker` only the responder; `run` is both.
+message, /memory command, button click and message shortcut in the durable intake and acknowledges
+it) and the responder (`dispatcher`: the worker's Dispatcher gets a SlackResponder for messages, a
+SlackPaneResponder for the assistant pane's and a SlackInteractionResponder for the rest, which
+answer through the Web API and response_urls). A
+`web` process is only the front door, a `worker` only the responder; `run` is both.
 
 HTTP requests pass adapters/slack/http_gate.py (size cap, signature, payload shape) before they
 reach bolt's `AsyncApp.async_dispatch`: every bad request gets a 4xx, nothing is stored or posted,
@@ -31,12 +33,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.common.tasks import TaskTracker
-from adapters.slack.commands import SlackCommands
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.http_gate import Refused, admit
+from adapters.slack.interactions import SlackInteractionResponder
 from adapters.slack.listeners import SlackListeners, build_app
+from adapters.slack.pane_intake import SlackPaneResponder
 from adapters.slack.responders import SlackResponder
-from adapters.slack.surfaces import build_surfaces
+from adapters.slack.surfaces import SlackSurfaces, build_surfaces
 from adapters.slack.web_api import (
     BotIdentity,
     SlackStartError,
@@ -79,9 +82,15 @@ class SlackService:
         self._front_door = front_door
         # Registered now, before any worker serves the intake (an unregistered kind is dropped).
         self.responder: SlackResponder | None = None
+        self.interactions: SlackInteractionResponder | None = None
+        self.pane: SlackPaneResponder | None = None
         if dispatcher is not None:
             self.responder = SlackResponder(assistant=assistant, stream_interval=stream_interval)
             self.responder.register(dispatcher)
+            self.interactions = SlackInteractionResponder()
+            self.interactions.register(dispatcher)
+            self.pane = SlackPaneResponder()
+            self.pane.register(dispatcher)
         self._stream_interval = stream_interval
         self._wall_clock = clock
         secret = settings.slack_signing_secret
@@ -113,10 +122,23 @@ class SlackService:
                 client, token=token, base_url=base_url, bot_name=settings.bot_name
             )
             directory = SlackDirectory(client)
+            # One per process, for both roles (one Home tab refresher per process).
+            surfaces = build_surfaces(
+                assistant=self._assistant,
+                client=client,
+                identity=identity,
+                tracker=self.tracker,
+                directory=directory,
+                stream_interval=self._stream_interval,
+            )
             if self.responder is not None:
                 self.responder.connect(client, identity, directory)
+            if self.interactions is not None:
+                self.interactions.connect(surfaces.handlers)
+            if self.pane is not None:
+                self.pane.connect(surfaces.handlers.pane, client)
             if self._front_door:
-                await self._open_front_door(client, directory, identity, authorization, base_url)
+                await self._open_front_door(surfaces, identity, authorization, base_url)
         except BaseException:
             await self.tracker.drain(0)
             await self._session.close()
@@ -131,16 +153,12 @@ class SlackService:
 
     async def _open_front_door(
         self,
-        client: AsyncWebClient,
-        directory: SlackDirectory,
+        surfaces: SlackSurfaces,
         identity: BotIdentity,
         authorization: AuthorizeResult,
         base_url: str,
     ) -> None:
-        commands = SlackCommands(assistant=self._assistant, client=client, directory=directory)
-        self.listeners = SlackListeners(
-            assistant=self._assistant, identity=identity, tracker=self.tracker, commands=commands
-        )
+        self.listeners = SlackListeners(assistant=self._assistant, identity=identity)
         # Bolt copies this client's base URL, session and retry handlers into every request's
         # client; the token comes from `authorization`.
         app_client = AsyncWebClient(base_url=base_url, session=self._session, retry_handlers=retry_handlers())
@@ -149,17 +167,9 @@ class SlackService:
             client=app_client,
             authorization=authorization,
             signing_secret=self._secret.decode() if self._secret is not None else None,
-            # The assistant pane, App Home and shortcuts answer in this process (not through the
-            # durable intake: see README, Slack).
-            surfaces=build_surfaces(
-                assistant=self._assistant,
-                client=client,
-                identity=identity,
-                tracker=self.tracker,
-                directory=directory,
-                commands=commands,
-                stream_interval=self._stream_interval,
-            ),
+            # The assistant pane's events and app_home_opened are answered in this process
+            # (adapters/slack/surfaces.py says why); everything else goes through the intake.
+            surfaces=surfaces.registrations,
         )
         if self.socket_mode:
             await self._connect_socket(self.app, app_client)
@@ -206,6 +216,10 @@ class SlackService:
         await self.tracker.drain(self._settings.shutdown_grace_seconds)
         if self.responder is not None:
             self.responder.disconnect()
+        if self.interactions is not None:
+            self.interactions.disconnect()
+        if self.pane is not None:
+            self.pane.disconnect()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -11,17 +11,17 @@ the shortcut's response_url):
   message a memory came from, so Mnemo shows the clicker's own memories learned in that channel
   that are closest to the message, each with a Delete button: the person confirms what goes.
   Works on anyone's message (it only ever touches the clicker's memories).
+
+Recorded by the front door and answered by a worker (adapters/slack/interactions.py).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
-
-from adapters.common.tasks import TaskTracker
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.render import render_candidates, render_text
 from adapters.slack.translate import SlackMessage, action_identity, clean_user_text
@@ -36,12 +36,12 @@ log = logging.getLogger(__name__)
 REMEMBER_CALLBACK = "mnemo_remember_message"
 FORGET_CALLBACK = "mnemo_forget_message"
 Respond = Callable[..., Awaitable[Any]]
-Ack = Callable[..., Awaitable[Any]]
 
 NOT_YOURS = (
     "I only remember your own messages this way, so that what someone else wrote is not filed "
     "under your name. Tell me in your own words instead, and I'll remember it."
 )
+ASKED_BEFORE_ERASURE = "You erased everything after asking me to remember this, so I did not keep it."
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -54,28 +54,17 @@ class SlackShortcuts:
         *,
         assistant: Assistant,
         identity: BotIdentity,
-        tracker: TaskTracker,
         directory: SlackDirectory,
     ) -> None:
         self._assistant = assistant
         self._identity = identity
-        self._tracker = tracker
         self._directory = directory
 
-    def register(self, app: AsyncApp) -> None:
-        app.message_shortcut(REMEMBER_CALLBACK)(self.on_remember)
-        app.message_shortcut(FORGET_CALLBACK)(self.on_forget)
-
-    async def on_remember(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        await ack()
-        self._tracker.spawn(self.remember(body, respond), name="shortcut-remember")
-
-    async def on_forget(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        await ack()
-        self._tracker.spawn(self.forget(body, respond), name="shortcut-forget")
-
-    # -- the work ----------------------------------------------------------------------------------
-    async def remember(self, body: Mapping[str, Any], respond: Respond) -> None:
+    async def remember(
+        self, body: Mapping[str, Any], respond: Respond, *, received_at: datetime | None = None
+    ) -> None:
+        """`received_at`: when Slack delivered the click. One made before the clicker erased
+        everything is not kept (a worker may get it after the erasure), as a message is not."""
         clicker, channel, message = (
             action_identity(body),
             _dict(body.get("channel")),
@@ -98,6 +87,11 @@ class SlackShortcuts:
             return
         private = await self._is_private(clicker, channel_id)
         try:
+            if received_at is not None:
+                erased_at = (await self._assistant.account(clicker)).erased_at
+                if erased_at is not None and received_at < erased_at:
+                    await _respond(respond, ASKED_BEFORE_ERASURE)
+                    return
             name = await self._directory.user_name(clicker.workspace, clicker.user)
             queued = await self._assistant.remember_text(
                 clicker, text, MemoryOrigin(Platform.SLACK, channel_id, private), display_name=name

@@ -12,12 +12,15 @@ delete, so a test can assert what a channel finally shows. Also served:
   grows; `streamed` is True), conversations.replies (a thread's messages, with metadata);
 - views.publish: the latest Home view of each person (`fake.home(user)`).
 Faults on demand: `rate_limit(method, times, retry_after)` answers HTTP 429 like Slack,
-`fail(method, error, times)` answers `{"ok": false, "error": ...}`.
+`fail(method, error, times)` answers `{"ok": false, "error": ...}`. `hold(method)` parks the next
+call of a Web API method (or `hold("respond/name")`, a response_url post) until the test releases
+it (tests/fakes/openai_server.Gate): `await gate.arrived()` says it is being held.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import threading
@@ -28,6 +31,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.openai_server import Gate
 
 BOT_TOKEN = "xoxb-1-test-bot-token"
 APP_TOKEN = "xapp-1-test-app-token"
@@ -97,6 +102,7 @@ class FakeSlackState:
     delay: dict[str, float] = field(default_factory=dict)
     pane: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (method, args) in order
     home_views: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # user -> views published
+    gates: list[Gate] = field(default_factory=list)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -115,8 +121,10 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        # The client may have given up (a held call whose process "died"): nothing to answer then.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.end_headers()
+            self.wfile.write(data)
 
     def _read_args(self, raw: bytes, query: str) -> dict[str, Any]:
         args: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
@@ -132,9 +140,25 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.do_POST()
 
+    def _held(self, endpoint: str) -> bool:
+        """Park this request if a gate holds `endpoint`; True when the hold timed out (503 sent)."""
+        fake = self.server.fake
+        with fake.lock:
+            gate = next((g for g in fake.state.gates if g.endpoint == endpoint and g.remaining), None)
+            if gate is None:
+                return False
+            gate.remaining -= 1
+            gate.held += 1
+        if gate.park():
+            return False
+        self._send(503, {"ok": False, "error": "held_too_long"})
+        return True
+
     def do_POST(self) -> None:
         parts = urlsplit(self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self._held(parts.path.removeprefix("/api/").removeprefix("/")):
+            return
         if parts.path.startswith("/respond/"):
             self._respond_url(parts.path.removeprefix("/respond/"), raw)
         elif parts.path.startswith("/upload/"):
@@ -476,6 +500,14 @@ class FakeSlack:
     def heal(self) -> None:
         with self.lock:
             self.state.faults.clear()
+
+    def hold(self, endpoint: str, *, times: int = 1, timeout: float = 30.0) -> Gate:
+        """Park the next `times` calls of a Web API method ("users.info") or posts to a
+        response_url ("respond/<name>") until `release()`."""
+        gate = Gate(endpoint, times=times, timeout=timeout)
+        with self.lock:
+            self.state.gates.append(gate)
+        return gate
 
     # -- inspection --------------------------------------------------------------------------------
     def count(self, method: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -190,3 +191,51 @@ async def slack_server(
     settings = slack_settings(tmp_path / "data", fake_openai, fake_slack)
     async with running_slack(settings, fake_openai, fake_slack, over_socket=True) as harness:
         yield harness
+
+
+# -- web and worker processes apart (the durable intake between them) ---------------------------
+
+
+def deliveries(settings: Settings) -> list[sqlite3.Row]:
+    with sqlite3.connect(Path(settings.data_dir) / "intake.db") as conn:
+        conn.row_factory = sqlite3.Row
+        return conn.execute("SELECT * FROM deliveries ORDER BY seq").fetchall()
+
+
+@asynccontextmanager
+async def front_door(settings: Settings, model: FakeOpenAI, slack: FakeSlack) -> AsyncIterator[SlackHarness]:
+    """A `python -m bot web` process: Slack's front door, no worker."""
+    async with build_core(settings) as core:
+        service = SlackService(settings, core.assistant, front_door=True, stream_interval=0.0)
+        await service.start()
+        try:
+            transport = httpx.ASGITransport(app=create_web_app(core, routers=[service.router()]))
+            async with httpx.AsyncClient(transport=transport, base_url="http://mnemo.test") as http:
+                yield SlackHarness(core, service, slack, model, http)
+        finally:
+            await service.stop()
+
+
+@asynccontextmanager
+async def worker(settings: Settings) -> AsyncIterator[Core]:
+    """A `python -m bot worker` process: Slack's responders and an intake worker, no front door."""
+    async with build_core(settings) as core:
+        dispatcher = Dispatcher(intake=core.intake, clock=core.clock)
+        service = SlackService(
+            settings, core.assistant, dispatcher=dispatcher, front_door=False, stream_interval=0.0
+        )
+        serving = IntakeWorker(intake=core.intake, dispatcher=dispatcher, concurrency=4, grace=0)
+        await service.start()
+        try:
+            await serving.start()
+            try:
+                yield core
+            finally:
+                await serving.stop()
+        finally:
+            await service.stop()
+
+
+async def drained(core: Core) -> None:
+    assert isinstance(core.intake, SQLiteIntake)
+    await asyncio.wait_for(core.intake.drained(), 15)

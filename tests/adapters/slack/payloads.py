@@ -29,6 +29,14 @@ def new_ts() -> str:
     return f"{1_750_000_000 + next(_ts)}.{next(_ts):06d}"
 
 
+_triggers = itertools.count(1)
+
+
+def new_trigger_id() -> str:
+    """Slack gives every command, click and shortcut its own trigger_id (the intake keys on it)."""
+    return f"13345224609.738474920.{next(_triggers):032x}"
+
+
 def envelope(event: dict[str, Any], *, team: str = TEAM, enterprise: str | None = None) -> dict[str, Any]:
     return {
         "token": "legacy-verification-token",
@@ -123,6 +131,7 @@ def slash_command(
     channel: str = GENERAL,
     team: str = TEAM,
     enterprise: str | None = None,
+    trigger_id: str | None = None,
 ) -> dict[str, str]:
     body = {
         "token": "legacy-verification-token",
@@ -137,7 +146,7 @@ def slash_command(
         "api_app_id": "A0MNEMO",
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "trigger_id": trigger_id or new_trigger_id(),
     }
     if enterprise:
         body["enterprise_id"] = enterprise
@@ -152,6 +161,7 @@ def block_action(
     response_url: str,
     block_id: str = "memory_0",
     team: str = TEAM,
+    trigger_id: str | None = None,
 ) -> dict[str, Any]:
     return {
         "type": "block_actions",
@@ -159,7 +169,7 @@ def block_action(
         "api_app_id": "A0MNEMO",
         "token": "legacy-verification-token",
         "container": {"type": "message", "message_ts": "1548261231.000200", "is_ephemeral": True},
-        "trigger_id": "12321423423.333649436676.d8c1bb837935619ccad0f624c448ffb3",
+        "trigger_id": trigger_id or new_trigger_id(),
         "team": {"id": team, "domain": "acme"},
         "enterprise": None,
         "is_enterprise_install": False,

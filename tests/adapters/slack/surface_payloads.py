@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.adapters.slack.payloads import ALICE, ALICE_DM, GENERAL, TEAM, new_ts
+from tests.adapters.slack.payloads import ALICE, ALICE_DM, GENERAL, TEAM, new_trigger_id, new_ts
 
 
 def thread_started(
@@ -66,7 +66,7 @@ def feedback_click(
             "channel_id": channel,
             "is_ephemeral": False,
         },
-        "trigger_id": "12321423423.333649436676.d8c1bb837935619ccad0f624c448ffb3",
+        "trigger_id": new_trigger_id(),
         "team": {"id": TEAM, "domain": "acme"},
         "enterprise": None,
         "is_enterprise_install": False,
@@ -93,7 +93,7 @@ def home_click(action_id: str, value: str, *, user: str, private_metadata: str =
         "api_app_id": "A0MNEMO",
         "token": "legacy-verification-token",
         "container": {"type": "view", "view_id": f"V{user}"},
-        "trigger_id": "12321423423.333649436676.d8c1bb837935619ccad0f624c448ffb3",
+        "trigger_id": new_trigger_id(),
         "team": {"id": TEAM, "domain": "acme"},
         "enterprise": None,
         "is_enterprise_install": False,
@@ -131,7 +131,7 @@ def message_shortcut(
     return {
         "type": "message_action",
         "callback_id": callback_id,
-        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "trigger_id": new_trigger_id(),
         "message_ts": ts,
         "response_url": response_url,
         "team": {"id": TEAM, "domain": "acme"},

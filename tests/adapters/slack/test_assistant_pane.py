@@ -195,4 +195,4 @@ async def test_a_retried_delivery_is_answered_once(slack_http: SlackHarness) -> 
     assert [m.text for m in answers(slack_http)] == ["Once."]
     assert slack_http.model.count("chat") == 1
     statuses = [c["status"] for c in slack_http.slack.pane_calls("assistant.threads.setStatus")]
-    assert statuses == ["is thinking...", "is thinking...", ""]  # the duplicate clears its status
+    assert statuses == ["is thinking..."]  # the retry is refused at the door: no status for it
