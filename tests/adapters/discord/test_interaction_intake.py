@@ -172,3 +172,20 @@ async def test_forget_all_confirmed_is_a_deferred_update_answered_by_a_worker(
     assert "I erased 1 memory" in result.body["content"]
     assert result.body["components"] == []
     assert left == []
+
+
+async def test_an_export_is_attached_to_the_deferral_by_the_worker(
+    tmp_path: Path, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    async with front_door(tmp_path, fake_openai, fake_discord) as door:
+        user = new_user()
+        await door.learn(user, "my favourite colour is teal")
+        payload = await door.command(user, "export")
+        deferral = await door.deferral(payload)
+        answer = await door.answer(payload)
+        await door.workers[0].drained()
+
+    assert flags(deferral) & EPHEMERAL
+    [(name, content)] = answer.files
+    assert name == "mnemo-memories.json"
+    assert [m["text"] for m in json.loads(content)["memories"]] == ["my favourite colour is teal"]
