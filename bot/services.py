@@ -70,25 +70,27 @@ def build_services(settings: Settings, core: Core, *, role: Role = "run") -> lis
         if doors and not settings.slack_socket_mode:
             routers.append(slack.router())  # POST /slack/events on PORT
 
-    # --- Discord (adapters/discord): the gateway records messages, workers answer through REST ---
+    # --- Discord (adapters/discord): the gateway records messages + interactions, workers answer (REST) ---
     if settings.discord_enabled and doors:
         from adapters.discord.service import DiscordService
 
         services.append(DiscordService(settings=settings, assistant=core.assistant, intake=True))
     if settings.discord_enabled and dispatcher is not None:
+        from adapters.discord.interaction_responders import InteractionResponder
         from adapters.discord.options import DiscordOptions
         from adapters.discord.responders import DiscordResponder
 
         options = DiscordOptions.from_settings(settings)
-        services.append(
-            DiscordResponder(
-                settings=settings,
-                assistant=core.assistant,
-                dispatcher=dispatcher,
-                edit_interval=options.edit_interval,
-                typing_interval=options.typing_interval,
-            )
+        discord_rest = DiscordResponder(
+            settings=settings,
+            assistant=core.assistant,
+            dispatcher=dispatcher,
+            edit_interval=options.edit_interval,
+            typing_interval=options.typing_interval,
         )
+        services.append(discord_rest)
+        # /memory, its buttons and the context menus: answered through their webhooks, same client.
+        InteractionResponder(assistant=core.assistant, rest=discord_rest.rest, dispatcher=dispatcher)
 
     # --- HTTP API (adapters/http) ---
     if settings.api_auth_enabled and doors:

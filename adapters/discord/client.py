@@ -17,6 +17,7 @@ import discord
 from adapters.common.reply_writer import DeliveryFailed, ReplyWriter
 from adapters.common.tasks import TaskTracker
 from adapters.discord.context_menus import MessageMenus
+from adapters.discord.interaction_intake import InteractionIntake
 from adapters.discord.interactions import ConfirmButton, MemoryCommandTree, MemoryGroup, MemoryInteractions
 from adapters.discord.options import (
     NO_MENTIONS,
@@ -76,10 +77,18 @@ class MnemoDiscordClient(discord.AutoShardedClient):
         self._invite_logged = False
         # Messages discord.py handed over whose handling has not finished (shutdown and tests wait).
         self._messages = TaskTracker("discord")
+        # With the intake, interactions too are deferred here, recorded, and answered by a worker
+        # through their webhook (adapters/discord/interaction_intake.py); autocomplete stays here.
+        interaction_intake = (
+            InteractionIntake(assistant=assistant, privacy_of=self._places.privacy_of, tracker=self._messages)
+            if intake
+            else None
+        )
         self.memory_interactions = MemoryInteractions(
             assistant=assistant,
             defer_after=options.defer_after,
             autocomplete_timeout=options.autocomplete_timeout,
+            intake=interaction_intake,
         )
         self.tree = MemoryCommandTree(self)
         self.tree.add_command(MemoryGroup(self.memory_interactions))

@@ -1,5 +1,6 @@
 """`/memory` on Discord: the app commands, their autocomplete, forget-all's confirm buttons, the
-answer within Discord's 3 s (or a deferral), and the idempotent registration of the commands.
+answer within Discord's 3 s (or a deferral, or a record for a worker with the intake), and the
+idempotent registration of the commands.
 
 What a command means and how its result looks are pure (`commands`); what lives here needs the
 live interaction.
@@ -26,12 +27,12 @@ from adapters.discord.commands import (
     commands_need_sync,
     confirm_custom_id,
     confirm_problem,
-    memory_command,
     parse_confirm,
-    render_result,
 )
+from adapters.discord.interaction_intake import InteractionIntake
+from adapters.discord.interaction_work import Asker, InteractionWork, parse_command
 from adapters.discord.options import NO_MENTIONS
-from adapters.discord.translate import command_conversation, identity_of
+from adapters.discord.translate import identity_of
 from core.assistant import Assistant
 from core.commands import Command, CommandName
 from core.errors import BotError, UserFacingError
@@ -42,12 +43,23 @@ log = logging.getLogger(__name__)
 
 class MemoryInteractions:
     """Runs `/memory` for one client: each command through the core, answered only to the person
-    who asked. `defer_after`: seconds before a slow answer is deferred (Discord allows 3)."""
+    who asked. `defer_after`: seconds before a slow answer is deferred (Discord allows 3). With an
+    `intake`, commands are deferred and recorded, and a worker answers them (interaction_intake.py);
+    without one, this process answers them itself."""
 
-    def __init__(self, *, assistant: Assistant, defer_after: float, autocomplete_timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        assistant: Assistant,
+        defer_after: float,
+        autocomplete_timeout: float,
+        intake: InteractionIntake | None = None,
+    ) -> None:
         self._assistant = assistant
         self._defer_after = defer_after
         self._autocomplete_timeout = autocomplete_timeout
+        self._work = InteractionWork(assistant)
+        self.intake = intake
 
     async def run_memory_command(
         self,
@@ -60,39 +72,24 @@ class MemoryInteractions:
         code: str | None = None,
         platform: str | None = None,
     ) -> None:
+        options = {"query": query, "page": page, "memory_id": memory_id, "code": code, "platform": platform}
         try:
-            command = memory_command(
-                subcommand, query=query, page=page, memory_id=memory_id, code=code, platform=platform
-            )
-        except UserFacingError as exc:
+            parse_command(subcommand, options)
+        except UserFacingError as exc:  # bad input: told at once, nothing to record
             await self._send(interaction, EphemeralAnswer(content=str(exc)), deferred=False)
             return
-        await self.answer_interaction(interaction, self._command_answer(interaction, subcommand, command))
-
-    async def _command_answer(
-        self, interaction: discord.Interaction[Any], subcommand: str, command: Command
-    ) -> EphemeralAnswer:
-        user = interaction.user
-        channel = interaction.channel
-        where = command_conversation(
-            interaction.channel_id,
-            thread_parent_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
+        if self.intake is not None:
+            await self.intake.command(interaction, subcommand, options)
+            return
+        await self.answer_interaction(
+            interaction, self._work.command(Asker.of(interaction), subcommand, options)
         )
-        try:
-            result = await self._assistant.run_command(
-                identity_of(user.id), command, display_name=user.display_name, conversation=where
-            )
-        except UserFacingError as exc:
-            return EphemeralAnswer(content=str(exc))
-        except BotError:
-            log.exception("/memory %s failed", subcommand)
-            return EphemeralAnswer(content=COMMAND_FAILED_REPLY)
-        return render_result(result, user_id=user.id, size_limit=interaction.filesize_limit)
 
     async def answer_interaction(
         self, interaction: discord.Interaction[Any], answer: Awaitable[EphemeralAnswer]
     ) -> None:
-        """Answer within Discord's 3 s: directly when the answer is quick, else defer and follow up."""
+        """Answer here within Discord's 3 s: directly when the answer is quick, else defer and
+        follow up (without the intake)."""
         task = asyncio.ensure_future(answer)
         done, _ = await asyncio.wait({task}, timeout=self._defer_after)
         deferred = not done
@@ -130,7 +127,11 @@ class MemoryInteractions:
     async def memory_choices(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        """Autocomplete for /memory forget: the person's memories matching what they typed."""
+        """Autocomplete for /memory forget: the person's memories matching what they typed.
+
+        Always answered here, in the gateway process, also with the intake: Discord wants the
+        choices within 3 s and takes no deferral, and a lost autocomplete loses nothing (the next
+        keystroke asks again)."""
         words = " ".join(current.split())[:200]
         try:
             result = await asyncio.wait_for(
@@ -163,18 +164,12 @@ class MemoryInteractions:
         if problem is not None:
             await interaction.response.edit_message(content=problem, view=None, allowed_mentions=NO_MENTIONS)
             return
+        if self.intake is not None:
+            await self.intake.forget_all(interaction)  # deferred (type 6); a worker erases
+            return
         # Erasing rewrites files (secure delete + vacuum): always longer than Discord's 3 s.
         await interaction.response.defer()
-        try:
-            result = await self._assistant.run_command(
-                identity_of(interaction.user.id),
-                memory_command("forget-all", confirmed=True),
-                display_name=interaction.user.display_name,
-            )
-            text = result.text
-        except BotError:
-            log.exception("forget-all failed")
-            text = COMMAND_FAILED_REPLY
+        text = await self._work.forget_all(Asker.of(interaction))
         try:
             await interaction.edit_original_response(content=text, view=None, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as exc:

@@ -118,10 +118,14 @@ class DiscordResponder:
             await self._client.close()
             self._client = None
 
-    def _partial(self, channel_id: int, guild_id: int | None) -> discord.PartialMessageable:
+    def rest(self) -> discord.Client:
+        """The logged-in REST client (no gateway), also for the interaction responder's webhooks."""
         if self._client is None:
             raise RuntimeError("Discord is not connected in this process")
-        return self._client.get_partial_messageable(channel_id, guild_id=guild_id)
+        return self._client
+
+    def _partial(self, channel_id: int, guild_id: int | None) -> discord.PartialMessageable:
+        return self.rest().get_partial_messageable(channel_id, guild_id=guild_id)
 
     async def _start_thread(self, payload: Any, name: str) -> discord.abc.Messageable:
         if self._client is None:

@@ -217,6 +217,8 @@ class FakeDiscord:
         return self
 
     async def stop(self) -> None:
+        for held in self._holds:
+            held.release()  # a test that failed before releasing must not hang the shutdown
         for session in list(self._sessions):
             with contextlib.suppress(Exception):
                 await session.ws.close()
