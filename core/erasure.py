@@ -111,14 +111,16 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
     ),
     TextCopy(
         "intake.deliveries",
-        "a platform message between its acknowledgement and its answer (the durable intake: SQLite "
+        "a platform message, command, click or shortcut (Slack's signed body; Discord's interaction with "
+        "the quoted message of a context menu) between its acknowledgement and its answer, and the "
+        "answer noted for a retry (reply_ref) (the durable intake: SQLite "
         "intake.db, or Postgres mnemo_intake.deliveries); its payload is dropped once it is answered",
         {
             Removal.ERASE: "a delivery received before the erasure is withdrawn when a worker takes it "
             "(Account.erased_at): nothing of it is stored, recalled or answered, and its payload is "
             "dropped with it, seconds later"
         },
-        "only the payload holds text, and only while the message waits (at most the intake's "
+        "only the payload and the noted answer hold text, and only while it waits (at most the intake's "
         "10-minute bound); the key and lane that remain (ids) deduplicate until purged",
     ),
     TextCopy(
