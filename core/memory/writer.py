@@ -36,6 +36,7 @@ from core import metrics
 from core.errors import BotError, MemoryBackendError, StorageError
 from core.memory.service import MemoryService
 from core.models import MemoryOrigin, WriteTarget
+from core.redaction import short_hash
 from core.storage import MemoryWriteStore
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ async def land_memory_write(
     except MemoryBackendError as exc:
         log.warning("could not forget the memories a write replaced (%s); they stay", exc)
         return landed
+    if gone:
+        log.info("a memory write replaced %d older memories account=%s", len(gone), short_hash(account_id))
     return dataclasses.replace(landed, replaced_ids=gone)
 
 
