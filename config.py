@@ -127,7 +127,8 @@ class Settings(BaseSettings):
     # With SUPABASE_DB_URL: forgotten memories are deleted at once; their text leaves the table's
     # files when the purge job rewrites it, at most this often (core/memory/vectors/postgres_purge.py).
     vector_purge_interval_minutes: int = Field(default=60, ge=1, le=10080)
-    memory_update_similarity: float | None = Field(default=None, ge=0.5, le=1.0)
+    # The memory model judges at write time which older memories a new one replaces (issue 16).
+    memory_update_by_model: bool = True
 
     # Web server and logging.
     port: int = Field(default=8080, ge=1, le=65535)

@@ -5,7 +5,10 @@ The dataset (bench/memory_quality/dataset.json, written by bench/memory_quality/
 people over Slack and Discord, DMs and public channels, 336 labelled questions (single facts, facts
 spread over sessions, dates, updated facts, things never said, privacy traps). Everything goes
 through the real pipeline with a real embedding model on the CPU (all-MiniLM-L6-v2 from
-requirements-bench.txt) and the fake model's extraction. Printed, not asserted.
+requirements-bench.txt) and the fake model's extraction. The fake model cannot judge which older
+memories a new one replaces, so its update judge replaces nothing; Mnemo runs a second time with a
+judge that knows the dataset's labels (the update mechanism's ceiling, not a model's quality).
+Printed, not asserted.
 
 Run: python bench/memory_quality.py [--quick]   (make bench installs requirements-bench.txt first)
 The harness is importable: bench.memory_quality.run_benchmark returns the numbers as a dataclass.

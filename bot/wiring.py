@@ -106,7 +106,7 @@ def mem0_options(settings: Settings) -> Mem0Options:
         embedding_dims=settings.embedding_dims,
         timeout_seconds=settings.llm_timeout_seconds,
         max_retries=settings.llm_max_retries,
-        update_similarity=settings.memory_update_similarity,
+        update_by_model=settings.memory_update_by_model,
         # With it, mem0's vectors live in Postgres (shared by every machine), not in DATA_DIR.
         vector_db_url=settings.supabase_db_url.get_secret_value() if settings.supabase_db_url else None,
     )

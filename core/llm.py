@@ -154,14 +154,18 @@ class OpenAIChatModel:
         on_delta: OnDelta | None = None,
         on_usage: OnUsage | None = None,
         model: str | None = None,
+        json_object: bool = False,
     ) -> str:
         """See ChatModel.complete. `model` overrides the configured model for this request (a
-        channel's own model, core.channel_settings)."""
+        channel's own model, core.channel_settings). `json_object` asks for an answer that is one
+        JSON object (OpenAI's JSON mode, as mem0's extraction does; the prompt must say "JSON")."""
         body: dict[str, Any] = {
             "model": model or self._model,
             "messages": messages,
             "max_tokens": self._max_tokens,
         }
+        if json_object:
+            body["response_format"] = {"type": "json_object"}
         try:
             if on_delta is None:
                 # As the typed create(): the API key as a bearer token, never an admin key.

@@ -2,9 +2,10 @@
 
 The counters and the histogram are module-level objects in one registry, incremented by one-line
 hooks where the facts are known: the orchestrator (a reply and how long it took), the model client
-(tokens from `usage`), the memory writer (writes and failures), admission (rejections) and the log
-handler below (errors). Queue depths are read when Prometheus scrapes (`QueueDepths`, bound to one
-running core by bot/web.py), so they are never stale and never double-counted between cores.
+(tokens from `usage`), the memory writer (writes and failures) and its update judge, admission
+(rejections) and the log handler below (errors). Queue depths are read when Prometheus scrapes
+(`QueueDepths`, bound to one running core by bot/web.py), so they are never stale and never
+double-counted between cores.
 
 Labels are bounded sets (platforms, reply kinds, outcomes, token kinds): never an id or a text.
 """
@@ -59,6 +60,13 @@ MEMORY_WRITE_FAILURES = Counter(
     "mnemo_memory_write_failures",
     "Memory writes kept for the retry job, by reason (error, crash, queue_full).",
     ["reason"],
+    registry=REGISTRY,
+)
+MEMORY_UPDATE_JUDGEMENTS = Counter(
+    "mnemo_memory_update_judgements",
+    "Writes whose new memories the model judged against older ones (core.memory.update_judge), by "
+    "outcome (replaced, none, failed, unusable).",
+    ["outcome"],
     registry=REGISTRY,
 )
 ADMISSION_REJECTIONS = Counter(

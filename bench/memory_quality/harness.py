@@ -8,6 +8,11 @@ the next session starts. Each question then goes through the same recall call th
 makes for a message in that place (MemoryService.recall with the production recall limit; private
 memories only in a DM).
 
+The update judge (which older memories a new one replaces, asked at write time): the fake model
+cannot judge, so by default it answers "replaces nothing", honestly. `judge` scripts it instead; the
+benchmark's second Mnemo run gives it the dataset's labels (`labelled_judge`), which shows what the
+mechanism does with a correct judge: its ceiling, not any model's quality.
+
 Plain top-k: every line the person said, embedded with the same model; the k most similar to the
 question, k being the number of memories Mnemo recalled for it (equal memories per prompt). Once
 over everything the person said, once only over what was said in public for a public question.
@@ -16,6 +21,7 @@ over everything the person said, once only over what was said in public for a pu
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -33,9 +39,9 @@ from bot.wiring import Core, build_core
 from config import Settings
 from core.models import IdentityKey, IncomingMessage, MemoryItem, Platform, ReplyKind
 from core.prompt import memory_line
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, JudgeRequest, judge_request, replacing
 
-from .dataset import DISCORD, DM, PUBLIC, SLACK, Dataset, Person, Question
+from .dataset import DISCORD, DM, PUBLIC, SLACK, UPDATE, Dataset, Person, Question
 from .embedder import CachedEmbedder
 from .scoring import Recall, TurnMatcher
 
@@ -48,6 +54,7 @@ WRITE_TIMEOUT_SECONDS = 120.0
 _SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 Progress = Callable[[str], None]
+Judge = Callable[[JudgeRequest], str]
 
 
 class BenchClock:
@@ -70,6 +77,22 @@ class PipelineRun:
     memories_stored: int
     feed_seconds: float
     ask_seconds: float
+    judge_requests: int = 0  # update judge completions asked during the feed
+    judge_prompt_tokens: float = 0.0  # their median prompt, estimated as the fake does (chars / 4)
+
+
+def labelled_judge(dataset: Dataset) -> Judge:
+    """A judge that knows the labels: a new memory replaces an older one exactly when the dataset
+    says the line it came from updates that one (an update question's evidence and superseded)."""
+    text = {t.id: t.text for p in dataset.people for _, t in p.turns()}
+    pairs = {
+        (text[new], text[old])
+        for q in dataset.questions
+        if q.kind == UPDATE
+        for new in q.evidence
+        for old in q.superseded
+    }
+    return replacing(pairs)
 
 
 def exchange_text(line: str) -> str:
@@ -194,13 +217,20 @@ def _as_recall(
 
 
 async def run_pipeline(
-    dataset: Dataset, embedder: CachedEmbedder, *, recall_limit: int | None, progress: Progress
+    dataset: Dataset,
+    embedder: CachedEmbedder,
+    *,
+    recall_limit: int | None,
+    progress: Progress,
+    judge: Judge | None = None,
 ) -> PipelineRun:
+    """`judge`: how the update judge answers (None: the fake's "replaces nothing")."""
     clock = BenchClock(min(s.turns[0].at for p in dataset.people for s in p.sessions))
     people = {p.id: p for p in dataset.people}
     matchers = {p.id: TurnMatcher(p) for p in dataset.people}
     with FakeOpenAI(embed=embedder) as fake:
         fake.state.reply = lambda _messages: REPLY
+        fake.judge_with(judge)
         async with open_core(fake, clock, dims=embedder.dims, recall_limit=recall_limit) as core:
             limit = core.settings.memory_recall_limit
             started = time.perf_counter()
@@ -232,4 +262,15 @@ async def run_pipeline(
         memories_stored=stored,
         feed_seconds=fed_at - started,
         ask_seconds=done - fed_at,
+        judge_requests=fake.count("judge"),
+        judge_prompt_tokens=_median_judge_prompt(fake),
     )
+
+
+def _median_judge_prompt(fake: FakeOpenAI) -> float:
+    sizes = [
+        sum(len(str(m.get("content", ""))) for m in r.body.get("messages", [])) / 4
+        for r in fake.state.requests
+        if judge_request(str((r.body.get("messages") or [{}])[-1].get("content", ""))) is not None
+    ]
+    return statistics.median(sizes) if sizes else 0.0

@@ -22,8 +22,8 @@ class _Table:
     lines: list[str] = field(default_factory=list)
 
     def header(self) -> None:
-        self.lines.append(f"{'':<38}{'Mnemo':>14}{'plain top-k':>14}{'plain top-k':>14}")
-        self.lines.append(f"{'':<38}{'':>14}{'(no filter)':>14}{'(DMs hidden)':>14}")
+        self.lines.append(f"{'':<38}{'Mnemo':>14}{'Mnemo':>14}{'plain top-k':>14}{'plain top-k':>14}")
+        self.lines.append(f"{'':<38}{'':>14}{'(judge*)':>14}{'(no filter)':>14}{'(DMs hidden)':>14}")
 
     def row(self, label: str, cell: Cell, *, target: str = "") -> None:
         cells = "".join(f"{cell(s):>14}" for s in self.systems)
@@ -54,11 +54,16 @@ def format_report(result: BenchmarkResult) -> str:
     newer_wins = mnemo.update_newer_wins
     ratio, ratio_filtered = result.ratio_to_plain, result.ratio_to_plain_public_only
 
-    table = _Table([mnemo, result.plain, result.plain_public_only])
+    table = _Table([mnemo, result.mnemo_labelled, result.plain, result.plain_public_only])
     table.lines += [
         f"Memory quality: {result.people} people, {result.turns} turns, {result.questions} questions; "
         f"embeddings {result.embedder}; recall limit {result.recall_limit}",
-        f"memories stored by Mnemo: {result.memories_stored}, from {result.turns} lines said",
+        f"memories stored by Mnemo: {result.memories_stored}, from {result.turns} lines said "
+        f"(update judge asked {result.judge_requests} times, median prompt ~{result.judge_prompt_tokens:.0f} "
+        "tokens; the fake model replaces nothing)",
+        f"* update-at-write with a judge that knows the labels (the mechanism's ceiling, not a model's "
+        f"quality): {result.memories_stored_labelled} memories stored, judge asked "
+        f"{result.judge_requests_labelled} times",
         "",
     ]
     table.header()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .dataset import Dataset, load_dataset
 from .embedder import CachedEmbedder, minilm_embedder
-from .harness import Progress, run_pipeline, texts_to_embed
+from .harness import Progress, labelled_judge, run_pipeline, texts_to_embed
 from .scoring import Recall, SystemScore, score
 
 QUICK_PEOPLE = 6
@@ -31,10 +31,16 @@ class BenchmarkResult:
     recall_limit: int
     threshold: float
     embedder: str
-    mnemo: SystemScore
+    mnemo: SystemScore  # the fake model's judge replaces nothing (it cannot judge)
+    # The same run with a judge that knows the labels: update-at-write's ceiling, not a model's quality.
+    mnemo_labelled: SystemScore
     plain: SystemScore  # plain embedding top-k over everything the person said (no privacy filter)
     plain_public_only: SystemScore  # the same, only public lines for a public question
     memories_stored: int
+    memories_stored_labelled: int
+    judge_requests: int
+    judge_requests_labelled: int
+    judge_prompt_tokens: float  # median, estimated (the fake's chars / 4)
     seconds_model: float  # loading the model and embedding the dataset's texts
     seconds_feed: float
     seconds_ask: float
@@ -78,6 +84,10 @@ async def run_benchmark(
     warmed = time.perf_counter()
     progress(f"embedded in {warmed - started:.1f}s; feeding the conversations")
     run = await run_pipeline(data, model, recall_limit=recall_limit, progress=progress)
+    progress("again, with an update judge that knows the labels")
+    labelled = await run_pipeline(
+        data, model, recall_limit=recall_limit, progress=progress, judge=labelled_judge(data)
+    )
 
     def judge(name: str, recalls: list[Recall]) -> SystemScore:
         return score(name, recalls, dataset=data, similarity=model.similarity, threshold=threshold)
@@ -90,9 +100,14 @@ async def run_benchmark(
         threshold=threshold,
         embedder=f"{model.name} ({model.dims}d)",
         mnemo=judge("Mnemo", run.mnemo),
+        mnemo_labelled=judge("Mnemo, labelled judge", labelled.mnemo),
         plain=judge("plain top-k", run.plain),
         plain_public_only=judge("plain top-k, public lines in public", run.plain_public_only),
         memories_stored=run.memories_stored,
+        memories_stored_labelled=labelled.memories_stored,
+        judge_requests=run.judge_requests,
+        judge_requests_labelled=labelled.judge_requests,
+        judge_prompt_tokens=run.judge_prompt_tokens,
         seconds_model=warmed - started,
         seconds_feed=run.feed_seconds,
         seconds_ask=run.ask_seconds,

@@ -45,9 +45,9 @@ class Mem0Options:
     embedding_dims: int
     timeout_seconds: float
     max_retries: int
-    # Cosine at or above which a new memory replaces an older one at write time
-    # (MEMORY_UPDATE_SIMILARITY); None: only the nightly consolidation merges.
-    update_similarity: float | None = None
+    # The memory model judges, at write time, which older memories a new one replaces
+    # (MEMORY_UPDATE_BY_MODEL; core.memory.update_judge). False: only the nightly consolidation merges.
+    update_by_model: bool = True
     # Postgres connection string for the vectors (None: SQLite in data_dir). Never in a repr.
     vector_db_url: str | None = field(default=None, repr=False)
     # Refuse an embedding model/size other than the stored vectors' (off only for re-embedding).

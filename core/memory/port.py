@@ -8,10 +8,16 @@ stand. Reads take the account's erasure epoch: only memories of that epoch come 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Protocol
 
 from core.models import MemoryItem, MemoryOrigin, MemoryPage
+
+# New memory (id) -> the older memories (ids) it replaces.
+Replacements = dict[str, list[str]]
+# Whether a write may still land (its account neither erased nor paused since it began).
+StillCurrent = Callable[[], Awaitable[bool]]
 
 
 class MemoryService(Protocol):
@@ -35,9 +41,31 @@ class MemoryService(Protocol):
     ) -> list[MemoryItem]:
         """Extract and store what is worth remembering from an exchange, tagged with the account's
         erasure epoch and learned at `said_at` (when the exchange happened; default now), against
-        which the extraction resolves relative dates. With an update similarity set, a new memory
-        replaces the older ones it updates (see `consolidate`), which are purged. Returns what was
-        added (and not replaced)."""
+        which the extraction resolves relative dates. Returns what was added. (What the new memories
+        replace is `find_replaced`, then `forget_replaced`: core.memory.writer.)"""
+        ...
+
+    async def find_replaced(
+        self,
+        account_id: uuid.UUID,
+        added: list[MemoryItem],
+        *,
+        origin: MemoryOrigin,
+        epoch: int,
+        still_current: StillCurrent | None = None,
+    ) -> Replacements:
+        """Which of the account's older memories (of epoch `epoch`, and said in public when `origin`
+        is public) the newly `added` ones replace: the same subject with a new value, as the model
+        judges (one completion for all of them, none without candidates, its tokens counted like
+        extraction's). `still_current` is asked before the model is: False asks nothing. Never
+        raises: a failing model, store or answer replaces nothing (logged)."""
+        ...
+
+    async def forget_replaced(
+        self, account_id: uuid.UUID, replaced: Replacements, *, epoch: int
+    ) -> list[str]:
+        """Forget (as `forget`, purged) the older memories `replaced` names, those still the
+        account's at `epoch` and whose new memory is still there. Returns the ids forgotten."""
         ...
 
     async def page(

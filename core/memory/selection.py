@@ -1,8 +1,7 @@
 """What Mnemo decides around mem0 when it writes and recalls memories (core.memory.service):
 
 - extraction is told when the messages were said, so "yesterday" becomes a date;
-- a new memory replaces the older ones it updates at write time (the nightly consolidation's rule,
-  core.memory.consolidation, applied at once to the memories a write touches);
+- (which older memories a new one replaces is the model's judgement: core.memory.update_judge);
 - recall favours the newer of about equally relevant memories (an updated fact over the one it
   updates), and drops near-duplicates so that the memories in a prompt are different facts.
 Both weights were set by bench/memory_quality.py (README "Memory quality").
@@ -12,8 +11,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core.memory.consolidation import Record, normalized_text, recency
-from core.memory.vectors.base import OutputData
 from core.memory.vectors.keywords import keyword_terms
 from core.models import MemoryItem
 
@@ -69,30 +66,6 @@ def extraction_instructions(said_at: datetime) -> str:
         "date or time in them ('yesterday', 'last week', 'next Friday', 'in two days') against that "
         "date, and write the absolute date into the memory (for example 'on 2 October 2026')."
     )
-
-
-def replaced_by_new(records: list[Record], new_ids: set[str], similarity: float) -> list[str]:
-    """Ids of the memories that the newly written `new_ids` replace, among one account's `records`
-    (same erasure epoch): older memories at least `similarity` alike (cosine) to a new one, with
-    other words. (Exact repeats are not updates: the nightly consolidation collapses them, keeping
-    a copy usable in public.)"""
-    fresh = [r for r in records if r[0].id in new_ids]
-    doomed: dict[str, None] = {}
-    for new, vector in fresh:
-        for old, other in records:
-            if (
-                old.id not in new_ids
-                and old.id not in doomed
-                and float(other @ vector) >= similarity
-                and _normalized(old) != _normalized(new)
-                and recency(old.payload) <= recency(new.payload)
-            ):
-                doomed[old.id] = None
-    return list(doomed)
-
-
-def _normalized(record: OutputData) -> str:
-    return normalized_text(str(record.payload.get("data", "")))
 
 
 def _words(text: str) -> set[str]:

@@ -14,8 +14,9 @@ is never recalled, even in the moment before it is discarded (core.memory.writer
 
 Memories are stored with where and when they were learned (`created_at` is when the exchange
 happened). Recall over-fetches, favours the newer of about equally relevant memories and drops
-near-duplicates (core.memory.selection); with an update similarity set, a write replaces the older
-memories it updates at once (the nightly consolidation's rule, applied sooner) and purges them.
+near-duplicates (core.memory.selection). Updates win at write time: the model judges which older
+memories a write's new ones replace (core.memory.update_judge, core.memory.updates), and the
+writer forgets those once the write stands (core.memory.writer).
 mem0 `run_id` is "private" or "public", so a private conversation never feeds the extraction
 context of a public one, and recall in a public place filters on `is_private == False`.
 """
@@ -23,30 +24,28 @@ context of a public one, and recall in a public place filters on `is_private == 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from core.errors import MemoryBackendError, NotFoundError
+from core.errors import MemoryBackendError, NotFoundError, StorageError
+from core.llm import OpenAIChatModel, TokenUsage
 from core.memory.consolidation import Record, consolidation_victims
 from core.memory.mem0_openai import metered
 from core.memory.mem0_setup import Mem0Options, VectorStore, open_mem0
-from core.memory.port import MemoryService
-from core.memory.selection import (
-    OVERFETCH,
-    distinct_memories,
-    extraction_instructions,
-    newest_favoured,
-    replaced_by_new,
-    utc,
-)
+from core.memory.port import MemoryService, Replacements, StillCurrent
+from core.memory.selection import OVERFETCH, distinct_memories, extraction_instructions, newest_favoured, utc
+from core.memory.update_judge import JUDGE_MAX_TOKENS, JudgeQuestion, UpdateJudge
+from core.memory.updates import forget_replaced, offered_candidates, payload_item
 from core.memory.vectors.postgres import PostgresVectorStore
 from core.memory.vectors.sqlite import SQLiteVectorStore
 from core.models import MemoryItem, MemoryOrigin, MemoryPage
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 __all__ = ["Mem0Memory", "MemoryService", "OnExtractionUsage"]
 
@@ -75,26 +74,15 @@ def _epoch_filter(account_id: uuid.UUID, epoch: int) -> dict[str, Any]:
     return {"user_id": str(account_id), "epoch": epoch}
 
 
-def _payload_item(vid: str, payload: dict[str, Any]) -> MemoryItem:
-    return MemoryItem(
-        id=vid,
-        text=str(payload.get("data", "")),
-        created_at=payload.get("created_at"),
-        platform=payload.get("platform"),
-        channel=payload.get("channel"),
-        is_private=bool(payload.get("is_private", True)),
-    )
-
-
 class Mem0Memory:
     """mem0 open-source `Memory` with our vector store, clients and complete erasure."""
 
     def __init__(
-        self, memory: Any, store: VectorStore, *, workers: int = 4, update_similarity: float | None = None
+        self, memory: Any, store: VectorStore, *, workers: int = 4, judge: UpdateJudge | None = None
     ) -> None:
         self._memory = memory
         self._store = store
-        self._update_similarity = update_similarity
+        self._judge = judge  # None: no update at write time (MEMORY_UPDATE_BY_MODEL=false)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mem0")
         self._recall_executor = ThreadPoolExecutor(RECALL_WORKERS, thread_name_prefix="mem0-recall")
         # Set by the wiring when usage is counted (core.budget); None: extraction tokens go uncounted.
@@ -104,7 +92,20 @@ class Mem0Memory:
     def build(cls, options: Mem0Options) -> Mem0Memory:
         """Construct synchronously (touches files only; no network)."""
         memory, store = open_mem0(options)
-        return cls(memory, store, update_similarity=options.update_similarity)
+        judge = None
+        if options.update_by_model:
+            # The memory model (what extracts memories), with a small answer limit of its own.
+            judge = UpdateJudge(
+                OpenAIChatModel(
+                    base_url=options.base_url,
+                    api_key=options.api_key,
+                    model=options.llm_model,
+                    max_tokens=JUDGE_MAX_TOKENS,
+                    timeout_seconds=options.timeout_seconds,
+                    max_retries=options.max_retries,
+                )
+            )
+        return cls(memory, store, judge=judge)
 
     async def _run(self, fn: Callable[[], T], *, executor: ThreadPoolExecutor | None = None) -> T:
         loop = asyncio.get_running_loop()
@@ -158,13 +159,11 @@ class Mem0Memory:
                     metadata=metadata,
                     prompt=extraction_instructions(said_at or datetime.now(UTC)),
                 )
-            new_ids = [str(raw["id"]) for raw in result.get("results", [])]
-            replaced = self._replace_older(str(account_id), epoch, set(new_ids))
             added = []
-            for memory_id in (i for i in new_ids if i not in replaced):
+            for memory_id in (str(raw["id"]) for raw in result.get("results", [])):
                 stored = self._store.get(memory_id)
                 if stored is not None:
-                    added.append(_payload_item(stored.id, stored.payload))
+                    added.append(payload_item(stored.id, stored.payload))
             return added, meter.tokens
 
         added, tokens = await self._run(add_and_read_back)
@@ -172,22 +171,49 @@ class Mem0Memory:
             await self.on_usage(account_id, origin, tokens)
         return added
 
-    def _replace_older(self, user_id: str, epoch: int, new_ids: set[str]) -> set[str]:
-        """Delete (and purge) what the new memories replace; returns the deleted ids."""
-        if not new_ids or self._update_similarity is None:
-            return set()
-        records = [r for r in self._store.user_vectors(user_id) if r[0].payload.get("epoch", 0) == epoch]
-        doomed = replaced_by_new(records, new_ids, self._update_similarity)
-        for memory_id in doomed:
-            self._memory.delete(memory_id)
-        if doomed:
-            self._store.purge()
-        return set(doomed)
+    async def find_replaced(
+        self,
+        account_id: uuid.UUID,
+        added: list[MemoryItem],
+        *,
+        origin: MemoryOrigin,
+        epoch: int,
+        still_current: StillCurrent | None = None,
+    ) -> Replacements:
+        if self._judge is None or not added:
+            return {}
+        private = origin.is_private
+        try:
+            offered = await self._run(
+                lambda: offered_candidates(
+                    self._memory, self._store, account_id, added, epoch=epoch, include_private=private
+                )
+            )
+            if not offered or (still_current is not None and not await still_current()):
+                return {}
+        except (MemoryBackendError, StorageError) as exc:
+            log.warning("could not look for the memories a write updates (%s); nothing replaced", exc)
+            return {}
+        usage: list[TokenUsage] = []
+        replaced = await self._judge.replaced(JudgeQuestion.of(offered), on_usage=usage.append)
+        tokens = sum(u.total for u in usage)
+        if tokens and self.on_usage is not None:
+            await self.on_usage(account_id, origin, tokens)  # counted like extraction's tokens
+        return replaced
+
+    async def forget_replaced(
+        self, account_id: uuid.UUID, replaced: Replacements, *, epoch: int
+    ) -> list[str]:
+        if not replaced:
+            return []
+        return await self._run(
+            lambda: forget_replaced(self._memory, self._store, account_id, replaced, epoch=epoch)
+        )
 
     def _all(self, account_id: uuid.UUID, epoch: int | None = None) -> list[MemoryItem]:
         filters = {"user_id": str(account_id)} if epoch is None else _epoch_filter(account_id, epoch)
         records = self._store.list(filters=filters)[0]
-        return [_payload_item(r.id, r.payload) for r in records]
+        return [payload_item(r.id, r.payload) for r in records]
 
     async def page(
         self,
@@ -218,7 +244,7 @@ class Mem0Memory:
             stored = self._store.get(memory_id)
             if stored is None or stored.payload.get("user_id") != str(account_id):
                 raise NotFoundError(f"No memory with id {memory_id}.")
-            item = _payload_item(stored.id, stored.payload)
+            item = payload_item(stored.id, stored.payload)
             self._memory.delete(memory_id)
             self._store.purge()
             return item
@@ -264,7 +290,7 @@ class Mem0Memory:
                     and stored.payload.get("user_id") == str(account_id)
                     and stored.payload.get("epoch", 0) == epoch
                 ):
-                    found.append(_payload_item(stored.id, stored.payload))
+                    found.append(payload_item(stored.id, stored.payload))
             return found
 
         return await self._run(read_owned)
@@ -345,3 +371,5 @@ class Mem0Memory:
 
         await self._run(close_mem0)
         self._executor.shutdown(wait=True)
+        if self._judge is not None:
+            await self._judge.close()

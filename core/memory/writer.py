@@ -10,12 +10,21 @@ is dropped if the account was erased or paused before the write began, and what 
 discarded if that happened while it ran. An erasure moves the epoch *before* it erases memories,
 so either the erasure sees the write, or the check after the write sees the new epoch. A write whose
 account was merged into another meanwhile follows the merge (Store.memory_write_target).
+
+Updates win at write time: after extraction, the model judges which older memories the new ones
+replace (MemoryService.find_replaced; not asked at all if the account was erased or paused since
+the write began), and those are forgotten only once the write stands, after the check above, on
+the account it landed on: a write that is dropped or discarded replaces nothing, so an erasure or a
+pause in the middle loses no older memory, and an erasure that began meanwhile waits for the write
+(Removals.erase settles it) and then erases everything anyway. A judge or a forget that fails
+leaves the older memories as they are; the write stands either way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import logging
 import uuid
@@ -24,9 +33,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core import metrics
-from core.errors import BotError, StorageError
+from core.errors import BotError, MemoryBackendError, StorageError
 from core.memory.service import MemoryService
 from core.models import MemoryOrigin, WriteTarget
+from core.redaction import short_hash
 from core.storage import MemoryWriteStore
 
 log = logging.getLogger(__name__)
@@ -47,6 +57,7 @@ class LandedWrite:
     outcome: WriteOutcome
     target: WriteTarget | None = None
     memory_ids: list[str] = field(default_factory=list)
+    replaced_ids: list[str] = field(default_factory=list)  # older memories the write replaced
 
 
 async def land_memory_write(
@@ -68,9 +79,26 @@ async def land_memory_write(
     # Passed only when known, so a MemoryService written before `said_at` existed still fits.
     when = {} if said_at is None else {"said_at": said_at}
     added = await memory.remember(target.account_id, messages, origin=origin, epoch=target.epoch, **when)
-    return await settle_memory_write(
+
+    async def still_current() -> bool:
+        return await store.memory_write_target(account_id, epoch) == target
+
+    replaced = await memory.find_replaced(
+        target.account_id, added, origin=origin, epoch=target.epoch, still_current=still_current
+    )
+    landed = await settle_memory_write(
         store=store, memory=memory, written=target, memory_ids=[item.id for item in added]
     )
+    if not replaced or landed.outcome is not WriteOutcome.WRITTEN or landed.target is None:
+        return landed
+    try:
+        gone = await memory.forget_replaced(landed.target.account_id, replaced, epoch=landed.target.epoch)
+    except MemoryBackendError as exc:
+        log.warning("could not forget the memories a write replaced (%s); they stay", exc)
+        return landed
+    if gone:
+        log.info("a memory write replaced %d older memories account=%s", len(gone), short_hash(account_id))
+    return dataclasses.replace(landed, replaced_ids=gone)
 
 
 async def settle_memory_write(

@@ -49,7 +49,15 @@ async def test_two_people_through_the_real_pipeline() -> None:
         if turn is not None
     )
 
+    # The fake model cannot judge updates: it replaces nothing. The judge that knows the labels
+    # replaces older lines at write time, so fewer are stored and fewer older values come back.
+    assert result.judge_requests > 0
+    assert result.memories_stored_labelled < result.memories_stored
+    assert result.mnemo_labelled.update_older_recalled < result.mnemo.update_older_recalled
+    assert result.mnemo_labelled.privacy_violations == 0
+
     report = format_report(result)
+    assert "a judge that knows the labels (the mechanism's ceiling, not a model's quality)" in report
     assert f"{100 * result.mnemo.evidence_recall:.1f}%" in report
     assert "target: Mnemo >= 1.15x plain" in report
     assert "target: 0 (Mnemo: met)" in report

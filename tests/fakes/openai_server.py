@@ -7,6 +7,10 @@ Speaks real HTTP (the openai SDK uses its own HTTP stack, so only a real server 
 - POST /v1/embeddings: deterministic hashed bag-of-words vectors (similar text, similar vectors), or
   whatever `FakeOpenAI(embed=...)` computes (a real embedding model, for bench/memory_quality.py).
 - GET /v1/models.
+- JSON-mode requests that ask which older memories new ones replace (core.memory.update_judge: an
+  "## Older memories" and a "## New memories" section) are the "judge" endpoint: answered by
+  `judge_with(...)` (a fixed text, or a function of the parsed `JudgeRequest`, e.g.
+  `replacing({(new_text, old_text), ...})`), by default `{"replaced": {}}` (replaces nothing).
 Faults on demand: `fail(status, times, endpoint, retry_after)`, `answer_raw(body, content_type)` (a
 2xx that is not what the SDK expects), `delay_*` seconds, `invalid_json` extraction.
 Orderings on demand: `hold(endpoint)` parks the next request of that kind until the test calls
@@ -57,6 +61,57 @@ def extract_facts(prompt: str) -> list[str]:
     return facts
 
 
+@dataclass(frozen=True)
+class JudgedMemory:
+    """A new memory as the judge was shown it, with its candidates: (number, text) of older ones."""
+
+    label: str
+    text: str
+    candidates: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """The update judge's question, parsed back from its prompt."""
+
+    older: dict[int, str]
+    new: tuple[JudgedMemory, ...]
+
+
+_OLDER_LINE = re.compile(r"^\[(\d+)\] \([^)]*\) (.*)$")
+_NEW_LINE = re.compile(r"^\[(N\d+)\] \([^)]*\) (.*)$")
+
+
+def judge_request(prompt: str) -> JudgeRequest | None:
+    """The judge's question in a prompt, or None when the prompt is not one."""
+    if "## Older memories\n" not in prompt or "\n## New memories\n" not in prompt:
+        return None
+    older_part, new_part = prompt.split("## Older memories\n", 1)[1].split("\n## New memories\n", 1)
+    older = {int(m[1]): m[2] for line in older_part.splitlines() if (m := _OLDER_LINE.match(line))}
+    new: list[JudgedMemory] = []
+    for line in new_part.splitlines():
+        if match := _NEW_LINE.match(line):
+            new.append(JudgedMemory(match[1], match[2], ()))
+        elif line.startswith("candidates:") and new:
+            numbers = [int(n) for n in re.findall(r"\d+", line)]
+            last = new[-1]
+            new[-1] = JudgedMemory(last.label, last.text, tuple((n, older.get(n, "")) for n in numbers))
+    return JudgeRequest(older, tuple(new))
+
+
+def replacing(pairs: set[tuple[str, str]]) -> Callable[[JudgeRequest], str]:
+    """A judge that knows the answer: a new memory replaces a candidate when (new text, older text)
+    is one of `pairs`."""
+
+    def judge(request: JudgeRequest) -> str:
+        replaced = {m.label: [n for n, old in m.candidates if (m.text, old) in pairs] for m in request.new}
+        return json.dumps({"replaced": {label: ns for label, ns in replaced.items() if ns}})
+
+    return judge
+
+
+NOTHING_REPLACED = json.dumps({"replaced": {}})
+
 # A pluggable embedder: every input text of one request at once (so a real model can batch them),
 # returning one vector per text.
 Embedder = Callable[[list[str]], list[list[float]]]
@@ -66,7 +121,7 @@ Embedder = Callable[[list[str]], list[list[float]]]
 class Fault:
     status: int
     remaining: int
-    endpoint: str  # "chat", "embeddings", "extract" or "any"
+    endpoint: str  # "chat", "embeddings", "extract", "judge" or "any"
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None  # None: an OpenAI-style JSON error
     content_type: str = "application/json"
@@ -109,6 +164,8 @@ class RecordedRequest:
 @dataclass
 class FakeOpenAIState:
     reply: Callable[[list[dict[str, Any]]], str] | None = None
+    # The update judge's answer (None: NOTHING_REPLACED).
+    judge: Callable[[JudgeRequest], str] | None = None
     embed: Embedder | None = None
     delay_chat: float = 0.0
     delay_embeddings: float = 0.0
@@ -213,7 +270,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._embeddings(body)
         elif self.path.endswith("/chat/completions"):
             if (body.get("response_format") or {}).get("type") == "json_object":
-                self._extract(body)
+                question = judge_request(_last_user_content(body))
+                if question is None:
+                    self._extract(body)
+                else:
+                    self._judge(body, question)
             else:
                 self._chat(body)
         else:
@@ -288,6 +349,15 @@ class _Handler(BaseHTTPRequestHandler):
             content = json.dumps({"memory": [{"id": str(i), "text": f} for i, f in enumerate(facts)]})
         self._json(200, self._completion(body, content))
 
+    def _judge(self, body: dict[str, Any], question: JudgeRequest) -> None:
+        state = self.server.state
+        with self.server.lock:
+            state.counts["judge"] += 1
+        if self._fault("judge") or not self._hold("judge"):
+            return
+        content = NOTHING_REPLACED if state.judge is None else state.judge(question)
+        self._json(200, self._completion(body, content))
+
     def _chat(self, body: dict[str, Any]) -> None:
         state = self.server.state
         with self.server.lock:
@@ -338,6 +408,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
         self.close_connection = True
+
+
+def _last_user_content(body: dict[str, Any]) -> str:
+    user_parts = [str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"]
+    return user_parts[-1] if user_parts else ""
 
 
 class _Server(ThreadingHTTPServer):
@@ -401,11 +476,28 @@ class FakeOpenAI:
             self.state.faults.append(Fault(200, times, endpoint, body=body, content_type=content_type))
 
     def hold(self, endpoint: str, *, times: int = 1, timeout: float = 30.0) -> Gate:
-        """Park the next `times` requests to `endpoint` ("chat", "extract" or "embeddings")."""
+        """Park the next `times` requests to `endpoint` ("chat", "extract", "judge" or "embeddings")."""
         gate = Gate(endpoint, times=times, timeout=timeout)
         with self._server.lock:
             self.state.gates.append(gate)
         return gate
+
+    def judge_with(self, answer: str | Callable[[JudgeRequest], str] | None) -> None:
+        """How the update judge answers from now on: always `answer` (a text), or what `answer`
+        returns for the parsed question; None: NOTHING_REPLACED."""
+        with self._server.lock:
+            self.state.judge = (lambda _question: answer) if isinstance(answer, str) else answer
+
+    def judge_requests(self) -> list[JudgeRequest]:
+        """Every update judge question so far, oldest first."""
+        with self._server.lock:
+            prompts = [
+                _last_user_content(r.body)
+                for r in self.state.requests
+                if r.path.endswith("/chat/completions")
+                and (r.body.get("response_format") or {}).get("type") == "json_object"
+            ]
+        return [q for p in prompts if (q := judge_request(p)) is not None]
 
     def heal(self) -> None:
         with self._server.lock:

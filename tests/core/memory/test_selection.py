@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import numpy as np
-
-from core.memory.selection import (
-    distinct_memories,
-    extraction_instructions,
-    newest_favoured,
-    replaced_by_new,
-)
-from core.memory.vectors.base import OutputData
+from core.memory.selection import distinct_memories, extraction_instructions, newest_favoured
 from core.models import MemoryItem
 
 
@@ -52,24 +44,6 @@ def test_extraction_is_told_the_day_in_utc() -> None:
     assert "Sunday, 4 October 2026 (UTC)" in extraction_instructions(late)
     assert "Saturday, 3 October 2026" in extraction_instructions(datetime(2026, 10, 3, 12))  # naive: UTC
     assert extraction_instructions(datetime(2026, 10, 3, tzinfo=UTC)).count("yesterday") == 1
-
-
-def record(vid: str, text: str, created: str, vector: list[float]) -> tuple[OutputData, np.ndarray]:
-    arr = np.asarray(vector, dtype=np.float32)
-    return OutputData(vid, None, {"data": text, "created_at": created}), arr / np.linalg.norm(arr)
-
-
-def test_only_older_alike_memories_with_other_words_are_replaced() -> None:
-    records = [
-        record("old", "I live in Paris", "2026-01-01T00:00:00+00:00", [1, 0.2, 0]),
-        record("repeat", "I live in berlin", "2026-01-02T00:00:00+00:00", [1, 0.1, 0]),
-        record("later", "I live in Rome", "2026-03-01T00:00:00+00:00", [1, 0.15, 0]),
-        record("other", "I have a cat", "2026-01-01T00:00:00+00:00", [0, 0, 1]),
-        record("new", "I live in Berlin", "2026-02-01T00:00:00+00:00", [1, 0.1, 0]),
-    ]
-    assert replaced_by_new(records, {"new"}, 0.9) == ["old"]
-    assert replaced_by_new(records, {"new"}, 1.0) == []
-    assert replaced_by_new(records, set(), 0.5) == []
 
 
 def scored(text: str, score: float | None, created_at: str | None) -> MemoryItem:

@@ -29,7 +29,7 @@ from tests.conftest import make_settings
 from tests.core.helpers import message, prompt_text
 from tests.core.memory import pgdb
 from tests.core.memory.pgdb import PASSWORD, free_port
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, replacing
 from tests.fakes.postgrest import PostgrestShim
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -144,6 +144,25 @@ async def test_forget_one_then_all_leaves_no_row_and_no_text_in_postgres_or_data
         "bob likes coffee"
     ]
     assert pgdb.files_holding(vec_db, b"bob likes coffee")
+
+
+async def test_an_update_replaces_the_older_memory_in_postgres_and_the_purge_takes_its_text(
+    pg_core: Core, fake_openai: FakeOpenAI, vec_db: str
+) -> None:
+    older, newer = "I live in Paris zebrajudge41", "I live in Berlin zebrajudge42"
+    private = "I live in Lyon zebrajudge43"
+    fake_openai.judge_with(replacing({(newer, older), (newer, private)}))
+    await remembered(pg_core, private, dm=True)
+    await remembered(pg_core, older, channel="general")
+    await remembered(pg_core, newer, channel="general")  # a public write: judged against public only
+    account = await pg_core.store.resolve_account(IdentityKey(Platform.CONSOLE, "w1", "alice"))
+    texts = sorted(m.text for m in await pg_core.memory.export(account.id, epoch=0))
+    assert texts == [newer, private]
+    assert vector_rows(vec_db, account.id) == 2
+    shown = {text for request in fake_openai.judge_requests() for text in request.older.values()}
+    assert shown == {older}
+    assert (await build_jobs(pg_core).run(PURGE_MEMORY_VECTORS)).counts == {"rewritten": 1}
+    assert pgdb.files_holding(vec_db, b"zebrajudge41") == []
 
 
 async def test_housekeeping_merges_duplicates_in_postgres(
