@@ -182,12 +182,9 @@ class Mem0Memory:
     ) -> Replacements:
         if self._judge is None or not added:
             return {}
-        private = origin.is_private
         try:
             offered = await self._run(
-                lambda: offered_candidates(
-                    self._memory, self._store, account_id, added, epoch=epoch, include_private=private
-                )
+                lambda: offered_candidates(self._memory, self._store, account_id, added, epoch=epoch)
             )
             if not offered or (still_current is not None and not await still_current()):
                 return {}

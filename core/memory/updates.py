@@ -2,13 +2,14 @@
 its worker threads.
 
 - `offered_candidates`: for each new memory of a write, the older memories the judge may replace
-  with it. They come from the vector store with the filters recall uses for the write's place: the
-  same account (`user_id`), its erasure epoch, and, for a write from a public place, only memories
-  said in public (a private memory is never judged against a public one: in private everything the
-  person said may be recalled, so it may be replaced too; in public only what may be recalled
-  there). Of those, the CANDIDATES most alike (cosine at least CANDIDATE_FLOOR, low on purpose:
-  updates are often not much alike) that are older than the new memory and not the same words
-  (an exact repeat is no update; the nightly consolidation collapses it, keeping a public copy).
+  with it: the same account's (`user_id`) at its erasure epoch, whatever place they were said in.
+  A public write may replace a memory said in private ("I moved to Berlin" in a channel outdates
+  "I live in Paris" said in a DM): the judge's answer is a list of numbers that reaches no one, so
+  nothing private is shown in the public place, and the person's private recall then holds the
+  newer fact only. Of those, the CANDIDATES most alike (cosine at least CANDIDATE_FLOOR, low on
+  purpose: updates are often not much alike) that are older than the new memory and not the same
+  words (an exact repeat is no update; the nightly consolidation collapses it, keeping a public
+  copy).
 - `forget_replaced`: once the write stands (core.memory.writer checked the erasure epoch after it
   landed), the replaced memories are forgotten as `forget` does (mem0's delete: the vector row,
   its keyword index entry, its entity links; then the purge that rewrites the files). Only
@@ -73,7 +74,6 @@ def offered_candidates(
     new: Sequence[MemoryItem],
     *,
     epoch: int,
-    include_private: bool,
 ) -> list[tuple[MemoryItem, list[MemoryItem]]]:
     """Each new memory with its candidates (only those that have some). Synchronous: one embedding
     request for all the new memories, then one vector search each. Raises what mem0 and the store
@@ -81,7 +81,7 @@ def offered_candidates(
     if not new:
         return []
     vectors = memory.embedding_model.embed_batch([item.text for item in new], "search")
-    filters = recall_filters(account_id, epoch, include_private=include_private)
+    filters = recall_filters(account_id, epoch, include_private=True)
     new_ids = {item.id for item in new}
     offered = []
     for item, vector in zip(new, vectors, strict=True):

@@ -154,15 +154,16 @@ async def test_an_update_replaces_the_older_memory_in_postgres_and_the_purge_tak
     fake_openai.judge_with(replacing({(newer, older), (newer, private)}))
     await remembered(pg_core, private, dm=True)
     await remembered(pg_core, older, channel="general")
-    await remembered(pg_core, newer, channel="general")  # a public write: judged against public only
+    await remembered(pg_core, newer, channel="general")  # a public write, judged against both
     account = await pg_core.store.resolve_account(IdentityKey(Platform.CONSOLE, "w1", "alice"))
     texts = sorted(m.text for m in await pg_core.memory.export(account.id, epoch=0))
-    assert texts == [newer, private]
-    assert vector_rows(vec_db, account.id) == 2
+    assert texts == [newer]
+    assert vector_rows(vec_db, account.id) == 1
     shown = {text for request in fake_openai.judge_requests() for text in request.older.values()}
-    assert shown == {older}
+    assert shown == {older, private}
     assert (await build_jobs(pg_core).run(PURGE_MEMORY_VECTORS)).counts == {"rewritten": 1}
     assert pgdb.files_holding(vec_db, b"zebrajudge41") == []
+    assert pgdb.files_holding(vec_db, b"zebrajudge43") == []
 
 
 async def test_housekeeping_merges_duplicates_in_postgres(
