@@ -1,6 +1,7 @@
 """Erasure on the PostgreSQL vector store: forget and erase are gone from every query at once; the
-text leaves the table's files (heap, TOAST, keyword index) when the scheduled purge rewrites it,
-only when something was deleted or replaced since the last rewrite."""
+text leaves the tables' files (heap, TOAST, keyword index) when the scheduled purge rewrites the
+text table, only when something was deleted or replaced since the last rewrite. The vector table
+holds no words at all (its files are checked too), so the purge only VACUUMs it."""
 
 from __future__ import annotations
 
@@ -28,15 +29,18 @@ def test_erasure_is_gone_from_every_query_at_once_and_from_the_files_after_the_p
         add(store, "alice", f"{canary} " + secrets.token_urlsafe(4500))
         last = add(store, "alice", f"my locker code is {canary}")
         files = pgdb.table_files(vec_db)
-        # Control: the TOAST table (payloads beside an in-row 1536-dim vector) and the keyword
-        # (GIN) index hold it.
+        # Control: the TOAST table of the text table and the keyword (GIN) index hold it; no file of
+        # the vector table (heap, TOAST, b-tree and HNSW indexes) ever does.
         assert len(pgdb.files_holding(vec_db, canary.encode(), files)) >= 2
+        vector_files = pgdb.table_files(vec_db, (pgdb.TABLE,))
+        assert len(vector_files) >= 4
+        assert pgdb.files_holding(vec_db, canary.encode(), vector_files) == []
 
         # Why the purge rewrites the table: DELETE, and even a plain VACUUM after it, leave the
         # bytes in the page (VACUUM only makes the space reusable; nothing here moved over them).
         store.delete(last)
         assert pgdb.files_holding(vec_db, b"my locker code is " + canary.encode(), files)
-        pgdb.query(vec_db, "vacuum mnemo.memory_vectors")
+        pgdb.query(vec_db, "vacuum mnemo.memory_texts")
         assert pgdb.files_holding(vec_db, b"my locker code is " + canary.encode(), files)
 
         assert store.erase_user("alice") == 1
@@ -46,7 +50,7 @@ def test_erasure_is_gone_from_every_query_at_once_and_from_the_files_after_the_p
         assert store.keyword_search(canary, top_k=5, filters={"user_id": "alice"}) == []
         assert store.list(filters={"user_id": "alice"}) == [[]]
         assert pgdb.query(
-            vec_db, "select count(*) from mnemo.memory_vectors where payload::text like %s", (f"%{canary}%",)
+            vec_db, "select count(*) from mnemo.memory_texts where payload::text like %s", (f"%{canary}%",)
         ) == [(0,)]
 
         assert purge(vec_db) is True  # the scheduled job
@@ -118,7 +122,7 @@ def test_a_purge_that_cannot_get_the_table_soon_gives_up_until_the_next_run(vec_
     try:
         store.delete(add(store, "alice", f"forget {canary}"))
         with psycopg.connect(pgdb.dsn(vec_db)) as reader:
-            reader.execute("select count(*) from mnemo.memory_vectors")  # holds a lock until it ends
+            reader.execute("select count(*) from mnemo.memory_texts")  # holds a lock until it ends
             assert VectorPurge(pgdb.url(vec_db), lock_timeout_ms=200).run() is False
         assert pgdb.files_holding(vec_db, canary.encode())
         assert purge(vec_db) is True

@@ -1,0 +1,95 @@
+"""Recall's SQL on PostgreSQL: one person's top k rows by cosine similarity, with the privacy filters.
+
+Two ways, chosen once when the store starts (core.memory.vectors.postgres_index.IndexPlan):
+- through the HNSW index, with pgvector 0.8's iterative scan (`hnsw.iterative_scan = relaxed_order`,
+  set for the one transaction): the index yields rows nearest first and keeps going until k of them
+  pass the person and privacy filters (WHERE clauses, applied during the scan, joined to the text
+  table for the payload). `relaxed_order` may yield them slightly out of order; the ones found are
+  re-sorted exactly. `hnsw.ef_search` is at least k. It asks for k + 1 rows, and the exact scan
+  answers instead when fewer come back (the person has no more matching rows, or the scan gave up
+  at `hnsw.max_scan_tuples`, 20,000 by default: a short answer is always the complete one) or when
+  the k-th and the next score tie (identical vectors: which of them make the cut must be base.py's
+  order, newest then id, as on SQLite, not the index's);
+- exactly: every row of the person (b-tree index on collection, user_id), scored, top k.
+
+Both sides are unit vectors (the store normalizes), so the inner product is the cosine: `<#>` (its
+negation) is what the score is, and the index's cosine distance orders the same way. Ties: newest,
+then id, as base.py's order. Only payloads and scores come back, not vectors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from core.memory.vectors.postgres_index import IndexPlan
+
+# pgvector's bound on hnsw.ef_search.
+_MAX_EF_SEARCH = 1_000
+
+# Parameters: query vector, collection, user, dims, the filters' parameters, top_k.
+_EXACT = """
+select id, payload, -negative_dot from (
+    select v.id, t.payload, v.created_at, v.vector operator({s}.<#>) q.v as negative_dot
+      from mnemo.memory_vectors v
+      join mnemo.memory_texts t on t.collection = v.collection and t.id = v.id,
+           (select %b::{s}.vector as v) as q
+     where v.collection = %s and v.user_id = %s and {s}.vector_dims(v.vector) = %s{where}
+) as scored
+order by negative_dot, created_at desc nulls last, id limit %s
+"""
+
+# Parameters: query vector (scored), collection, user, the filters' parameters, query vector
+# (ordered by, through the index), top_k. The size is a literal: the planner must see that the
+# partial index's predicate holds.
+_THROUGH_INDEX = """
+select id, payload, -negative_dot from (
+    select v.id, t.payload, v.created_at, v.vector operator({s}.<#>) %b::{s}.vector as negative_dot
+      from mnemo.memory_vectors v
+      join mnemo.memory_texts t on t.collection = v.collection and t.id = v.id
+     where v.collection = %s and v.user_id = %s and {s}.vector_dims(v.vector) = {dims}{where}
+     order by (v.vector::{s}.vector({dims})) operator({s}.<=>) (%b::{s}.vector({dims})) limit %s
+) as found
+order by negative_dot, created_at desc nulls last, id
+"""
+
+
+def exact_statement(vec: sql.Identifier, where: sql.Composable) -> sql.Composed:
+    return sql.SQL(_EXACT).format(s=vec, where=where)
+
+
+def index_statement(vec: sql.Identifier, dims: int, where: sql.Composable) -> sql.Composed:
+    return sql.SQL(_THROUGH_INDEX).format(s=vec, where=where, dims=sql.Literal(int(dims)))
+
+
+def recall(
+    conn: psycopg.Connection[Any],
+    *,
+    plan: IndexPlan,
+    vec: sql.Identifier,
+    dims: int,
+    probe: np.ndarray,
+    collection: str,
+    user: str,
+    where: sql.Composable,
+    params: tuple[Any, ...],
+    top_k: int,
+) -> list[tuple[Any, ...]]:
+    """The top k rows (id, payload, similarity) of `user` on an autocommit connection."""
+    if plan.index is not None and top_k <= _MAX_EF_SEARCH:
+        with conn.transaction():
+            conn.execute(
+                "select set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                "set_config('hnsw.ef_search', %s, true)",
+                (str(max(40, top_k)),),
+            )
+            rows = conn.execute(
+                index_statement(vec, dims, where), (probe, collection, user, *params, probe, top_k + 1)
+            ).fetchall()
+        if len(rows) > top_k and rows[top_k - 1][2] != rows[top_k][2]:
+            return rows[:top_k]
+    args = (probe, collection, user, dims, *params, top_k)
+    return conn.execute(exact_statement(vec, where), args).fetchall()
