@@ -90,11 +90,17 @@ def _valid(conn: psycopg.Connection[Any], name: str) -> bool | None:
     return None if row is None else bool(row[0])
 
 
+def index_usable(version: tuple[int, ...], dims: int) -> bool:
+    """Whether recall may go through an HNSW index: pgvector filters during the scan (0.8+) and
+    indexes vectors of this size."""
+    return version >= ITERATIVE_SCAN_SINCE and 0 < dims <= MAX_INDEXED_DIMS
+
+
 def prepare_index(conn: psycopg.Connection[Any], vector_schema: str, dims: int) -> IndexPlan:
     """Detect pgvector's version and make the HNSW index for `dims` if it can be used. `conn` must be
     in autocommit mode (CREATE INDEX CONCURRENTLY)."""
     version = pgvector_version(conn)
-    if version < ITERATIVE_SCAN_SINCE or not 0 < dims <= MAX_INDEXED_DIMS:
+    if not index_usable(version, dims):
         return IndexPlan(version, None)
     name = index_name(dims)
     if _valid(conn, name):

@@ -5,14 +5,23 @@ holds no words at all (its files are checked too), so the purge only VACUUMs it.
 
 from __future__ import annotations
 
+import json
 import secrets
 
 import psycopg
+import pytest
 
 from core.memory.vectors.postgres_purge import VectorPurge
 from tests.core.memory import pgdb
-from tests.core.memory.vectors.test_postgres import add, open_store
+from tests.core.memory.vectors.test_postgres import (
+    MIGRATION,
+    PGVECTOR_MIGRATION,
+    TEXTS_MIGRATION,
+    add,
+    open_store,
+)
 from tests.fakes.openai_server import embed_text
+from tests.supabase import pg
 
 
 def purge(name: str) -> bool:
@@ -127,5 +136,39 @@ def test_a_purge_that_cannot_get_the_table_soon_gives_up_until_the_next_run(vec_
         assert pgdb.files_holding(vec_db, canary.encode())
         assert purge(vec_db) is True
         assert pgdb.files_holding(vec_db, canary.encode()) == []
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("upgrade", ["bot at start-up", "supabase db push"])
+def test_upgrading_the_inline_layout_moves_the_words_and_leaves_none_in_old_files(
+    fresh_database: str, upgrade: str
+) -> None:
+    """The second layout (payload and tsv beside the vector) to vectors and texts apart: the rows
+    keep their text and vector, and the old table's files (with the words) are gone at commit."""
+    canary = "dugongcanary" + secrets.token_hex(4)
+    pg.bootstrap(pgdb.dsn(fresh_database))
+    pg.run_sql_file(pgdb.dsn(fresh_database), MIGRATION)
+    pg.run_sql_file(pgdb.dsn(fresh_database), PGVECTOR_MIGRATION)
+    vector = embed_text(f"alice {canary}", 16)
+    pgdb.query(
+        fresh_database,
+        "insert into mnemo.memory_vectors (collection, id, user_id, created_at, payload, vector, tsv) "
+        "values ('mnemo', 'm1', 'alice', '1', %s::json, %s::real[]::extensions.vector, to_tsvector('english', %s))",
+        (json.dumps({"user_id": "alice", "data": f"alice {canary}"}), vector, f"alice {canary}"),
+    )
+    old_files = pgdb.table_files(fresh_database, (pgdb.TABLE,))
+    assert pgdb.files_holding(fresh_database, canary.encode(), old_files)  # control
+    if upgrade == "supabase db push":
+        pg.run_sql_file(pgdb.dsn(fresh_database), TEXTS_MIGRATION)
+    store = open_store(fresh_database)
+    try:
+        assert [r.id for r in store.search("q", vector, top_k=1, filters={"user_id": "alice"})] == ["m1"]
+        found = store.keyword_search(canary, top_k=1, filters={"user_id": "alice"}) or []
+        assert [r.payload["data"] for r in found] == [f"alice {canary}"]
+        assert pgdb.files_holding(fresh_database, canary.encode(), old_files) == []
+        vector_files = pgdb.table_files(fresh_database, (pgdb.TABLE,))
+        assert pgdb.files_holding(fresh_database, canary.encode(), vector_files) == []
+        assert pgdb.files_holding(fresh_database, canary.encode())  # in the text table now
     finally:
         store.close()
