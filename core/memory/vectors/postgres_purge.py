@@ -34,14 +34,15 @@ log = logging.getLogger(__name__)
 # How long the rewrite waits for the table's lock. While it waits, new recalls queue behind it.
 LOCK_TIMEOUT_MS = 5_000
 
-# When the rewrite's view of the table starts: now, or the start of the oldest open transaction on
-# this database that holds a snapshot (VACUUM FULL keeps the row versions that snapshot can still
-# see, so deletes after that instant count as not yet purged and the next run rewrites again).
+# When the rewrite's view of the table starts: now, or the start of the oldest open transaction
+# that holds a snapshot (VACUUM FULL keeps the row versions that snapshot can still see, so deletes
+# after that instant count as not yet purged and the next run rewrites again). Any database's: a
+# long statement in another database on the server (an index build) was seen to keep deleted rows
+# through the rewrite too, so counting only this database's recorded a purge that left text behind.
 _STATE = """
 select p.deleted_at, p.purged_at,
        least(now(), (select min(a.xact_start) from pg_stat_activity a
-                      where a.datname = current_database() and a.pid <> pg_backend_pid()
-                        and a.backend_xmin is not null)),
+                      where a.pid <> pg_backend_pid() and a.backend_xmin is not null)),
        pg_has_role((select relowner from pg_class where oid = 'mnemo.memory_texts'::regclass), 'usage')
   from mnemo.memory_vectors_purge p
 """

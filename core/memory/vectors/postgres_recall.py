@@ -2,14 +2,18 @@
 
 Two ways, chosen once when the store starts (core.memory.vectors.postgres_index.IndexPlan):
 - through the HNSW index, with pgvector 0.8's iterative scan (`hnsw.iterative_scan = relaxed_order`,
-  set for the one transaction): the index yields rows nearest first and keeps going until k of them
-  pass the person and privacy filters (WHERE clauses, applied during the scan, joined to the text
-  table for the payload). `relaxed_order` may yield them slightly out of order; the ones found are
-  re-sorted exactly. `hnsw.ef_search` is at least k. It asks for k + 1 rows, and the exact scan
-  answers instead when fewer come back (the person has no more matching rows, or the scan gave up
-  at `hnsw.max_scan_tuples`, 20,000 by default: a short answer is always the complete one) or when
-  the k-th and the next score tie (identical vectors: which of them make the cut must be base.py's
-  order, newest then id, as on SQLite, not the index's);
+  set for the one transaction): the index yields rows about nearest first and keeps going until k
+  of them pass the person and privacy filters (WHERE clauses, applied during the scan, joined to the
+  text table for the payload); the ones found are re-sorted by their exact score. `hnsw.ef_search`
+  is 2k (at least 100). relaxed_order found more of the exact top k than strict_order, in less time
+  (strict_order drops candidates at its memory bound); bench/recall_scaling_postgres.py prints the
+  share found. It asks for k + 1
+  rows, and the exact scan answers instead when fewer come back (the person has no more matching
+  rows, or the scan gave up at `hnsw.max_scan_tuples`, 20,000 by default: a short answer is always
+  the complete one) or when the k-th and the next score tie (identical vectors: which of them make
+  the cut must be base.py's order, newest then id, as on SQLite, not the index's). A person with
+  fewer than k + 1 rows thus costs two statements (the planner reads their few rows by the b-tree
+  index in both);
 - exactly: every row of the person (b-tree index on collection, user_id), scored, top k.
 
 Both sides are unit vectors (the store normalizes), so the inner product is the cosine: `<#>` (its
@@ -80,15 +84,19 @@ def recall(
 ) -> list[tuple[Any, ...]]:
     """The top k rows (id, payload, similarity) of `user` on an autocommit connection."""
     if plan.index is not None and top_k <= _MAX_EF_SEARCH:
-        with conn.transaction():
+        # The settings hold for this transaction only (a pooled connection, or Supabase's
+        # transaction pooler, serves others next). Pipelined: BEGIN, the settings, the query and
+        # COMMIT go in one round trip.
+        with conn.pipeline(), conn.transaction():
             conn.execute(
                 "select set_config('hnsw.iterative_scan', 'relaxed_order', true), "
                 "set_config('hnsw.ef_search', %s, true)",
-                (str(max(40, top_k)),),
+                (str(min(_MAX_EF_SEARCH, max(100, 2 * top_k))),),
             )
-            rows = conn.execute(
+            cur = conn.execute(
                 index_statement(vec, dims, where), (probe, collection, user, *params, probe, top_k + 1)
-            ).fetchall()
+            )
+        rows = cur.fetchall()
         if len(rows) > top_k and rows[top_k - 1][2] != rows[top_k][2]:
             return rows[:top_k]
     args = (probe, collection, user, dims, *params, top_k)

@@ -154,7 +154,8 @@ def test_upgrading_the_inline_layout_moves_the_words_and_leaves_none_in_old_file
     pgdb.query(
         fresh_database,
         "insert into mnemo.memory_vectors (collection, id, user_id, created_at, payload, vector, tsv) "
-        "values ('mnemo', 'm1', 'alice', '1', %s::json, %s::real[]::extensions.vector, to_tsvector('english', %s))",
+        "values ('mnemo', 'm1', 'alice', '1', %s::json, %s::real[]::extensions.vector, "
+        "to_tsvector('english', %s))",
         (json.dumps({"user_id": "alice", "data": f"alice {canary}"}), vector, f"alice {canary}"),
     )
     old_files = pgdb.table_files(fresh_database, (pgdb.TABLE,))
@@ -170,5 +171,33 @@ def test_upgrading_the_inline_layout_moves_the_words_and_leaves_none_in_old_file
         vector_files = pgdb.table_files(fresh_database, (pgdb.TABLE,))
         assert pgdb.files_holding(fresh_database, canary.encode(), vector_files) == []
         assert pgdb.files_holding(fresh_database, canary.encode())  # in the text table now
+    finally:
+        store.close()
+
+
+def test_the_purge_rewrites_the_text_table_and_leaves_the_vector_table_and_its_index_in_place(
+    vec_db: str,
+) -> None:
+    """VACUUM FULL of the vector table would rebuild the HNSW index with every recall waiting: the
+    purge rewrites only the text table (new files) and vacuums the vector table where it is."""
+    store = open_store(vec_db)
+    try:
+        assert store.index_plan.index is not None
+        relations = ("mnemo.memory_texts", "mnemo.memory_vectors", f"mnemo.{store.index_plan.index}")
+
+        def files() -> list[tuple[str, str]]:
+            return [
+                (name, str(pgdb.query(vec_db, "select pg_relation_filepath(%s::regclass)", (name,))[0][0]))
+                for name in relations
+            ]
+
+        store.delete(add(store, "alice", "forget this"))
+        add(store, "alice", "keep this")
+        before = files()
+        assert purge(vec_db) is True
+        after = files()
+        assert after[0] != before[0]  # the text table: rewritten
+        assert after[1:] == before[1:]  # the vector table and its HNSW index: the same files
+        assert [r.payload["data"] for r in store.list(filters={"user_id": "alice"})[0]] == ["keep this"]
     finally:
         store.close()
