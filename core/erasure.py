@@ -89,7 +89,8 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
         "next scheduled purge (VACUUM FULL, within VECTOR_PURGE_INTERVAL_MINUTES), WAL and backups "
         "keep it for the server's retention. The embedding (numbers, no words) leaves every query at "
         "once too; mnemo.memory_vectors only gets a plain VACUUM, so its bytes can stay in the table's "
-        "and HNSW index's free space until new rows reuse it",
+        "free space until new rows reuse it, and in the HNSW index until a VACUUM cleans the index "
+        "(skipped while under 2% of the table's pages hold dead rows)",
     ),
     TextCopy(
         "memory.keywords",
