@@ -232,7 +232,7 @@ class PostgresVectorStore:
         # clamped to [0, 1] as there (a zero vector scores 0).
         return [
             OutputData(vid, max(0.0, float(np.float32(sim))), payload)
-            for vid, payload, sim in rows
+            for vid, payload, sim, _ in rows
             if matches(payload, filters)
         ]
 

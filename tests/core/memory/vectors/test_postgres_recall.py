@@ -17,7 +17,7 @@ from psycopg import sql
 from core.memory.vectors.postgres import PostgresVectorStore
 from core.memory.vectors.postgres_index import IndexPlan, index_name, index_usable
 from core.memory.vectors.postgres_queries import filters_sql
-from core.memory.vectors.postgres_recall import index_statement
+from core.memory.vectors.postgres_recall import either_statement
 from tests.core.memory import pgdb
 from tests.core.memory.vectors.test_postgres import migrate, open_store
 from tests.supabase import pg
@@ -125,11 +125,16 @@ def test_recall_through_the_index_is_the_persons_own_top_k_close_to_the_exact_on
 
     # And it went through the index (the plan recall runs for her, with its settings).
     where, params = filters_sql(PUBLIC)
-    statement = sql.SQL("explain ") + index_statement(sql.Identifier("public"), DIMS, where)
+    statement = sql.SQL("explain ") + either_statement(sql.Identifier("public"), DIMS, where)
     with psycopg.connect(pgdb.dsn(db)) as conn:
         register_vector(conn)
         conn.execute("set hnsw.iterative_scan = relaxed_order")
-        plan = conn.execute(statement, (probes[0], "mnemo", "alice", *params, probes[0], K + 1)).fetchall()
+        args = (
+            *(K, "mnemo", "alice", K + 1),
+            *(probes[0], "mnemo", "alice", *params, probes[0], K + 1),
+            *(probes[0], "mnemo", "alice", DIMS, *params, K),
+        )
+        plan = conn.execute(statement, args).fetchall()
     assert any(f"Index Scan using {index_name(DIMS)}" in row[0] for row in plan)
 
 
