@@ -78,16 +78,24 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
     ),
     TextCopy(
         "memory.vectors",
-        "each memory's text in the vector store payload (SQLite memory_vectors.db or Postgres)",
+        "each memory's text in the vector store payload (SQLite memory_vectors.db; on Postgres in "
+        "mnemo.memory_texts, apart from mnemo.memory_vectors, which holds only ids and the embedding)",
         {
             Removal.FORGET: "MemoryService.forget deletes it and rewrites the file",
             Removal.ERASE: "MemoryService.erase deletes every memory of the account, any epoch",
         },
-        "what was learned in a conversation stays when the conversation is deleted (forget it)",
+        "what was learned in a conversation stays when the conversation is deleted (forget it). "
+        "Postgres: gone from every query at once; the text leaves mnemo.memory_texts' files at the "
+        "next scheduled purge (VACUUM FULL, within VECTOR_PURGE_INTERVAL_MINUTES), WAL and backups "
+        "keep it for the server's retention. The embedding (numbers, no words) leaves every query at "
+        "once too; mnemo.memory_vectors only gets a plain VACUUM, so its bytes can stay in the table's "
+        "free space until new rows reuse it, and in the HNSW index until a VACUUM cleans the index "
+        "(skipped while under 2% of the table's pages hold dead rows)",
     ),
     TextCopy(
         "memory.keywords",
-        "the words of each memory in the vector store's keyword index (SQLite FTS5 in memory_vectors.db)",
+        "the words of each memory in the vector store's keyword index (SQLite FTS5 in memory_vectors.db; "
+        "Postgres: the tsvector and its GIN index in mnemo.memory_texts, rewritten by the same purge)",
         {
             Removal.FORGET: "a trigger drops its entry; the purge merges the index, rewrites the file",
             Removal.ERASE: "the same, for every memory of the account",

