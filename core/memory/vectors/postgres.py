@@ -53,9 +53,11 @@ from core.memory.vectors.postgres_queries import (
     UPDATE_BOTH,
     UPDATE_PAYLOAD,
     UPDATE_VECTOR,
+    checked_text,
     configure_connection,
     filters_sql,
     keyword_text,
+    payload_params,
     search_text,
 )
 from core.memory.vectors.postgres_recall import recall
@@ -122,29 +124,12 @@ class PostgresVectorStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- helpers -------------------------------------------------------------------------------
-    @staticmethod
-    def _text(name: str, value: Any) -> str | None:
-        if value is None:
-            return None
-        text = str(value)
-        if "\x00" in text:
-            raise ValueError(f"{name} may not contain a NUL character (PostgreSQL text cannot hold one)")
-        return text
-
     def _vector(self, vector: Any) -> np.ndarray:
         vector_blob(vector, self.embedding_model_dims)  # ValueError for the wrong size
         arr = unit_vector(vector)
         if not np.isfinite(arr).all():
             raise ValueError("a vector may not hold NaN or infinity (pgvector refuses them)")
         return arr
-
-    def _payload_params(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "p": json.dumps(payload),
-            "u": self._text("user_id", payload.get("user_id")),
-            "t": self._text("created_at", payload.get("created_at")),
-            "w": search_text(payload),
-        }
 
     def _changed(self, query: str, before: str = "") -> sql.Composed:
         """`query` (a DELETE or UPDATE ... returning 1) that also marks the purge as due."""
@@ -168,9 +153,9 @@ class PostgresVectorStore:
         rows = [
             (
                 self.collection_name,
-                self._text("id", vid),
-                self._text("user_id", payload.get("user_id")),
-                self._text("created_at", payload.get("created_at")),
+                checked_text("id", vid),
+                checked_text("user_id", payload.get("user_id")),
+                checked_text("created_at", payload.get("created_at")),
                 self._vector(vector),
                 json.dumps(payload),
                 search_text(payload),
@@ -256,26 +241,26 @@ class PostgresVectorStore:
         ]
 
     def delete(self, vector_id: str) -> None:
-        vid = self._text("id", vector_id)
+        vid = checked_text("id", vector_id)
         statement = self._changed(
             "delete from mnemo.memory_vectors where collection = %s and id = %s returning 1"
         )
         self._db(lambda conn: conn.execute(statement, (self.collection_name, vid)))
 
     def update(self, vector_id: str, vector: Any = None, payload: dict[str, Any] | None = None) -> None:
-        vid = self._text("id", vector_id)
+        vid = checked_text("id", vector_id)
         # One statement per case (literal SQL, one round trip each). The old row version keeps the
         # old text in the files until the purge: marked like a delete.
         key = {"c": self.collection_name, "i": vid}
         if vector is not None and payload is not None:
             before, query = UPDATE_BOTH
-            params: dict[str, Any] = {"v": self._vector(vector), **self._payload_params(payload), **key}
+            params: dict[str, Any] = {"v": self._vector(vector), **payload_params(payload), **key}
         elif vector is not None:
             before, query = UPDATE_VECTOR
             params = {"v": self._vector(vector), **key}
         elif payload is not None:
             before, query = UPDATE_PAYLOAD
-            params = {**self._payload_params(payload), **key}
+            params = {**payload_params(payload), **key}
         else:
             return
         statement = self._changed(query, before)
@@ -381,7 +366,7 @@ class PostgresVectorStore:
         """Delete every vector of one user in every collection, at once (their text rows go with
         them): gone from every query. The scheduled purge (core.memory.vectors.postgres_purge)
         rewrites the text table's files."""
-        user = self._text("user_id", user_id)
+        user = checked_text("user_id", user_id)
         statement = self._changed("delete from mnemo.memory_vectors where user_id = %s returning 1")
 
         row = self._db(lambda conn: conn.execute(statement, (user,)).fetchone())

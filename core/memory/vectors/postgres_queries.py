@@ -155,3 +155,23 @@ def search_text(payload: dict[str, Any]) -> str:
     """What a memory is found by: mem0's lemmatized text when it wrote one, else the text itself."""
     text = payload.get("text_lemmatized") or payload.get("data")
     return _clean(text, MAX_TEXT_CHARS)
+
+
+def checked_text(name: str, value: Any) -> str | None:
+    """`value` as text for a query parameter; ValueError for a NUL, which PostgreSQL text cannot hold."""
+    if value is None:
+        return None
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError(f"{name} may not contain a NUL character (PostgreSQL text cannot hold one)")
+    return text
+
+
+def payload_params(payload: dict[str, Any]) -> dict[str, Any]:
+    """The text table's parameters for a payload: the JSON, its account, its date, its words."""
+    return {
+        "p": json.dumps(payload),
+        "u": checked_text("user_id", payload.get("user_id")),
+        "t": checked_text("created_at", payload.get("created_at")),
+        "w": search_text(payload),
+    }
