@@ -94,14 +94,20 @@ def profile(pid: int, out: Path) -> subprocess.Popen[bytes]:
 
 
 def one_run(
-    workers: int, mentions: int, model: FakeOpenAI, slack: FakeSlack, *, profile_dir: Path | None = None
+    workers: int,
+    mentions: int,
+    model: FakeOpenAI,
+    slack: FakeSlack,
+    *,
+    root: Path = ROOT,
+    profile_dir: Path | None = None,
 ) -> tuple[float, dict[str, float]]:
     """Replies/s, and the CPU seconds each process spent per reply ("web", "worker" for all workers
     together, "bench" for this process: the fakes and the sender)."""
     with tempfile.TemporaryDirectory(prefix="mnemo-bench-workers-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "SUPABASE_"))}
         env.update(
-            PYTHONPATH=str(ROOT),
+            PYTHONPATH=str(root),
             OPENAI_BASE_URL=model.base_url,
             OPENAI_API_KEY="sk-bench",
             CHAT_MODEL="fake-chat",
@@ -184,49 +190,69 @@ def main() -> None:
         default=None,
         help="a directory for py-spy's collapsed stacks of every process",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another checkout of Mnemo (`git archive` of an older commit) run alternately with this one",
+    )
     args = parser.parse_args()
     if not 1 <= args.mentions <= 10_000 or not 1 <= args.runs <= 20:
         raise SystemExit("--mentions must be 1..10000 and --runs 1..20")
+    if args.baseline is not None and not (args.baseline / "bot" / "__main__.py").is_file():
+        raise SystemExit(f"--baseline {args.baseline} is not a checkout of Mnemo")
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-    rates: dict[int, list[float]] = {1: [], 2: []}
-    cpus: dict[int, list[dict[str, float]]] = {1: [], 2: []}
+    roots = {"this checkout": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
+    rates: dict[tuple[str, int], list[float]] = {(label, w): [] for label in roots for w in (1, 2)}
+    cpus: dict[tuple[str, int], list[dict[str, float]]] = {key: [] for key in rates}
     loads: list[str] = []
     with FakeOpenAI() as model, FakeSlack(team_id=p.TEAM, bot_user_id=p.BOT_USER, bot_id=p.BOT_ID) as slack:
         model.state.reply = lambda messages: "Noted."
         slack.add_channel(p.GENERAL, name="general")
         for run in range(args.runs):
             for workers in (1, 2):
-                rate, cpu = one_run(workers, args.mentions, model, slack, profile_dir=args.profile)
-                rates[workers].append(rate)
-                cpus[workers].append(cpu)
-                load = Path("/proc/loadavg").read_text().split()[0]
-                loads.append(load)
-                print(
-                    f"run {run + 1}, {workers} worker(s): {rate:6.1f} replies/s   CPU ms per reply: "
-                    + "  ".join(f"{name} {seconds * 1000:5.1f}" for name, seconds in cpu.items())
-                    + f"   (load average {load})"
-                )
-    one, two = statistics.median(rates[1]), statistics.median(rates[2])
-    print(
-        f"\n{args.mentions} mentions, instant model, medians of {args.runs} runs:\n"
-        f"  one worker   {one:6.1f} replies/s\n"
-        f"  two workers  {two:6.1f} replies/s   ({two / one:.2f}x; target about 1.8x on two cores)"
-    )
-    # The ceiling on these cores: what the web process and this one (fakes, sender) spend per reply
-    # is not available to the workers; at most `cores` seconds of CPU per second in all.
+                for label, root in roots.items():
+                    rate, cpu = one_run(
+                        workers, args.mentions, model, slack, root=root, profile_dir=args.profile
+                    )
+                    rates[label, workers].append(rate)
+                    cpus[label, workers].append(cpu)
+                    load = Path("/proc/loadavg").read_text().split()[0]
+                    loads.append(load)
+                    print(
+                        f"run {run + 1}, {label}, {workers} worker(s): {rate:6.1f} replies/s   CPU ms/reply: "
+                        + "  ".join(f"{name} {seconds * 1000:5.1f}" for name, seconds in cpu.items())
+                        + f"   (load average {load})",
+                        flush=True,
+                    )
     cores = os.cpu_count() or 1
-    for workers in (1, 2):
-        per_reply = {
-            name: statistics.median(c[name] for c in cpus[workers]) for name in ("web", "worker", "bench")
-        }
-        ceiling = cores / sum(per_reply.values())
+    print(f"\n{args.mentions} mentions, instant model, medians of {args.runs} runs:")
+    for label in roots:
+        one, two = statistics.median(rates[label, 1]), statistics.median(rates[label, 2])
         print(
-            f"  {workers} worker(s): CPU ms per reply: web {per_reply['web'] * 1000:.1f}, "
-            f"workers {per_reply['worker'] * 1000:.1f}, fakes+sender {per_reply['bench'] * 1000:.1f}; "
-            f"{cores} cores allow at most {ceiling:.1f} replies/s at that cost"
+            f"{label}:\n"
+            f"  one worker   {one:6.1f} replies/s\n"
+            f"  two workers  {two:6.1f} replies/s   ({two / one:.2f}x; target about 1.8x on two cores)"
         )
-    print(f"  load average after each run: {', '.join(loads)}")
+        # The ceiling on these cores: what the web process and this one (fakes, sender) spend per
+        # reply is not available to the workers, and one worker (one event loop, one GIL) uses one
+        # core at most.
+        ceilings = []
+        for workers in (1, 2):
+            per_reply = {
+                name: statistics.median(c[name] for c in cpus[label, workers])
+                for name in ("web", "worker", "bench")
+            }
+            ceiling = min(workers / per_reply["worker"], cores / sum(per_reply.values()))
+            ceilings.append(ceiling)
+            print(
+                f"  {workers} worker(s): CPU ms per reply: web {per_reply['web'] * 1000:.1f}, "
+                f"workers {per_reply['worker'] * 1000:.1f}, fakes+sender {per_reply['bench'] * 1000:.1f}; "
+                f"at most {ceiling:.1f} replies/s on {cores} idle cores at that cost"
+            )
+        print(f"  the ceiling's ratio two/one: {ceilings[1] / ceilings[0]:.2f}x")
+    print(f"load average after each run: {', '.join(loads)}")
 
 
 if __name__ == "__main__":
