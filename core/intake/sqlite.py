@@ -104,7 +104,7 @@ class SQLiteIntake:
             ts(self._clock()),
         )
 
-        # Acknowledged once this returns: it survives any process (see ACCEPT_FSYNC for power cuts).
+        # Acknowledged once this returns: fsynced, it survives any process and a power cut.
         inserted = await self._db.write(
             "INSERT OR IGNORE INTO deliveries (id, key, kind, lane, payload, received_at, accepted_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
