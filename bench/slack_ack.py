@@ -20,7 +20,10 @@ warm-up; nothing leaves the machine.
 What the numbers say (see README, Slack): answering in the same process adds CPU work to the loop
 that acks (replies, mem0's writes in threads that hold the GIL), which shows in p99; the split keeps
 the web process's loop for acks and one local write each.
+`--baseline DIR` runs another checkout's split layout too, interleaved with this one's (a change
+measured side by side under the same load); `--layouts split` skips the one-process layout.
 Run: python bench/slack_ack.py [--events 1000] [--rate 100] [--shares 0,0.1,1] [--repeat 3]
+     [--layouts run,split] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -149,6 +152,8 @@ def run_app(spec: dict[str, Any], ready: Any, stop: Any) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
+    if spec.get("root"):  # --baseline: another checkout's code (nothing of Mnemo is imported yet)
+        sys.path.insert(0, spec["root"])
     if spec["role"] == "bare":
         asyncio.run(_serve_bare(spec["port"], ready, stop))
     else:
@@ -243,10 +248,17 @@ async def load(port: int, *, events: int, rate: float, offset: int, share: float
 
 
 def measure(
-    kind: str, urls: dict[str, str], *, events: int, rate: float, offset: int, share: float
+    kind: str,
+    urls: dict[str, str],
+    *,
+    events: int,
+    rate: float,
+    offset: int,
+    share: float,
+    root: Path | None = None,
 ) -> list[float]:
     """One run. kind: "bare", "run" (one Mnemo process), or "split" (a web process acking and a
-    worker process answering, on one DATA_DIR)."""
+    worker process answering, on one DATA_DIR); `root`: Mnemo's code from another checkout."""
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
     port = _free_port()
@@ -256,7 +268,13 @@ def measure(
         try:
             for role, role_port in roles:
                 ready = ctx.Queue()
-                spec = {"role": role, "port": role_port, "urls": urls, "data_dir": str(Path(tmp) / "data")}
+                spec = {
+                    "role": role,
+                    "port": role_port,
+                    "urls": urls,
+                    "data_dir": str(Path(tmp) / "data"),
+                    "root": str(root) if root else None,
+                }
                 server = ctx.Process(target=run_app, args=(spec, ready, stop), daemon=True)
                 server.start()
                 servers.append(server)
@@ -289,7 +307,23 @@ def main() -> None:
         help="comma-separated shares of events that mention Mnemo, one Mnemo run each (default 0.1,1.0)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per app, interleaved (default 3)")
+    parser.add_argument(
+        "--layouts",
+        default="run,split",
+        help="comma-separated Mnemo layouts to run: run, split (default both)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another checkout of Mnemo (`git archive` of an older commit): its split runs too, interleaved",
+    )
     args = parser.parse_args()
+    layouts = [part.strip() for part in args.layouts.split(",") if part.strip()]
+    if not layouts or not set(layouts) <= {"run", "split"}:
+        raise SystemExit("--layouts takes run and/or split")
+    if args.baseline is not None and not (args.baseline / "bot" / "__main__.py").is_file():
+        raise SystemExit(f"--baseline {args.baseline} is not a checkout of Mnemo")
     shares = [float(part) for part in args.shares.split(",") if part.strip()]
     if (
         not 1 <= args.events <= 20_000
@@ -308,11 +342,9 @@ def main() -> None:
         f"{args.events} signed events at {args.rate:g}/s per run, after {WARMUP} warm-up; {args.repeat} "
         "interleaved runs per app, medians shown; loopback only"
     )
-    configs = [
-        ("bare", 1.0),
-        *(("run", share) for share in shares),
-        *(("split", share) for share in shares),
-    ]
+    configs = [("bare", 1.0), *((kind, share) for kind in layouts for share in shares)]
+    if args.baseline is not None:
+        configs += [("split-baseline", share) for share in shares]
     p50s: dict[int, list[float]] = {index: [] for index in range(len(configs))}
     p99s: dict[int, list[float]] = {index: [] for index in range(len(configs))}
     try:
@@ -320,18 +352,31 @@ def main() -> None:
         for _ in range(args.repeat):
             for index, (kind, share) in enumerate(configs):
                 offset += 1_000_000
+                baseline = kind.endswith("-baseline")
                 latencies = measure(
-                    kind, urls, events=args.events, rate=args.rate, offset=offset, share=share
+                    kind.removesuffix("-baseline"),
+                    urls,
+                    events=args.events,
+                    rate=args.rate,
+                    offset=offset,
+                    share=share,
+                    root=args.baseline.resolve() if baseline else None,
                 )
                 p50s[index].append(statistics.median(latencies))
                 p99s[index].append(percentile(latencies, 99))
+                load = Path("/proc/loadavg").read_text().split()[0]
+                print(
+                    f"  {kind}, {share:.0%}: p50 {p50s[index][-1]:.2f} ms, p99 {p99s[index][-1]:.2f} ms "
+                    f"(load average {load})",
+                    flush=True,
+                )
     finally:
         fake_stop.set()
         counts = fake_queue.get(timeout=60)
         fakes.join(30)
     print(_line("bare bolt app (acks only)", p50s[0], p99s[0]))
     bare50, bare99 = statistics.median(p50s[0]), statistics.median(p99s[0])
-    labels = {"run": "mnemo run", "split": "mnemo web+worker"}
+    labels = {"run": "mnemo run", "split": "mnemo web+worker", "split-baseline": "baseline web+worker"}
     for index, (kind, share) in enumerate(configs[1:], start=1):
         print(_line(f"{labels[kind]}, {share:.0%} for Mnemo", p50s[index], p99s[index]))
         print(

@@ -17,7 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from fastapi import APIRouter
 
-from bot.intake_worker import IntakeWorker
+from bot.intake_worker import WORKER_NICE, IntakeWorker
 from bot.web import WebServer, create_web_app
 from bot.wiring import Core
 from config import Settings
@@ -118,6 +118,7 @@ def build_services(settings: Settings, core: Core, *, role: Role = "run") -> lis
                 concurrency=settings.max_concurrent_replies,
                 grace=settings.shutdown_grace_seconds,
                 clock=core.clock,
+                nice=WORKER_NICE if role == "worker" else 0,  # acks elsewhere on this machine go first
             )
         )
 

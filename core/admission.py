@@ -6,7 +6,12 @@ model, which costs nothing; but their CPU work (prompt building, stream parsing,
 extraction in threads) delays every ack once it saturates the process. A fixed cap is wrong both
 ways: too low, and people queue behind a slow model; too high, and a burst of replies starves the
 acks. So the cap adapts (AIMD, as in TCP): a monitor measures how late a short timer fires; when the
-loop is late, the limit is cut by 30%; when it is on time, it grows by one per tick. Waiting replies
+loop stays late, the limit is cut by 30%; when it is on time, it grows by one per tick. "Stays
+late": the lateness of consecutive late ticks adds up to `lag_budget` (one stall that long, or a
+loop a little late for a while), then the limit is cut and the sum starts again. A tick a few ms
+late, which a busy worker's loop has every other tick (a reply's stream parsing, a JSON dump), is
+not a reason to halve its replies: cutting on each one kept a worker answering 2 to 14 replies at
+once during a burst. Waiting replies
 are admitted in arrival order. Past `max_waiting` waiting replies the process is swamped: the front
 door says so at once (a short line, or HTTP 503 with Retry-After) instead of queueing without bound.
 
@@ -42,6 +47,7 @@ class AdaptiveLimit:
         maximum: int = 64,
         lag_limit: float = 0.005,
         interval: float = 0.05,
+        lag_budget: float = 0.05,
     ) -> None:
         if not 1 <= minimum <= maximum:
             raise ValueError("need 1 <= minimum <= maximum")
@@ -49,6 +55,8 @@ class AdaptiveLimit:
         self.maximum = maximum
         self.lag_limit = lag_limit
         self.interval = interval
+        self.lag_budget = lag_budget
+        self._late = 0.0  # the lateness of the current run of late ticks
         self.limit = maximum
         self.active = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -61,8 +69,12 @@ class AdaptiveLimit:
     def observe(self, lag: float) -> None:
         """Feed one measurement of how late the loop was (seconds)."""
         if lag > self.lag_limit:
-            self.limit = max(self.minimum, int(self.limit * 0.7))
+            self._late += lag
+            if self._late >= self.lag_budget:
+                self.limit = max(self.minimum, int(self.limit * 0.7))
+                self._late = 0.0
         else:
+            self._late = 0.0
             self.limit = min(self.maximum, self.limit + 1)
         self._admit()
 

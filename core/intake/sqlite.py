@@ -19,7 +19,6 @@ import contextlib
 import functools
 import json
 import logging
-import sqlite3
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -28,11 +27,13 @@ from typing import Any
 
 from core.errors import StorageError
 from core.intake.model import Delivery, DeliveryHandler, JsonObject, NewDelivery
-from core.intake.sqlite_inbox import InboxConnection, anything_leasable, ts
+from core.intake.sqlite_inbox import ACCEPT_FSYNC, InboxConnection, anything_leasable, ts
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# How long a worker has had nothing in hand before it truncates the WAL (_forget_old_pages).
+CHECKPOINT_AFTER_IDLE = 1.0
 RETRY_BASE = timedelta(seconds=2)
 
 
@@ -47,11 +48,14 @@ class SQLiteIntake:
         lease: timedelta,
         poll_interval: float,
         retry_base: timedelta,
+        watch_interval: float = 0.02,
     ) -> None:
         self._db = db
         self._clock = clock
         self._lease = lease
         self._poll = poll_interval
+        self._watch = watch_interval
+        self._seen_version = -1  # the inbox's data_version at the last look for work
         self._retry_base = retry_base
         self._worker = f"w-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
@@ -59,6 +63,8 @@ class SQLiteIntake:
         self._running: set[asyncio.Task[None]] = set()
         self._held: dict[str, asyncio.Task[Any]] = {}  # delivery id -> the task answering it
         self._renewer: asyncio.Task[None] | None = None
+        self._forgetter: asyncio.Task[None] | None = None  # the WAL's checkpoint, once idle
+        self._last_finished = 0.0  # loop time a delivery of this process last finished
         self._progress = asyncio.Event()  # a delivery of this process was completed or put back
 
     @classmethod
@@ -70,13 +76,18 @@ class SQLiteIntake:
         lease: timedelta = timedelta(seconds=10),
         poll_interval: float = 0.25,
         retry_base: timedelta = RETRY_BASE,
+        watch_interval: float = 0.02,
     ) -> SQLiteIntake:
+        """`watch_interval`: how often a waiting worker looks whether another process wrote to the
+        inbox (a read of a counter in shared memory); `poll_interval`: how often it looks for
+        deliveries anyway (leases that ran out, retries due)."""
         return cls(
             await InboxConnection.open(path),
             clock=clock,
             lease=lease,
             poll_interval=poll_interval,
             retry_base=retry_base,
+            watch_interval=watch_interval,
         )
 
     # -- front doors ---------------------------------------------------------------------------------
@@ -93,15 +104,14 @@ class SQLiteIntake:
             ts(self._clock()),
         )
 
-        def insert_once(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO deliveries (id, key, kind, lane, payload, received_at, accepted_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            return cursor.rowcount == 1
-
-        accepted = await self._db._tx(insert_once)
+        # Acknowledged once this returns: fsynced, it survives any process and a power cut.
+        inserted = await self._db.write(
+            "INSERT OR IGNORE INTO deliveries (id, key, kind, lane, payload, received_at, accepted_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            row,
+            durable=ACCEPT_FSYNC,
+        )
+        accepted = inserted == 1
         if accepted:
             self._wake.set()  # a worker in this process starts at once; others poll
         return accepted
@@ -131,15 +141,14 @@ class SQLiteIntake:
             ts(now + self._lease),
         )
 
-        def insert_held(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO deliveries (id, key, kind, lane, payload, received_at, accepted_at, "
-                "attempts, leased_by, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-                row,
-            )
-            return cursor.rowcount == 1
-
-        if not await self._db._tx(insert_held):
+        # Like accept: if this process dies, a worker answers it from this record.
+        inserted = await self._db.write(
+            "INSERT OR IGNORE INTO deliveries (id, key, kind, lane, payload, received_at, accepted_at, "
+            "attempts, leased_by, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            row,
+            durable=ACCEPT_FSYNC,
+        )
+        if inserted != 1:
             return None
         self._held[recorded.id] = task
         if self._renewer is None:
@@ -160,6 +169,7 @@ class SQLiteIntake:
             self._wake.clear()
             free = concurrency - len(self._running)
             try:
+                self._seen_version = await self._db.data_version()
                 leased = await self._lease_heads(free) if free > 0 else []
             except StorageError as exc:  # the disk is full, the file locked too long...: try again
                 log.error("could not take deliveries (%s); trying again", exc)
@@ -167,11 +177,33 @@ class SQLiteIntake:
             for delivery in leased:
                 task = asyncio.create_task(self._handle(handler, delivery), name=f"delivery-{delivery.id}")
                 self._running.add(task)
-                task.add_done_callback(self._running.discard)
+                task.add_done_callback(self._finished)
             if leased and len(leased) == free:
                 continue  # there may be more waiting right now
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+            await self._wait_for_work()
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._last_finished = asyncio.get_running_loop().time()
+        self._wake.set()  # a slot is free, and the next delivery of its lane may be taken
+
+    async def _wait_for_work(self) -> None:
+        """Until this process accepted or finished a delivery (`_wake`), another process wrote to
+        the inbox (data_version moved, looked at every `watch_interval`), or `poll_interval` passed
+        (a lease ran out or a retry's backoff ended, which no write announces)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._poll
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=min(self._watch, remaining))
+                return
+            except TimeoutError:
+                pass
+            try:
+                if await self._db.data_version() != self._seen_version:
+                    return
+            except StorageError:
+                return  # the lease attempt says what is wrong
 
     async def _lease_heads(self, limit: int) -> list[Delivery]:
         now = self._clock()
@@ -181,29 +213,10 @@ class SQLiteIntake:
         if not await self._db._read(functools.partial(anything_leasable, now=ts(now))):
             return []
 
-        def lease_heads(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-            rows = conn.execute(
-                "SELECT d.* FROM deliveries d "
-                "WHERE d.done_at IS NULL "
-                "AND d.seq = (SELECT min(x.seq) FROM deliveries x "
-                "             WHERE x.lane = d.lane AND x.done_at IS NULL) "
-                "AND (d.lease_until IS NULL OR d.lease_until < ?) "
-                "AND (d.not_before IS NULL OR d.not_before <= ?) "
-                "ORDER BY d.seq LIMIT ?",
-                (ts(now), ts(now), limit),
-            ).fetchall()
-            for row in rows:
-                conn.execute(
-                    "UPDATE deliveries SET leased_by = ?, lease_until = ?, attempts = attempts + 1 "
-                    "WHERE seq = ?",
-                    (self._worker, until, row["seq"]),
-                )
-            return rows
-
-        rows = await self._db._tx(lease_heads)
+        rows = await self._db.lease(worker=self._worker, now=ts(now), until=until, limit=limit)
         for row in rows:
-            if row["attempts"]:
-                log.warning("delivery taken up again kind=%s attempt=%d", row["kind"], row["attempts"] + 1)
+            if row["attempts"] > 1:
+                log.warning("delivery taken up again kind=%s attempt=%d", row["kind"], row["attempts"])
         return [
             Delivery(
                 id=row["id"],
@@ -212,7 +225,7 @@ class SQLiteIntake:
                 lane=row["lane"],
                 payload=json.loads(row["payload"] or "{}"),
                 received_at=datetime.fromisoformat(row["received_at"]),
-                attempt=row["attempts"] + 1,
+                attempt=row["attempts"],
                 reply_ref=json.loads(row["reply_ref"]) if row["reply_ref"] else None,
             )
             for row in rows
@@ -237,7 +250,7 @@ class SQLiteIntake:
         finally:
             self._held.pop(delivery.id, None)
         if not any(other is not task for other in self._running):
-            await self._forget_old_pages()
+            self._went_idle()
 
     async def _keep_leases(self) -> None:
         """Renew the leases of every delivery this process holds, in one statement per period (a
@@ -246,38 +259,38 @@ class SQLiteIntake:
         lease was lost anyway (this process stalled past the lease) is given up at once: its new
         holder answers it, and this one must not post next to it."""
 
-        def renew(conn: sqlite3.Connection, ids: list[str], until: str) -> set[str]:
-            held = json.dumps(ids)
-            conn.execute(
-                "UPDATE deliveries SET lease_until = ? "
-                "WHERE leased_by = ? AND id IN (SELECT value FROM json_each(?))",
-                (until, self._worker, held),
-            )
-            rows = conn.execute(
-                "SELECT id FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) "
-                "AND (leased_by = ? OR done_at IS NOT NULL)",
-                (held, self._worker),
-            ).fetchall()
-            return {row[0] for row in rows}
-
         while True:
             await asyncio.sleep(self._lease.total_seconds() / 4)
             ids = list(self._held)
             if not ids:
                 continue
-            until = ts(self._clock() + self._lease)
-            kept = await self._db._tx(functools.partial(renew, ids=ids, until=until))
+            kept = await self._db.renew(worker=self._worker, ids=ids, until=ts(self._clock() + self._lease))
             for lost in set(ids) - kept:
                 task = self._held.pop(lost, None)
                 if task is not None:
                     log.warning("lease lost (this process stalled); leaving the delivery to its new holder")
                     task.cancel()
 
+    def _went_idle(self) -> None:
+        if self._forgetter is None or self._forgetter.done():
+            self._forgetter = asyncio.create_task(self._forget_old_pages(), name="intake-checkpoint")
+
     async def _forget_old_pages(self) -> None:
         """A person's words stay in the WAL's older frames after their payload is dropped
-        (secure_delete zeroes them in the database pages only): once this process has nothing in
-        hand, fold the WAL into the file and truncate it. Under constant load SQLite's own
-        checkpoints (every 1,000 pages) bound it instead."""
+        (secure_delete zeroes them in the database pages only): once this process has had nothing
+        in hand for CHECKPOINT_AFTER_IDLE, fold the WAL into the file and truncate it. Not at every
+        idle moment (a worker keeping up with a steady stream is idle between most deliveries): the
+        checkpoint shuts every writer out for its fsyncs, the web process's accepts included.
+        Under constant load SQLite's own checkpoints (every 1,000 pages) bound the WAL instead."""
+        loop = asyncio.get_running_loop()
+        while (quiet := loop.time() - self._last_finished) < CHECKPOINT_AFTER_IDLE or self._running:
+            if self._running:
+                await self.idle()
+            else:
+                await asyncio.sleep(CHECKPOINT_AFTER_IDLE - quiet)
+        await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
         try:
             await self._db._run(self._db._checkpoint)
         except StorageError as exc:  # busy readers in another process: the next idle moment
@@ -285,12 +298,13 @@ class SQLiteIntake:
 
     async def _complete(self, delivery_id: str) -> None:
         now = ts(self._clock())
-        await self._db._tx(
-            lambda conn: conn.execute(
-                "UPDATE deliveries SET done_at = ?, payload = NULL, reply_ref = NULL, leased_by = NULL, "
-                "lease_until = NULL WHERE id = ?",
-                (now, delivery_id),
-            )
+        # Not durable: a completion lost to a power cut means the delivery is answered again after
+        # the restart, and the responder's claim recognises a message it has answered.
+        await self._db.write(
+            "UPDATE deliveries SET done_at = ?, payload = NULL, reply_ref = NULL, leased_by = NULL, "
+            "lease_until = NULL, lease_token = NULL WHERE id = ?",
+            (now, delivery_id),
+            durable=False,
         )
         self._progress.set()
 
@@ -300,20 +314,21 @@ class SQLiteIntake:
             await self._complete(delivery.id)
             return
         not_before = ts(self._clock() + self._retry_base * (2 ** (delivery.attempt - 1)))
-        await self._db._tx(
-            lambda conn: conn.execute(
-                "UPDATE deliveries SET leased_by = NULL, lease_until = NULL, not_before = ? WHERE id = ?",
-                (not_before, delivery.id),
-            )
+        # Not durable: lost to a power cut, the delivery is retried when its lease runs out instead.
+        await self._db.write(
+            "UPDATE deliveries SET leased_by = NULL, lease_until = NULL, lease_token = NULL, not_before = ? "
+            "WHERE id = ?",
+            (not_before, delivery.id),
+            durable=False,
         )
         self._progress.set()
 
     async def note_reply(self, delivery_id: str, ref: JsonObject) -> None:
         encoded = json.dumps(dict(ref))
-        await self._db._tx(
-            lambda conn: conn.execute(
-                "UPDATE deliveries SET reply_ref = ? WHERE id = ?", (encoded, delivery_id)
-            )
+        # Not durable: lost to a power cut, a retry posts its reply anew instead of continuing the
+        # one noted (the same as a process dying between the post and this note).
+        await self._db.write(
+            "UPDATE deliveries SET reply_ref = ? WHERE id = ?", (encoded, delivery_id), durable=False
         )
 
     async def idle(self) -> None:
@@ -342,11 +357,18 @@ class SQLiteIntake:
             for task in late:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
-            self._renewer = None
+        unfolded = self._forgetter is not None and not self._forgetter.done()
+        await self._cancel_background()
+        if unfolded:  # the words of the last deliveries leave the WAL now, not at the next start
+            await self._checkpoint()
+
+    async def _cancel_background(self) -> None:
+        for task in (self._renewer, self._forgetter):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._renewer = self._forgetter = None
 
     # -- bookkeeping -------------------------------------------------------------------------------------
     async def pending(self) -> int:
@@ -371,11 +393,7 @@ class SQLiteIntake:
         await self._db.ping()
 
     async def close(self) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
-            self._renewer = None
+        await self._cancel_background()
         await self._db.close()
 
 

@@ -60,6 +60,26 @@ async def test_a_late_loop_shrinks_the_limit_and_an_on_time_loop_grows_it() -> N
     assert limit.limit == 10
 
 
+async def test_a_loop_late_now_and_then_keeps_its_limit_and_one_late_for_long_is_cut() -> None:
+    limit = AdaptiveLimit(minimum=2, maximum=10, lag_limit=0.005, lag_budget=0.05)
+
+    for _ in range(20):  # a few ms late every other tick: a busy loop, not a stalled one
+        limit.observe(0.008)
+        limit.observe(0.001)
+    assert limit.limit == 10
+
+    for _ in range(6):  # late tick after tick: 48 ms in all, not yet the budget
+        limit.observe(0.008)
+    assert limit.limit == 10
+    limit.observe(0.008)  # 56 ms
+    assert limit.limit == 7
+    for _ in range(6):  # the sum starts again after a cut
+        limit.observe(0.008)
+    assert limit.limit == 7
+    limit.observe(0.008)
+    assert limit.limit == 4
+
+
 async def test_growing_the_limit_admits_waiting_answers() -> None:
     limit = AdaptiveLimit(minimum=1, maximum=4, lag_limit=0.005)
     for _ in range(4):
