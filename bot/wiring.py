@@ -210,7 +210,7 @@ async def build_core(
             channels=channels,
         )
         links = LinkService(store=store, memory=memory, clock=clock)
-        removals = Removals(store=store, memory=memory, writer=writer)
+        removals = Removals(store=store, memory=memory, writer=writer, intake=intake)
         commands = MemoryCommands(store=store, memory=memory, removals=removals, links=links, budget=budget)
         assistant = Assistant(
             intake=intake,

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.intake.model import Intake
 from core.memory.service import MemoryService
 from core.memory.writer import MemoryWriter
 from core.models import ConversationKey, MemoryItem
@@ -126,7 +127,8 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
         {
             Removal.ERASE: "a delivery received before the erasure is withdrawn when a worker takes it "
             "(Account.erased_at): nothing of it is stored, recalled or answered, and its payload is "
-            "dropped with it, seconds later"
+            "dropped with it, seconds later; the erasure folds the SQLite inbox's WAL at once, so the "
+            "words of answered deliveries leave its files"
         },
         "only the payload and the noted answer hold text, and only while it waits (at most the intake's "
         "10-minute bound); the key and lane that remain (ids) deduplicate until purged",
@@ -174,10 +176,13 @@ class ErasureReport:
 class Removals:
     """The removals of `Removal`, one method each, over the store, memory and writer."""
 
-    def __init__(self, *, store: RemovalStore, memory: MemoryService, writer: MemoryWriter) -> None:
+    def __init__(
+        self, *, store: RemovalStore, memory: MemoryService, writer: MemoryWriter, intake: Intake
+    ) -> None:
         self._store = store
         self._memory = memory
         self._writer = writer
+        self._intake = intake
 
     async def forget(self, account_id: uuid.UUID, memory_id: str) -> MemoryItem:
         """NotFoundError if the account has no such memory."""
@@ -191,6 +196,8 @@ class Removals:
         await self._writer.settle_account(account_id)
         # 3. Every memory, whatever its epoch, and the files rewritten.
         memories = await self._memory.erase(account_id)
+        # 4. The words of the person's answered messages left in the intake's WAL, folded away now.
+        await self._intake.fold_old_pages()
         return ErasureReport(memories=memories, messages=messages)
 
     async def delete_conversation(self, conversation: ConversationKey) -> int:

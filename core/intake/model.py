@@ -73,6 +73,13 @@ class Intake(Protocol):
         """Deliveries accepted and not yet done (for readiness and metrics)."""
         ...
 
+    async def fold_old_pages(self) -> None:
+        """Physically drop what is left of answered deliveries' words (an erasure calls it): the
+        SQLite inbox folds its WAL into the file and truncates it now rather than once idle; on
+        Postgres the server's WAL is not ours to rewrite (recycled by the server). Never raises for
+        a busy file: the idle-time fold follows."""
+        ...
+
     async def purge(self, *, before: datetime) -> int:
         """Forget the keys of deliveries done before `before` (they only deduplicate)."""
         ...

@@ -323,6 +323,9 @@ class PostgresIntake:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
+    async def fold_old_pages(self) -> None:
+        return None  # payloads are deleted at once; the server's WAL and backups are its own
+
     async def purge(self, *, before: datetime) -> int:
         cutoff = aware(before, "before")
         async with _storage_errors("purge"), self._connector.pool.connection() as conn:

@@ -290,6 +290,9 @@ class SQLiteIntake:
                 await asyncio.sleep(CHECKPOINT_AFTER_IDLE - quiet)
         await self._checkpoint()
 
+    async def fold_old_pages(self) -> None:
+        await self._checkpoint()
+
     async def _checkpoint(self) -> None:
         try:
             await self._db._run(self._db._checkpoint)
