@@ -288,12 +288,9 @@ class SQLiteIntake:
                 await self.idle()
             else:
                 await asyncio.sleep(CHECKPOINT_AFTER_IDLE - quiet)
-        await self._checkpoint()
+        await self.fold_old_pages()
 
     async def fold_old_pages(self) -> None:
-        await self._checkpoint()
-
-    async def _checkpoint(self) -> None:
         try:
             await self._db._run(self._db._checkpoint)
         except StorageError as exc:  # busy readers in another process: the next idle moment
@@ -363,7 +360,7 @@ class SQLiteIntake:
         unfolded = self._forgetter is not None and not self._forgetter.done()
         await self._cancel_background()
         if unfolded:  # the words of the last deliveries leave the WAL now, not at the next start
-            await self._checkpoint()
+            await self.fold_old_pages()
 
     async def _cancel_background(self) -> None:
         for task in (self._renewer, self._forgetter):
