@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 
 from bot.intake_worker import WORKER_NICE
@@ -32,8 +33,14 @@ def test_a_worker_answers_at_a_lower_priority_than_the_web_process_acks(
     for process in (web, worker):
         process.wait_healthy()
 
+    # /healthz answers once the web server is up, which can be before the worker service started
+    # (and lowered its priority): wait for that to happen, up to a deadline.
+    lowered = min(19, ours + WORKER_NICE)
+    deadline = time.monotonic() + 30
+    while os.getpriority(os.PRIO_PROCESS, worker.proc.pid) != lowered and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == lowered
     assert os.getpriority(os.PRIO_PROCESS, web.proc.pid) == ours
-    assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == min(19, ours + WORKER_NICE)
 
     for process in (web, worker):
         process.proc.send_signal(signal.SIGTERM)
