@@ -137,7 +137,7 @@ class JudgeQuestion:
         out: Replacements = {}
         for label, numbers in replaced.items():
             if label not in news:
-                raise VerdictError(f"unknown new memory {label!r}")
+                raise VerdictError(f"unknown new memory {_echoed(label)}")
             if not isinstance(numbers, list):
                 raise VerdictError(f"{label}: not a list")
             new, candidates = news[label]
@@ -145,7 +145,7 @@ class JudgeQuestion:
             for number in numbers:
                 index = _index(number)
                 if index is None or not 1 <= index <= len(older) or older[index - 1].id not in candidates:
-                    raise VerdictError(f"{label}: {number!r} is not one of its candidates")
+                    raise VerdictError(f"{label}: {_echoed(number)} is not one of its candidates")
                 if older[index - 1].id not in ids:
                     ids.append(older[index - 1].id)
             if ids:
@@ -159,6 +159,16 @@ def _index(value: object) -> int | None:
     if isinstance(value, str) and value.isdecimal():  # "2" for 2: the same number, quoted
         return int(value)
     return None
+
+
+def _echoed(value: object) -> str:
+    """A piece of the model's answer as an error (a log line) may show it: a number or a short
+    label, never free text, which could be a person's words echoed back."""
+    if isinstance(value, bool | int | float) or (
+        isinstance(value, str) and len(value) <= 12 and value.replace("-", "").isalnum()
+    ):
+        return repr(value)
+    return f"a {type(value).__name__} of {len(str(value))} characters"
 
 
 class UpdateJudge:

@@ -93,6 +93,21 @@ def test_an_answer_that_names_anything_it_was_not_shown_is_refused_whole(answer:
 @pytest.mark.parametrize(
     "answer",
     [
+        '{"replaced": {"I live in Paris since my divorce": [1]}}',
+        '{"replaced": {"N1": ["I live in Paris since my divorce"]}}',
+    ],
+)
+def test_a_refusal_never_repeats_free_text_of_the_answer(answer: str) -> None:
+    # The reason is logged: words the model echoed back (a person's) must not reach the log.
+    with pytest.raises(VerdictError) as refused:
+        QUESTION.verdict(answer)
+    assert "Paris" not in str(refused.value)
+    assert "a str of 32 characters" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
         "this is not json {",
         '{"replaced": {"N1": [7]}}',
         '{"replaced": {"N2": [1]}}',
