@@ -111,17 +111,19 @@ def test_honcho_start_runs_the_web_and_worker_processes_and_stops_them_cleanly(
         start_new_session=True,
     )
     try:
+        # honcho gives each process type its own PORT: web the base, worker the base + 100. Both
+        # must be up (signal handlers installed) before the SIGTERM, or it kills one mid-start.
         deadline = time.monotonic() + 60
-        healthy = False
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                healthy = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                healthy = False
-            if healthy:
-                break
+        waiting = {"web": port, "worker": port + 100}
+        while waiting and time.monotonic() < deadline and proc.poll() is None:
+            for name, its_port in list(waiting.items()):
+                try:
+                    if httpx.get(f"http://127.0.0.1:{its_port}/healthz", timeout=1).status_code == 200:
+                        del waiting[name]
+                except httpx.TransportError:
+                    pass
             time.sleep(0.2)
-        assert healthy, "the web process never served /healthz on honcho's PORT"
+        assert not waiting, f"never served /healthz on honcho's PORT: {sorted(waiting)}"
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     finally:
