@@ -13,7 +13,6 @@ conversation of its own (one per click), with the recall that place allows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -22,7 +21,7 @@ from discord import app_commands
 from adapters.discord import interaction_intake
 from adapters.discord.interaction_work import Asker, InteractionWork, PrivacyLookup, Quoted
 from adapters.discord.interactions import MemoryInteractions
-from adapters.discord.privacy import Privacy
+from adapters.discord.privacy import Privacy, PrivacyOf, privacy_or_private
 from core.assistant import Assistant
 
 log = logging.getLogger(__name__)
@@ -32,8 +31,6 @@ ASK = "Ask Mnemo about this"
 # Where the menus may be used: servers, DMs with the bot, group DMs; installed on a server or by a person.
 CONTEXTS = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
 INSTALLS = app_commands.AppInstallationType(guild=True, user=True)
-
-PrivacyOf = Callable[[Any], Awaitable[Privacy]]
 
 
 class MessageMenus:
@@ -78,12 +75,6 @@ class MessageMenus:
 
     def _lookup(self, channel: Any) -> PrivacyLookup:
         async def privacy() -> Privacy:
-            try:
-                return await self._privacy_of(channel)
-            except (discord.HTTPException, OSError) as exc:  # unknown place: treat it as private
-                log.warning(
-                    "could not tell who can read a place (%s); treating it as private", type(exc).__name__
-                )
-                return Privacy(True, False, "look-up failed")
+            return await privacy_or_private(self._privacy_of, channel)
 
         return privacy

@@ -23,7 +23,7 @@ answer within 3 s, so it stays in the gateway process (interactions.MemoryIntera
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ import discord
 from adapters.common.tasks import TaskTracker
 from adapters.discord.interaction_work import Asker, Quoted
 from adapters.discord.options import NO_MENTIONS
-from adapters.discord.privacy import Privacy
+from adapters.discord.privacy import Privacy, PrivacyOf, privacy_or_private
 from core.assistant import Assistant
 from core.errors import StorageError
 from core.intake.model import NewDelivery
@@ -43,8 +43,6 @@ log = logging.getLogger(__name__)
 DISCORD_INTERACTION = "discord.interaction"
 # What the request asks (the payload's "do").
 MEMORY, FORGET_ALL, REMEMBER, ASK = "memory", "forget-all", "remember", "ask"
-
-PrivacyOf = Callable[[Any], Awaitable[Privacy]]
 
 
 def interaction_delivery(
@@ -112,7 +110,7 @@ class InteractionIntake:
                 log.warning("could not defer an interaction (%s %s); not recorded", exc.status, exc.code)
                 return
             if place is not None:
-                request["privacy"] = _privacy_json(await self._place_privacy(place))
+                request["privacy"] = _privacy_json(await privacy_or_private(self._privacy_of, place))
             delivery = interaction_delivery(
                 application_id=interaction.application_id,
                 token=interaction.token,
@@ -128,15 +126,6 @@ class InteractionIntake:
                 return
             if not accepted:
                 log.info("interaction recorded already; a worker answers it")
-
-    async def _place_privacy(self, channel: Any) -> Privacy:
-        try:
-            return await self._privacy_of(channel)
-        except (discord.HTTPException, OSError) as exc:  # unknown place: treat it as private
-            log.warning(
-                "could not tell who can read a place (%s); treating it as private", type(exc).__name__
-            )
-            return Privacy(True, False, "look-up failed")
 
     @staticmethod
     async def _say_swamped(interaction: discord.Interaction[Any]) -> None:

@@ -7,9 +7,14 @@ only decides. What is learned in a private place is recalled only in DMs.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import discord
+
+log = logging.getLogger(__name__)
 
 # Server channels whose audience is decided by who may view them (VIEW_CHANNEL for @everyone).
 _SERVER_CHANNELS = frozenset(
@@ -95,3 +100,16 @@ def place_privacy(place: PlaceFacts) -> Privacy:
             return Privacy(True, False, f"@everyone cannot view the {where}")
         return Privacy(False, False, f"@everyone can view the {where}")
     return Privacy(True, False, f"channel type {kind} not known to be public")
+
+
+# Tells who can read a place (the client's look-up through discord.py's cache or REST).
+PrivacyOf = Callable[[Any], Awaitable[Privacy]]
+
+
+async def privacy_or_private(privacy_of: PrivacyOf, channel: Any) -> Privacy:
+    """`privacy_of(channel)`, failing closed: a place whose readers cannot be learned is private."""
+    try:
+        return await privacy_of(channel)
+    except (discord.HTTPException, OSError) as exc:
+        log.warning("could not tell who can read a place (%s); treating it as private", type(exc).__name__)
+        return Privacy(True, False, "look-up failed")
