@@ -35,6 +35,7 @@ from core.jobs import (
     run_key,
     run_slot,
 )
+from core.memory.vectors.postgres_personal import PersonalIndexes
 from core.memory.vectors.postgres_purge import VectorPurge
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,11 @@ def build_jobs(core: Core) -> Jobs:
         specs=job_specs(vector_purge_every=timedelta(minutes=settings.vector_purge_interval_minutes)),
         # Memory on Postgres: the batched rewrite of the vector table (embedded memory purges at once).
         vector_purger=VectorPurge(settings.supabase_db_url) if settings.supabase_db_url else None,
+        vector_indexer=(
+            PersonalIndexes(settings.supabase_db_url, dims=settings.embedding_dims)
+            if settings.supabase_db_url
+            else None
+        ),
     )
 
 

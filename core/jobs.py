@@ -13,6 +13,8 @@ Jobs:
 - purge-memory-vectors: with memory on Postgres, rewrite the vector table's files (VACUUM FULL)
   when memories were forgotten since the last rewrite, every VECTOR_PURGE_INTERVAL_MINUTES: the
   bound on how long forgotten text stays in the files (forgetting itself deletes at once).
+- index-memory-vectors: with memory on Postgres, give people with many memories an HNSW index of
+  their own, and drop the ones no longer wanted (core.memory.vectors.postgres_personal).
 
 Exactly one runner per run: every process's scheduler fires at the same epoch-aligned instants, and
 a run first claims `job:<name>:<slot>` through the store's `claim_event`, which is exactly-once
@@ -54,6 +56,7 @@ PURGE_OLD_MESSAGES = "purge-old-messages"
 RETRY_MEMORY_WRITES = "retry-memory-writes"
 MEMORY_HOUSEKEEPING = "memory-housekeeping"
 PURGE_MEMORY_VECTORS = "purge-memory-vectors"
+INDEX_MEMORY_VECTORS = "index-memory-vectors"
 
 
 class RunClaimer(Protocol):
@@ -67,6 +70,20 @@ class VectorPurger(Protocol):
     (core.memory.vectors.postgres_purge.VectorPurge); blocking, so run in a thread."""
 
     def run(self) -> bool: ...
+
+
+class IndexChangesLike(Protocol):
+    @property
+    def built(self) -> int: ...
+    @property
+    def dropped(self) -> int: ...
+
+
+class VectorIndexer(Protocol):
+    """Builds and drops per-person recall indexes (core.memory.vectors.postgres_personal.
+    PersonalIndexes); blocking, so run in a thread."""
+
+    def run(self, should_stop: Callable[[], bool]) -> IndexChangesLike: ...
 
 
 class UnknownJobError(UserFacingError):
@@ -126,6 +143,7 @@ DEFAULT_SPECS: tuple[JobSpec, ...] = (
     JobSpec(RETRY_MEMORY_WRITES, timedelta(minutes=1), "retry failed memory writes with backoff"),
     JobSpec(MEMORY_HOUSEKEEPING, timedelta(hours=6), "merge duplicate and superseded memories"),
     JobSpec(PURGE_MEMORY_VECTORS, timedelta(minutes=60), "rewrite the Postgres memory table's files"),
+    JobSpec(INDEX_MEMORY_VECTORS, timedelta(minutes=15), "index heavy users' memories on Postgres"),
 )
 
 
@@ -172,8 +190,10 @@ class Jobs:
         options: JobOptions,
         specs: tuple[JobSpec, ...] = DEFAULT_SPECS,
         vector_purger: VectorPurger | None = None,
+        vector_indexer: VectorIndexer | None = None,
     ) -> None:
         self._vector_purger = vector_purger
+        self._vector_indexer = vector_indexer
         self._store = store
         self._memory = memory
         self._removals = removals
@@ -186,6 +206,7 @@ class Jobs:
             RETRY_MEMORY_WRITES: self.retry_memory_writes,
             MEMORY_HOUSEKEEPING: self.memory_housekeeping,
             PURGE_MEMORY_VECTORS: self.purge_memory_vectors,
+            INDEX_MEMORY_VECTORS: self.index_memory_vectors,
         }
         unknown = {spec.name for spec in specs} - set(self._functions)
         if unknown:
@@ -229,6 +250,16 @@ class Jobs:
         except (OSError, psycopg.Error) as exc:
             raise BotError(f"the memory vector purge could not run ({type(exc).__name__})") from exc
         return JobResult({"rewritten": int(rewritten)})
+
+    async def index_memory_vectors(self, should_stop: ShouldStop = _never_stop) -> JobResult:
+        """Embedded memory has no index to build; on Postgres, heavy users get their own."""
+        if self._vector_indexer is None:
+            return JobResult({"built": 0, "dropped": 0})
+        try:
+            changes = await asyncio.to_thread(self._vector_indexer.run, should_stop)
+        except (OSError, psycopg.Error) as exc:
+            raise BotError(f"the memory index job could not run ({type(exc).__name__})") from exc
+        return JobResult({"built": changes.built, "dropped": changes.dropped})
 
     async def retry_memory_writes(self, should_stop: ShouldStop = _never_stop) -> JobResult:
         options = self._options

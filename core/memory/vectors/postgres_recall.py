@@ -4,17 +4,21 @@ Two ways, chosen once when the store starts (core.memory.vectors.postgres_index.
 - through the HNSW index, with pgvector 0.8's iterative scan (`hnsw.iterative_scan = relaxed_order`,
   set for the one transaction): the index yields rows about nearest first and keeps going until k
   of them pass the person and privacy filters (WHERE clauses, applied during the scan, joined to the
-  text table for the payload); the ones found are re-sorted by their exact score. `hnsw.ef_search`
-  is 2k (at least 100). relaxed_order found more of the exact top k than strict_order, in less time
-  (strict_order drops candidates at its memory bound); bench/recall_scaling_postgres.py prints the
-  share found. A person with at most k rows (counted in the same statement through the b-tree
-  index, reading at most k + 1 entries) gets the exact scan instead, in that one statement: the
-  index could not do better and its answer could be short. Otherwise it asks the index for k + 1
-  rows, and the exact scan answers instead (a second statement) when fewer come back (the privacy
-  filters left fewer, or the scan gave up at `hnsw.max_scan_tuples`, 20,000 by default: a short
-  answer is always the complete one) or when the k-th and the next score tie (identical vectors:
-  which of them make the cut must be base.py's order, newest then id, as on SQLite, not the
-  index's);
+  text table for the payload); the ones found are re-sorted by their exact score. The index is the
+  person's own where they have many memories (core.memory.vectors.postgres_personal: nobody else's
+  rows to walk past), the shared one otherwise; the planner picks it, as recall's WHERE clause
+  implies its predicate. `hnsw.ef_search` is k + 1 (at least 40, pgvector's default): the iterative
+  scan goes on past it until k + 1 rows pass, so a bigger one only made the first batch slower
+  (2k cost 4.0 ms where k + 1 cost 3.1, finding the same rows). relaxed_order found more of the
+  exact top k than strict_order, in less time (strict_order drops candidates at its memory bound);
+  bench/recall_scaling_postgres.py prints the share found. A person with at most k rows (counted in
+  the same statement through the b-tree index, reading at most k + 1 entries) gets the exact scan
+  instead, in that one statement: the index could not do better and its answer could be short.
+  Otherwise it asks the index for k + 1 rows, and the exact scan answers instead (a second
+  statement) when fewer come back (the privacy filters left fewer, or the scan gave up at
+  `hnsw.max_scan_tuples`, 20,000 by default: a short answer is always the complete one) or when the
+  k-th and the next score tie (identical vectors: which of them make the cut must be base.py's
+  order, newest then id, as on SQLite, not the index's);
 - exactly: every row of the person (b-tree index on collection, user_id), scored, top k.
 
 Both sides are unit vectors (the store normalizes), so the inner product is the cosine: `<#>` (its
@@ -32,8 +36,9 @@ from psycopg import sql
 
 from core.memory.vectors.postgres_index import IndexPlan
 
-# pgvector's bound on hnsw.ef_search.
+# pgvector's bound on hnsw.ef_search, and its default.
 _MAX_EF_SEARCH = 1_000
+_MIN_EF_SEARCH = 40
 
 # Rows are (id, payload, similarity, created_at).
 # Parameters: query vector, collection, user, dims, the filters' parameters, top_k.
@@ -124,7 +129,7 @@ def recall(
             conn.execute(
                 "select set_config('hnsw.iterative_scan', 'relaxed_order', true), "
                 "set_config('hnsw.ef_search', %s, true)",
-                (str(min(_MAX_EF_SEARCH, max(100, 2 * top_k))),),
+                (str(min(_MAX_EF_SEARCH, max(_MIN_EF_SEARCH, top_k + 1))),),
             )
             cur = conn.execute(
                 either_statement(vec, dims, where),

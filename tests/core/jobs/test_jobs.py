@@ -12,6 +12,7 @@ from bot.scheduler import build_jobs, job_options
 from bot.wiring import Core, build_core
 from core.jobs import (
     CLOSE_IDLE_SESSIONS,
+    INDEX_MEMORY_VECTORS,
     MEMORY_HOUSEKEEPING,
     PURGE_MEMORY_VECTORS,
     PURGE_OLD_MESSAGES,
@@ -77,6 +78,7 @@ async def test_unknown_job_name_is_a_clear_error(jcore: Core) -> None:
         RETRY_MEMORY_WRITES,
         MEMORY_HOUSEKEEPING,
         PURGE_MEMORY_VECTORS,
+        INDEX_MEMORY_VECTORS,
     ]
 
 
