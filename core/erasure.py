@@ -91,7 +91,9 @@ TEXT_COPIES: tuple[TextCopy, ...] = (
         "keep it for the server's retention. The embedding (numbers, no words) leaves every query at "
         "once too; mnemo.memory_vectors only gets a plain VACUUM, so its bytes can stay in the table's "
         "free space until new rows reuse it, and in the HNSW index until a VACUUM cleans the index "
-        "(skipped while under 2% of the table's pages hold dead rows)",
+        "(skipped while under 2% of the table's pages hold dead rows); a person with many memories "
+        "has an index of their own, dropped by the next index-memory-vectors run (15 min) after "
+        "their erasure",
     ),
     TextCopy(
         "memory.keywords",
