@@ -22,8 +22,10 @@ that acks (replies, mem0's writes in threads that hold the GIL), which shows in 
 the web process's loop for acks and one local write each.
 `--baseline DIR` runs another checkout's split layout too, interleaved with this one's (a change
 measured side by side under the same load); `--layouts split` skips the one-process layout.
+`--pin` puts the web side on one CPU and the worker with the fake services on the other, as
+separate machines would (what is left is the ack path's own cost, not the worker's CPU).
 Run: python bench/slack_ack.py [--events 1000] [--rate 100] [--shares 0,0.1,1] [--repeat 3]
-     [--layouts run,split] [--baseline DIR]
+     [--layouts run,split] [--baseline DIR] [--pin]
 """
 
 from __future__ import annotations
@@ -63,7 +65,20 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 # -- process 1: the remote services ----------------------------------------------------------------
-def run_fakes(ready: Any, stop: Any) -> None:
+# --pin: the web side (this process, which sends as Slack would, the bare app and Mnemo's web
+# process) on CPU 0; the answering side (the worker and the fake remote services it calls) on CPU 1.
+# What separate machines for web and worker would give: the worker's CPU no longer competes with
+# the acks, so what remains is the ack path's own cost.
+WEB_CPUS, WORKER_CPUS = {0}, {1}
+
+
+def _pin(cpus: set[int] | None) -> None:
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)
+
+
+def run_fakes(ready: Any, stop: Any, cpus: set[int] | None = None) -> None:
+    _pin(cpus)
     from tests.fakes.openai_server import FakeOpenAI
     from tests.fakes.slack_api import FakeSlack
 
@@ -152,6 +167,8 @@ def run_app(spec: dict[str, Any], ready: Any, stop: Any) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
+    if spec.get("pin"):
+        _pin(WORKER_CPUS if spec["role"] == "worker" else WEB_CPUS)
     if spec.get("root"):  # --baseline: another checkout's code (nothing of Mnemo is imported yet)
         sys.path.insert(0, spec["root"])
     if spec["role"] == "bare":
@@ -256,6 +273,7 @@ def measure(
     offset: int,
     share: float,
     root: Path | None = None,
+    pin: bool = False,
 ) -> list[float]:
     """One run. kind: "bare", "run" (one Mnemo process), or "split" (a web process acking and a
     worker process answering, on one DATA_DIR); `root`: Mnemo's code from another checkout."""
@@ -274,6 +292,7 @@ def measure(
                     "urls": urls,
                     "data_dir": str(Path(tmp) / "data"),
                     "root": str(root) if root else None,
+                    "pin": pin,
                 }
                 server = ctx.Process(target=run_app, args=(spec, ready, stop), daemon=True)
                 server.start()
@@ -318,6 +337,11 @@ def main() -> None:
         default=None,
         help="another checkout of Mnemo (`git archive` of an older commit): its split runs too, interleaved",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="web side on CPU 0, worker and fake services on CPU 1 (as on separate machines)",
+    )
     args = parser.parse_args()
     layouts = [part.strip() for part in args.layouts.split(",") if part.strip()]
     if not layouts or not set(layouts) <= {"run", "split"}:
@@ -333,14 +357,20 @@ def main() -> None:
     ):
         raise SystemExit("--events must be 1..20000, --rate 1..1000, --repeat 1..20 and every share 0..1")
 
+    if args.pin and len(os.sched_getaffinity(0)) < 2:
+        raise SystemExit("--pin needs two CPUs")
+    _pin(WEB_CPUS if args.pin else None)
     ctx = mp.get_context("spawn")
     fake_queue, fake_stop = ctx.Queue(), ctx.Event()
-    fakes = ctx.Process(target=run_fakes, args=(fake_queue, fake_stop), daemon=True)
+    fakes = ctx.Process(
+        target=run_fakes, args=(fake_queue, fake_stop, WORKER_CPUS if args.pin else None), daemon=True
+    )
     fakes.start()
     urls = fake_queue.get(timeout=60)
     print(
         f"{args.events} signed events at {args.rate:g}/s per run, after {WARMUP} warm-up; {args.repeat} "
         "interleaved runs per app, medians shown; loopback only"
+        + ("; web side on CPU 0, worker and fakes on CPU 1" if args.pin else "")
     )
     configs = [("bare", 1.0), *((kind, share) for kind in layouts for share in shares)]
     if args.baseline is not None:
@@ -361,6 +391,7 @@ def main() -> None:
                     offset=offset,
                     share=share,
                     root=args.baseline.resolve() if baseline else None,
+                    pin=args.pin,
                 )
                 p50s[index].append(statistics.median(latencies))
                 p99s[index].append(percentile(latencies, 99))
