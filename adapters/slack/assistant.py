@@ -38,12 +38,13 @@ from adapters.common.tasks import TaskTracker
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.pane_reply import STREAM_BUFFER_CHARS, PaneReply
 from adapters.slack.render import feedback_blocks
-from adapters.slack.responders import ShuttingDown, SlackThread, pane_delivery
+from adapters.slack.responders import SlackThread, pane_delivery
 from adapters.slack.translate import action_identity, parse_message_event, to_incoming, workspace_of
 from adapters.slack.web_api import BotIdentity, slack_error
 from core.admission import SwampedError
 from core.assistant import Assistant
 from core.errors import BotError
+from core.intake.model import HandBack
 from core.models import IncomingMessage, Rating, ReplyKind
 from core.replies import SWAMPED_REPLY
 
@@ -193,7 +194,7 @@ class SlackAssistantPane:
             await reply_to.abandon()
             await _quietly("clear the status", set_status(""))
             if not self._assistant.accepting:
-                raise ShuttingDown("stopping: the next worker answers it")
+                raise HandBack("stopping: the next worker answers it")
             return
         blocks = feedback_blocks() if reply.kind is ReplyKind.ANSWER else None
         try:

@@ -33,7 +33,7 @@ from adapters.slack.translate import (
 from adapters.slack.web_api import BotIdentity, slack_error
 from core.assistant import Assistant
 from core.intake.dispatch import Dispatcher, NoteReply
-from core.intake.model import Delivery, JsonObject, NewDelivery
+from core.intake.model import Delivery, HandBack, JsonObject, NewDelivery
 from core.models import IncomingMessage
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,9 @@ _TRANSIENT_ERRORS = frozenset(
 
 
 class ShuttingDown(Exception):
-    """This process stops answering: the delivery goes back to the intake for the next worker."""
+    """Slack is not connected in this process (not configured here, or already closed): this
+    attempt fails and the delivery comes back after the intake's backoff, for a process that is.
+    Not a HandBack: a process without Slack would take it again at once, over and over."""
 
 
 def message_delivery(message: SlackMessage, *, received_at: Any) -> NewDelivery:
@@ -187,7 +189,7 @@ class SlackResponder:
             )
             if reply is None:
                 if not self._assistant.accepting:
-                    raise ShuttingDown("stopping: the next worker answers it")
+                    raise HandBack("stopping: the next worker answers it")
                 return  # a duplicate, or thread chatter in a conversation Mnemo is not part of
             try:
                 await writer.finish(reply.text)

@@ -43,8 +43,17 @@ class Delivery:
 
 
 # Handles one delivery. Returning means done (the delivery is completed and its payload dropped);
-# raising means "try again later" (another attempt, with backoff, up to a bound).
+# raising means "try again later" (another attempt, with backoff, up to a bound); raising HandBack
+# means "not in this process": another attempt at once, and no error logged.
 DeliveryHandler = Callable[[Delivery], Awaitable[None]]
+
+
+class HandBack(Exception):
+    """Raised by a handler whose process is stopping before it could answer: nothing failed, so
+    the delivery goes back to the intake at once (no backoff) for the next worker, logged as
+    information, not as an error. It still counts as an attempt (the next one must not take the
+    message for a duplicate of its own claim). Only for a process that will take no more work:
+    one that hands back what it would lease again would spin."""
 
 
 class Intake(Protocol):
@@ -106,4 +115,12 @@ class HoldingIntake(Intake, Protocol):
         ...
 
 
-__all__ = ["Delivery", "DeliveryHandler", "HoldingIntake", "Intake", "JsonObject", "NewDelivery"]
+__all__ = [
+    "Delivery",
+    "DeliveryHandler",
+    "HandBack",
+    "HoldingIntake",
+    "Intake",
+    "JsonObject",
+    "NewDelivery",
+]

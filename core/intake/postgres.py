@@ -43,7 +43,7 @@ from psycopg.types.json import Jsonb
 from config import ConfigError
 from core.errors import StorageError
 from core.intake import postgres_schema
-from core.intake.model import Delivery, DeliveryHandler, JsonObject, NewDelivery
+from core.intake.model import Delivery, DeliveryHandler, HandBack, JsonObject, NewDelivery
 from core.intake.sqlite import MAX_ATTEMPTS, RETRY_BASE
 
 # The vector store's handling of SUPABASE_DB_URL (libpq defaults, one-line errors without the
@@ -68,15 +68,15 @@ async def _storage_errors(what: str) -> AsyncIterator[None]:
 
 
 class _Backoff(procrastinate.BaseRetryStrategy):
-    """Failures come back after retry_base * 2^(attempt-1); a job cancelled by a stopping worker
-    comes back at once. How many failures are allowed is decided by `_deliver` (it gives up and
-    completes the delivery), so this never refuses a retry."""
+    """Failures come back after retry_base * 2^(attempt-1); a job cancelled by a stopping worker,
+    or handed back by one (HandBack), comes back at once. How many failures are allowed is decided
+    by `_deliver` (it gives up and completes the delivery), so this never refuses a retry."""
 
     def __init__(self, base: timedelta) -> None:
         self._base = base
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> procrastinate.RetryDecision:
-        if isinstance(exception, asyncio.CancelledError | pexc.JobAborted):
+        if isinstance(exception, asyncio.CancelledError | pexc.JobAborted | HandBack):
             return procrastinate.RetryDecision(retry_in={"seconds": 0})
         wait = self._base * (2 ** min(job.attempts, 16))
         return procrastinate.RetryDecision(retry_in={"seconds": wait.total_seconds()})
@@ -280,6 +280,9 @@ class PostgresIntake:
             await self._handler(delivery)
         except asyncio.CancelledError:
             raise  # stopping: procrastinate queues it again
+        except HandBack as reason:
+            log.info("delivery handed back kind=%s attempt=%d: %s", delivery.kind, attempt, reason)
+            raise  # queued again at once (_Backoff)
         except Exception:
             if attempt >= MAX_ATTEMPTS:
                 log.exception("delivery given up after %d attempts kind=%s", attempt, delivery.kind)

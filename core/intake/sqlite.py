@@ -9,7 +9,7 @@ A worker leases the head of each lane (the oldest delivery not yet done), marks 
 that it renews while handling it, and completes it (the payload, which holds a person's words, is
 dropped then; the key stays to deduplicate). A worker that dies stops renewing: when the lease
 expires, any worker leases the delivery again (attempt + 1). A handler that raises gets the
-delivery back after a backoff, up to MAX_ATTEMPTS.
+delivery back after a backoff, up to MAX_ATTEMPTS; one that hands it back (HandBack), at once.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StorageError
-from core.intake.model import Delivery, DeliveryHandler, JsonObject, NewDelivery
+from core.intake.model import Delivery, DeliveryHandler, HandBack, JsonObject, NewDelivery
 from core.intake.sqlite_inbox import ACCEPT_FSYNC, InboxConnection, anything_leasable, ts
 
 log = logging.getLogger(__name__)
@@ -240,6 +240,11 @@ class SQLiteIntake:
                 await handler(delivery)
             except asyncio.CancelledError:
                 raise  # stopped, or the lease was lost: the delivery's current holder finishes it
+            except HandBack as why:
+                log.info("delivery handed back kind=%s attempt=%d: %s", delivery.kind, delivery.attempt, why)
+                self._held.pop(delivery.id, None)
+                await self._db.put_back(delivery.id, not_before=None)
+                self._progress.set()
             except Exception:
                 log.exception("delivery failed kind=%s attempt=%d", delivery.kind, delivery.attempt)
                 self._held.pop(delivery.id, None)
@@ -314,13 +319,7 @@ class SQLiteIntake:
             await self._complete(delivery.id)
             return
         not_before = ts(self._clock() + self._retry_base * (2 ** (delivery.attempt - 1)))
-        # Not durable: lost to a power cut, the delivery is retried when its lease runs out instead.
-        await self._db.write(
-            "UPDATE deliveries SET leased_by = NULL, lease_until = NULL, lease_token = NULL, not_before = ? "
-            "WHERE id = ?",
-            (not_before, delivery.id),
-            durable=False,
-        )
+        await self._db.put_back(delivery.id, not_before=not_before)
         self._progress.set()
 
     async def note_reply(self, delivery_id: str, ref: JsonObject) -> None:

@@ -143,6 +143,16 @@ class InboxConnection(SQLiteConnection):
         )
         return {row[0] for row in rows}
 
+    async def put_back(self, delivery_id: str, *, not_before: str | None) -> None:
+        """Release the delivery's lease: a worker takes it again from `not_before` (None: at once).
+        Not durable: lost to a power cut, it is taken again when its lease runs out instead."""
+        await self.write(
+            "UPDATE deliveries SET leased_by = NULL, lease_until = NULL, lease_token = NULL, "
+            "not_before = ? WHERE id = ?",
+            (not_before, delivery_id),
+            durable=False,
+        )
+
     async def data_version(self) -> int:
         """Changes when another connection (another process) commits to the inbox; a cheap look
         (no file read) for a worker waiting for new deliveries."""

@@ -27,7 +27,7 @@ RETRY = timedelta(seconds=0.1)
 
 
 class Inboxes(Protocol):
-    async def open(self) -> Intake: ...
+    async def open(self, *, retry_base: timedelta = RETRY) -> Intake: ...
 
     async def settled(self, inbox: Intake) -> None:
         """Every delivery this inbox's process took is finished (and recorded as such)."""
@@ -45,9 +45,9 @@ class SQLiteInboxes:
     path: Path
     opened: list[SQLiteIntake] = field(default_factory=list)
 
-    async def open(self) -> Intake:
+    async def open(self, *, retry_base: timedelta = RETRY) -> Intake:
         inbox = await SQLiteIntake.open(
-            self.path, clock=utc_now, lease=LEASE, poll_interval=0.05, retry_base=RETRY
+            self.path, clock=utc_now, lease=LEASE, poll_interval=0.05, retry_base=retry_base
         )
         self.opened.append(inbox)
         return inbox
@@ -81,9 +81,13 @@ class PostgresInboxes:
     database: str
     opened: list[PostgresIntake] = field(default_factory=list)
 
-    async def open(self) -> Intake:
+    async def open(self, *, retry_base: timedelta = RETRY) -> Intake:
         inbox = await PostgresIntake.open(
-            pgqueue.url(self.database), clock=utc_now, lease=PG_LEASE, poll_interval=0.05, retry_base=RETRY
+            pgqueue.url(self.database),
+            clock=utc_now,
+            lease=PG_LEASE,
+            poll_interval=0.05,
+            retry_base=retry_base,
         )
         self.opened.append(inbox)
         return inbox

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.intake.model import Delivery, DeliveryHandler, Intake, NewDelivery
+from core.intake.model import Delivery, DeliveryHandler, HandBack, Intake, NewDelivery
 from core.intake.sqlite import MAX_ATTEMPTS
 from tests.core.intake.conftest import Inboxes
 
@@ -38,6 +38,7 @@ class Recorder:
         self.arrived = asyncio.Condition()
         self.fail_first: set[str] = set()
         self.fail_always: set[str] = set()
+        self.hand_back_first: set[str] = set()
 
     def hold(self, text: str) -> asyncio.Event:
         self.holds[text] = asyncio.Event()
@@ -53,6 +54,9 @@ class Recorder:
         if text in self.fail_first:
             self.fail_first.discard(text)
             raise RuntimeError("a bug on the first attempt")
+        if text in self.hand_back_first:
+            self.hand_back_first.discard(text)
+            raise HandBack("stopping: the next worker answers it")
         gate = self.holds.get(text)
         if gate is not None:
             await gate.wait()
@@ -148,6 +152,25 @@ async def test_a_failing_handler_gets_the_delivery_again(
     assert [d.attempt for d in seen] == [1, 2]
     await inboxes.settled(inbox)
     assert await inbox.pending() == 0
+
+
+async def test_a_delivery_handed_back_by_a_stopping_worker_comes_back_at_once_without_an_error(
+    inboxes: Inboxes,
+    serving: Callable[..., Awaitable[tuple[Intake, Recorder]]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    # A failure's backoff here is an hour: only a hand-back comes back within the test.
+    inbox, recorder = await serving(await inboxes.open(retry_base=timedelta(hours=1)))
+    recorder.hand_back_first.add("mid-deploy")
+    await inbox.accept(new(text="mid-deploy"))
+    seen = await recorder.wait_for(2, timeout=30)
+    assert [d.attempt for d in seen] == [1, 2]  # counted: the next attempt knows it is not the first
+    await inboxes.settled(inbox)
+    assert await inbox.pending() == 0
+    handed = [r for r in caplog.records if "handed back" in r.getMessage()]
+    assert [r.levelno for r in handed] == [logging.INFO]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_purged_keys_can_be_accepted_again_later(
