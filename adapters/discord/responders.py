@@ -26,7 +26,7 @@ from adapters.discord.sdk import apply_endpoint_overrides
 from config import Settings
 from core.assistant import Assistant
 from core.intake.dispatch import Dispatcher, NoteReply
-from core.intake.model import Delivery, NewDelivery
+from core.intake.model import Delivery, HandBack, NewDelivery
 from core.models import IncomingMessage, Platform, ReplyKind
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ class DiscordResponder:
                 )
                 if reply is None:
                     if not self._assistant.accepting:
-                        raise RuntimeError("stopping: the next worker answers it")
+                        raise HandBack("stopping: the next worker answers it")
                     return
                 text = reply.text
                 if reply.kind is ReplyKind.APOLOGY and writer.posted:
