@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
-import pytest
 
 from bot.scheduler import build_jobs, job_options
 from bot.wiring import Core
@@ -14,15 +11,6 @@ from core.jobs import INDEX_MEMORY_VECTORS, Jobs
 from core.memory.vectors.postgres_personal import PersonalIndexes, personal_index_name
 from tests.core.memory import pgdb
 from tests.core.memory.vectors.test_postgres import open_store
-
-
-@pytest.fixture
-def fresh_database() -> Iterator[str]:
-    name = pgdb.create_database()
-    try:
-        yield name
-    finally:
-        pgdb.drop_database(name)
 
 
 async def test_embedded_memory_has_nothing_to_index(jcore: Core) -> None:

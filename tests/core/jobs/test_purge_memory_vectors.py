@@ -5,11 +5,8 @@ rewrite, once per VECTOR_PURGE_INTERVAL_MINUTES; embedded memory has nothing to 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-
-import pytest
 
 from bot.scheduler import build_jobs, job_options
 from bot.wiring import Core
@@ -19,15 +16,6 @@ from core.memory.vectors.postgres_purge import VectorPurge
 from tests.conftest import make_settings
 from tests.core.memory import pgdb
 from tests.fakes.openai_server import FakeOpenAI, embed_text
-
-
-@pytest.fixture
-def vector_db() -> Iterator[str]:
-    name = pgdb.create_database()
-    try:
-        yield name
-    finally:
-        pgdb.drop_database(name)
 
 
 async def test_embedded_memory_has_nothing_to_rewrite(jcore: Core) -> None:
@@ -44,8 +32,9 @@ def test_the_interval_comes_from_the_setting(tmp_path: Path, fake_openai: FakeOp
 
 
 async def test_the_job_rewrites_only_after_a_delete_and_the_text_leaves_the_files(
-    jcore: Core, vector_db: str
+    jcore: Core, fresh_database: str
 ) -> None:
+    vector_db = fresh_database
     jobs = Jobs(
         store=jcore.store,
         memory=jcore.memory,
