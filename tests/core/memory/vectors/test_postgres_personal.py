@@ -178,3 +178,23 @@ def test_bad_limits_are_refused() -> None:
         PersonalIndexes("postgresql://127.0.0.1:1/x", dims=DIMS, min_rows=100, keep_rows=200)
     with pytest.raises(ValueError, match="keep_rows"):
         PersonalIndexes("postgresql://127.0.0.1:1/x", dims=DIMS, keep_rows=0)
+
+
+def test_a_person_whose_id_needs_quoting_gets_a_working_index(fresh_database: str) -> None:
+    db = fresh_database
+    store = open_store(db, dims=DIMS)
+    user = 'acct:o\'hara "x"; drop table mnemo.memory_texts; --é'
+    try:
+        fill(store, user, 210, seed=4)
+        for n in range(10):
+            fill(store, f"other{n}", 40, seed=20 + n)
+        pgdb.query(db, "analyze mnemo.memory_vectors; analyze mnemo.memory_texts")
+        assert job(db).run().built == 1
+        name = personal_index_name(DIMS, "mnemo", user)
+        assert f"Index Scan using {name}" in recall_plan(db, user, unit(np.ones(DIMS, dtype=np.float32)))
+        got = store.search("q", unit(np.ones(DIMS, dtype=np.float32)), top_k=K, filters={"user_id": user})
+        assert len(got) == K
+        assert {r.payload["user_id"] for r in got} == {user}
+        assert pgdb.query(db, "select count(*) from mnemo.memory_texts")[0][0] == 610  # nothing dropped
+    finally:
+        store.close()
