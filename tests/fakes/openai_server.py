@@ -215,6 +215,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
     def _fault(self, endpoint: str) -> bool:
         state = self.server.state
         with self.server.lock:
@@ -378,9 +382,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not body.get("stream"):
             self._json(200, self._completion(body, content))
             return
+        # Chunked, and the connection stays open for the next request, as OpenAI's API does (a
+        # stream delimited by closing the connection made every streamed reply in the benches pay a
+        # new TCP connection, in the client and here).
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Connection", "close")
+        self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         size = max(1, state.stream_chunk_chars)
         for start in range(0, len(content), size):
@@ -393,8 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
                     {"index": 0, "delta": {"content": content[start : start + size]}, "finish_reason": None}
                 ],
             }
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            self.wfile.flush()
+            self._chunk(f"data: {json.dumps(chunk)}\n\n".encode())
         if state.report_usage and (body.get("stream_options") or {}).get("include_usage"):
             last = {
                 "id": "chatcmpl-fake",
@@ -404,10 +410,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "choices": [],
                 "usage": usage_numbers(state, body, content),
             }
-            self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
+            self._chunk(f"data: {json.dumps(last)}\n\n".encode())
+        self._chunk(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")  # the last chunk: the response ends, the connection stays
         self.wfile.flush()
-        self.close_connection = True
 
 
 def _last_user_content(body: dict[str, Any]) -> str:
