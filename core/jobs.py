@@ -73,6 +73,8 @@ class VectorPurger(Protocol):
 
 
 class IndexChangesLike(Protocol):
+    """What one run of the indexer changed: indexes built, and indexes dropped."""
+
     @property
     def built(self) -> int: ...
     @property
