@@ -68,18 +68,20 @@ async def _storage_errors(what: str) -> AsyncIterator[None]:
 
 
 class _Backoff(procrastinate.BaseRetryStrategy):
-    """Failures come back after retry_base * 2^(attempt-1); a job cancelled by a stopping worker,
-    or handed back by one (HandBack), comes back at once. How many failures are allowed is decided
-    by `_deliver` (it gives up and completes the delivery), so this never refuses a retry."""
+    """Failures come back after retry_base * 2^(attempt-1); a job cancelled by a stopping worker
+    comes back at once, one handed back by a stopping handler (HandBack) after retry_base. How many
+    failures are allowed is decided by `_deliver` (it gives up and completes the delivery), so this
+    never refuses a retry."""
 
     def __init__(self, base: timedelta) -> None:
         self._base = base
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> procrastinate.RetryDecision:
-        if isinstance(exception, asyncio.CancelledError | pexc.JobAborted | HandBack):
+        if isinstance(exception, asyncio.CancelledError | pexc.JobAborted):
             return procrastinate.RetryDecision(retry_in={"seconds": 0})
-        wait = self._base * (2 ** min(job.attempts, 16))
-        return procrastinate.RetryDecision(retry_in={"seconds": wait.total_seconds()})
+        # A hand-back not at once (this process's worker may still fetch it), but with no backoff.
+        wait = self._base * (1 if isinstance(exception, HandBack) else 2 ** min(job.attempts, 16))
+        return procrastinate.RetryDecision(retry_in={"milliseconds": int(wait.total_seconds() * 1000)})
 
 
 def session_conninfo(conninfo: str, params: dict[str, Any]) -> str:
@@ -282,7 +284,7 @@ class PostgresIntake:
             raise  # stopping: procrastinate queues it again
         except HandBack as reason:
             log.info("delivery handed back kind=%s attempt=%d: %s", delivery.kind, attempt, reason)
-            raise  # queued again at once (_Backoff)
+            raise  # queued again after retry_base, without counting as a failure's backoff (_Backoff)
         except Exception:
             if attempt >= MAX_ATTEMPTS:
                 log.exception("delivery given up after %d attempts kind=%s", attempt, delivery.kind)

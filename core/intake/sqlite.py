@@ -9,7 +9,7 @@ A worker leases the head of each lane (the oldest delivery not yet done), marks 
 that it renews while handling it, and completes it (the payload, which holds a person's words, is
 dropped then; the key stays to deduplicate). A worker that dies stops renewing: when the lease
 expires, any worker leases the delivery again (attempt + 1). A handler that raises gets the
-delivery back after a backoff, up to MAX_ATTEMPTS; one that hands it back (HandBack), at once.
+delivery back after a backoff, up to MAX_ATTEMPTS; a HandBack (the process stops), others at once.
 """
 
 from __future__ import annotations
@@ -240,8 +240,9 @@ class SQLiteIntake:
                 await handler(delivery)
             except asyncio.CancelledError:
                 raise  # stopped, or the lease was lost: the delivery's current holder finishes it
-            except HandBack as why:
+            except HandBack as why:  # this process is stopping: it leases nothing more, others at once
                 log.info("delivery handed back kind=%s attempt=%d: %s", delivery.kind, delivery.attempt, why)
+                self._stopping = True
                 self._held.pop(delivery.id, None)
                 await self._db.put_back(delivery.id, not_before=None)
                 self._progress.set()

@@ -1,6 +1,7 @@
 """core/intake/sqlite.py beyond the contract: how a worker learns of new work (another process's
 write, its own finished delivery) without waiting for its poll, an inbox file made before the lease
-token existed, and the WAL holding no one's words once a worker stops."""
+token existed, the WAL holding no one's words once a worker stops, and a hand-back that another
+process takes at once while the stopping one takes nothing more."""
 
 from __future__ import annotations
 
@@ -120,6 +121,27 @@ async def test_a_stopped_worker_leaves_no_words_in_the_wal(tmp_path: Path) -> No
         for file in (path, path.with_name("intake.db-wal")):
             if file.exists():
                 assert secret.encode() not in file.read_bytes()
+
+
+async def test_a_handed_back_delivery_goes_to_another_process_at_once_and_the_stopping_one_takes_no_more(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "intake.db"
+    # A failure's backoff is an hour here: only a hand-back can come back within the test.
+    async with inbox(path, retry_base=timedelta(hours=1)) as stopping, inbox(path) as other:
+        stopping_recorder, other_recorder = Recorder(), Recorder()
+        stopping_recorder.hand_back_always.update({"mid-deploy", "next"})
+        async with serving(stopping, stopping_recorder):
+            await stopping.accept(new("lane-a", text="mid-deploy"))
+            await stopping_recorder.wait_for(1)
+            await stopping.idle()
+            async with serving(other, other_recorder):
+                [again] = await other_recorder.wait_for(1)
+                assert again.payload["text"] == "mid-deploy"
+                assert again.attempt == 2
+                await stopping.accept(new("lane-b", text="next"))  # the stopping process's own
+                await other_recorder.wait_for(2)
+        assert stopping_recorder.texts() == ["mid-deploy"]  # it leased nothing after handing back
 
 
 @pytest.mark.parametrize("bad", [0, -1])
