@@ -6,10 +6,28 @@ import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from bot.scheduler import job_options
 from bot.wiring import Core
+from core.jobs import Jobs, VectorIndexer, VectorPurger
 from core.models import IdentityKey, IncomingMessage, MemoryOrigin, Platform
 
 _ids = itertools.count(1)
+
+
+def postgres_jobs(
+    core: Core, *, purger: VectorPurger | None = None, indexer: VectorIndexer | None = None
+) -> Jobs:
+    """The core's jobs, with the Postgres memory jobs' parts a test gives (build_jobs makes them
+    only from SUPABASE_DB_URL)."""
+    return Jobs(
+        store=core.store,
+        memory=core.memory,
+        removals=core.removals,
+        clock=core.clock,
+        options=job_options(core.settings),
+        vector_purger=purger,
+        vector_indexer=indexer,
+    )
 
 
 class FakeClock:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.scheduler import build_jobs, job_options
+from bot.scheduler import build_jobs
 from bot.wiring import Core
-from core.jobs import INDEX_MEMORY_VECTORS, Jobs
+from core.jobs import INDEX_MEMORY_VECTORS
 from core.memory.vectors.postgres_personal import PersonalIndexes, personal_index_name
+from tests.core.jobs.helpers import postgres_jobs
 from tests.core.memory import pgdb
 from tests.core.memory.vectors.test_postgres import open_store
 
@@ -21,14 +22,8 @@ async def test_embedded_memory_has_nothing_to_index(jcore: Core) -> None:
 async def test_the_job_builds_the_heavy_persons_index_and_drops_it_after_erasure(
     jcore: Core, fresh_database: str
 ) -> None:
-    jobs = Jobs(
-        store=jcore.store,
-        memory=jcore.memory,
-        removals=jcore.removals,
-        clock=jcore.clock,
-        options=job_options(jcore.settings),
-        vector_indexer=PersonalIndexes(pgdb.url(fresh_database), dims=8, min_rows=30, keep_rows=10),
-    )
+    indexer = PersonalIndexes(pgdb.url(fresh_database), dims=8, min_rows=30, keep_rows=10)
+    jobs = postgres_jobs(jcore, indexer=indexer)
     store = open_store(fresh_database, dims=8)
     try:
         rng = np.random.default_rng(5)

@@ -8,12 +8,13 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from bot.scheduler import build_jobs, job_options
+from bot.scheduler import build_jobs
 from bot.wiring import Core
-from core.jobs import PURGE_MEMORY_VECTORS, Jobs, job_specs
+from core.jobs import PURGE_MEMORY_VECTORS, job_specs
 from core.memory.vectors.postgres import PostgresVectorStore
 from core.memory.vectors.postgres_purge import VectorPurge
 from tests.conftest import make_settings
+from tests.core.jobs.helpers import postgres_jobs
 from tests.core.memory import pgdb
 from tests.fakes.openai_server import FakeOpenAI, embed_text
 
@@ -35,14 +36,7 @@ async def test_the_job_rewrites_only_after_a_delete_and_the_text_leaves_the_file
     jcore: Core, fresh_database: str
 ) -> None:
     vector_db = fresh_database
-    jobs = Jobs(
-        store=jcore.store,
-        memory=jcore.memory,
-        removals=jcore.removals,
-        clock=jcore.clock,
-        options=job_options(jcore.settings),
-        vector_purger=VectorPurge(pgdb.url(vector_db)),
-    )
+    jobs = postgres_jobs(jcore, purger=VectorPurge(pgdb.url(vector_db)))
     canary = "gnucanary" + secrets.token_hex(4)
     store = PostgresVectorStore(collection_name="mnemo", url=pgdb.url(vector_db), embedding_model_dims=8)
     try:
