@@ -116,6 +116,7 @@ class PersonalIndexes:
         self._min_rows = min_rows
         self._keep_rows = keep_rows
         self._max_builds = max_builds
+        self._told_no_privilege = False  # said once per process, not at every run
 
     def run(self, should_stop: Callable[[], bool] = _never) -> IndexChanges:
         """One pass: build the missing indexes (at most max_builds), drop the ones no longer
@@ -131,11 +132,13 @@ class PersonalIndexes:
             try:
                 return self._pass(conn, vector_schema(conn) or "public", should_stop)
             except psycopg.errors.InsufficientPrivilege:
-                log.warning(
+                log.log(
+                    logging.DEBUG if self._told_no_privilege else logging.WARNING,
                     "%s: this role may not create indexes on mnemo.memory_vectors, so people with "
                     "many memories get no index of their own (recall still works, slower for them)",
                     SETTING,
                 )
+                self._told_no_privilege = True
                 return IndexChanges()
             finally:
                 conn.execute("select pg_advisory_unlock(%s)", (LOCK_KEY,))

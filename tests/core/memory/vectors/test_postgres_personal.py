@@ -6,6 +6,8 @@ shared one would change other tests' plans."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import psycopg
 import pytest
@@ -22,7 +24,8 @@ from core.memory.vectors.postgres_personal import (
 from core.memory.vectors.postgres_queries import filters_sql
 from core.memory.vectors.postgres_recall import either_statement
 from tests.core.memory import pgdb
-from tests.core.memory.vectors.test_postgres import open_store
+from tests.core.memory.vectors.test_postgres import migrate, open_store
+from tests.supabase import pg
 
 DIMS = 32
 K = 10
@@ -198,3 +201,34 @@ def test_a_person_whose_id_needs_quoting_gets_a_working_index(fresh_database: st
         assert pgdb.query(db, "select count(*) from mnemo.memory_texts")[0][0] == 610  # nothing dropped
     finally:
         store.close()
+
+
+def test_a_role_that_may_not_build_indexes_is_warned_once_and_nothing_changes(
+    fresh_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = fresh_database
+    pg.bootstrap(pgdb.dsn(db))
+    migrate(db)
+    role = {"options": "-c role=service_role"}
+    store = open_store(db, dims=DIMS, **role)
+    try:
+        fill(store, "alice", 220, seed=1)
+        indexer = PersonalIndexes(pgdb.url(db, **role), dims=DIMS, min_rows=200, keep_rows=100)
+        with caplog.at_level(logging.DEBUG, logger="core.memory.vectors.postgres_personal"):
+            assert indexer.run() == IndexChanges()
+            assert indexer.run() == IndexChanges()
+        told = [r for r in caplog.records if "may not create indexes" in r.getMessage()]
+        assert [r.levelno for r in told] == [logging.WARNING, logging.DEBUG]
+        assert indexes(db) == {}
+        assert (
+            len(
+                store.search(
+                    "q", unit(np.ones(DIMS, dtype=np.float32)), top_k=K, filters={"user_id": "alice"}
+                )
+            )
+            == K
+        )
+    finally:
+        store.close()
+    # The table owner's job builds it.
+    assert job(db).run().built == 1
