@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
-import json
 import multiprocessing
 import statistics
 import time
@@ -33,30 +30,22 @@ from multiprocessing.connection import Connection
 import aiohttp
 from _common import bench_core
 from openai import AsyncOpenAI
+from slack_events import SECRET, free_port, signed
 
 from bot.services import build_services
 from core.admission import Admission
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 
-SECRET = "bench-signing-secret-0123456789ab"
 BOT_TOKEN = "xoxb-1-test-bot-token"
 TEAM, CHANNEL, BOT = "T0BURST", "C0BURST", "UMNEMO"
 CHAT_SECONDS, EMBED_SECONDS = 0.300, 0.050
 REPLY = "Here is a short answer, streamed in a few pieces as a model would."
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def signed_mention(run: int, index: int) -> tuple[str, bytes, dict[str, str]]:
     ts = f"{1_760_000_000 + run * 1000 + index}.000100"
-    body = json.dumps(
+    body, headers = signed(
         {
             "team_id": TEAM,
             "api_app_id": "A0BURST",
@@ -72,14 +61,7 @@ def signed_mention(run: int, index: int) -> tuple[str, bytes, dict[str, str]]:
                 "event_ts": ts,
             },
         }
-    ).encode()
-    now = str(int(time.time()))
-    digest = hmac.new(SECRET.encode(), f"v0:{now}:".encode() + body, hashlib.sha256).hexdigest()
-    headers = {
-        "Content-Type": "application/json",
-        "X-Slack-Request-Timestamp": now,
-        "X-Slack-Signature": f"v0={digest}",
-    }
+    )
     return ts, body, headers
 
 
@@ -205,7 +187,7 @@ class Fakes:
 
 
 async def main_async(mentions: int, runs: int) -> None:
-    port = _free_port()
+    port = free_port()
     with Fakes(mentions) as fakes:
         async with bench_core(
             fakes.model_url,

@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing as mp
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -48,15 +46,10 @@ from fastapi import Request, Response  # module level: FastAPI resolves the endp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ["MEM0_TELEMETRY"] = "False"
 
-SECRET = "bench-signing-secret-0123456789ab"
+from slack_events import SECRET, free_port, load
+
 BOT_TOKEN = "xoxb-1-test-bot-token"
 WARMUP = 50
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -177,93 +170,6 @@ def run_app(spec: dict[str, Any], ready: Any, stop: Any) -> None:
         asyncio.run(_serve_mnemo(spec, ready, stop))
 
 
-# -- this process: the load ------------------------------------------------------------------------
-def _event(index: int, share: float) -> dict[str, Any]:
-    """Event `index` of a stream where `share` of the events are for Mnemo (mentions) and the rest
-    is channel chatter Mnemo is subscribed to but must not answer (top-level messages, and replies
-    in threads it is not part of)."""
-    ts = f"{1_760_000_000 + index}.{index:06d}"
-    user = f"U{index % 20:04d}"  # 20 people
-    for_mnemo = int((index + 1) * share) != int(index * share)
-    if for_mnemo:
-        text = f"<@UMNEMO> message {index}: remember that my number is {index}"
-        return {
-            "type": "app_mention",
-            "user": user,
-            "text": text,
-            "ts": ts,
-            "channel": "C0BENCH",
-            "event_ts": ts,
-        }
-    event = {
-        "type": "message",
-        "channel_type": "channel",
-        "user": user,
-        "text": f"chatter {index}",
-        "ts": ts,
-        "channel": "C0BENCH",
-        "event_ts": ts,
-    }
-    if index % 3 == 0:
-        event["thread_ts"] = f"{1_700_000_000 + index}.000001"
-    return event
-
-
-def _signed(index: int, share: float) -> tuple[bytes, dict[str, str]]:
-    import hashlib
-    import hmac
-
-    body = json.dumps(
-        {
-            "team_id": "T0BENCH",
-            "api_app_id": "A0BENCH",
-            "type": "event_callback",
-            "event_id": f"Ev{index:010d}",
-            "event_time": int(time.time()),
-            "event": _event(index, share),
-        }
-    ).encode()
-    now = str(int(time.time()))
-    digest = hmac.new(SECRET.encode(), f"v0:{now}:".encode() + body, hashlib.sha256).hexdigest()
-    return body, {
-        "Content-Type": "application/json",
-        "X-Slack-Request-Timestamp": now,
-        "X-Slack-Signature": f"v0={digest}",
-    }
-
-
-async def load(port: int, *, events: int, rate: float, offset: int, share: float) -> list[float]:
-    import aiohttp
-
-    url = f"http://127.0.0.1:{port}/slack/events"
-    latencies: list[float] = []
-    failures = 0
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def one(index: int) -> None:
-            nonlocal failures
-            body, headers = _signed(offset + index, share)
-            started = time.perf_counter()
-            async with session.post(url, data=body, headers=headers) as response:
-                await response.read()
-                if response.status != 200:
-                    failures += 1
-            latencies.append((time.perf_counter() - started) * 1000)
-
-        start = time.perf_counter()
-        tasks = []
-        for index in range(events):
-            delay = start + index / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(index)))
-        await asyncio.gather(*tasks)
-    if failures:
-        raise SystemExit(f"{failures} requests were not acknowledged with 200")
-    return latencies
-
-
 def measure(
     kind: str,
     urls: dict[str, str],
@@ -279,8 +185,8 @@ def measure(
     worker process answering, on one DATA_DIR); `root`: Mnemo's code from another checkout."""
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
-    port = _free_port()
-    roles = [("worker", _free_port()), ("web", port)] if kind == "split" else [(kind, port)]
+    port = free_port()
+    roles = [("worker", free_port()), ("web", port)] if kind == "split" else [(kind, port)]
     with tempfile.TemporaryDirectory(prefix="mnemo-bench-slack-") as tmp:
         servers = []
         try:
