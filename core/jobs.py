@@ -42,6 +42,7 @@ import psycopg
 from core.erasure import Removals
 from core.errors import BotError, UserFacingError
 from core.memory.service import MemoryService
+from core.memory.vectors.postgres_personal import IndexChanges
 from core.memory.writer import WriteOutcome, land_memory_write
 from core.models import PendingMemoryWrite
 from core.redaction import short_hash
@@ -72,20 +73,11 @@ class VectorPurger(Protocol):
     def run(self) -> bool: ...
 
 
-class IndexChangesLike(Protocol):
-    """What one run of the indexer changed: indexes built, and indexes dropped."""
-
-    @property
-    def built(self) -> int: ...
-    @property
-    def dropped(self) -> int: ...
-
-
 class VectorIndexer(Protocol):
     """Builds and drops per-person recall indexes (core.memory.vectors.postgres_personal.
     PersonalIndexes); blocking, so run in a thread."""
 
-    def run(self, should_stop: Callable[[], bool]) -> IndexChangesLike: ...
+    def run(self, should_stop: Callable[[], bool]) -> IndexChanges: ...
 
 
 class UnknownJobError(UserFacingError):
