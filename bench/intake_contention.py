@@ -28,6 +28,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from open_loop import open_loop  # bench/, beside this file
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -76,14 +78,7 @@ async def _front(db: Path, accepts: int, rate: float) -> None:
         await intake.accept(delivery)
         latencies.append((time.perf_counter() - started) * 1000)
 
-    start = time.perf_counter()
-    tasks = []
-    for n in range(accepts):
-        delay = start + n / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(n)))
-    await asyncio.gather(*tasks)
+    await open_loop(accepts, rate, one)
     await intake.close()
     print(json.dumps(latencies), flush=True)
 

@@ -5,13 +5,14 @@ Mnemo: slack_ack's --baseline runs another checkout's code in its app processes.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import socket
 import time
 from typing import Any
+
+from open_loop import open_loop  # bench/, beside this file
 
 SECRET = "bench-signing-secret-0123456789ab"
 
@@ -97,14 +98,7 @@ async def load(port: int, *, events: int, rate: float, offset: int, share: float
                     failures += 1
             latencies.append((time.perf_counter() - started) * 1000)
 
-        start = time.perf_counter()
-        tasks = []
-        for index in range(events):
-            delay = start + index / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(index)))
-        await asyncio.gather(*tasks)
+        await open_loop(events, rate, one)
     if failures:
         raise SystemExit(f"{failures} requests were not acknowledged with 200")
     return latencies
